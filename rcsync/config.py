@@ -1,0 +1,311 @@
+"""Load, merge and validate rcsync's configuration.
+
+Lookup order (INTERFACE.md): ``--config PATH``, ``$RCSYNC_CONFIG``, the platform's user config
+dir (``platformdirs``), then built-in defaults. Secrets and a few paths may come from the
+environment instead of the file (``RCSYNC_CLIENT_ID``, ``RCSYNC_CLIENT_SECRET``, ``RCSYNC_JWT``,
+``RCSYNC_SERVER``, ``RCSYNC_DB``); the environment wins over the file.
+
+Validation is strict on purpose: an unknown key is an error (a typo must never be silently
+ignored), and every message names the file, the key and what was expected. No network, no DB.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from rcsync.errors import ConfigError
+
+APP = "rcsync"
+DEFAULT_SERVER = "https://platform.ringcentral.com"
+MESSAGE_TYPES = ("SMS", "Fax", "VoiceMail", "Pager")
+CONFLICT_POLICIES = ("newest", "remote", "local")
+ROW_DELETE_ACTIONS = ("trash", "purge")
+
+
+def default_config_path() -> Path:
+    return Path(platformdirs.user_config_dir(APP)) / "config.toml"
+
+
+def default_db_path() -> Path:
+    return Path(platformdirs.user_data_dir(APP)) / "messages.db"
+
+
+def default_token_file() -> Path:
+    return Path(platformdirs.user_state_dir(APP)) / "tokens.json"
+
+
+@dataclass(frozen=True)
+class RingCentralConfig:
+    server: str = DEFAULT_SERVER
+    client_id: str = ""
+    client_secret: str = ""
+    jwt: str = ""
+    # Legacy password grant (RingCentral's older samples); JWT is preferred.
+    username: str = ""
+    extension: str = ""
+    password: str = ""
+    token_file: Path = field(default_factory=default_token_file)
+    # Plain http:// is allowed only to loopback unless this is set (or --insecure is given).
+    insecure: bool = False
+    # TLS verification; turn off only for a test proxy you trust.
+    verify_tls: bool = True
+    timeout: float = 30.0
+
+    def __repr__(self) -> str:  # never print secrets, not even in a debugger or a -v log
+        return f"RingCentralConfig(server={self.server!r}, client_id={self.client_id!r}, ...)"
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    path: Path = field(default_factory=default_db_path)
+    # None means "files" beside the database.
+    files: Path | None = None
+
+    @property
+    def files_dir(self) -> Path:
+        return self.files if self.files is not None else self.path.parent / "files"
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    history_start: dt.date = dt.date(2000, 1, 1)
+    message_types: tuple[str, ...] = MESSAGE_TYPES
+    download_attachments: bool = True
+    # Skip attachments larger than this many bytes (0 = no limit).
+    max_attachment_size: int = 0
+    # Attachment types to download (MessageAttachmentTypeEnum); empty = all.
+    attachment_types: tuple[str, ...] = ()
+    conflict_policy: str = "newest"
+    row_delete: str = "trash"
+    watch_interval: float = 300.0
+    # A push that would trash or purge more messages than this needs --force.
+    delete_guard: int = 100
+
+
+@dataclass(frozen=True)
+class Config:
+    ringcentral: RingCentralConfig = field(default_factory=RingCentralConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
+    # Where the values came from, for messages: a path, or "defaults".
+    source: str = "defaults"
+
+
+# --- value checkers: each returns the converted value or raises ValueError("expected ...") ---
+
+def _str(v: Any) -> str:
+    if not isinstance(v, str):
+        raise ValueError("expected a string")
+    return v
+
+
+def _bool(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError("expected true or false")
+    return v
+
+
+def _path(v: Any) -> Path:
+    if not isinstance(v, str) or not v.strip():
+        raise ValueError("expected a non-empty path string")
+    return Path(os.path.expandvars(v)).expanduser()
+
+
+def _positive_number(v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
+        raise ValueError("expected a positive number")
+    return float(v)
+
+
+def _non_negative_int(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise ValueError("expected a whole number >= 0")
+    return v
+
+
+def _date(v: Any) -> dt.date:
+    if isinstance(v, dt.datetime):
+        return v.date()
+    if isinstance(v, dt.date):
+        return v
+    if isinstance(v, str):
+        try:
+            return dt.date.fromisoformat(v)
+        except ValueError:
+            pass
+    raise ValueError("expected a date like \"2000-01-01\"")
+
+
+def _server(v: Any) -> str:
+    s = _str(v).rstrip("/")
+    if not (s.startswith("https://") or s.startswith("http://")) or "://" not in s[:8] + s[8:]:
+        raise ValueError("expected an http(s) URL such as \"https://platform.ringcentral.com\"")
+    if len(s.split("://", 1)[1]) == 0:
+        raise ValueError("expected an http(s) URL with a host")
+    return s
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[Any], str]:
+    def check(v: Any) -> str:
+        if v not in choices:
+            raise ValueError("expected " + ", ".join(choices[:-1]) + " or " + choices[-1])
+        return str(v)
+
+    return check
+
+
+def _list_of(choices: tuple[str, ...] | None, *, allow_empty: bool) -> Callable[[Any], tuple[str, ...]]:
+    def check(v: Any) -> tuple[str, ...]:
+        what = f"a list of {', '.join(choices)}" if choices else "a list of strings"
+        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+            raise ValueError(f"expected {what}")
+        if choices and any(x not in choices for x in v):
+            raise ValueError(f"expected {what}")
+        if not v and not allow_empty:
+            raise ValueError(f"expected {what} (at least one)")
+        return tuple(dict.fromkeys(v))
+
+    return check
+
+
+ATTACHMENT_TYPES = ("AudioRecording", "AudioTranscription", "Text", "SourceDocument",
+                    "RenderedDocument", "MmsAttachment")
+
+_CHECKERS: dict[str, dict[str, Callable[[Any], Any]]] = {
+    "ringcentral": {
+        "server": _server, "client_id": _str, "client_secret": _str, "jwt": _str,
+        "username": _str, "extension": _str, "password": _str, "token_file": _path,
+        "insecure": _bool, "verify_tls": _bool, "timeout": _positive_number,
+    },
+    "database": {"path": _path, "files": _path},
+    "sync": {
+        "history_start": _date,
+        "message_types": _list_of(MESSAGE_TYPES, allow_empty=False),
+        "download_attachments": _bool,
+        "max_attachment_size": _non_negative_int,
+        "attachment_types": _list_of(ATTACHMENT_TYPES, allow_empty=True),
+        "conflict_policy": _one_of(CONFLICT_POLICIES),
+        "row_delete": _one_of(ROW_DELETE_ACTIONS),
+        "watch_interval": _positive_number,
+        "delete_guard": _non_negative_int,
+    },
+}
+
+_ENV_OVERRIDES = {
+    "RCSYNC_CLIENT_ID": ("ringcentral", "client_id"),
+    "RCSYNC_CLIENT_SECRET": ("ringcentral", "client_secret"),
+    "RCSYNC_JWT": ("ringcentral", "jwt"),
+    "RCSYNC_SERVER": ("ringcentral", "server"),
+    "RCSYNC_DB": ("database", "path"),
+}
+
+
+def _render(v: Any) -> str:
+    if isinstance(v, str):
+        return f'"{v}"'
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return repr(v)
+
+
+def _validate(data: Mapping[str, Any], origin: str) -> dict[str, dict[str, Any]]:
+    """Check every table and key; return converted values. Raise ConfigError naming the key."""
+    out: dict[str, dict[str, Any]] = {}
+    for section, values in data.items():
+        if section not in _CHECKERS:
+            known = ", ".join(f"[{s}]" for s in _CHECKERS)
+            raise ConfigError(f"{origin}: unknown section [{section}]: expected one of {known}")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{origin}: {section} must be a table ([{section}])")
+        checkers = _CHECKERS[section]
+        for key, value in values.items():
+            if key not in checkers:
+                raise ConfigError(
+                    f"{origin}: [{section}] unknown key {key!r}: expected one of "
+                    + ", ".join(checkers)
+                )
+            try:
+                out.setdefault(section, {})[key] = checkers[key](value)
+            except ValueError as exc:
+                raise ConfigError(f"{origin}: [{section}] {key} = {_render(value)}: {exc}") from None
+    return out
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib's message already carries "(at line L, column C)".
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, expected a TOML file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def find_config_file(explicit: Path | None, env: Mapping[str, str]) -> Path | None:
+    """The file to read, by INTERFACE.md's lookup order; None means built-in defaults."""
+    if explicit is not None:
+        if not explicit.exists():
+            raise ConfigError(f"{explicit}: config file not found")
+        return explicit
+    if env.get("RCSYNC_CONFIG"):
+        p = Path(env["RCSYNC_CONFIG"]).expanduser()
+        if not p.exists():
+            raise ConfigError(f"{p}: config file not found (from $RCSYNC_CONFIG)")
+        return p
+    p = default_config_path()
+    return p if p.exists() else None
+
+
+def load_config(
+    path: Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    db_override: Path | None = None,
+) -> Config:
+    """Read and validate the configuration. `db_override` is the CLI's --db."""
+    env = os.environ if env is None else env
+    file = find_config_file(path, env)
+    origin = str(file) if file else "defaults"
+    data = _validate(_read_toml(file), origin) if file else {}
+    for var, (section, key) in _ENV_OVERRIDES.items():
+        if env.get(var):
+            checked = _validate({section: {key: env[var]}}, f"${var}")
+            data.setdefault(section, {})[key] = checked[section][key]
+    if db_override is not None:
+        data.setdefault("database", {})["path"] = Path(db_override).expanduser()
+    cfg = Config(source=origin)
+    for section, values in data.items():
+        current = getattr(cfg, section)
+        cfg = replace(cfg, **{section: replace(current, **values)})
+    return cfg
+
+
+def as_toml_dict(cfg: Config, *, hide_secrets: bool = True) -> dict[str, dict[str, Any]]:
+    """The effective configuration as plain values (for `rcsync status` / `init`)."""
+    secret = {"client_secret", "jwt", "password"}
+    out: dict[str, dict[str, Any]] = {}
+    for section in ("ringcentral", "database", "sync"):
+        obj = getattr(cfg, section)
+        for f in fields(obj):
+            v = getattr(obj, f.name)
+            if hide_secrets and f.name in secret and v:
+                v = "***"
+            elif isinstance(v, Path):
+                v = str(v)
+            elif isinstance(v, dt.date):
+                v = v.isoformat()
+            elif isinstance(v, tuple):
+                v = list(v)
+            out.setdefault(section, {})[f.name] = v
+    return out
