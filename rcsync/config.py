@@ -162,7 +162,9 @@ def _one_of(choices: tuple[str, ...]) -> Callable[[Any], str]:
     return check
 
 
-def _list_of(choices: tuple[str, ...] | None, *, allow_empty: bool) -> Callable[[Any], tuple[str, ...]]:
+def _list_of(
+    choices: tuple[str, ...] | None, *, allow_empty: bool
+) -> Callable[[Any], tuple[str, ...]]:
     def check(v: Any) -> tuple[str, ...]:
         what = f"a list of {', '.join(choices)}" if choices else "a list of strings"
         if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
@@ -235,7 +237,8 @@ def _validate(data: Mapping[str, Any], origin: str) -> dict[str, dict[str, Any]]
             try:
                 out.setdefault(section, {})[key] = checkers[key](value)
             except ValueError as exc:
-                raise ConfigError(f"{origin}: [{section}] {key} = {_render(value)}: {exc}") from None
+                shown = _render(value)
+                raise ConfigError(f"{origin}: [{section}] {key} = {shown}: {exc}") from None
     return out
 
 

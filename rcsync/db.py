@@ -1,0 +1,182 @@
+"""Open the database: engine with SQLite pragmas, migrations run from code, sanity checks.
+
+Every command that opens the database goes through `open_database`, which refuses what is
+not usable (a directory, a non-SQLite file, a read-only file, a schema from a newer rcsync)
+with one clear line, and brings an older schema up to date. Migrations ship inside the
+package (`rcsync.migrations`, the top-level `alembic/` folder) and run on a connection we
+hand to Alembic (habit 10 of STYLE.md).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection, Engine
+
+from alembic import command
+from rcsync.errors import DatabaseError, SchemaTooNewError
+
+BUSY_TIMEOUT_MS = 30_000
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def migrations_dir() -> Path:
+    """Where the Alembic scripts are: inside the installed package, or the checkout's alembic/.
+
+    The top-level alembic/ folder has no __init__.py (it would shadow the real `alembic`
+    package whenever the repository root is on sys.path); the wheel ships it as the
+    namespace package `rcsync.migrations`. Editable installs do not map namespace packages,
+    so a source checkout falls back to the folder beside the package.
+    """
+    try:
+        import rcsync.migrations as pkg  # type: ignore[import-not-found]
+
+        return Path(next(iter(pkg.__path__))).resolve()
+    except ImportError:
+        checkout = Path(__file__).resolve().parent.parent / "alembic"
+        if (checkout / "env.py").exists():
+            return checkout
+        raise DatabaseError("rcsync's migration scripts are missing from this install") from None
+
+
+def alembic_config(connection: Connection | None = None) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(migrations_dir()))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    if len(heads) != 1:  # a test guards this too
+        raise DatabaseError(f"rcsync's migrations have {len(heads)} heads; expected exactly one")
+    return heads[0]
+
+
+def known_revisions() -> set[str]:
+    script = ScriptDirectory.from_config(alembic_config())
+    return {rev.revision for rev in script.walk_revisions()}
+
+
+def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+    # WAL lets readers (the user's SQLite browser) work while we write; the busy timeout
+    # makes us wait for a user's open write transaction instead of failing at once.
+    cur = dbapi_conn.cursor()
+    cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA foreign_keys = ON")
+    cur.execute("PRAGMA journal_mode = WAL")
+    cur.execute("PRAGMA synchronous = NORMAL")
+    cur.close()
+
+
+def _check_path(path: Path) -> None:
+    if path.is_dir():
+        raise DatabaseError(f"{path}: is a directory, expected a database file")
+    if path.exists():
+        try:
+            with path.open("rb") as fh:
+                head = fh.read(16)
+        except OSError as exc:
+            raise DatabaseError(f"{path}: cannot read: {exc.strerror}") from None
+        if head and head != SQLITE_MAGIC:
+            raise DatabaseError(f"{path}: not an SQLite database")
+        if not os.access(path, os.W_OK):
+            raise DatabaseError(f"{path}: database is read-only (rcsync needs to write it)")
+    else:
+        parent = path.parent
+        if not parent.exists():
+            try:
+                parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseError(f"{parent}: cannot create folder: {exc.strerror}") from None
+        if not os.access(parent, os.W_OK):
+            raise DatabaseError(f"{parent}: folder is not writable, cannot create {path.name}")
+
+
+def create_db_engine(url_or_path: str | Path) -> Engine:
+    """An engine for a path (SQLite) or a SQLAlchemy URL, pragmas installed for SQLite."""
+    if isinstance(url_or_path, Path) or "://" not in str(url_or_path):
+        path = Path(url_or_path).expanduser()
+        _check_path(path)
+        url = f"sqlite:///{path}"
+    else:
+        url = str(url_or_path)
+    engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}
+                              if url.startswith("sqlite") else {})
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _on_connect)
+    return engine
+
+
+def current_revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    with _translate_errors(engine), engine.begin() as conn:
+        command.upgrade(alembic_config(conn), revision)
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Refuse a database from a newer rcsync; bring an older one up to date."""
+    with _translate_errors(engine):
+        with engine.connect() as conn:
+            current = current_revision(conn)
+        if current is not None and current not in known_revisions():
+            raise SchemaTooNewError(
+                f"{engine.url.database}: written by a newer rcsync (schema {current}); "
+                "upgrade rcsync to use this database"
+            )
+        if current != head_revision():
+            upgrade(engine)
+
+
+def open_database(path: str | Path) -> Engine:
+    """Engine for the configured database, checked and migrated to the current schema."""
+    engine = create_db_engine(path)
+    ensure_schema(engine)
+    return engine
+
+
+@contextmanager
+def _translate_errors(engine: Engine) -> Iterator[None]:
+    """Turn low-level SQLite failures into one-line DatabaseErrors."""
+    try:
+        yield
+    except sa.exc.OperationalError as exc:
+        raise DatabaseError(f"{engine.url.database}: {describe_sqlite_error(exc)}") from None
+    except sa.exc.DatabaseError as exc:
+        raise DatabaseError(f"{engine.url.database}: {describe_sqlite_error(exc)}") from None
+
+
+def describe_sqlite_error(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", exc)
+    msg = str(orig).splitlines()[0] if str(orig) else type(orig).__name__
+    if isinstance(orig, sqlite3.DatabaseError):
+        low = msg.lower()
+        if "full" in low:
+            return "disk is full; free some space and run the command again (nothing was lost)"
+        if "readonly" in low or "read-only" in low:
+            return "database is read-only (rcsync needs to write it)"
+        if "locked" in low or "busy" in low:
+            return "database is locked by another program; close its write transaction and retry"
+        if "not a database" in low or "malformed" in low:
+            return f"not a usable SQLite database ({msg})"
+    return msg
+
+
+@contextmanager
+def translate_errors(engine: Engine) -> Iterator[None]:
+    """Public form of the SQLite error translation, for the sync engine's transactions."""
+    with _translate_errors(engine):
+        yield
