@@ -1,0 +1,3 @@
+from rcsync.cli import main
+
+main()

@@ -1,0 +1,62 @@
+"""The CLI's shared context: configuration, database, API client, output, built lazily.
+
+Commands ask for what they need (`app.config`, `app.engine()`, `app.client()`), so
+`rcsync --help` or `rcsync init` never touch the database or the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import Engine
+
+from rcsync.config import Config, load_config
+from rcsync.lock import engine_lock
+
+if TYPE_CHECKING:
+    from rcsync.cli.output import Output
+
+
+@dataclass
+class App:
+    config_path: Path | None
+    db_path: Path | None
+    verbosity: int  # -1 quiet, 0 normal, 1+ verbose
+    output: Output
+    insecure: bool = False
+    _config: Config | None = field(default=None, repr=False)
+    _engine: Engine | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path, db_override=self.db_path)
+        return self._config
+
+    @property
+    def database_path(self) -> Path:
+        return self.config.database.path
+
+    def engine(self) -> Engine:
+        """The database, checked and migrated to the current schema."""
+        if self._engine is None:
+            from rcsync.db import open_database
+
+            self._engine = open_database(self.database_path)
+        return self._engine
+
+    @contextmanager
+    def engine_lock(self, what: str, *, wait: bool = False) -> Iterator[None]:
+        """One engine per database (pull/push/sync/watch)."""
+        self.engine()  # checks the path first, so lock errors are about locks only
+        with engine_lock(self.database_path, wait=wait, what=what):
+            yield
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None

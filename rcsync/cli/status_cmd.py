@@ -1,0 +1,55 @@
+"""`status`: what is in the archive, what is waiting, and when we last talked to RingCentral."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from rcsync.cli.app import App
+from rcsync.status import collect_status
+
+pass_app = click.make_pass_decorator(App)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@pass_app
+def status(app: App, as_json: bool) -> None:
+    """Messages by type and availability, pending edits, conflicts, last pull/push, login.
+
+    \b
+    Examples:
+      rcsync status
+      rcsync status --json | jq .pending
+    """
+    engine = app.engine()
+    with engine.connect() as conn:
+        report = collect_status(conn, app.config)
+    if as_json:
+        app.output.json(report)
+        return
+    _print_report(app, report)
+
+
+def _print_report(app: App, report: dict[str, Any]) -> None:
+    out = app.output
+    out.echo(f"database     {report['database']}")
+    out.echo(f"messages     {report['messages']['total']:,}")
+    for mtype, by_avail in sorted(report["messages"]["by_type"].items()):
+        parts = ", ".join(f"{n:,} {a}" for a, n in sorted(by_avail.items()))
+        out.echo(f"  {mtype:<10} {parts}")
+    att = report["attachments"]
+    out.echo(f"attachments  {att['downloaded']:,} of {att['total']:,} downloaded"
+             f" ({att['bytes']:,} bytes)")
+    out.echo(f"pending      {report['pending']['total']:,} local edits waiting to be pushed")
+    for field, n in sorted(report["pending"]["by_field"].items()):
+        out.echo(f"  {field:<12} {n:,}")
+    out.echo(f"conflicts    {report['conflicts']:,} recorded")
+    out.echo(f"last pull    {report['last_pull'] or 'never'}")
+    out.echo(f"last push    {report['last_push'] or 'never'}")
+    out.echo(f"login        {report['login']}")
+
+
+
+COMMANDS: list[click.Command] = [status]
