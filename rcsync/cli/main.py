@@ -105,6 +105,7 @@ def cli(ctx: click.Context, config_path: Path | None, db_path: Path | None, verb
 
 def _register() -> None:
     from rcsync.cli import (
+        auth_cmds,
         demo_cmd,
         emulator_cmd,
         pull_cmds,
@@ -114,7 +115,7 @@ def _register() -> None:
         watch_cmd,
     )
 
-    for module in (setup_cmds, pull_cmds, push_cmds, watch_cmd, status_cmd, emulator_cmd,
+    for module in (setup_cmds, auth_cmds, pull_cmds, push_cmds, watch_cmd, status_cmd, emulator_cmd,
                    demo_cmd):
         for command in module.COMMANDS:
             cli.add_command(command)

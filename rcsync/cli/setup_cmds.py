@@ -129,32 +129,4 @@ def current(app: App) -> None:
     app.output.result(f"{rev or 'empty'} ({state})")
 
 
-@click.command()
-@click.option("--password", "use_password", is_flag=True,
-              help="Legacy password grant (username/extension/password from the config).")
-def login(use_password: bool) -> None:
-    """Log in to RingCentral and store the tokens (JWT grant by default).
-
-    \b
-    Example:
-      rcsync login
-    """
-    from rcsync.cli.placeholder import not_yet
-
-    raise not_yet("login")
-
-
-@click.command()
-def logout() -> None:
-    """Revoke the stored tokens and forget them.
-
-    \b
-    Example:
-      rcsync logout
-    """
-    from rcsync.cli.placeholder import not_yet
-
-    raise not_yet("logout")
-
-
-COMMANDS: list[click.Command] = [init, db, login, logout]
+COMMANDS: list[click.Command] = [init, db]

@@ -1,0 +1,69 @@
+"""Small shared DB helpers of the sync engine: key/value engine state and the conflict log.
+
+Both directions use these; they only write the database (habit 7: save_* = DB only).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from rcsync.sync.merge import FieldState, Policy, Resolution
+
+# Keys of sync_state (documented in the README's database section).
+SYNC_TOKEN = "sync_token"            # the message-sync token of the last committed pull
+SYNC_FRAME = "sync_frame"            # JSON: history_start + message types the token covers
+FIRST_PULL = "first_pull"            # JSON progress of an unfinished first/full pull
+LAST_PULL_AT = "last_pull_at"
+LAST_PUSH_AT = "last_push_at"
+
+
+def utc_now_iso(now: dt.datetime | None = None) -> str:
+    """ISO-8601 UTC with milliseconds and Z, RingCentral's format (sorts as text)."""
+    now = now or dt.datetime.now(dt.UTC)
+    return now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def get_state(conn: Connection, key: str) -> str | None:
+    row = conn.execute(sa.text("SELECT value FROM sync_state WHERE key = :k"), {"k": key}).first()
+    return None if row is None else row[0]
+
+
+def set_state(conn: Connection, key: str, value: str | None) -> None:
+    if value is None:
+        conn.execute(sa.text("DELETE FROM sync_state WHERE key = :k"), {"k": key})
+        return
+    conn.execute(
+        sa.text("INSERT INTO sync_state (key, value) VALUES (:k, :v) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
+        {"k": key, "v": value},
+    )
+
+
+def save_conflict(
+    conn: Connection,
+    *,
+    message_id: int,
+    field: str,
+    state: FieldState,
+    policy: Policy,
+    resolution: Resolution | str,
+    resolved_value: str | None,
+    detected_at: str | None = None,
+) -> None:
+    """Record one field changed on both sides, with both values and what was done."""
+    conn.execute(
+        sa.text(
+            "INSERT INTO conflict (message_id, field, base_value, local_value, remote_value,"
+            " local_time, remote_time, policy, resolution, resolved_value, detected_at)"
+            " VALUES (:mid, :field, :base, :local, :remote, :lt, :rt, :policy, :res, :val, :at)"
+        ),
+        {
+            "mid": message_id, "field": field, "base": state.base, "local": state.local,
+            "remote": state.remote, "lt": state.local_time, "rt": state.remote_time,
+            "policy": str(policy), "res": str(resolution), "val": resolved_value,
+            "at": detected_at or utc_now_iso(),
+        },
+    )
