@@ -1,0 +1,289 @@
+"""The emulator: one object composing store, auth, rate limits, sync and faults behind
+a transport-agnostic ``handle(Request) -> Response``.
+
+Order of checks for an API request, as a real gateway would: route (404/405) → count the
+operation → authenticate (401) → rate limit (429, headers on every answer) → faults
+(latency; ``error_rate`` answers 500/503 *before* any change) → the operation →
+``reset_rate`` (the change is applied, then the connection drops: the client cannot tell
+whether its write happened, as in reality). The control API (``/_emulator/…``) bypasses all
+of that and is not counted.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from . import reading, writing
+from .auth import CLIENT_ID, Auth, AuthFailure
+from .clock import Clock, SystemClock
+from .content import read_content
+from .data import World
+from .ratelimit import RateLimiter
+from .records import Renderer
+from .routes import Route, resolve
+from .store import Store
+from .sync import SyncService
+from .wire import ApiFailure, Request, Response, api_error, json_response, oauth_error
+
+_BEARER_CODES = {"OAU-128": "TokenExpired", "OAU-213": "TokenInvalid"}
+
+
+@dataclass
+class Faults:
+    error_rate: float = 0.0
+    reset_rate: float = 0.0
+    latency_ms: float = 0.0
+
+
+@dataclass
+class Counters:
+    """Requests per operationId and per status (API requests only)."""
+
+    total: int = 0
+    by_operation: Counter[str] = field(default_factory=Counter)
+    status: Counter[str] = field(default_factory=Counter)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "by_operation": dict(self.by_operation),
+            "status": dict(self.status),
+        }
+
+    def reset(self) -> None:
+        self.total = 0
+        self.by_operation.clear()
+        self.status.clear()
+
+
+class Emulator:
+    """An in-memory RingCentral message store with RingCentral's HTTP API in front."""
+
+    def __init__(
+        self,
+        messages: int = 1000,
+        seed: int = 1,
+        rate_limits: bool = True,
+        clock: Clock | None = None,
+        base_url: str = "https://platform.ringcentral.com",
+    ) -> None:
+        self.clock: Clock = clock or SystemClock()
+        self.seed = seed
+        self.world = World(seed)
+        self.store = Store(self.world, self.clock, Renderer(self.world, base_url), messages)
+        self.auth = Auth(self.clock, self.world.profile.extension_id)
+        self.limiter = RateLimiter(self.clock, enabled=rate_limits)
+        self.sync = SyncService(self.store)
+        self.faults = Faults()
+        self.counters = Counters()
+        self._rng = random.Random(f"faults-{seed}")
+        self._lock = threading.RLock()
+
+    @property
+    def base_url(self) -> str:
+        return self.store.renderer.base_url
+
+    @base_url.setter
+    def base_url(self, value: str) -> None:
+        self.store.set_base_url(value)
+
+    def configure(
+        self,
+        *,
+        rate_limits: bool | dict[str, Any] | None = None,
+        faults: dict[str, float] | None = None,
+        access_token_ttl: int | None = None,
+    ) -> dict[str, Any]:
+        """Change behaviour at run time (same as ``PUT /_emulator/config``); returns the config.
+
+        ``rate_limits``: true/false, or ``{"enabled", "window", "penalty", "limits": {group: n}}``.
+        """
+        with self._lock:
+            if isinstance(rate_limits, bool):
+                self.limiter.configure(enabled=rate_limits)
+            elif isinstance(rate_limits, dict):
+                self.limiter.configure(
+                    enabled=rate_limits.get("enabled"),
+                    window=rate_limits.get("window"),
+                    penalty=rate_limits.get("penalty"),
+                    limits=rate_limits.get("limits"),
+                )
+            for name, value in (faults or {}).items():
+                if name not in ("error_rate", "reset_rate", "latency_ms"):
+                    raise ValueError(f"unknown fault {name!r}")
+                setattr(self.faults, name, float(value))
+            if access_token_ttl is not None:
+                self.auth.access_ttl = int(access_token_ttl)
+            return self.config()
+
+    def config(self) -> dict[str, Any]:
+        limiter = self.limiter
+        return {
+            "rate_limits": {
+                "enabled": limiter.enabled,
+                "window": limiter.window,
+                "penalty": limiter.penalty,
+                "limits": dict(limiter.limits),
+            },
+            "faults": {
+                "error_rate": self.faults.error_rate,
+                "reset_rate": self.faults.reset_rate,
+                "latency_ms": self.faults.latency_ms,
+            },
+            "access_token_ttl": self.auth.access_ttl,
+        }
+
+    def transport(self) -> httpx.BaseTransport:
+        """An httpx transport serving this emulator in-process (control API included)."""
+        from .transport import EmulatorTransport
+
+        return EmulatorTransport(self)
+
+    # -- dispatch ---------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        if request.path.startswith("/_emulator"):
+            from .control import handle_control
+
+            return handle_control(self, request)
+        route = resolve(request.method, request.path)
+        if not isinstance(route, Route):
+            response = (
+                api_error(405, "CMN-202", "Operation is not supported")
+                if route is False
+                else (
+                    api_error(404, "CMN-102", "Resource for parameter [path] is not found", "path")
+                )
+            )
+            return self._count(response)
+        with self._lock:
+            self.counters.by_operation[route.operation] += 1
+            refused, verdict_headers = self._guarded(route, request)
+        if refused is not None:
+            response = refused
+        else:
+            if self.faults.latency_ms:
+                time.sleep(self.faults.latency_ms / 1000)
+            with self._lock:
+                response = self._perform(route, request)
+                if self.faults.reset_rate and self._rng.random() < self.faults.reset_rate:
+                    response.reset = True
+        response.headers.extend(verdict_headers)
+        return self._count(response)
+
+    def _count(self, response: Response) -> Response:
+        with self._lock:
+            self.counters.total += 1
+            self.counters.status[str(response.status)] += 1
+        return response
+
+    def _guarded(
+        self, route: Route, request: Request
+    ) -> tuple[Response | None, list[tuple[str, str]]]:
+        """Auth, rate limit and error faults; (error response or None, rate-limit headers)."""
+        if route.group == "Auth":
+            key = f"client:{Auth.client_of(request.headers.get('authorization')) or '-'}"
+        else:
+            try:
+                session = self.auth.check_bearer(
+                    request.headers.get("authorization"), request.one("access_token")
+                )
+            except AuthFailure as failure:
+                body = api_error(failure.status, failure.code, failure.message)
+                if failure.code in _BEARER_CODES:
+                    body = json_response(
+                        401,
+                        {
+                            "errorCode": _BEARER_CODES[failure.code],
+                            "message": failure.message,
+                            "errors": [{"errorCode": failure.code, "message": failure.message}],
+                        },
+                    )
+                return body, []
+            if not self._ids_match(route):
+                return api_error(
+                    404,
+                    "CMN-102",
+                    "Resource for parameter [extensionId] is not found",
+                    "extensionId",
+                ), []
+            key = f"user:{CLIENT_ID}:{session.owner_id}"
+        verdict = self.limiter.check(key, route.group)
+        if not verdict.allowed:
+            return api_error(429, "CMN-301", "Request rate exceeded"), verdict.headers()
+        if self.faults.error_rate and self._rng.random() < self.faults.error_rate:
+            if self._rng.random() < 0.5:
+                return api_error(503, "CMN-201", "Service Temporary Unavailable"), verdict.headers()
+            return api_error(500, "CMN-203", "Internal Server Error"), verdict.headers()
+        return None, verdict.headers()
+
+    def _ids_match(self, route: Route) -> bool:
+        profile = self.world.profile
+        return route.params.get("account", "~") in ("~", profile.account_id) and route.params.get(
+            "extension", "~"
+        ) in ("~", profile.extension_id)
+
+    def _perform(self, route: Route, request: Request) -> Response:
+        store, ids = self.store, route.params.get("ids", "")
+        try:
+            match route.operation:
+                case "getToken":
+                    return self._token(request)
+                case "revokeToken":
+                    self.auth.check_client(request.headers.get("authorization"))
+                    self.auth.revoke(request.form().get("token") or request.one("token") or "")
+                    return Response(200)
+                case "readExtension":
+                    return json_response(200, self.extension_info())
+                case "listMessages":
+                    return reading.list_messages(request, store)
+                case "readMessage":
+                    return reading.read_message(request, store, ids)
+                case "syncMessages":
+                    return reading.sync_messages(request, store, self.sync)
+                case "updateMessage" | "patchMessage":
+                    return writing.update_message(
+                        request, store, ids, patch=route.operation == "patchMessage"
+                    )
+                case "deleteMessage":
+                    return writing.delete_message(request, store, ids)
+                case "deleteMessageByFilter":
+                    return writing.delete_by_filter(request, store)
+                case _:
+                    return read_content(request, store, ids, route.params["att"])
+        except ApiFailure as failure:
+            return failure.response
+        except AuthFailure as failure:
+            return oauth_error(failure.status, failure.error, failure.code, failure.message)
+
+    def _token(self, request: Request) -> Response:
+        self.auth.check_client(request.headers.get("authorization"))
+        return json_response(200, self.auth.grant(request.form()), [("Cache-Control", "no-store")])
+
+    def extension_info(self) -> dict[str, Any]:
+        """`GetExtensionInfoResponse` of the signed-in extension (the fields a client needs)."""
+        p = self.world.profile
+        base = self.base_url
+        return {
+            "uri": f"{base}/restapi/v1.0/account/{p.account_id}/extension/{p.extension_id}",
+            "id": int(p.extension_id),
+            "extensionNumber": p.extension_number,
+            "name": p.name,
+            "type": "User",
+            "status": "Enabled",
+            "contact": {
+                "firstName": p.first_name,
+                "lastName": p.last_name,
+                "email": p.email,
+                "businessPhone": p.phone,
+            },
+            "account": {"id": p.account_id, "uri": f"{base}/restapi/v1.0/account/{p.account_id}"},
+            "hidden": False,
+        }

@@ -1,0 +1,75 @@
+"""Query-parameter parsing shared by the message operations (enums, dates, ints).
+
+Bad values answer 400 ``CMN-101`` "Parameter [name] value is invalid." naming the parameter.
+"""
+
+from __future__ import annotations
+
+from .data import AVAILABILITY_NAMES, DIRECTIONS, READ_NAMES, TYPE_NAMES
+from .times import parse_iso
+from .wire import ApiFailure, Request, invalid
+
+FILTER_TYPES = ("SMS", "Pager", "VoiceMail", "Fax")  # MessageTypeEnum: no "Text" here
+DAY_MS = 86_400_000
+
+
+def enum_codes(
+    request: Request, name: str, allowed: tuple[str, ...], names: tuple[str, ...]
+) -> frozenset[int] | None:
+    values = request.all(name)
+    if not values:
+        return None
+    if any(v not in allowed for v in values):
+        raise ApiFailure(invalid(name))
+    return frozenset(names.index(v) for v in values)
+
+
+def kinds(request: Request, name: str = "messageType") -> frozenset[int] | None:
+    return enum_codes(request, name, FILTER_TYPES, TYPE_NAMES)
+
+
+def directions(request: Request) -> frozenset[int] | None:
+    return enum_codes(request, "direction", DIRECTIONS, DIRECTIONS)
+
+
+def reads(request: Request) -> frozenset[int] | None:
+    return enum_codes(request, "readStatus", READ_NAMES, READ_NAMES)
+
+
+def availabilities(request: Request) -> frozenset[int] | None:
+    return enum_codes(request, "availability", AVAILABILITY_NAMES, AVAILABILITY_NAMES)
+
+
+def date(request: Request, name: str) -> int | None:
+    value = request.one(name)
+    if value is None or value == "":
+        return None
+    try:
+        return parse_iso(value)
+    except ValueError as exc:
+        raise ApiFailure(invalid(name)) from exc
+
+
+def integer(request: Request, name: str, default: int | None = None) -> int | None:
+    value = request.one(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ApiFailure(invalid(name)) from exc
+
+
+def boolean(request: Request, name: str) -> bool:
+    value = (request.one(name) or "false").lower()
+    if value not in ("true", "false"):
+        raise ApiFailure(invalid(name))
+    return value == "true"
+
+
+def date_range(request: Request, now_ms: int) -> tuple[int, int]:
+    """(dateFrom, dateTo): dateTo defaults to now, dateFrom to dateTo − 24 h (the spec's rule)."""
+    date_to = date(request, "dateTo")
+    date_to = now_ms if date_to is None else date_to
+    date_from = date(request, "dateFrom")
+    return (date_to - DAY_MS if date_from is None else date_from), date_to

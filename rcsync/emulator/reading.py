@@ -1,0 +1,172 @@
+"""Read operations: listMessages, readMessage (single and bulk), syncMessages.
+
+List semantics (documented choices where RingCentral is silent):
+- ``dateFrom`` is inclusive, ``dateTo`` exclusive (creationTime in [dateFrom, dateTo)).
+- Without ``availability`` only Alive messages are listed, as RingCentral's older SDK docs
+  say ("Default value is 'Alive'"); pass ``availability=Deleted`` etc. to see the trash.
+- Newest first: creationTime descending, then id descending.
+- ``perPage`` defaults to 100 and is clamped to 1..1000; ``page`` must be ≥ 1.
+- ``navigation`` holds absolute URIs for firstPage/previousPage/nextPage/lastPage, only
+  those that exist; ``paging`` has zero-based pageStart/pageEnd (omitted on an empty page).
+- ``distinctConversations`` keeps the newest message per conversation (others unaffected).
+"""
+
+from __future__ import annotations
+
+import json
+from array import array
+from collections.abc import Sequence
+from urllib.parse import urlencode
+
+from . import params
+from .bulk import Part, multi_status
+from .store import Query, Store
+from .sync import SyncService, SyncTokenError
+from .wire import ApiFailure, Request, Response, api_error, invalid, not_found, raw_json
+
+MAX_PER_PAGE = 1000
+MAX_BULK_GET = 50
+
+
+def list_query(request: Request, store: Store) -> Query:
+    date_from, date_to = params.date_range(request, store.now_ms())
+    avails = params.availabilities(request)
+    return Query(
+        date_from=date_from,
+        date_to=date_to,
+        kinds=params.kinds(request),
+        directions=params.directions(request),
+        reads=params.reads(request),
+        avails=frozenset({0}) if avails is None else avails,
+        conversation=params.integer(request, "conversationId"),
+    )
+
+
+def list_messages(request: Request, store: Store) -> Response:
+    query = list_query(request, store)
+    page = params.integer(request, "page", 1) or 1
+    if page < 1:
+        raise ApiFailure(invalid("page"))
+    per_page = max(1, min(MAX_PER_PAGE, params.integer(request, "perPage", 100) or 100))
+    with store.lock:
+        slots = store.select(query)
+        if params.boolean(request, "distinctConversations"):
+            slots = _distinct(store, slots)
+        total = len(slots)
+        start = (page - 1) * per_page
+        top = total - start
+        chosen = (
+            [slots[i] for i in range(top - 1, max(top - per_page, 0) - 1, -1)] if top > 0 else []
+        )
+        records = b",".join(store.record_bytes(s) for s in chosen)
+    total_pages = max(1, -(-total // per_page))
+    paging: dict[str, int] = {
+        "page": page,
+        "perPage": per_page,
+        "totalPages": total_pages,
+        "totalElements": total,
+    }
+    if chosen:
+        paging.update(pageStart=start, pageEnd=start + len(chosen) - 1)
+    base = [(k, v) for k, v in request.query if k not in ("page", "perPage")]
+
+    def uri(p: int) -> dict[str, str]:
+        query_string = urlencode([*base, ("page", str(p)), ("perPage", str(per_page))], safe=":,")
+        return {"uri": f"{store.renderer.store_uri}?{query_string}"}
+
+    navigation = {"firstPage": uri(1)}
+    if 1 < page <= total_pages + 1:
+        navigation["previousPage"] = uri(page - 1)
+    if page < total_pages:
+        navigation["nextPage"] = uri(page + 1)
+    navigation["lastPage"] = uri(total_pages)
+    head = json.dumps(uri(page)["uri"]).encode()
+    tail = json.dumps({"paging": paging, "navigation": navigation}, separators=(",", ":")).encode()
+    return raw_json(200, b'{"uri":' + head + b',"records":[' + records + b"]," + tail[1:])
+
+
+def sync_frame(request: Request, store: Store) -> Query:
+    """The FSync frame: an absent dateTo leaves it open so later arrivals belong to it."""
+    date_to = params.date(request, "dateTo")
+    date_from = params.date(request, "dateFrom")
+    if date_from is None:
+        date_from = (store.now_ms() if date_to is None else date_to) - params.DAY_MS
+    return Query(
+        date_from=date_from,
+        date_to=date_to,
+        kinds=params.kinds(request),
+        directions=params.directions(request),
+        conversation=params.integer(request, "conversationId"),
+    )
+
+
+def _distinct(store: Store, slots: Sequence[int]) -> array[int]:
+    seen: set[int] = set()
+    keep: list[int] = []
+    for slot in reversed(slots):
+        conv = store.conversation_of(slot)
+        if conv is None or conv not in seen:
+            keep.append(slot)
+            if conv is not None:
+                seen.add(conv)
+    keep.reverse()
+    return array("i", keep)
+
+
+def parse_ids(raw: str) -> list[str]:
+    return [part for part in raw.split(",") if part]
+
+
+def slot_for(store: Store, resource_id: str) -> int | None:
+    try:
+        return store.slot_of(int(resource_id))
+    except ValueError:
+        return None
+
+
+def read_message(request: Request, store: Store, raw_ids: str) -> Response:
+    ids = parse_ids(raw_ids)
+    if len(ids) > MAX_BULK_GET:
+        raise ApiFailure(
+            api_error(400, "CMN-106", f"Batch request is limited to {MAX_BULK_GET} entries")
+        )
+    with store.lock:
+        if len(ids) == 1:
+            slot = slot_for(store, ids[0])
+            if slot is None:
+                return not_found("messageId")
+            return raw_json(200, store.record_bytes(slot)[:-1] + b',"vmSideRecipients":[]}')
+        parts = []
+        for resource_id in ids:
+            slot = slot_for(store, resource_id)
+            href = (
+                store.renderer.message_uri(int(resource_id))
+                if resource_id.isdigit()
+                else resource_id
+            )
+            if slot is None:
+                parts.append(Part(resource_id, 404, not_found("messageId").body, href))
+            else:
+                parts.append(Part(resource_id, 200, store.record_bytes(slot), href))
+    return multi_status(request, parts)
+
+
+def sync_messages(request: Request, store: Store, sync: SyncService) -> Response:
+    sync_type = request.one("syncType") or "FSync"
+    try:
+        if sync_type == "ISync":
+            token = request.one("syncToken")
+            if not token:
+                raise SyncTokenError("missing")
+            result = sync.incremental(token, params.date(request, "dateFrom"))
+        elif sync_type == "FSync":
+            result = sync.full(sync_frame(request, store), params.integer(request, "recordCount"))
+        else:
+            raise ApiFailure(invalid("syncType"))
+    except SyncTokenError:
+        return api_error(
+            400,
+            "MSG-333",
+            "Invalid message synchronisation request: full synchronization is required",
+        )
+    return raw_json(200, result.body())

@@ -1,0 +1,52 @@
+"""Which RingCentral operation a request is: method + path → (operationId, group, handler args).
+
+Operation ids and throttling groups are the spec's (``operationId``, ``x-throttling-group``).
+``{accountId}``/``{extensionId}`` accept ``~`` or the emulated extension's real ids.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_ACCT = r"/restapi/v1\.0/account/(?P<account>[^/]+)/extension/(?P<extension>[^/]+)"
+_TABLE: list[tuple[str, re.Pattern[str], str, str]] = [
+    ("POST", re.compile(r"^/restapi/oauth/token$"), "getToken", "Auth"),
+    ("POST", re.compile(r"^/restapi/oauth/revoke$"), "revokeToken", "Auth"),
+    ("GET", re.compile(f"^{_ACCT}$"), "readExtension", "Light"),
+    ("GET", re.compile(f"^{_ACCT}/message-store/?$"), "listMessages", "Light"),
+    ("DELETE", re.compile(f"^{_ACCT}/message-store/?$"), "deleteMessageByFilter", "Medium"),
+    ("GET", re.compile(f"^{_ACCT}/message-sync/?$"), "syncMessages", "Light"),
+    (
+        "GET",
+        re.compile(f"^{_ACCT}/message-store/(?P<ids>[^/]+)/content/(?P<att>[^/]+)$"),
+        "readMessageContent",
+        "Medium",
+    ),
+    ("GET", re.compile(f"^{_ACCT}/message-store/(?P<ids>[^/]+)$"), "readMessage", "Light"),
+    ("PUT", re.compile(f"^{_ACCT}/message-store/(?P<ids>[^/]+)$"), "updateMessage", "Medium"),
+    ("PATCH", re.compile(f"^{_ACCT}/message-store/(?P<ids>[^/]+)$"), "patchMessage", "Medium"),
+    ("DELETE", re.compile(f"^{_ACCT}/message-store/(?P<ids>[^/]+)$"), "deleteMessage", "Medium"),
+]
+
+
+@dataclass(frozen=True)
+class Route:
+    operation: str
+    group: str
+    params: dict[str, str]
+
+
+def resolve(method: str, path: str) -> Route | bool | None:
+    """The route; False when the path exists with another method (405); None when unknown."""
+    path_known = False
+    for verb, pattern, operation, group in _TABLE:
+        match = pattern.match(path)
+        if match is None:
+            continue
+        path_known = True
+        if verb == method:
+            return Route(
+                operation, group, {k: v for k, v in match.groupdict().items() if v is not None}
+            )
+    return False if path_known else None
