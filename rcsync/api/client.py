@@ -1,0 +1,335 @@
+"""Typed calls to RingCentral's message store over an injected ``httpx.Client``.
+
+Every call goes through `ApiSession.request` (rate-limit budget, retries, error mapping).
+Records are returned as received: raw JSON dicts with exact 64-bit ids.
+
+Bulk rules (API-NOTES §2.2-2.5): ids travel comma-separated in the path, at most 50 per request;
+read-status updates may instead use the ``*`` path with the ids in the body, at most 1000 per
+request. Each element of a bulk body carries its own ``body``, so Read and Unread changes share
+requests: 1,000 edits cost at most 20 requests with ids in the path, 1 with ``*``.
+
+Safety: a DELETE is only ever built from a non-empty list of integer ids in the path. The
+``*``-without-body and the by-filter forms (``DELETE …/message-store``) delete *everything*
+and cannot be produced by this module.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import IO, Any
+
+import httpx
+
+from rcsync.api.content import download
+from rcsync.api.errors import AmbiguousWriteError, describe, malformed
+from rcsync.api.models import ItemResult, MessagePage, Record, SyncResult
+from rcsync.api.multipart import MULTIPART_JSON, item_from, parse_parts, results_from_parts
+from rcsync.api.ratelimit import Group
+from rcsync.api.session import ApiSession, Operation
+from rcsync.errors import ApiError
+
+PATH_LIMIT = 50  # ids per request in the path (PUT documents 50; GET/PATCH/DELETE assumed same)
+STAR_LIMIT = 1000  # ids per request in the body of a `*` request
+
+LIST = Operation("listMessages", Group.LIGHT)
+READ = Operation("readMessage", Group.LIGHT)
+SYNC = Operation("syncMessages", Group.LIGHT)
+UPDATE = Operation("updateMessage", Group.MEDIUM)
+PATCH = Operation("patchMessage", Group.MEDIUM)
+TRASH = Operation("deleteMessage", Group.MEDIUM, idempotent=False)  # 2nd DELETE purges
+PURGE = Operation("deleteMessage", Group.MEDIUM)
+EXTENSION = Operation("readExtension", Group.LIGHT)
+
+READ_STATUSES = ("Read", "Unread")
+# Statuses that concern the message itself rather than the call (one id per request).
+_ITEM_STATUSES = frozenset({400, 404, 409, 410, 422})
+# Answers to a bulk PATCH meaning "this server does not do bulk PATCH": fall back to one by one.
+_NO_BULK = frozenset({404, 405, 501})
+
+
+def iso(value: str | datetime) -> str:
+    """ISO 8601 with ``Z``; strings are passed through (the caller owns their format)."""
+    if isinstance(value, str):
+        return value
+    value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def ids_path(ids: Sequence[int]) -> str:
+    """``1,2,3`` for the path; refuses anything that could widen a bulk call to everything."""
+    if not ids:
+        raise ValueError("refusing a bulk call without message ids")
+    for i in ids:
+        if type(i) is not int or i <= 0:
+            raise ValueError(f"message ids must be positive integers, got {i!r}")
+    return ",".join(str(i) for i in ids)
+
+
+def chunks(ids: Sequence[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(ids), size):
+        yield list(ids[start : start + size])
+
+
+class MessageStoreClient:
+    """RingCentral message-store operations for one extension (``~`` = the logged-in one)."""
+
+    def __init__(
+        self,
+        session: ApiSession,
+        *,
+        account: str = "~",
+        extension: str = "~",
+        star_bulk: bool = True,
+        bulk_patch: bool = True,
+    ):
+        self.session = session
+        self.base = f"/restapi/v1.0/account/{account}/extension/{extension}"
+        self.store = f"{self.base}/message-store"
+        #: Use `PUT …/message-store/*` (ids in the body) when it saves requests.
+        self.star_bulk = star_bulk
+        #: Restore several ids per PATCH; turned off by itself if the server refuses.
+        self.bulk_patch = bulk_patch
+
+    @property
+    def budget(self) -> Any:
+        return self.session.budget
+
+    def close(self) -> None:
+        self.session.http.close()
+
+    def __enter__(self) -> MessageStoreClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- reading ---------------------------------------------------------------------
+
+    def list_messages(
+        self,
+        *,
+        date_from: str | datetime,
+        date_to: str | datetime,
+        message_types: Sequence[str],
+        availability: Sequence[str] = ("Alive", "Deleted"),
+        page: int = 1,
+        per_page: int = 1000,
+    ) -> MessagePage:
+        params: list[tuple[str, str | int]] = [("dateFrom", iso(date_from)),
+                                               ("dateTo", iso(date_to))]
+        params += [("messageType", t) for t in message_types]
+        params += [("availability", a) for a in availability]
+        params += [("page", page), ("perPage", per_page)]
+        data = self._get_json(LIST, self.store, params)
+        records = _records(LIST, data)
+        paging = _object(data, "paging")
+        navigation = _object(data, "navigation")
+        has_next = isinstance(navigation.get("nextPage"), dict)
+        if not navigation and isinstance(paging.get("totalPages"), int):
+            current = paging.get("page", page)
+            has_next = isinstance(current, int) and current < paging["totalPages"]
+        return MessagePage(records, has_next, paging)
+
+    def full_sync(
+        self,
+        *,
+        date_from: str | datetime,
+        message_types: Sequence[str],
+        record_count: int | None = None,
+        date_to: str | datetime | None = None,
+    ) -> SyncResult:
+        params: list[tuple[str, str | int]] = [("syncType", "FSync"), ("dateFrom", iso(date_from))]
+        if date_to is not None:
+            params.append(("dateTo", iso(date_to)))
+        params += [("messageType", t) for t in message_types]
+        if record_count is not None:
+            params.append(("recordCount", record_count))
+        return self._sync(params)
+
+    def incremental_sync(self, sync_token: str) -> SyncResult:
+        """Changes since `sync_token`; raises `SyncTokenInvalid` (MSG-333) when a FSync is due."""
+        return self._sync([("syncType", "ISync"), ("syncToken", sync_token)])
+
+    def get_messages(self, ids: Sequence[int]) -> dict[int, ItemResult]:
+        """Records by id, 50 per request; a missing message is an ItemResult with ok=False."""
+        out: dict[int, ItemResult] = {}
+        for chunk in chunks(ids, PATH_LIMIT):
+            response = self.session.request(
+                READ, "GET", f"{self.store}/{ids_path(chunk)}", headers={"Accept": MULTIPART_JSON},
+                ok=self._ok(chunk, 200, 207),
+            )
+            out.update(self._results(READ, chunk, response))
+        return out
+
+    def read_extension(self) -> dict[str, Any]:
+        data = self._get_json(EXTENSION, self.base, [])
+        return data
+
+    def download_content(self, uri: str, dest: IO[bytes], *, offset: int = 0) -> int:
+        """Stream an attachment into `dest` (see `rcsync.api.content.download`)."""
+        return download(self.session, uri, dest, offset=offset)
+
+    # --- writing ---------------------------------------------------------------------
+
+    def set_read_status(
+        self, changes: Mapping[int, str], *, ids_in_path: bool | None = None
+    ) -> dict[int, ItemResult]:
+        """Set readStatus per id. `ids_in_path=True` forbids the `*` form."""
+        for message_id, value in changes.items():
+            ids_path([message_id])
+            if value not in READ_STATUSES:
+                raise ValueError(f"readStatus must be Read or Unread, got {value!r}")
+        ids = list(changes)
+        star = self.star_bulk if ids_in_path is None else not ids_in_path
+        out: dict[int, ItemResult] = {}
+        if star and len(ids) > PATH_LIMIT:
+            for chunk in chunks(ids, STAR_LIMIT):
+                body = _bulk_body({i: {"readStatus": changes[i]} for i in chunk})
+                response = self.session.request(
+                    UPDATE, "PUT", f"{self.store}/*", content=body,
+                    headers={"Content-Type": MULTIPART_JSON, "Accept": MULTIPART_JSON},
+                    ok=(200, 207),
+                )
+                out.update(self._results(UPDATE, chunk, response))
+            return out
+        for chunk in chunks(ids, PATH_LIMIT):
+            out.update(self._write(UPDATE, "PUT", chunk, {i: {"readStatus": changes[i]}
+                                                          for i in chunk}))
+        return out
+
+    def delete_messages(self, ids: Sequence[int], *, purge: bool) -> dict[int, ItemResult]:
+        """Trash (``purge=False``) or purge messages, ids in the path, 50 per request.
+
+        A trash DELETE whose outcome is unknown raises `AmbiguousWriteError` (never resent):
+        its `.completed` holds the results of the chunks done before, later chunks are not sent.
+        """
+        ids_path(ids)  # validate everything before the first request leaves
+        op = PURGE if purge else TRASH
+        params = {"purge": "true"} if purge else None
+        out: dict[int, ItemResult] = {}
+        for chunk in chunks(ids, PATH_LIMIT):
+            try:
+                response = self.session.request(
+                    op, "DELETE", f"{self.store}/{ids_path(chunk)}", params=params,
+                    headers={"Accept": MULTIPART_JSON}, ok=self._ok(chunk, 200, 204, 207),
+                    ids=chunk,
+                )
+            except AmbiguousWriteError as exc:
+                raise AmbiguousWriteError(str(exc), ids=chunk, completed=out, status=exc.status,
+                                          code=exc.code) from None
+            out.update(self._results(op, chunk, response))
+        return out
+
+    def restore_messages(self, ids: Sequence[int]) -> dict[int, ItemResult]:
+        """PATCH availability=Alive (Deleted -> Alive), bulk when the server allows it."""
+        ids_path(ids)
+        out: dict[int, ItemResult] = {}
+        alive = {"availability": "Alive"}
+        for chunk in chunks(ids, PATH_LIMIT):
+            if len(chunk) > 1 and self.bulk_patch:
+                try:
+                    out.update(self._write(PATCH, "PATCH", chunk, dict.fromkeys(chunk, alive)))
+                    continue
+                except ApiError as exc:
+                    if exc.status not in _NO_BULK and exc.code != "CMN-202":
+                        raise
+                    self.bulk_patch = False  # this server does not do bulk PATCH
+            for message_id in chunk:
+                out.update(self._write(PATCH, "PATCH", [message_id], {message_id: alive}))
+        return out
+
+    # --- helpers ---------------------------------------------------------------------
+
+    def _write(
+        self, op: Operation, method: str, chunk: list[int], bodies: Mapping[int, dict[str, str]]
+    ) -> dict[int, ItemResult]:
+        if len(chunk) == 1:
+            content = json.dumps(bodies[chunk[0]]).encode()
+            headers = {"Content-Type": "application/json"}
+        else:
+            content = _bulk_body(bodies)
+            headers = {"Content-Type": MULTIPART_JSON}
+        headers["Accept"] = MULTIPART_JSON
+        if op is PATCH and len(chunk) > 1:
+            ok = self._ok(chunk, 200, 207) - _NO_BULK  # let the caller fall back
+        else:
+            ok = self._ok(chunk, 200, 204, 207)
+        response = self.session.request(
+            op, method, f"{self.store}/{ids_path(chunk)}", content=content, headers=headers,
+            ok=ok, ids=chunk,
+        )
+        return self._results(op, chunk, response)
+
+    @staticmethod
+    def _ok(chunk: Sequence[int], *statuses: int) -> frozenset[int]:
+        # One id: a 4xx is about that message (an ItemResult). Several: only 404 is.
+        extra = _ITEM_STATUSES if len(chunk) == 1 else frozenset({404})
+        return frozenset(statuses) | extra
+
+    @staticmethod
+    def _results(op: Operation, chunk: list[int], response: httpx.Response
+                 ) -> dict[int, ItemResult]:
+        status = response.status_code
+        if status == 204:
+            return {i: ItemResult(i, True, 204) for i in chunk}
+        if status == 207:
+            return results_from_parts(chunk, parse_parts(response, op.name))
+        if status >= 400:
+            text, code = describe(op.name, response)
+            return {i: ItemResult(i, False, status, None, code, text) for i in chunk}
+        body = ApiSession.json(op, response)
+        if isinstance(body, list):
+            return results_from_parts(chunk, parse_parts(response, op.name))
+        if len(chunk) == 1 and isinstance(body, dict):
+            return {chunk[0]: item_from(chunk[0], status, body)}
+        raise malformed(op.name, f"HTTP {status} answer to a bulk call is not a list of parts")
+
+    def _get_json(self, op: Operation, url: str, params: list[tuple[str, str | int]]
+                  ) -> dict[str, Any]:
+        response = self.session.request(op, "GET", url, params=params)
+        data = ApiSession.json(op, response)
+        if not isinstance(data, dict):
+            raise malformed(op.name, "expected a JSON object")
+        return data
+
+    def _sync(self, params: list[tuple[str, str | int]]) -> SyncResult:
+        data = self._get_json(SYNC, f"{self.base}/message-sync", params)
+        records = _records(SYNC, data)
+        info = data.get("syncInfo")
+        if not isinstance(info, dict) or not isinstance(info.get("syncToken"), str):
+            raise malformed(SYNC.name, "missing syncInfo.syncToken")
+        sync_time = info.get("syncTime")
+        return SyncResult(
+            records=records,
+            sync_token=info["syncToken"],
+            sync_time=sync_time if isinstance(sync_time, str) else None,
+            older_records_exist=info.get("olderRecordsExist") is True,
+            sync_type=str(info.get("syncType", "")),
+        )
+
+
+def _records(op: Operation, data: dict[str, Any]) -> list[Record]:
+    records = data.get("records")
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise malformed(op.name, "missing or invalid 'records'")
+    return records
+
+
+def _object(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _bulk_body(bodies: Mapping[int, dict[str, str]]) -> bytes:
+    """The JSON multipart body: one ``{"resourceId", "body"}`` per id (ids as strings)."""
+    return json.dumps([{"resourceId": str(i), "body": b} for i, b in bodies.items()]).encode()
+
+
+def requests_needed(n: int, *, star: bool) -> int:
+    """How many write requests `set_read_status` makes for `n` changes."""
+    if star and n > PATH_LIMIT:
+        return math.ceil(n / STAR_LIMIT)
+    return math.ceil(n / PATH_LIMIT)
