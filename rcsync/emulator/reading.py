@@ -135,7 +135,11 @@ def read_message(request: Request, store: Store, raw_ids: str) -> Response:
             slot = slot_for(store, ids[0])
             if slot is None:
                 return not_found("messageId")
-            return raw_json(200, store.record_bytes(slot)[:-1] + b',"vmSideRecipients":[]}')
+            record = json.loads(store.record_bytes(slot))
+            # The spec makes vmSideRecipients required with minItems 1, so an empty list would
+            # not conform: list the message's own recipients.
+            record["vmSideRecipients"] = record.get("to") or [{"name": ""}]
+            return raw_json(200, json.dumps(record, ensure_ascii=False).encode())
         parts = []
         for resource_id in ids:
             slot = slot_for(store, resource_id)
