@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from rcsync.db import alembic_config, create_db_engine, open_database
+from rcsync.errors import DatabaseError, SchemaTooNewError
+from rcsync.model import FTS_SHADOW_PREFIX, SQLModel
+
+
+def test_exactly_one_migration_head() -> None:
+    assert len(ScriptDirectory.from_config(alembic_config()).get_heads()) == 1
+
+
+def test_upgrade_creates_interface_tables(db_path: Path) -> None:
+    con = sqlite3.connect(db_path)
+    names = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
+    assert {"message", "attachment", "conflict", "pending_change", "message_fts"} <= names
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def _ignore_fts(obj: object, name: str | None, type_: str, reflected: bool,
+                compare_to: object) -> bool:
+    return not (type_ == "table" and name is not None and name.startswith(FTS_SHADOW_PREFIX))
+
+
+def test_migrations_and_models_agree(db_path: Path) -> None:
+    engine = create_db_engine(db_path)
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"include_object": _ignore_fts,
+                                                     "compare_type": True})
+        diff = compare_metadata(ctx, SQLModel.metadata)
+    assert diff == []
+
+
+def test_pragmas_on_every_connection(engine: sa.Engine) -> None:
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+
+
+def test_newer_schema_is_refused(db_path: Path) -> None:
+    con = sqlite3.connect(db_path)
+    con.execute("UPDATE alembic_version SET version_num = 'fffffffff'")
+    con.commit()
+    con.close()
+    with pytest.raises(SchemaTooNewError, match="newer rcsync"):
+        open_database(db_path)
+
+
+def test_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(DatabaseError, match="is a directory"):
+        open_database(tmp_path)
+
+
+def test_non_sqlite_file_is_refused(tmp_path: Path) -> None:
+    p = tmp_path / "notes.db"
+    p.write_text("hello, this is not a database\n" * 10)
+    with pytest.raises(DatabaseError, match="not an SQLite database"):
+        open_database(p)
+    assert p.read_text().startswith("hello")  # untouched
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
+def test_read_only_file_is_refused(db_path: Path) -> None:
+    db_path.chmod(0o444)
+    with pytest.raises(DatabaseError, match="read-only"):
+        open_database(db_path)
+
+
+def test_read_only_check_uses_access(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, m: False if Path(p) == db_path else real(p, m))
+    with pytest.raises(DatabaseError, match="read-only"):
+        open_database(db_path)
+
+
+def test_upgrade_is_idempotent(db_path: Path) -> None:
+    open_database(db_path).dispose()
+    con = sqlite3.connect(db_path)
+    assert con.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0001"
