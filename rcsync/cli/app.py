@@ -18,6 +18,7 @@ from rcsync.config import Config, load_config
 from rcsync.lock import engine_lock
 
 if TYPE_CHECKING:
+    from rcsync.api import MessageStoreClient
     from rcsync.cli.output import Output
 
 
@@ -30,6 +31,7 @@ class App:
     insecure: bool = False
     _config: Config | None = field(default=None, repr=False)
     _engine: Engine | None = field(default=None, repr=False)
+    _client: MessageStoreClient | None = field(default=None, repr=False)
 
     @property
     def config(self) -> Config:
@@ -56,7 +58,18 @@ class App:
         with engine_lock(self.database_path, wait=wait, what=what):
             yield
 
+    def client(self) -> MessageStoreClient:
+        """The RingCentral API client (logs in by itself when a JWT is configured)."""
+        if self._client is None:
+            from rcsync.api import build_client
+
+            self._client = build_client(self.config.ringcentral, insecure=self.insecure)
+        return self._client
+
     def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None

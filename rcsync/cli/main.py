@@ -82,10 +82,12 @@ def _setup_logging(verbosity: int) -> None:
               help="Database file (overrides [database] path and $RCSYNC_DB).")
 @click.option("-v", "--verbose", count=True, help="More detail; -vv for debug logs.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.option("--insecure", is_flag=True,
+              help="Allow plain http:// to a host that is not loopback (tokens travel unencrypted).")
 @click.version_option(__version__, prog_name="rcsync")
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None, db_path: Path | None, verbose: int,
-        quiet: bool) -> None:
+        quiet: bool, insecure: bool) -> None:
     """Keep a local, offline SQLite copy of a RingCentral message store, and push the edits
     you make to it (read/unread, delete, purge, restore) back to RingCentral.
 
@@ -98,7 +100,7 @@ def cli(ctx: click.Context, config_path: Path | None, db_path: Path | None, verb
     verbosity = -1 if quiet else verbose
     _setup_logging(verbosity)
     app = App(config_path=config_path, db_path=db_path, verbosity=verbosity,
-              output=Output(verbosity))
+              output=Output(verbosity), insecure=insecure)
     ctx.obj = app
     ctx.call_on_close(app.close)
 
