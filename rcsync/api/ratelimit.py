@@ -171,7 +171,8 @@ class RateBudget:
         with self._lock:
             st = self._state(group)
             st.throttled += 1
-            st.blocked_until = max(st.blocked_until, self._clock() + max(retry_after, 1.0))
+            until = self._clock() + max(retry_after, 1.0) + self._margin  # margin: clock skew
+            st.blocked_until = max(st.blocked_until, until)
         log.debug("rate limit %s: 429, pausing the group for %.0fs", group, retry_after)
 
     def stats(self) -> dict[str, GroupStats]:

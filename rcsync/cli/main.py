@@ -83,7 +83,7 @@ def _setup_logging(verbosity: int) -> None:
 @click.option("-v", "--verbose", count=True, help="More detail; -vv for debug logs.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
 @click.option("--insecure", is_flag=True,
-              help="Allow plain http:// to a host that is not loopback (tokens travel unencrypted).")
+              help="Allow plain http:// to a non-loopback host (tokens travel unencrypted).")
 @click.version_option(__version__, prog_name="rcsync")
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None, db_path: Path | None, verbose: int,
