@@ -1,0 +1,401 @@
+"""The push planner. PURE: no clock, no I/O, no database, no HTTP.
+
+It turns what is pending locally (dirty messages and row tombstones, each with its local,
+base and remote values) into a `Plan`: the remote writes to send (`RemoteAction`), the
+database-only fixes to make (`LocalFix`: take a remote change, move a base after a kept-local
+conflict, reject an impossible edit, confirm a change both sides already agree on), and the
+conflicts to record. The applier (`rcsync.sync.apply`) performs a plan; dry-run prints one;
+so what is printed is exactly what would be done (habit 1 of STYLE.md).
+
+Per field the rule is the three-way merge of `rcsync.sync.merge`. On top of it:
+
+* availability edits map to RingCentral calls by (remote value, wanted value):
+  Alive→Deleted = trash (DELETE), anything→Purged = purge (DELETE ?purge=true),
+  Deleted→Alive = restore (PATCH). Nothing leaves Purged: such an edit is rejected.
+* a read-status edit on a message RingCentral has purged cannot be applied: it is dropped
+  and recorded as a conflict resolved "purged".
+* values outside the enumerations (only possible by bypassing the schema's trigger) are
+  rejected: local goes back to base and a conflict "rejected" is recorded.
+* a deleted row (tombstone) always asks for `[sync] row_delete` (trash or purge); it is not
+  subject to the conflict policy, because the row is gone locally and does not come back on
+  pulls: the sides can only agree if the remote message is deleted too. A remote purge is
+  final and wins (recorded when the user only asked for trash).
+* a trash is not idempotent (a second DELETE purges), so the applier must verify the
+  remote state of every trash candidate first and re-plan with it (`fresh`, `verified`);
+  a trash of a message whose remote state could not be read is deferred, never guessed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+from rcsync.model import AVAILABILITIES, READ_STATUSES
+from rcsync.sync.merge import Decision, FieldState, Outcome, Policy, Resolution, merge_field
+
+READ = "read_status"
+AVAILABILITY = "availability"
+ROW = "row"
+
+# Messages per request. PUT readStatus uses the `*` form (ids in the body, up to 1000);
+# DELETE and PATCH put ids in the path (at most 50, API-NOTES §2.3-2.5); bulk GET likewise.
+READ_BATCH = 1000
+PATH_BATCH = 50
+
+
+class Op(StrEnum):
+    """A remote write. The enum order is the order the applier sends them in: a restore
+    before read-status changes (a message must be alive to be updated), trash and purge last
+    (a read-status change to a message about to be deleted is still sent first)."""
+
+    RESTORE = "restore"
+    READ = "read"
+    TRASH = "trash"
+    PURGE = "purge"
+
+
+class Fix(StrEnum):
+    """A database-only step."""
+
+    TAKE_REMOTE = "take_remote"   # local = base = remote = value
+    CONVERGE = "converge"         # both sides made the same change: base = remote = value
+    MOVE_BASE = "move_base"       # kept-local conflict: base = remote = value; local still pushed
+    REJECT = "reject"             # impossible edit: local = base
+    CONFIRM_ROW = "confirm_row"   # tombstone done remotely already: mark it pushed
+
+
+class Resolved(StrEnum):
+    """`conflict.resolution` values beyond merge.Resolution."""
+
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class PendingMessage:
+    """A message with a local edit: both synced fields, three-way, with times."""
+
+    message_id: int
+    read: FieldState
+    availability: FieldState
+
+
+@dataclass(frozen=True)
+class PendingTombstone:
+    """A row the user deleted, not yet pushed."""
+
+    message_id: int
+    base: str | None          # base_availability when the row was deleted
+    remote: str | None        # last remote availability known
+    deleted_at: str | None = None
+    remote_time: str | None = None
+
+
+@dataclass(frozen=True)
+class RemoteState:
+    """A message's current state as just read from RingCentral (Purged if it is gone)."""
+
+    read_status: str | None
+    availability: str | None
+    last_modified_time: str | None = None
+
+
+@dataclass(frozen=True)
+class RemoteAction:
+    op: Op
+    message_id: int
+    # The readStatus to set (READ only).
+    value: str | None = None
+    # True when the action comes from a tombstone (confirmation goes to `tombstone`).
+    row: bool = False
+
+
+@dataclass(frozen=True)
+class LocalFix:
+    kind: Fix
+    message_id: int
+    field: str
+    value: str | None
+    # The local value the planner saw: the applier writes only if it is still there, so a
+    # user edit made while we worked is never overwritten.
+    expected_local: str | None = None
+    row_action: str | None = None  # CONFIRM_ROW: trash | purge
+
+
+@dataclass(frozen=True)
+class ConflictNote:
+    message_id: int
+    field: str
+    state: FieldState
+    resolution: str
+    resolved_value: str | None
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """An edit the planner will not act on in this run (it stays pending, with `reason`)."""
+
+    message_id: int
+    reason: str
+    row: bool = False
+
+
+@dataclass(frozen=True)
+class RequestGroup:
+    """One line of a dry-run: a kind of request, how many, for how many messages."""
+
+    op: Op
+    value: str | None
+    messages: int
+    requests: int
+
+    def describe(self) -> str:
+        what = {
+            Op.READ: f"PUT message-store/* readStatus={self.value}",
+            Op.RESTORE: "PATCH message-store/{ids} availability=Alive",
+            Op.TRASH: "DELETE message-store/{ids}",
+            Op.PURGE: "DELETE message-store/{ids}?purge=true",
+        }[self.op]
+        return (f"{what}  ({self.requests:,} request{'s' * (self.requests != 1)}, "
+                f"{self.messages:,} message{'s' * (self.messages != 1)})")
+
+
+@dataclass(frozen=True)
+class Plan:
+    actions: tuple[RemoteAction, ...] = ()
+    fixes: tuple[LocalFix, ...] = ()
+    conflicts: tuple[ConflictNote, ...] = ()
+    deferred: tuple[Deferred, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.actions or self.fixes or self.conflicts or self.deferred)
+
+    def of(self, op: Op) -> list[RemoteAction]:
+        return [a for a in self.actions if a.op is op]
+
+    def ids(self, op: Op) -> list[int]:
+        return [a.message_id for a in self.actions if a.op is op]
+
+    @property
+    def trash_count(self) -> int:
+        return len(self.of(Op.TRASH))
+
+    @property
+    def purge_count(self) -> int:
+        return len(self.of(Op.PURGE))
+
+    def groups(self) -> list[RequestGroup]:
+        """The requests this plan sends, grouped as the applier batches them."""
+        out: list[RequestGroup] = []
+        for op in Op:
+            for value, ids in _group_by_value(self.of(op)).items():
+                size = READ_BATCH if op is Op.READ else PATH_BATCH
+                out.append(RequestGroup(op, value, len(ids), math.ceil(len(ids) / size)))
+        return out
+
+    @property
+    def request_count(self) -> int:
+        return sum(g.requests for g in self.groups())
+
+
+def _group_by_value(actions: Iterable[RemoteAction]) -> dict[str | None, list[int]]:
+    groups: dict[str | None, list[int]] = {}
+    for a in actions:
+        groups.setdefault(a.value, []).append(a.message_id)
+    return groups
+
+
+def group_read_actions(plan: Plan) -> dict[str, list[int]]:
+    """READ actions as {readStatus: ids}, the shape of one bulk PUT per value."""
+    return {str(v): ids for v, ids in _group_by_value(plan.of(Op.READ)).items()}
+
+
+# ------------------------------------------------------------------------------------------
+# The planner
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Builder:
+    actions: list[RemoteAction] = field(default_factory=list)
+    fixes: list[LocalFix] = field(default_factory=list)
+    conflicts: list[ConflictNote] = field(default_factory=list)
+    deferred: list[Deferred] = field(default_factory=list)
+
+    def conflict(self, mid: int, fld: str, state: FieldState, resolution: str,
+                 value: str | None) -> None:
+        self.conflicts.append(ConflictNote(mid, fld, state, resolution, value))
+
+    def build(self) -> Plan:
+        return Plan(tuple(self.actions), tuple(self.fixes), tuple(self.conflicts),
+                    tuple(self.deferred))
+
+
+def plan_push(
+    messages: Iterable[PendingMessage],
+    tombstones: Iterable[PendingTombstone] = (),
+    *,
+    policy: Policy = Policy.NEWEST,
+    row_delete: str = "trash",
+    fresh: Mapping[int, RemoteState] | None = None,
+    verified: frozenset[int] | None = None,
+) -> Plan:
+    """Plan a push.
+
+    `fresh` overrides the stored remote values for the ids it holds (a just-made bulk GET).
+    `verified`, when given, is the set of ids whose remote state was just read: a trash of
+    any other id is deferred. Without it (the first pass, and dry-run) trash is planned
+    from the stored state, so the caller can see which ids to verify.
+    """
+    fresh = fresh or {}
+    b = _Builder()
+    for m in messages:
+        _plan_message(b, _with_fresh(m, fresh.get(m.message_id)), policy)
+    for t in tombstones:
+        _plan_tombstone(b, _tomb_with_fresh(t, fresh.get(t.message_id)), row_delete)
+    if verified is not None:
+        _defer_unverified_trash(b, verified)
+    return b.build()
+
+
+def trash_candidates(plan: Plan) -> list[int]:
+    """Ids whose remote state must be read before any trash DELETE is sent."""
+    return plan.ids(Op.TRASH)
+
+
+def _with_fresh(m: PendingMessage, r: RemoteState | None) -> PendingMessage:
+    if r is None:
+        return m
+    return replace(
+        m,
+        read=replace(m.read, remote=r.read_status, remote_time=r.last_modified_time),
+        availability=replace(m.availability, remote=r.availability,
+                             remote_time=r.last_modified_time),
+    )
+
+
+def _tomb_with_fresh(t: PendingTombstone, r: RemoteState | None) -> PendingTombstone:
+    if r is None:
+        return t
+    return replace(t, remote=r.availability, remote_time=r.last_modified_time)
+
+
+def _defer_unverified_trash(b: _Builder, verified: frozenset[int]) -> None:
+    keep: list[RemoteAction] = []
+    for a in b.actions:
+        if a.op is Op.TRASH and a.message_id not in verified:
+            b.deferred.append(Deferred(a.message_id, "trash not sent: could not read the "
+                                       "message's current state from RingCentral", a.row))
+        else:
+            keep.append(a)
+    b.actions = keep
+
+
+# --- messages ---------------------------------------------------------------------------
+
+def _plan_message(b: _Builder, m: PendingMessage, policy: Policy) -> None:
+    _plan_availability(b, m.message_id, m.availability, policy)
+    remote_gone = m.availability.remote == "Purged"
+    _plan_read(b, m.message_id, m.read, policy, remote_gone=remote_gone)
+
+
+def _plan_read(b: _Builder, mid: int, s: FieldState, policy: Policy, *,
+               remote_gone: bool) -> None:
+    dirty = s.local != s.base
+    if remote_gone and dirty:
+        # A purged message cannot be updated any more; drop the edit, say so.
+        value = s.remote if s.remote is not None else s.base
+        b.fixes.append(LocalFix(Fix.TAKE_REMOTE, mid, READ, value, s.local))
+        b.conflict(mid, READ, s, Resolution.PURGED, value)
+        return
+    if dirty and s.local not in READ_STATUSES:
+        _reject(b, mid, READ, s)
+        return
+    d = merge_field(READ, s, policy)
+    if d.outcome is Outcome.PUSH_LOCAL:
+        _push_prelude(b, mid, READ, s, d)
+        b.actions.append(RemoteAction(Op.READ, mid, s.local))
+        return
+    _settle(b, mid, READ, s, d)
+
+
+def _plan_availability(b: _Builder, mid: int, s: FieldState, policy: Policy) -> None:
+    dirty = s.local != s.base
+    if dirty and (s.local not in AVAILABILITIES or s.base == "Purged"):
+        _reject(b, mid, AVAILABILITY, s)
+        return
+    if s.base == "Purged":
+        # Purged is final: a remote report of anything else is impossible, and ignored.
+        return
+    d = merge_field(AVAILABILITY, s, policy)
+    if d.outcome is not Outcome.PUSH_LOCAL:
+        _settle(b, mid, AVAILABILITY, s, d)
+        return
+    op = _availability_op(d.base, s.local)
+    if op is None:
+        # Leaving Purged (remote value) or an unknown remote: nothing RingCentral accepts.
+        _reject(b, mid, AVAILABILITY, s)
+        return
+    _push_prelude(b, mid, AVAILABILITY, s, d)
+    b.actions.append(RemoteAction(op, mid))
+
+
+def _availability_op(remote: str | None, wanted: str | None) -> Op | None:
+    """The call that takes a message from `remote` to `wanted` (remote None = never seen:
+    RingCentral's default, Alive)."""
+    current = remote or "Alive"
+    if wanted == "Purged" and current != "Purged":
+        return Op.PURGE
+    if wanted == "Deleted" and current == "Alive":
+        return Op.TRASH
+    if wanted == "Alive" and current == "Deleted":
+        return Op.RESTORE
+    return None
+
+
+def _push_prelude(b: _Builder, mid: int, fld: str, s: FieldState, d: Decision) -> None:
+    """A kept-local conflict: record it and move base to the remote value we overrule."""
+    if d.conflict is None:
+        return
+    b.fixes.append(LocalFix(Fix.MOVE_BASE, mid, fld, d.base, s.local))
+    b.conflict(mid, fld, s, d.conflict, s.local)
+
+
+def _settle(b: _Builder, mid: int, fld: str, s: FieldState, d: Decision) -> None:
+    """Outcomes that need no request: nothing, a remote change taken, or agreement."""
+    if d.outcome is Outcome.UNCHANGED:
+        return
+    kind = Fix.CONVERGE if d.outcome is Outcome.CONVERGED else Fix.TAKE_REMOTE
+    b.fixes.append(LocalFix(kind, mid, fld, d.local, s.local))
+    if d.conflict is not None:
+        b.conflict(mid, fld, s, d.conflict, d.local)
+
+
+def _reject(b: _Builder, mid: int, fld: str, s: FieldState) -> None:
+    b.fixes.append(LocalFix(Fix.REJECT, mid, fld, s.base, s.local))
+    b.conflict(mid, fld, s, Resolved.REJECTED, s.base)
+
+
+# --- tombstones -------------------------------------------------------------------------
+
+def _plan_tombstone(b: _Builder, t: PendingTombstone, row_delete: str) -> None:
+    wanted = "Purged" if row_delete == "purge" else "Deleted"
+    state = FieldState(wanted, t.base, t.remote, t.deleted_at, t.remote_time)
+    mid = t.message_id
+    if t.remote == "Purged":
+        b.fixes.append(LocalFix(Fix.CONFIRM_ROW, mid, ROW, "Purged", row_action="purge"))
+        if wanted != "Purged" and t.base != "Purged":
+            b.conflict(mid, ROW, state, Resolution.PURGED, "Purged")
+        return
+    if (t.remote or "Alive") == wanted:
+        b.fixes.append(LocalFix(Fix.CONFIRM_ROW, mid, ROW, wanted, row_action=row_delete))
+        return
+    op = _availability_op(t.remote, wanted)
+    if op is None:  # Deleted wanted, remote unknown state: cannot happen with Alive default
+        b.deferred.append(Deferred(mid, f"cannot delete from remote state {t.remote!r}", True))
+        return
+    if t.remote != t.base:
+        # Changed remotely (e.g. restored) after the base we deleted from: the delete wins.
+        b.conflict(mid, ROW, state, Resolution.KEPT_LOCAL, wanted)
+    b.actions.append(RemoteAction(op, mid, row=True))
