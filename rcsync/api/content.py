@@ -30,7 +30,6 @@ from rcsync.errors import ApiError, NetworkError
 log = logging.getLogger("rcsync.api")
 
 CONTENT = Operation("readMessageContent", Group.MEDIUM)
-_CHUNK = 64 * 1024
 _RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 _SIZE = re.compile(r"bytes\s+\*/(\d+)")
 
@@ -115,7 +114,7 @@ def _check_range(response: httpx.Response, pos: int) -> None:
 
 def _copy(response: httpx.Response, progress: _Progress) -> None:
     try:
-        for chunk in response.iter_bytes(_CHUNK):
+        for chunk in response.iter_bytes():
             progress.dest.write(chunk)
             progress.pos += len(chunk)
             progress.written += len(chunk)

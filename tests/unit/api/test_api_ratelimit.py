@@ -45,8 +45,8 @@ class SlidingWindowServer:
     def _429(self, now: float) -> httpx.Response:
         self.throttled.append(now)
         headers = {"Retry-After": str(int(self.penalty))} if self.retry_after else {}
-        return httpx.Response(429, json={"errorCode": "CMN-301", "message": "Request rate exceeded"},
-                              headers=headers)
+        body = {"errorCode": "CMN-301", "message": "Request rate exceeded"}
+        return httpx.Response(429, json=body, headers=headers)
 
 
 def test_long_run_is_paced_and_never_meets_a_429(fake: Any, make_client: Any,
@@ -142,9 +142,8 @@ def test_penalty_blocks_every_caller(clock: Any) -> None:
     got: list[float] = []
 
     def worker() -> None:
-        with budget.slot("Medium"):
-            with lock:
-                got.append(clock())
+        with budget.slot("Medium"), lock:
+            got.append(clock())
 
     threads = [threading.Thread(target=worker) for _ in range(3)]
     for t in threads:
