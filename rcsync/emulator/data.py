@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 from array import array
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 SMS, PAGER, VOICEMAIL, FAX, TEXT = 0, 1, 2, 3, 4
 TYPE_NAMES = ("SMS", "Pager", "VoiceMail", "Fax", "Text")
@@ -174,8 +175,7 @@ class Columns:
     contact: array[int] = field(default_factory=lambda: array("H"))
 
 
-@dataclass(frozen=True)
-class Facts:
+class Facts(NamedTuple):
     """What a generated message says, derived from its id (see `facts`)."""
 
     text: str
@@ -244,16 +244,17 @@ class World:
         """Everything about a generated message that is not in the columns."""
         h = ((message_id ^ (self.seed * 0x9E3779B97F4A7C15)) * 0xBF58476D1CE4E5B9) & (2**64 - 1)
         h ^= h >> 31
+        index = h % 512
         return Facts(
-            text=self.texts[h % len(self.texts)],
-            text_index=h % len(self.texts),
-            mms=(h >> 9) % 20 == 0,
-            vm_seconds=3 + (h >> 14) % 40,
-            transcribed=(h >> 20) % 10 < 8,
-            fax_pages=1 + (h >> 24) % 5,
-            fax_high=(h >> 28) % 2 == 0,
-            priority_high=(h >> 30) % 50 == 0,
-            variant=(h >> 36) % 256,
+            self.texts[index],
+            index,
+            (h >> 9) % 20 == 0,
+            3 + (h >> 14) % 40,
+            (h >> 20) % 10 < 8,
+            1 + (h >> 24) % 5,
+            (h >> 28) % 2 == 0,
+            (h >> 30) % 50 == 0,
+            (h >> 36) % 256,
         )
 
 

@@ -68,8 +68,12 @@ def boolean(request: Request, name: str) -> bool:
 
 
 def date_range(request: Request, now_ms: int) -> tuple[int, int]:
-    """(dateFrom, dateTo): dateTo defaults to now, dateFrom to dateTo − 24 h (the spec's rule)."""
+    """(dateFrom, dateTo): dateTo defaults to now, dateFrom to dateTo − 24 h (the spec's rule).
+
+    dateTo is exclusive, so the default is one millisecond past now: a message that arrived
+    this very millisecond is listed.
+    """
     date_to = date(request, "dateTo")
-    date_to = now_ms if date_to is None else date_to
+    date_to = now_ms + 1 if date_to is None else date_to
     date_from = date(request, "dateFrom")
     return (date_to - DAY_MS if date_from is None else date_from), date_to

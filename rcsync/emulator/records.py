@@ -23,6 +23,7 @@ from .data import (
     TYPE_NAMES,
     VOICEMAIL,
     Contact,
+    Facts,
     World,
 )
 from .times import format_ms
@@ -72,6 +73,7 @@ class Renderer:
         )
         self._contact_json = [self._contact(c) for c in world.contacts]
         self._texts = [_dumps(t) for t in world.texts]
+        self._text_sizes = [len(t.encode()) for t in world.texts]
         self.set_base_url(base_url)
 
     @staticmethod
@@ -104,11 +106,13 @@ class Renderer:
 
     # -- generated records ------------------------------------------------------------------
 
-    def generated_attachments(self, message_id: int, kind: int) -> list[Attachment]:
-        facts = self.world.facts(message_id)
+    def generated_attachments(
+        self, message_id: int, kind: int, facts: Facts | None = None
+    ) -> list[Attachment]:
+        facts = facts or self.world.facts(message_id)
         base = message_id * 10
         if kind in (SMS, PAGER):
-            text = Attachment(base, "Text", "text/plain", len(facts.text.encode()))
+            text = Attachment(base, "Text", "text/plain", self._text_sizes[facts.text_index])
             if kind == SMS and facts.mms:
                 image = Attachment(
                     base + 1,
@@ -151,9 +155,16 @@ class Renderer:
             return self.transcript(message_id) if k == 1 and facts.transcribed else None
         return media.pdf_bytes(facts.fax_pages) if k == 0 else None
 
-    def _attachments_json(self, message_id: int, kind: int, vm_seconds: int) -> str:
+    def _attachments_json(self, message_id: int, kind: int, facts: Facts) -> str:
+        if kind == PAGER or (kind == SMS and not facts.mms):  # the common case, kept cheap
+            att_id = message_id * 10
+            return (
+                f'{{"id":{att_id},"uri":"{self.content_uri}/{message_id}/content/{att_id}",'
+                f'"type":"Text","contentType":"text/plain","size":{self._text_sizes[facts.text_index]}}}'
+            )
         parts = []
-        for att in self.generated_attachments(message_id, kind):
+        vm_seconds = facts.vm_seconds
+        for att in self.generated_attachments(message_id, kind, facts):
             extra = ""
             if att.type == "AudioRecording":
                 extra = f',"vmDuration":{vm_seconds}'
@@ -185,9 +196,7 @@ class Renderer:
         other = self._contact_json[contact_index]
         owner = self._owner_ext if kind == PAGER else self._owner_phone
         sender, receiver = (owner, other) if direction else (other, owner)
-        attachments = (
-            "" if avail >= 2 else self._attachments_json(message_id, kind, facts.vm_seconds)
-        )
+        attachments = "" if avail >= 2 else self._attachments_json(message_id, kind, facts)
         if kind in (SMS, PAGER):
             subject = self._texts[facts.text_index]
             status = (

@@ -10,11 +10,22 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
+_DAYS: dict[int, str] = {}
+
 
 def format_ms(ms: int) -> str:
-    """Epoch milliseconds -> ``2024-08-19T20:23:52.020Z``."""
-    seconds, millis = divmod(ms, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+    """Epoch milliseconds -> ``2024-08-19T20:23:52.020Z``.
+
+    Hot path of record rendering: the date part is memoised per day, the rest is arithmetic.
+    """
+    days, rest = divmod(ms, 86_400_000)
+    prefix = _DAYS.get(days)
+    if prefix is None:
+        prefix = _DAYS[days] = time.strftime("%Y-%m-%dT", time.gmtime(days * 86_400))
+    seconds, millis = divmod(rest, 1000)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    return f"{prefix}{hour:02d}:{minute:02d}:{second:02d}.{millis:03d}Z"
 
 
 def parse_iso(text: str) -> int:

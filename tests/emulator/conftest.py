@@ -19,7 +19,10 @@ SPEC_PATH = Path("/work/shared/ringcentral/rc-public-openapi.yml")
 API = "https://platform.ringcentral.com"
 STORE = "/restapi/v1.0/account/~/extension/~/message-store"
 SYNC = "/restapi/v1.0/account/~/extension/~/message-sync"
-JWT_FORM = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": "emulator-jwt"}
+JWT_FORM = {
+    "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+    "assertion": "emulator-jwt",
+}
 CLIENT_AUTH = ("emulator-client", "emulator-secret")
 HISTORY = "2000-01-01T00:00:00.000Z"
 
@@ -43,7 +46,7 @@ def openapi() -> Any:
         pytest.skip("RingCentral OpenAPI spec not available")
     from openapi_core import Config, OpenAPI
 
-    spec = yaml.load(SPEC_PATH.read_text(), Loader=_Yaml12Loader)  # noqa: S506 - safe loader subclass
+    spec = yaml.load(SPEC_PATH.read_text(), Loader=_Yaml12Loader)
     # openapi-core only knows */json media types; RingCentral's batch type is JSON too.
     deserializers = {"application/vnd.ringcentral.multipart+json": json.loads}
     config = Config(spec_validator_cls=None, extra_media_type_deserializers=deserializers)
@@ -69,7 +72,10 @@ def validate(openapi: Any) -> Callable[[httpx.Response], None]:
         )
         content_type = response.headers.get("content-type", "application/json").split(";")[0]
         mock_response = MockResponse(
-            response.content, status_code=response.status_code, headers=dict(response.headers), content_type=content_type
+            response.content,
+            status_code=response.status_code,
+            headers=dict(response.headers),
+            content_type=content_type,
         )
         openapi.validate_response(mock_request, mock_response)
 

@@ -29,7 +29,9 @@ def test_paging_and_navigation(client: httpx.Client, per_page: int) -> None:
     }  # fmt: skip
     nav = body["navigation"]
     assert set(nav) == {"firstPage", "previousPage", "nextPage", "lastPage"}
-    assert nav["nextPage"]["uri"].startswith("https://platform.ringcentral.com/restapi/v1.0/account/")
+    assert nav["nextPage"]["uri"].startswith(
+        "https://platform.ringcentral.com/restapi/v1.0/account/"
+    )
     assert "page=3" in nav["nextPage"]["uri"] and f"perPage={per_page}" in nav["nextPage"]["uri"]
     seen, uri = [], nav["firstPage"]["uri"]
     while uri:
@@ -48,7 +50,9 @@ def test_newest_first_and_per_page_clamp(client: httpx.Client) -> None:
     assert keys == sorted(keys, reverse=True)
 
 
-def test_default_range_is_last_24_hours(emu: Emulator, client: httpx.Client, clock: FakeClock) -> None:
+def test_default_range_is_last_24_hours(
+    emu: Emulator, client: httpx.Client, clock: FakeClock
+) -> None:
     arrived = emu.store.arrive(2)
     clock.advance(600)
     ids = {r["id"] for r in client.get(STORE).json()["records"]}
@@ -74,11 +78,18 @@ def test_filters(client: httpx.Client) -> None:
         ("readStatus", "readStatus", ["Unread"]),
         ("availability", "availability", ["Deleted", "Purged"]),
     ):
-        got = _all(client, **{name: values, "availability": ["Alive", "Deleted", "Purged"]} if name != "availability" else {name: values})
+        got = _all(
+            client,
+            **{name: values, "availability": ["Alive", "Deleted", "Purged"]}
+            if name != "availability"
+            else {name: values},
+        )
         assert got and {r[field] for r in got} <= set(values)
         assert len(got) == sum(1 for r in everything if r[field] in values)
     sms = next(r for r in everything if r["type"] == "SMS")
-    conv = _all(client, conversationId=sms["conversationId"], availability=["Alive", "Deleted", "Purged"])
+    conv = _all(
+        client, conversationId=sms["conversationId"], availability=["Alive", "Deleted", "Purged"]
+    )
     assert conv and {r["conversation"]["id"] for r in conv} == {str(sms["conversationId"])}
     bad = client.get(STORE, params={"messageType": "Carrier pigeon"})
     assert bad.status_code == 400 and bad.json()["errors"][0]["errorCode"] == "CMN-101"
@@ -113,7 +124,9 @@ def test_multipart_mixed_bulk_get(client: httpx.Client) -> None:
     assert response.text.count('"status": 200') == 2
 
 
-def test_two_step_delete_restore_and_purge(emu: Emulator, client: httpx.Client, clock: FakeClock) -> None:
+def test_two_step_delete_restore_and_purge(
+    emu: Emulator, client: httpx.Client, clock: FakeClock
+) -> None:
     record = next(r for r in _all(client) if r["type"] == "VoiceMail")
     uri = f"{STORE}/{record['id']}"
     clock.advance(10)
@@ -168,7 +181,10 @@ def test_content_bytes_and_ranges(client: httpx.Client) -> None:
     assert tail.content == whole.content[-5:]
     bad = client.get(attachment["uri"], headers={"Range": f"bytes={attachment['size']}-"})
     assert bad.status_code == 416 and bad.json()["errorCode"] == "CMN-107"
-    named = client.get(attachment["uri"], params={"contentDisposition": "Attachment", "contentDispositionFilename": "x.pdf"})
+    named = client.get(
+        attachment["uri"],
+        params={"contentDisposition": "Attachment", "contentDispositionFilename": "x.pdf"},
+    )
     assert named.headers["content-disposition"] == 'attachment; filename="x.pdf"'
 
 

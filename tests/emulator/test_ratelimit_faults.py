@@ -36,9 +36,14 @@ def test_429_penalty_restarts_and_expires(clock: FakeClock) -> None:
 def test_auth_group_per_client(clock: FakeClock) -> None:
     emu = Emulator(messages=5, seed=1, clock=clock)
     client = httpx.Client(transport=emu.transport(), base_url="https://platform.ringcentral.com")
-    form = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": "emulator-jwt"}
+    form = {
+        "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        "assertion": "emulator-jwt",
+    }
     codes = [
-        client.post("/restapi/oauth/token", data=form, auth=("emulator-client", "emulator-secret")).status_code
+        client.post(
+            "/restapi/oauth/token", data=form, auth=("emulator-client", "emulator-secret")
+        ).status_code
         for _ in range(6)
     ]
     assert codes == [200] * 5 + [429]
@@ -46,7 +51,9 @@ def test_auth_group_per_client(clock: FakeClock) -> None:
 
 def test_shortened_window_over_http() -> None:
     emu = Emulator(messages=20, seed=2)
-    emu.configure(rate_limits={"enabled": True, "window": 60, "penalty": 0.2, "limits": {"Light": 3}})
+    emu.configure(
+        rate_limits={"enabled": True, "window": 60, "penalty": 0.2, "limits": {"Light": 3}}
+    )
     with serve(emu) as server:
         client = login(emu)
         client = httpx.Client(base_url=server.url, headers=client.headers)
@@ -77,7 +84,12 @@ def test_reset_over_http_and_control_api_is_never_faulted() -> None:
     with serve(emu) as server:
         client = login(emu)
         client = httpx.Client(base_url=server.url, headers=client.headers)
-        assert client.put(f"{server.url}/_emulator/config", json={"faults": {"reset_rate": 1.0}}).status_code == 200
+        assert (
+            client.put(
+                f"{server.url}/_emulator/config", json={"faults": {"reset_rate": 1.0}}
+            ).status_code
+            == 200
+        )
         with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
             client.get(STORE, params={"dateFrom": HISTORY})
         assert client.get("/_emulator/health").status_code == 200

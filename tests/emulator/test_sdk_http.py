@@ -40,7 +40,9 @@ def test_sdk_end_to_end() -> None:
         updated = platform.put(f"{STORE}/{target}", {"readStatus": "Unread"}).json_dict()
         assert updated["readStatus"] == "Unread"
 
-        full = platform.get(SYNC, {"syncType": "FSync", "dateFrom": HISTORY, "recordCount": 1}).json_dict()
+        full = platform.get(
+            SYNC, {"syncType": "FSync", "dateFrom": HISTORY, "recordCount": 1}
+        ).json_dict()
         token = full["syncInfo"]["syncToken"]
         assert full["syncInfo"]["olderRecordsExist"] is True
 

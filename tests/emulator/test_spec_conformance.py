@@ -31,7 +31,12 @@ def test_token_and_extension(emu: Emulator, validate: Validate) -> None:
 
 def test_list_every_type(client: httpx.Client, validate: Validate) -> None:
     response = client.get(
-        STORE, params={"dateFrom": HISTORY, "perPage": "1000", "availability": ["Alive", "Deleted", "Purged"]}
+        STORE,
+        params={
+            "dateFrom": HISTORY,
+            "perPage": "1000",
+            "availability": ["Alive", "Deleted", "Purged"],
+        },
     )
     assert response.status_code == 200
     body = response.json()
@@ -46,7 +51,8 @@ def test_get_single_and_bulk(client: httpx.Client, validate: Validate) -> None:
     assert single.status_code == 200 and single.json()["vmSideRecipients"] == record["to"]
     validate(single)
     bulk = client.get(
-        f"{STORE}/{record['id']},42", headers={"Accept": "application/vnd.ringcentral.multipart+json"}
+        f"{STORE}/{record['id']},42",
+        headers={"Accept": "application/vnd.ringcentral.multipart+json"},
     )
     assert bulk.status_code == 207
     assert [p["status"] for p in bulk.json()] == [200, 404]

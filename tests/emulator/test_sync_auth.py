@@ -23,16 +23,23 @@ def test_fsync_record_count_and_older_records(client: httpx.Client) -> None:
     alive = client.get(STORE, params={"dateFrom": HISTORY, "perPage": "1000"}).json()["records"]
     small = _fsync(client, recordCount="3")
     assert [r["id"] for r in small["records"]] == [r["id"] for r in alive[:3]]
-    assert small["syncInfo"]["olderRecordsExist"] is True and small["syncInfo"]["syncType"] == "FSync"
+    assert (
+        small["syncInfo"]["olderRecordsExist"] is True and small["syncInfo"]["syncType"] == "FSync"
+    )
     everything = _fsync(client)
-    assert len(everything["records"]) == len(alive) and everything["syncInfo"]["olderRecordsExist"] is False
+    assert (
+        len(everything["records"]) == len(alive)
+        and everything["syncInfo"]["olderRecordsExist"] is False
+    )
 
 
 def test_isync_sees_old_changes_overlap_and_deletions(
     emu: Emulator, client: httpx.Client, clock: FakeClock
 ) -> None:
     token = _fsync(client, recordCount="1")["syncInfo"]["syncToken"]
-    oldest = client.get(STORE, params={"dateFrom": HISTORY, "perPage": "1000"}).json()["records"][-3:]
+    oldest = client.get(STORE, params={"dateFrom": HISTORY, "perPage": "1000"}).json()["records"][
+        -3:
+    ]
     clock.advance(2)
     client.put(f"{STORE}/{oldest[0]['id']}", json={"readStatus": "Unread"})
     client.delete(f"{STORE}/{oldest[1]['id']}")
@@ -52,10 +59,16 @@ def test_isync_sees_old_changes_overlap_and_deletions(
     assert quiet["records"] == []
 
 
-def test_frame_filters_apply_to_isync(emu: Emulator, client: httpx.Client, clock: FakeClock) -> None:
+def test_frame_filters_apply_to_isync(
+    emu: Emulator, client: httpx.Client, clock: FakeClock
+) -> None:
     token = _fsync(client, messageType="Fax", recordCount="1")["syncInfo"]["syncToken"]
-    sms = client.get(STORE, params={"dateFrom": HISTORY, "messageType": "SMS", "perPage": "1"}).json()["records"][0]
-    fax = client.get(STORE, params={"dateFrom": HISTORY, "messageType": "Fax", "perPage": "1"}).json()["records"][0]
+    sms = client.get(
+        STORE, params={"dateFrom": HISTORY, "messageType": "SMS", "perPage": "1"}
+    ).json()["records"][0]
+    fax = client.get(
+        STORE, params={"dateFrom": HISTORY, "messageType": "Fax", "perPage": "1"}
+    ).json()["records"][0]
     clock.advance(1)
     emu.store.remote_edit(sms["id"], read_status="Unread")
     emu.store.remote_edit(fax["id"], read_status="Unread")
@@ -71,7 +84,10 @@ def test_msg_333(emu: Emulator, client: httpx.Client) -> None:
     emu.sync.invalidate()
     response = _isync(client, token)
     assert response.status_code == 400
-    assert response.json()["message"] == "Invalid message synchronisation request: full synchronization is required"
+    assert (
+        response.json()["message"]
+        == "Invalid message synchronisation request: full synchronization is required"
+    )
 
 
 def _token(client: httpx.Client, **form: str) -> httpx.Response:
@@ -87,7 +103,9 @@ def test_refresh_rotation(emu: Emulator) -> None:
     assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
     old_access = client.get(STORE, headers={"Authorization": f"Bearer {first['access_token']}"})
     assert old_access.status_code == 401
-    new_access = client.get(STORE, headers={"Authorization": f"Bearer {second.json()['access_token']}"})
+    new_access = client.get(
+        STORE, headers={"Authorization": f"Bearer {second.json()['access_token']}"}
+    )
     assert new_access.status_code == 200
 
 
@@ -101,9 +119,15 @@ def test_expiry_and_expire_tokens(emu: Emulator, clock: FakeClock) -> None:
     expired = client.get(STORE, headers=bearer)
     assert expired.status_code == 401 and expired.json()["errors"][0]["errorCode"] == "OAU-128"
     fresh = _token(client, grant_type="refresh_token", refresh_token=token["refresh_token"]).json()
-    assert client.get(STORE, headers={"Authorization": f"Bearer {fresh['access_token']}"}).status_code == 200
+    assert (
+        client.get(STORE, headers={"Authorization": f"Bearer {fresh['access_token']}"}).status_code
+        == 200
+    )
     clock.advance(3601)
-    assert client.get(STORE, headers={"Authorization": f"Bearer {fresh['access_token']}"}).status_code == 401
+    assert (
+        client.get(STORE, headers={"Authorization": f"Bearer {fresh['access_token']}"}).status_code
+        == 401
+    )
 
 
 def test_credentials_and_revoke(emu: Emulator) -> None:
@@ -113,11 +137,22 @@ def test_credentials_and_revoke(emu: Emulator) -> None:
     assert wrong_client.json()["errors"][0]["errorCode"] == "OAU-146"
     wrong_jwt = _token(client, grant_type=JWT_FORM["grant_type"], assertion="nope")
     assert wrong_jwt.status_code == 400 and wrong_jwt.json()["errors"][0]["errorCode"] == "OAU-140"
-    password = _token(client, grant_type="password", username="+15550100", extension="101", password="emulator-password")
+    password = _token(
+        client,
+        grant_type="password",
+        username="+15550100",
+        extension="101",
+        password="emulator-password",
+    )
     assert password.status_code == 200
     assert client.get(STORE).json()["errors"][0]["errorCode"] == "CMN-405"
     access = password.json()["access_token"]
-    assert client.post("/restapi/oauth/revoke", data={"token": access}, auth=CLIENT_AUTH).status_code == 200
+    assert (
+        client.post("/restapi/oauth/revoke", data={"token": access}, auth=CLIENT_AUTH).status_code
+        == 200
+    )
     assert client.get(STORE, headers={"Authorization": f"Bearer {access}"}).status_code == 401
-    refresh = _token(client, grant_type="refresh_token", refresh_token=password.json()["refresh_token"])
+    refresh = _token(
+        client, grant_type="refresh_token", refresh_token=password.json()["refresh_token"]
+    )
     assert refresh.status_code == 400
