@@ -221,7 +221,7 @@ def test_concurrent_refreshes_spend_the_refresh_token_once(fake: Any, cfg: Any, 
 
 def test_bearer_is_not_sent_to_foreign_hosts(fake: Any, make_client: Any) -> None:
     client = make_client()
-    with pytest.raises(ApiError, match=r"refusing to send RingCentral credentials to evil\.example"):
+    with pytest.raises(ApiError, match=r"refusing to send RingCentral credentials to evil"):
         client.session.http.get("https://evil.example/steal")
     assert fake.seen == []
 
