@@ -101,7 +101,8 @@ class Scheduler:
     def next_step(self, now: float) -> Step:
         if self.retry_at is not None and now < self.retry_at:
             return Step(StepKind.WAIT, until=self.retry_at)
-        if self.push_wanted:
+        # A failing push must not starve the periodic pull: when both are due, pull first.
+        if self.push_wanted and not (self.backoff.failures and now >= self.pull_due_at):
             return Step(StepKind.PUSH)
         if now >= self.pull_due_at:
             if self.sweep_due:
@@ -137,7 +138,7 @@ class Scheduler:
             if pending.newest is not None and (self.watermark is None
                                                or pending.newest > self.watermark):
                 self.watermark = pending.newest
-        self._succeeded()
+        self._succeeded(healthy=not self.push_wanted)
         return wanted
 
     def pushed(self, now: float) -> None:
@@ -154,7 +155,7 @@ class Scheduler:
     def pulled(self, now: float) -> None:
         self.pull_due_at = now + self.interval
         self.sweep_due = True
-        self._succeeded()
+        self._succeeded(healthy=not self.push_wanted)
 
     def failed(self, now: float, *, at_least: float = 0.0) -> float:
         """The step failed for a reason worth retrying; returns the delay before the retry."""
@@ -162,9 +163,12 @@ class Scheduler:
         self.retry_at = now + delay
         return delay
 
-    def _succeeded(self) -> None:
+    def _succeeded(self, *, healthy: bool = True) -> None:
+        """A step worked. The backoff restarts only when no push is still failing, so a push
+        the server keeps refusing is retried ever more slowly, whatever pulls do meanwhile."""
         self.retry_at = None
-        self.backoff.reset()
+        if healthy:
+            self.backoff.reset()
 
 
 class Waker:
@@ -225,10 +229,18 @@ class Worker(Protocol):
         """Incremental pull."""
 
 
+class StepIncomplete(Exception):
+    """A push sent some edits but not all (transient failures); retried with backoff."""
+
+
 class Verdict(enum.Enum):
     RETRY = "retry"  # transient: back off and try again
     BLOCKED = "blocked"  # needs the user; warn, do not retry before new edits or a sweep
     FATAL = "fatal"  # stop the watch and report
+
+
+_TRANSIENT = (StepIncomplete, ApiError, NetworkError, DatabaseError, LockedError,
+              httpx.TransportError, sqlalchemy.exc.OperationalError, sqlite3.OperationalError)
 
 
 def classify(exc: BaseException) -> Verdict:
@@ -237,8 +249,7 @@ def classify(exc: BaseException) -> Verdict:
         return Verdict.FATAL  # an expired login that could not be refreshed, a bad setup
     if isinstance(exc, GuardError):
         return Verdict.BLOCKED
-    if isinstance(exc, ApiError | NetworkError | DatabaseError | LockedError | httpx.TransportError
-                  | sqlalchemy.exc.OperationalError | sqlite3.OperationalError):
+    if isinstance(exc, _TRANSIENT):
         return Verdict.RETRY  # 5xx, 429, connection trouble, a user's long write transaction
     return Verdict.FATAL  # a bug: better a clear stop than a loop repeating it
 

@@ -7,6 +7,7 @@ database" (i.e. cause file events, as our own transactions do).
 
 from __future__ import annotations
 
+import itertools
 import threading
 from dataclasses import dataclass, field
 
@@ -148,11 +149,11 @@ def make(interval: float = 60.0, end: float = 1200.0, jitter: float = 0.5
 
 
 def test_start_sweeps_then_pulls_then_sleeps_until_the_interval() -> None:
-    clock, waker, worker, runner = make(interval=60, end=200)
+    _clock, waker, worker, runner = make(interval=60, end=200)
     runner.run()
     pulls = worker.ops("pull")
     assert pulls[0] == 1000.0
-    assert [round(b - a, 2) for a, b in zip(pulls, pulls[1:], strict=False)] == [60.05, 60.05, 60.05]
+    assert [round(b - a, 2) for a, b in itertools.pairwise(pulls)] == [60.05, 60.05, 60.05]
     assert worker.ops("push") == []
     # Idle: every wait is long (debounce of our own pull's write, then the interval).
     assert all(w is None or w >= 0.2 - 1e-9 for w in waker.waits)
@@ -160,7 +161,7 @@ def test_start_sweeps_then_pulls_then_sleeps_until_the_interval() -> None:
 
 
 def test_burst_of_500_edits_is_one_push_followed_by_a_pull() -> None:
-    clock, waker, worker, runner = make(end=30)
+    _clock, _waker, worker, runner = make(end=30)
     for i in range(500):
         worker.edit(1010.0 + i * 0.001)  # 500 UPDATEs in half a second
     runner.run()
@@ -171,7 +172,7 @@ def test_burst_of_500_edits_is_one_push_followed_by_a_pull() -> None:
 
 
 def test_a_long_stream_of_edits_is_pushed_within_max_delay() -> None:
-    clock, waker, worker, runner = make(end=30)
+    _clock, _waker, worker, runner = make(end=30)
     for i in range(40):
         worker.edit(1010.0 + i * 0.1)  # never 200 ms of quiet for 4 s
     runner.run()
@@ -182,7 +183,7 @@ def test_a_long_stream_of_edits_is_pushed_within_max_delay() -> None:
 
 
 def test_own_writes_cost_one_check_and_never_a_push() -> None:
-    clock, waker, worker, runner = make(interval=60, end=600)
+    _clock, _waker, worker, runner = make(interval=60, end=600)
     worker.edit(1100.0)
     runner.run()
     assert worker.pushed_edits == [1]
@@ -192,7 +193,7 @@ def test_own_writes_cost_one_check_and_never_a_push() -> None:
 
 
 def test_edits_the_server_rejected_are_not_retried_on_every_wake() -> None:
-    clock, waker, worker, runner = make(interval=60, end=300)
+    _clock, _waker, worker, runner = make(interval=60, end=300)
     worker.rejected = 1
     worker.edit(1010.0, n=3)
     runner.run()
@@ -202,7 +203,7 @@ def test_edits_the_server_rejected_are_not_retried_on_every_wake() -> None:
 
 
 def test_new_edit_after_rejected_one_is_still_pushed_promptly() -> None:
-    clock, waker, worker, runner = make(interval=300, end=100)
+    _clock, _waker, worker, runner = make(interval=300, end=100)
     worker.rejected = 1
     worker.edit(1010.0, n=2)
     worker.edit(1050.0)
@@ -216,11 +217,11 @@ def test_new_edit_after_rejected_one_is_still_pushed_promptly() -> None:
     RateLimitedError("HTTP 429", status=429), ApiError("HTTP 400", status=400),
 ])
 def test_transient_errors_back_off_with_growing_capped_delays(exc: Exception) -> None:
-    clock, waker, worker, runner = make(interval=3600, end=4000)
+    _clock, _waker, worker, runner = make(interval=3600, end=4000)
     worker.errors["pull"] = [exc] * 12
     runner.run()
     pulls = worker.ops("pull")
-    gaps = [b - a for a, b in zip(pulls, pulls[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(pulls)]
     # jitter 0.5 → 3/4 of the ceiling: 1.5, 3, 6, ... capped at 225 (= 0.75 * 300)
     assert gaps[:4] == pytest.approx([1.5, 3.0, 6.0, 12.0], abs=0.01)
     assert max(gaps[:12]) == pytest.approx(225.0, abs=0.01)
@@ -239,7 +240,7 @@ def test_jitter_spreads_delays_between_half_and_full_ceiling() -> None:
 
 
 def test_a_success_resets_the_backoff() -> None:
-    clock, waker, worker, runner = make(interval=3600, end=100)
+    _clock, _waker, worker, runner = make(interval=3600, end=100)
     worker.errors["check"] = [NetworkError("x")] * 3
     worker.edit(1050.0)
     runner.run()
@@ -248,7 +249,7 @@ def test_a_success_resets_the_backoff() -> None:
 
 
 def test_push_failure_is_retried_and_nothing_is_lost() -> None:
-    clock, waker, worker, runner = make(interval=3600, end=200)
+    _clock, _waker, worker, runner = make(interval=3600, end=200)
     worker.errors["push"] = [ServerError("503"), NetworkError("reset")]
     worker.edit(1010.0, n=5)
     runner.run()
@@ -257,21 +258,21 @@ def test_push_failure_is_retried_and_nothing_is_lost() -> None:
 
 
 def test_auth_error_ends_the_watch() -> None:
-    clock, waker, worker, runner = make()
+    _clock, _waker, worker, runner = make()
     worker.errors["pull"] = [AuthError("token expired; run `rcsync login`")]
     with pytest.raises(AuthError):
         runner.run()
 
 
 def test_a_bug_ends_the_watch_instead_of_looping() -> None:
-    clock, waker, worker, runner = make()
+    _clock, _waker, worker, runner = make()
     worker.errors["pull"] = [KeyError("oops")]
     with pytest.raises(KeyError):
         runner.run()
 
 
 def test_delete_guard_holds_the_push_back_until_the_next_sweep() -> None:
-    clock, waker, worker, runner = make(interval=60, end=100)
+    _clock, _waker, worker, runner = make(interval=60, end=100)
     worker.errors["push"] = [GuardError("would trash 500 messages; use --force")]
     worker.edit(1010.0)
     runner.run()
@@ -315,3 +316,16 @@ def test_real_waker_blocks_until_notified() -> None:
     threading.Timer(0.05, waker.request_stop).start()
     assert waker.wait(5.0) == 0 and waker.stop_requested.is_set()
     assert waker.wait(5.0) == 0  # already stopped: returns at once
+
+
+def test_a_push_that_keeps_failing_slows_down_and_does_not_starve_pulls() -> None:
+    _clock, _waker, worker, runner = make(interval=60, end=3000)
+    worker.errors["push"] = [ServerError("HTTP 500", status=500)] * 1000
+    worker.edit(1010.0)
+    runner.run()
+    pushes = worker.ops("push")
+    gaps = [b - a for a, b in itertools.pairwise(pushes)]
+    assert len(pushes) < 60  # about one per interval once the backoff is high, never a spin
+    assert min(gaps) >= 1.0
+    pulls = worker.ops("pull")
+    assert max(b - a for a, b in itertools.pairwise(pulls)) <= 60 + 300 + 1
