@@ -74,7 +74,7 @@ def test_msg_333_after_invalidation(env: Any) -> None:
 def test_get_messages_bulk(env: Any) -> None:
     client = env.client()
     remote = env.remote()
-    ids = list(remote)[:120] + [999]
+    ids = [*list(remote)[:120], 999]
     results = client.get_messages(ids)
     assert all(results[i].ok and results[i].record == remote[i] for i in ids[:-1])
     assert not results[999].ok and results[999].status == 404

@@ -17,7 +17,7 @@ ALL_TYPES = ("SMS", "Fax", "VoiceMail", "Pager")
 
 
 def test_end_to_end_over_http(live: Any) -> None:
-    emu, cfg = live
+    _emu, cfg = live
     client = build_client(cfg)
     page = client.list_messages(date_from="2000-01-01T00:00:00Z", date_to="2100-01-01T00:00:00Z",
                                 message_types=ALL_TYPES, per_page=1000)
@@ -63,7 +63,7 @@ def test_dropped_connection_on_trash_is_ambiguous(live: Any) -> None:
 
 
 def test_login_logout_over_http(live: Any) -> None:
-    emu, cfg = live
+    _emu, cfg = live
     store = TokenStore(cfg.token_file)
     with httpx.Client(base_url=cfg.server) as http:
         tokens = login(http, cfg, store)
