@@ -1,0 +1,327 @@
+"""Performing a push `Plan`: the only module that both calls the API and writes the DB.
+
+Order of work (each step its own transaction, so a crash anywhere loses nothing):
+
+1. database-only steps of the plan: fixes, conflicts, deferrals;
+2. remote writes in batches, in `Op` order (restore, read status, trash, purge); after each
+   request the per-message results are saved at once: a success moves base and remote to
+   the value sent (never local: a user edit made meanwhile stays pending), a failure stays
+   pending with its error and one more attempt.
+
+A trash DELETE is never resent blindly: a second DELETE purges. When its outcome is unknown
+(`AmbiguousWriteError`), the messages are re-read before anything else and only the ones
+RingCentral shows as Deleted are confirmed; the rest stay pending, and the next push reads
+them again before sending (push.py verifies every trash candidate).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from rcsync.api.errors import AmbiguousWriteError
+from rcsync.api.models import ItemResult
+from rcsync.errors import RcsyncError
+from rcsync.progress import NullProgress, Progress
+from rcsync.sync.merge import FieldState, Policy, Resolution
+from rcsync.sync.plan import (
+    AVAILABILITY,
+    PATH_BATCH,
+    READ,
+    READ_BATCH,
+    ConflictNote,
+    Deferred,
+    Fix,
+    LocalFix,
+    Op,
+    Plan,
+    RemoteAction,
+)
+from rcsync.sync.state import save_conflict, utc_now_iso
+
+# The availability a successful call leaves a message in.
+TARGET = {Op.RESTORE: "Alive", Op.TRASH: "Deleted", Op.PURGE: "Purged"}
+
+
+class PushClient(Protocol):
+    """What the push needs of `rcsync.api.MessageStoreClient`."""
+
+    def get_messages(self, ids: Sequence[int]) -> dict[int, ItemResult]: ...
+
+    def set_read_status(self, changes: Mapping[int, str]) -> dict[int, ItemResult]: ...
+
+    def delete_messages(self, ids: Sequence[int], *, purge: bool) -> dict[int, ItemResult]: ...
+
+    def restore_messages(self, ids: Sequence[int]) -> dict[int, ItemResult]: ...
+
+
+@dataclass
+class ApplyResult:
+    pushed: int = 0        # remote writes RingCentral confirmed
+    failed: int = 0        # remote writes that failed (still pending)
+    settled: int = 0       # database-only fixes made
+    requests: int = 0      # write requests sent (not counting the client's own retries)
+    errors: list[str] = field(default_factory=list)
+
+    def fail(self, message: str) -> None:
+        self.failed += 1
+        if len(self.errors) < 5 and message not in self.errors:
+            self.errors.append(message)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One client call: an op, the readStatus (READ), the actions (≤ one request's worth)."""
+
+    op: Op
+    value: str | None
+    actions: tuple[RemoteAction, ...]
+
+    @property
+    def ids(self) -> list[int]:
+        return [a.message_id for a in self.actions]
+
+    @property
+    def requests(self) -> int:
+        # The client puts ≤ 50 read changes in the path, more go to the `*` form.
+        if self.op is Op.READ and len(self.actions) > PATH_BATCH:
+            return math.ceil(len(self.actions) / READ_BATCH)
+        return math.ceil(len(self.actions) / PATH_BATCH)
+
+
+def batches(plan: Plan) -> Iterator[Batch]:
+    """The plan's remote actions as client calls, in `Op` order, each id once per op."""
+    for op in Op:
+        by_value: dict[str | None, dict[int, RemoteAction]] = {}
+        for a in plan.of(op):
+            # De-duplicated: the same id twice in one DELETE could count as two deletes.
+            by_value.setdefault(a.value, {}).setdefault(a.message_id, a)
+        size = READ_BATCH if op is Op.READ else PATH_BATCH
+        for value, actions in by_value.items():
+            items = list(actions.values())
+            for start in range(0, len(items), size):
+                yield Batch(op, value, tuple(items[start:start + size]))
+
+
+def apply_plan(
+    engine: Engine,
+    client: PushClient,
+    plan: Plan,
+    *,
+    policy: Policy,
+    now: Callable[[], str] = utc_now_iso,
+    progress: Progress | None = None,
+) -> ApplyResult:
+    """Perform `plan`. Raises the API error that stopped it after saving what was done."""
+    progress = progress or NullProgress()
+    result = ApplyResult()
+    with engine.begin() as conn:
+        result.settled = save_local_steps(conn, plan, policy=policy, now=now())
+    progress.start("push", total=len(plan.actions))
+    for batch in batches(plan):
+        _send(engine, client, batch, result, policy=policy, now=now)
+        progress.advance(len(batch.actions))
+    progress.finish()
+    return result
+
+
+# --- sending ---------------------------------------------------------------------------
+
+def _call(client: PushClient, batch: Batch) -> dict[int, ItemResult]:
+    ids = batch.ids
+    if batch.op is Op.READ:
+        return client.set_read_status(dict.fromkeys(ids, str(batch.value)))
+    if batch.op is Op.RESTORE:
+        return client.restore_messages(ids)
+    return client.delete_messages(ids, purge=batch.op is Op.PURGE)
+
+
+def _send(engine: Engine, client: PushClient, batch: Batch, result: ApplyResult, *,
+          policy: Policy, now: Callable[[], str]) -> None:
+    result.requests += batch.requests
+    try:
+        answers = _call(client, batch)
+    except AmbiguousWriteError as exc:
+        answers = dict(exc.completed)
+        answers.update(recheck_trash(client, exc.ids, str(exc)))
+    except RcsyncError as exc:
+        # The whole call failed (after the client's retries): record it, then stop the push.
+        with engine.begin() as conn:
+            for a in batch.actions:
+                save_failure(conn, a, str(exc), now())
+                result.fail(str(exc))
+        raise
+    with engine.begin() as conn:
+        save_answers(conn, batch, answers, result, policy=policy, now=now())
+
+
+def recheck_trash(client: PushClient, ids: Sequence[int], why: str) -> dict[int, ItemResult]:
+    """Outcome of trash DELETEs whose answer was lost: read the messages again.
+
+    Deleted → the trash happened (success). Purged or gone → 404 (handled as purged
+    remotely). Alive or unreadable → failure, left pending; it is re-read before any resend.
+    """
+    unknown = f"trash outcome unknown ({why}); not resent, will be checked on the next push"
+    try:
+        current = client.get_messages(list(ids))
+    except RcsyncError:
+        current = {}
+    out: dict[int, ItemResult] = {}
+    for mid in ids:
+        r = current.get(mid)
+        avail = (r.record or {}).get("availability") if r is not None and r.ok else None
+        if avail == "Deleted":
+            out[mid] = ItemResult(mid, True, 204)
+        elif avail == "Purged" or (r is not None and r.status == 404):
+            out[mid] = ItemResult(mid, False, 404, None, None, "purged remotely")
+        else:
+            out[mid] = ItemResult(mid, False, 0, None, None, unknown)
+    return out
+
+
+# --- saving results ----------------------------------------------------------------------
+
+def save_answers(conn: Connection, batch: Batch, answers: Mapping[int, ItemResult],
+                 result: ApplyResult, *, policy: Policy, now: str) -> None:
+    for a in batch.actions:
+        r = answers.get(a.message_id)
+        if r is not None and r.ok:
+            save_success(conn, a, r.record, now)
+            result.pushed += 1
+        elif r is not None and r.status == 404:
+            save_gone(conn, a, policy, now)
+            result.pushed += 1
+        else:
+            error = "no answer for this message" if r is None else (r.error or f"HTTP {r.status}")
+            save_failure(conn, a, error, now)
+            result.fail(error)
+
+
+def save_success(conn: Connection, a: RemoteAction, record: Mapping[str, Any] | None,
+                 now: str) -> None:
+    """RingCentral applied `a`: base and remote take the value sent; local is left alone."""
+    if a.row:
+        _confirm_row(conn, a.message_id, a.op.value, now)
+        return
+    if a.op is Op.READ:
+        _confirm_field(conn, a.message_id, READ, str(a.value), record)
+    else:
+        _confirm_field(conn, a.message_id, AVAILABILITY, TARGET[a.op], record)
+
+
+def _confirm_field(conn: Connection, mid: int, fld: str, value: str,
+                   record: Mapping[str, Any] | None) -> None:
+    key = "readStatus" if fld == READ else "availability"
+    sets = [f"base_{fld} = :v", f"remote_{fld} = :v"]
+    params: dict[str, Any] = {"id": mid, "v": value}
+    if record is not None:
+        sets += ["raw = :raw", "last_modified_time = coalesce(:lmt, last_modified_time)"]
+        params |= {"raw": json.dumps(record, ensure_ascii=False, separators=(",", ":")),
+                   "lmt": record.get("lastModifiedTime")}
+    else:
+        sets.append(f"raw = CASE WHEN json_valid(raw) THEN json_set(raw, '$.{key}', :v) "
+                    "ELSE raw END")
+    conn.execute(sa.text(f"UPDATE message SET {', '.join(sets)} WHERE id = :id"), params)
+
+
+def _confirm_row(conn: Connection, mid: int, action: str, now: str) -> None:
+    conn.execute(sa.text(
+        "UPDATE tombstone SET pushed_at = :now, action = :action, last_attempt_at = :now,"
+        " last_error = NULL WHERE message_id = :id"), {"id": mid, "action": action, "now": now})
+
+
+def save_gone(conn: Connection, a: RemoteAction, policy: Policy, now: str) -> None:
+    """404: the message no longer exists remotely, i.e. it was purged. The purge wins; the
+    edit that could not be applied (anything but a purge) is recorded as a conflict."""
+    if a.row:
+        _confirm_row(conn, a.message_id, "purge", now)
+        return
+    row = conn.execute(sa.text(
+        "SELECT read_status, base_read_status, availability, base_availability FROM message"
+        " WHERE id = :id"), {"id": a.message_id}).first()
+    if row is None:
+        return
+    if a.op is not Op.PURGE:
+        fld, local, base = ((READ, row[0], row[1]) if a.op is Op.READ
+                            else (AVAILABILITY, row[2], row[3]))
+        save_conflict(conn, message_id=a.message_id, field=fld,
+                      state=FieldState(local, base, "Purged" if fld == AVAILABILITY else None),
+                      policy=policy, resolution=Resolution.PURGED,
+                      resolved_value="Purged" if fld == AVAILABILITY else base, detected_at=now)
+    _take_remote(conn, a.message_id, READ, row[1], None, any_local=True)
+    _take_remote(conn, a.message_id, AVAILABILITY, "Purged", None, any_local=True)
+
+
+def save_failure(conn: Connection, a: RemoteAction, error: str, now: str) -> None:
+    table, extra = ("tombstone", " AND pushed_at IS NULL") if a.row else ("local_edit", "")
+    conn.execute(sa.text(
+        f"UPDATE {table} SET attempts = attempts + 1, last_attempt_at = :now,"
+        f" last_error = :err WHERE message_id = :id{extra}"),
+        {"id": a.message_id, "now": now, "err": error})
+
+
+# --- database-only steps -----------------------------------------------------------------
+
+def save_local_steps(conn: Connection, plan: Plan, *, policy: Policy, now: str) -> int:
+    """Fixes, conflicts and deferrals of `plan`, in one transaction; returns the fix count."""
+    for note in plan.conflicts:
+        _save_note(conn, note, policy, now)
+    for fix in plan.fixes:
+        save_fix(conn, fix, now)
+    for d in plan.deferred:
+        _save_deferred(conn, d)
+    return len(plan.fixes)
+
+
+def _save_note(conn: Connection, note: ConflictNote, policy: Policy, now: str) -> None:
+    save_conflict(conn, message_id=note.message_id, field=note.field, state=note.state,
+                  policy=policy, resolution=note.resolution,
+                  resolved_value=note.resolved_value, detected_at=now)
+
+
+def save_fix(conn: Connection, fix: LocalFix, now: str) -> None:
+    mid, fld, v = fix.message_id, fix.field, fix.value
+    if fix.kind is Fix.CONFIRM_ROW:
+        _confirm_row(conn, mid, fix.row_action or "trash", now)
+    elif fix.kind is Fix.TAKE_REMOTE:
+        _take_remote(conn, mid, fld, v, fix.expected_local)
+    elif fix.kind is Fix.REJECT:
+        _keep_edit_time(conn, mid, lambda: conn.execute(sa.text(
+            f"UPDATE message SET {fld} = base_{fld} WHERE id = :id AND {fld} IS :exp"),
+            {"id": mid, "exp": fix.expected_local}))
+    else:  # CONVERGE and MOVE_BASE: base (and remote) move, local stays
+        conn.execute(sa.text(
+            f"UPDATE message SET base_{fld} = :v, remote_{fld} = :v"
+            f" WHERE id = :id AND {fld} IS :exp"), {"id": mid, "v": v, "exp": fix.expected_local})
+
+
+def _take_remote(conn: Connection, mid: int, fld: str, value: str | None,
+                 expected: str | None, *, any_local: bool = False) -> None:
+    """local = base = remote = value, unless the user changed local since we planned."""
+    guard = "" if any_local else f" AND {fld} IS :exp"
+    _keep_edit_time(conn, mid, lambda: conn.execute(sa.text(
+        f"UPDATE message SET {fld} = :v, base_{fld} = :v, remote_{fld} = :v"
+        f" WHERE id = :id{guard}"), {"id": mid, "v": value, "exp": expected}))
+
+
+def _keep_edit_time(conn: Connection, mid: int, write: Callable[[], object]) -> None:
+    # The capture trigger stamps edited_at with "now" whenever local changes; when the
+    # other field is still pending its real edit time must survive (policy "newest").
+    before = conn.execute(sa.text("SELECT edited_at FROM local_edit WHERE message_id = :id"),
+                          {"id": mid}).scalar()
+    write()
+    if before is not None:
+        conn.execute(sa.text("UPDATE local_edit SET edited_at = :t WHERE message_id = :id"),
+                     {"id": mid, "t": before})
+
+
+def _save_deferred(conn: Connection, d: Deferred) -> None:
+    table, extra = ("tombstone", " AND pushed_at IS NULL") if d.row else ("local_edit", "")
+    conn.execute(sa.text(f"UPDATE {table} SET last_error = :err WHERE message_id = :id{extra}"),
+                 {"id": d.message_id, "err": d.reason})

@@ -1,0 +1,206 @@
+"""Push: local edits → RingCentral, as a thin pipeline (habit 1 of STYLE.md):
+
+    load pending (O(pending): local_edit ⋈ message by primary key, unpushed tombstones)
+    → plan (pure, `plan.plan_push`) → guard (refuse mass deletes without --force)
+    → verify (bulk GET of every trash candidate; re-plan with what RingCentral says now)
+    → apply (`apply.apply_plan`) → LAST_PUSH_AT
+
+Nothing pending means no request at all. Dry-run runs the same steps up to and including
+the verification reads, then reports the plan instead of applying it: no database write,
+no API write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from rcsync.api.models import ItemResult
+from rcsync.config import Config
+from rcsync.errors import AuthError, GuardError, RcsyncError
+from rcsync.progress import NullProgress, Progress
+from rcsync.sync.apply import ApplyResult, PushClient, apply_plan
+from rcsync.sync.merge import FieldState, Policy
+from rcsync.sync.plan import (
+    PATH_BATCH,
+    PendingMessage,
+    PendingTombstone,
+    Plan,
+    RemoteState,
+    plan_push,
+    trash_candidates,
+)
+from rcsync.sync.state import LAST_PUSH_AT, set_state, utc_now_iso
+
+_PENDING_MESSAGES = sa.text(
+    "SELECT m.id, m.read_status, m.base_read_status, m.remote_read_status,"
+    " m.availability, m.base_availability, m.remote_availability,"
+    " e.edited_at, m.last_modified_time"
+    " FROM local_edit e JOIN message m ON m.id = e.message_id ORDER BY m.id"
+)
+_PENDING_TOMBSTONES = sa.text(
+    "SELECT message_id, base_availability, json_extract(row_json, '$.remote_availability'),"
+    " deleted_at, json_extract(row_json, '$.last_modified_time')"
+    " FROM tombstone WHERE pushed_at IS NULL ORDER BY message_id"
+)
+
+
+@dataclass
+class PushSummary:
+    dry_run: bool = False
+    pending: int = 0        # messages + deleted rows with a pending edit when we started
+    pushed: int = 0         # remote writes RingCentral confirmed
+    settled: int = 0        # settled without a write (already agreed, remote taken, rejected)
+    failed: int = 0
+    deferred: int = 0
+    conflicts: int = 0
+    requests: int = 0       # API requests sent: verification reads + writes
+    trash: int = 0          # planned
+    purge: int = 0          # planned
+    plan: list[str] = field(default_factory=list)   # the request groups, as dry-run prints
+    errors: list[str] = field(default_factory=list)
+    guard: str | None = None  # dry-run only: the refusal a real push would give
+
+    def line(self) -> str:
+        if self.dry_run:
+            return (f"dry run: would push {self.pending:,} edits in {self.requests:,} "
+                    f"requests; {self.conflicts:,} conflicts; nothing was changed")
+        edits = self.pushed + self.settled
+        return (f"pushed {edits:,} edits in {self.requests:,} requests; {self.failed:,} failed;"
+                f" {self.conflicts:,} conflicts")
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --- loading -------------------------------------------------------------------------------
+
+def load_pending(conn: Connection) -> tuple[list[PendingMessage], list[PendingTombstone]]:
+    """Everything waiting to be pushed; the cost grows with the pending edits only."""
+    messages = [
+        PendingMessage(
+            int(r[0]),
+            FieldState(r[1], r[2], r[3], r[7], r[8]),
+            FieldState(r[4], r[5], r[6], r[7], r[8]),
+        )
+        for r in conn.execute(_PENDING_MESSAGES)
+    ]
+    tombstones = [PendingTombstone(int(r[0]), r[1], r[2], r[3], r[4])
+                  for r in conn.execute(_PENDING_TOMBSTONES)]
+    return messages, tombstones
+
+
+# --- guard --------------------------------------------------------------------------------
+
+def guard_message(plan: Plan, limit: int) -> str | None:
+    """Why a push of `plan` needs --force, or None."""
+    trash, purge = plan.trash_count, plan.purge_count
+    if trash + purge <= limit:
+        return None
+    return (f"refusing to trash {trash:,} and purge {purge:,} messages (more than "
+            f"delete_guard = {limit:,}); rerun with --force if you meant it")
+
+
+# --- verification reads -------------------------------------------------------------------
+
+def remote_state(result: ItemResult) -> RemoteState | None:
+    """What a bulk GET answer says of one message; None if it says nothing usable."""
+    if result.ok and result.record is not None:
+        rec = result.record
+        return RemoteState(rec.get("readStatus"), rec.get("availability"),
+                           rec.get("lastModifiedTime"))
+    if result.status == 404:  # gone: RingCentral has removed the purged message
+        return RemoteState(None, "Purged", None)
+    return None
+
+
+def fetch_remote_state(client: PushClient, ids: Sequence[int]
+                       ) -> tuple[dict[int, RemoteState], frozenset[int], int]:
+    """Current remote state of `ids` (50 per request): (states, verified ids, requests).
+
+    An id whose state could not be read is not verified; its trash waits for the next push.
+    """
+    states: dict[int, RemoteState] = {}
+    requests = 0
+    for start in range(0, len(ids), PATH_BATCH):
+        chunk = list(ids[start:start + PATH_BATCH])
+        requests += 1
+        try:
+            answers: Mapping[int, ItemResult] = client.get_messages(chunk)
+        except AuthError:
+            raise
+        except RcsyncError:
+            continue
+        for mid in chunk:
+            state = remote_state(answers[mid]) if mid in answers else None
+            if state is not None:
+                states[mid] = state
+    return states, frozenset(states), requests
+
+
+# --- the pipeline -------------------------------------------------------------------------
+
+def push(
+    engine: Engine,
+    client: PushClient,
+    config: Config,
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> PushSummary:
+    """Send pending local edits. Raises GuardError for a mass delete without `force`."""
+    progress = progress or NullProgress()
+    policy = Policy(config.sync.conflict_policy)
+    row_delete = config.sync.row_delete
+    with engine.connect() as conn:
+        messages, tombstones = load_pending(conn)
+    summary = PushSummary(dry_run=dry_run, pending=len(messages) + len(tombstones))
+    if summary.pending:
+        plan = _plan(client, messages, tombstones, policy, row_delete, config.sync.delete_guard,
+                     force=force or dry_run, summary=summary)
+        _describe(plan, summary)
+        if not dry_run:
+            result = apply_plan(engine, client, plan, policy=policy, progress=progress)
+            _account(result, summary)
+    if not dry_run:
+        with engine.begin() as conn:
+            set_state(conn, LAST_PUSH_AT, utc_now_iso())
+    return summary
+
+
+def _plan(client: PushClient, messages: list[PendingMessage],
+          tombstones: list[PendingTombstone], policy: Policy, row_delete: str, limit: int, *,
+          force: bool, summary: PushSummary) -> Plan:
+    """Plan from the stored state, guard, verify trash candidates, plan again."""
+    first = plan_push(messages, tombstones, policy=policy, row_delete=row_delete)
+    refusal = guard_message(first, limit)
+    if refusal and not force:
+        raise GuardError(refusal)
+    summary.guard = refusal if summary.dry_run else None
+    candidates = trash_candidates(first)
+    if not candidates:
+        return first
+    fresh, verified, reads = fetch_remote_state(client, candidates)
+    summary.requests += reads
+    return plan_push(messages, tombstones, policy=policy, row_delete=row_delete, fresh=fresh,
+                     verified=verified)
+
+
+def _describe(plan: Plan, summary: PushSummary) -> None:
+    summary.plan = [g.describe() for g in plan.groups()]
+    summary.trash, summary.purge = plan.trash_count, plan.purge_count
+    summary.conflicts = len(plan.conflicts)
+    summary.deferred = len(plan.deferred)
+    if summary.dry_run:
+        summary.requests += plan.request_count
+
+
+def _account(result: ApplyResult, summary: PushSummary) -> None:
+    summary.pushed, summary.failed, summary.settled = result.pushed, result.failed, result.settled
+    summary.requests += result.requests
+    summary.errors = result.errors
