@@ -1,21 +1,106 @@
-"""`watch` (placeholder until the watcher lands)."""
+"""`watch`: run until stopped, pushing local edits as they happen and pulling periodically.
+
+Parses options, sets up the log lines (timestamps on stderr, optionally a file), takes the
+engine lock for the whole run, builds the engine and API client, and hands over to
+`rcsync.watch`. SIGINT/SIGTERM end it with exit 0 after the current step.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import click
 
-from rcsync.cli.placeholder import not_yet
+from rcsync.cli.app import App
+
+LOG_FORMAT = "%(asctime)s %(message)s"
+LOG_DATEFMT = "%Y-%m-%dT%H:%M:%S%z"
+
+
+def _level(verbosity: int) -> int:
+    return logging.ERROR if verbosity < 0 else logging.INFO if verbosity == 0 else logging.DEBUG
+
+
+@contextmanager
+def _watch_log(verbosity: int, log_file: Path | None) -> Iterator[None]:
+    """One timestamped line per action on stderr (and appended to `log_file`)."""
+    logger = logging.getLogger("rcsync.watch")
+    formatter = logging.Formatter(LOG_FORMAT, LOG_DATEFMT)
+    stderr = logging.StreamHandler()
+    stderr.setLevel(_level(verbosity))
+    handlers: list[logging.Handler] = [stderr]
+    if log_file is not None:
+        log_file.expanduser().parent.mkdir(parents=True, exist_ok=True)
+        to_file = logging.FileHandler(log_file.expanduser(), mode="a", encoding="utf-8")
+        to_file.setLevel(min(_level(verbosity), logging.INFO))
+        handlers.append(to_file)
+    old_level, old_propagate = logger.level, logger.propagate
+    logger.setLevel(min(h.level for h in handlers))
+    logger.propagate = False
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            logger.removeHandler(handler)
+            handler.close()
+        logger.setLevel(old_level)
+        logger.propagate = old_propagate
 
 
 @click.command()
-def watch() -> None:
+@click.option("--interval", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
+              help="Seconds between pulls (default: [sync] watch_interval, 300).")
+@click.option("--wait", is_flag=True,
+              help="If another rcsync is working on this database, wait for it to finish.")
+@click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also append the log lines to this file.")
+@click.option("--force", is_flag=True,
+              help="Let pushes trash or purge more messages than [sync] delete_guard.")
+@click.pass_obj
+def watch(app: App, interval: float | None, wait: bool, log_file: Path | None,
+          force: bool) -> None:
     """Run until stopped: push edits as the database changes, pull periodically.
+
+    Edits made with any SQLite client are sent within about a second; remote changes
+    arrive every --interval seconds (and right after each push). Network trouble, 5xx and
+    429 answers are retried with backoff; an expired login stops it (exit 1). Ctrl-C or
+    SIGTERM stop it after the current step (exit 0). One engine per database: a second
+    watch, pull, push or sync is refused while it runs (or waits, with --wait).
 
     \b
     Example:
-      rcsync watch
+      rcsync watch --interval 60 --log-file ~/rcsync-watch.log
     """
-    raise not_yet("watch")
+    from rcsync.api import build_client
+    from rcsync.signals import run_stoppable
+    from rcsync.watch import EngineWorker, LogProgress, run_watch
+    from rcsync.watchloop import Waker
+
+    config = app.config
+    every = interval if interval is not None else config.sync.watch_interval
+    log = logging.getLogger("rcsync.watch")
+    with _watch_log(app.verbosity, log_file), app.engine_lock("watch", wait=wait):
+        waker = Waker()
+
+        def sleep(seconds: float) -> None:  # rate-limit waits end early on a stop request
+            waker.stop_requested.wait(seconds)
+
+        client = build_client(config.ringcentral, insecure=app.insecure, sleep=sleep)
+        try:
+            worker = EngineWorker(app.engine(), client, config, force=force,
+                                  progress=LogProgress())
+            log.info("watching %s (pull every %g s)", app.database_path, every)
+            run_stoppable(lambda: run_watch(worker, app.database_path, waker, interval=every),
+                          waker.request_stop)
+            log.info("stopped")
+        finally:
+            client.close()
 
 
 COMMANDS: list[click.Command] = [watch]
