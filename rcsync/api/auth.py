@@ -29,7 +29,7 @@ from rcsync.api.ratelimit import Group, RateBudget, retry_after_seconds
 from rcsync.api.retry import RETRYABLE_STATUS, RetryPolicy, jitter
 from rcsync.api.tokens import REFRESH_MARGIN, TokenInfo, TokenStore
 from rcsync.config import RingCentralConfig
-from rcsync.errors import ApiError, AuthError, NetworkError, RateLimitedError, ServerError
+from rcsync.errors import AuthError, NetworkError
 
 log = logging.getLogger("rcsync.api")
 
@@ -277,8 +277,5 @@ def logout(http: httpx.Client, cfg: RingCentralConfig, store: TokenStore) -> boo
             return False
         log.debug("POST %s -> %s", oauth.REVOKE_PATH, response.status_code)
         return response.is_success
-    except (ApiError, RateLimitedError, ServerError) as exc:  # pragma: no cover - defensive
-        log.debug("revoke failed (%s); ignored", exc.code)
-        return False
     finally:
         store.clear()

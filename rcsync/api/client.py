@@ -27,7 +27,7 @@ from rcsync.api.content import download
 from rcsync.api.errors import AmbiguousWriteError, describe, malformed
 from rcsync.api.models import ItemResult, MessagePage, Record, SyncResult
 from rcsync.api.multipart import MULTIPART_JSON, item_from, parse_parts, results_from_parts
-from rcsync.api.ratelimit import Group
+from rcsync.api.ratelimit import Group, RateBudget
 from rcsync.api.session import ApiSession, Operation
 from rcsync.errors import ApiError
 
@@ -94,7 +94,8 @@ class MessageStoreClient:
         self.bulk_patch = bulk_patch
 
     @property
-    def budget(self) -> Any:
+    def budget(self) -> RateBudget:
+        """Per-group counters (requests, 429s, seconds waited) for progress/status output."""
         return self.session.budget
 
     def close(self) -> None:
@@ -158,7 +159,7 @@ class MessageStoreClient:
         out: dict[int, ItemResult] = {}
         for chunk in chunks(ids, PATH_LIMIT):
             response = self.session.request(
-                READ, "GET", f"{self.store}/{ids_path(chunk)}", headers={"Accept": MULTIPART_JSON},
+                READ, "GET", f"{self.store}/{ids_path(chunk)}", headers=_accept(chunk),
                 ok=self._ok(chunk, 200, 207),
             )
             out.update(self._results(READ, chunk, response))
@@ -214,7 +215,7 @@ class MessageStoreClient:
             try:
                 response = self.session.request(
                     op, "DELETE", f"{self.store}/{ids_path(chunk)}", params=params,
-                    headers={"Accept": MULTIPART_JSON}, ok=self._ok(chunk, 200, 204, 207),
+                    headers=_accept(chunk), ok=self._ok(chunk, 200, 204, 207),
                     ids=chunk,
                 )
             except AmbiguousWriteError as exc:
@@ -252,7 +253,7 @@ class MessageStoreClient:
         else:
             content = _bulk_body(bodies)
             headers = {"Content-Type": MULTIPART_JSON}
-        headers["Accept"] = MULTIPART_JSON
+        headers.update(_accept(chunk))
         if op is PATCH and len(chunk) > 1:
             ok = self._ok(chunk, 200, 207) - _NO_BULK  # let the caller fall back
         else:
@@ -316,6 +317,12 @@ def _records(op: Operation, data: dict[str, Any]) -> list[Record]:
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise malformed(op.name, "missing or invalid 'records'")
     return records
+
+
+def _accept(chunk: Sequence[int]) -> dict[str, str]:
+    # Bulk answers (207) come as a JSON array with this Accept, multipart/mixed without it.
+    # A single id gets a plain JSON answer; ask for exactly that.
+    return {"Accept": MULTIPART_JSON if len(chunk) > 1 else "application/json"}
 
 
 def _object(data: dict[str, Any], key: str) -> dict[str, Any]:
