@@ -273,3 +273,22 @@ def test_token_requests_use_the_auth_budget(fake: Any, make_client: Any) -> None
     client.read_extension()
     stats = client.budget.stats()
     assert stats["Auth"].requests == 1 and stats["Light"].requests == 1
+
+
+def test_token_endpoint_429_is_waited_out(fake: Any, make_client: Any, helpers: Any) -> None:
+    calls = {"n": 0}
+
+    def token(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return helpers.rc_error(429, "CMN-301", "Request rate exceeded",
+                                    **{"Retry-After": "20"})
+        return helpers.token_response()
+
+    fake.on("POST", "/restapi/oauth/token", token)
+    fake.on("GET", EXT, _ok)
+    client = make_client(logged_in=False)
+    client.read_extension()
+    first, second = fake.seen[:2]
+    assert second.time - first.time >= 20
+    assert client.budget.stats()["Auth"].throttled == 1
