@@ -1,34 +1,226 @@
-"""`push` and `sync` (placeholders until the push engine lands)."""
+"""`push`, `sync`, and the local edit helpers `mark`, `delete`, `restore`, `pending`, `revert`.
+
+The helpers only edit the database (as any SQLite client could); `push`/`sync` send.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
 import click
 
-from rcsync.cli.placeholder import not_yet
+from rcsync import edits
+from rcsync.cli.app import App
 
+pass_app = click.make_pass_decorator(App)
+
+_SEND_HINT = "run `rcsync push` to send"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+# --- push / sync ---------------------------------------------------------------------------
 
 @click.command()
-@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
-def push(dry_run: bool) -> None:
-    """Send pending local edits to RingCentral.
+@click.option("--dry-run", is_flag=True, help="Print the plan and the requests; change nothing.")
+@click.option("--force", is_flag=True, help="Allow trashing/purging more than [sync] delete_guard.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@pass_app
+def push(app: App, dry_run: bool, force: bool, as_json: bool) -> None:
+    """Send pending local edits (read status, trash, purge, restore) to RingCentral.
 
     \b
     Example:
+      sqlite3 messages.db "UPDATE message SET read_status='Read' WHERE type='SMS'"
       rcsync push --dry-run
+      rcsync push
     """
-    raise not_yet("push")
+    from rcsync.sync.push import push as run_push
+
+    with app.engine_lock("push"):
+        summary = run_push(app.engine(), app.client(), app.config, dry_run=dry_run, force=force,
+                           progress=app.output.progress())
+    if as_json:
+        app.output.json(summary.as_dict())
+        return
+    _print_plan(app, summary.plan, dry_run=dry_run, guard=summary.guard)
+    for error in summary.errors:
+        app.output.warn(error)
+    app.output.result(summary.line())
+
+
+def _print_plan(app: App, lines: list[str], *, dry_run: bool, guard: str | None) -> None:
+    if dry_run:
+        app.output.echo("plan:" if lines else "plan: nothing to send")
+        for line in lines:
+            app.output.echo(f"  {line}")
+        if guard:
+            app.output.warn(f"without --force, push would stop: {guard}")
+    elif lines:
+        app.output.info("sent: " + "; ".join(lines))
 
 
 @click.command()
-@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
-def sync(dry_run: bool) -> None:
-    """Push local edits, then pull remote changes.
+@click.option("--dry-run", is_flag=True, help="Print the push plan; change nothing (no pull).")
+@click.option("--force", is_flag=True, help="Allow trashing/purging more than [sync] delete_guard.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@pass_app
+def sync(app: App, dry_run: bool, force: bool, as_json: bool) -> None:
+    """Push local edits, then pull remote changes (pulling first when that is one cheap
+    incremental request and there is something to push).
 
     \b
     Example:
       rcsync sync
     """
-    raise not_yet("sync")
+    from rcsync.sync.sync import sync as run_sync
+
+    with app.engine_lock("sync"):
+        summary = run_sync(app.engine(), app.client(), app.config, dry_run=dry_run, force=force,
+                           progress=app.output.progress())
+    if as_json:
+        app.output.json(summary.as_dict())
+        return
+    _print_plan(app, summary.push.plan, dry_run=dry_run, guard=summary.push.guard)
+    app.output.result(summary.line())
 
 
-COMMANDS: list[click.Command] = [push, sync]
+# --- local edits ---------------------------------------------------------------------------
+
+def _iso(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def selection_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """IDS... plus the filters; combined with AND."""
+    options = [
+        click.argument("ids", nargs=-1, type=int),
+        click.option("--conversation", help="Messages of this conversation id."),
+        click.option("--before", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+                     help="Messages created before this date (UTC), e.g. 2024-01-31."),
+        click.option("--type", "type_", type=click.Choice(["SMS", "Fax", "VoiceMail", "Pager"]),
+                     help="Messages of this type."),
+        click.option("--from", "from_number", metavar="NUMBER",
+                     help="Messages from this phone number, e.g. +15550100."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _selection(ids: tuple[int, ...], conversation: str | None, before: dt.datetime | None,
+               type_: str | None, from_number: str | None) -> edits.Selection:
+    return edits.Selection(ids, conversation, _iso(before), type_, from_number)
+
+
+def _report(app: App, count: edits.EditCount, done: str, already: str) -> None:
+    """`done` has "{n}" where the count of messages goes."""
+    line = done.format(n=_plural(count.changed, "message"))
+    if count.unchanged:
+        line += f" ({count.unchanged:,} {already})"
+    app.output.result(line + (f"; {_SEND_HINT}" if count.changed else ""))
+
+
+@click.command()
+@click.argument("status", type=click.Choice(["read", "unread"]))
+@selection_options
+@pass_app
+def mark(app: App, /, status: str, ids: tuple[int, ...], **filters: Any) -> None:
+    """Mark messages read or unread locally (sent by the next push).
+
+    \b
+    Examples:
+      rcsync mark read 1400000036307 1400000036308
+      rcsync mark unread --conversation 4567 --before 2024-01-01
+    """
+    with app.engine().begin() as conn:
+        chosen = edits.select(conn, _selection(ids, **filters))
+        count = edits.mark(conn, chosen, status.capitalize())
+    _report(app, count, "marked {n} " + status, f"already {status} or purged")
+
+
+@click.command()
+@click.option("--purge", is_flag=True, help="Purge (gone for good) instead of moving to trash.")
+@selection_options
+@pass_app
+def delete(app: App, /, purge: bool, ids: tuple[int, ...], **filters: Any) -> None:
+    """Move messages to the trash (or purge them) locally (sent by the next push).
+
+    \b
+    Examples:
+      rcsync delete 1400000036307
+      rcsync delete --purge --type Fax --before 2020-01-01
+    """
+    with app.engine().begin() as conn:
+        chosen = edits.select(conn, _selection(ids, **filters))
+        count = edits.delete(conn, chosen, purge=purge)
+    _report(app, count, "purged {n}" if purge else "trashed {n}",
+            "already purged" if purge else "not alive")
+
+
+@click.command()
+@selection_options
+@pass_app
+def restore(app: App, /, ids: tuple[int, ...], **filters: Any) -> None:
+    """Restore trashed messages locally (sent by the next push).
+
+    \b
+    Example:
+      rcsync restore 1400000036307
+    """
+    with app.engine().begin() as conn:
+        chosen = edits.select(conn, _selection(ids, **filters))
+        count = edits.restore(conn, chosen)
+    _report(app, count, "restored {n}", "not in the trash, or purged")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@pass_app
+def pending(app: App, as_json: bool) -> None:
+    """List local edits not yet confirmed by RingCentral.
+
+    \b
+    Example:
+      rcsync pending --json
+    """
+    with app.engine().connect() as conn:
+        rows = edits.pending(conn)
+    if as_json:
+        app.output.json([vars(r) for r in rows])
+        return
+    app.output.table(["message", "field", "from", "to", "since", "attempts", "last error"],
+                     [(r.message_id, r.field, r.old_value, r.new_value, r.since, r.attempts,
+                       r.last_error) for r in rows])
+    app.output.result(f"{_plural(len(rows), 'pending edit')}"
+                      + (f"; {_SEND_HINT}" if rows else ""))
+
+
+@click.command()
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "all_", is_flag=True, help="Revert every pending edit.")
+@pass_app
+def revert(app: App, ids: tuple[int, ...], all_: bool) -> None:
+    """Drop pending edits before they are pushed (a deleted row comes back).
+
+    \b
+    Examples:
+      rcsync revert 1400000036307
+      rcsync revert --all
+    """
+    if bool(ids) == all_:
+        raise click.UsageError("give message ids or --all (not both)")
+    with app.engine().begin() as conn:
+        count = edits.revert(conn, None if all_ else list(ids))
+    app.output.result(f"reverted pending edits of {_plural(count, 'message')}")
+
+
+COMMANDS: list[click.Command] = [push, sync, mark, delete, restore, pending, revert]

@@ -152,7 +152,9 @@ class RequestGroup:
 
     def describe(self) -> str:
         what = {
-            Op.READ: f"PUT message-store/* readStatus={self.value}",
+            # The client uses the `*` form (ids in the body) only beyond 50 ids.
+            Op.READ: f"PUT message-store/{'*' if self.messages > PATH_BATCH else '{ids}'}"
+                     f" readStatus={self.value}",
             Op.RESTORE: "PATCH message-store/{ids} availability=Alive",
             Op.TRASH: "DELETE message-store/{ids}",
             Op.PURGE: "DELETE message-store/{ids}?purge=true",

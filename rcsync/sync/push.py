@@ -64,6 +64,7 @@ class PushSummary:
     plan: list[str] = field(default_factory=list)   # the request groups, as dry-run prints
     errors: list[str] = field(default_factory=list)
     guard: str | None = None  # dry-run only: the refusal a real push would give
+    verified: str | None = None  # the reads made to check trash candidates first
 
     def line(self) -> str:
         if self.dry_run:
@@ -72,6 +73,9 @@ class PushSummary:
         edits = self.pushed + self.settled
         return (f"pushed {edits:,} edits in {self.requests:,} requests; {self.failed:,} failed;"
                 f" {self.conflicts:,} conflicts")
+
+    def describe(self) -> str:
+        return self.line()
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -187,12 +191,15 @@ def _plan(client: PushClient, messages: list[PendingMessage],
         return first
     fresh, verified, reads = fetch_remote_state(client, candidates)
     summary.requests += reads
+    summary.verified = (f"GET message-store/{{ids}} to check before trashing  ({reads:,} "
+                        f"request{'s' * (reads != 1)}, {len(candidates):,} messages)")
     return plan_push(messages, tombstones, policy=policy, row_delete=row_delete, fresh=fresh,
                      verified=verified)
 
 
 def _describe(plan: Plan, summary: PushSummary) -> None:
-    summary.plan = [g.describe() for g in plan.groups()]
+    summary.plan = [*([summary.verified] if summary.verified else []),
+                    *(g.describe() for g in plan.groups())]
     summary.trash, summary.purge = plan.trash_count, plan.purge_count
     summary.conflicts = len(plan.conflicts)
     summary.deferred = len(plan.deferred)

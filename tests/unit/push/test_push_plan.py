@@ -294,7 +294,7 @@ def test_groups_count_requests_per_batch_limits() -> None:
     lines = [g.describe() for g in plan.groups()]
     assert lines == [
         "PUT message-store/* readStatus=Read  (2 requests, 1,500 messages)",
-        "PUT message-store/* readStatus=Unread  (1 request, 10 messages)",
+        "PUT message-store/{ids} readStatus=Unread  (1 request, 10 messages)",
         "DELETE message-store/{ids}  (3 requests, 120 messages)",
     ]
     assert plan.request_count == 6

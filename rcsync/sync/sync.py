@@ -1,0 +1,96 @@
+"""One full reconciliation: pull (when cheap and useful), push, pull.
+
+* pull first only when there are pending edits *and* a sync token exists: one ISync
+  request brings the remote changes made since the last pull, so the push plans its
+  three-way merge against current remote values (with their lastModifiedTime for the
+  "newest" policy) instead of the values of the last pull. Without a token the first pull
+  is a full history download: not cheap, and the push verifies its trash candidates by
+  itself anyway.
+* push: `rcsync.sync.push.push`.
+* pull last: collects what changed remotely, including the effects of our own writes
+  (which, written as base = remote = local, are not echoed back as edits).
+
+Dry-run runs only the push's dry-run: a pull writes to the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from rcsync.config import Config
+from rcsync.progress import NullProgress, Progress
+from rcsync.sync.push import PushSummary, push
+from rcsync.sync.state import SYNC_TOKEN, get_state
+
+if TYPE_CHECKING:
+    from rcsync.sync.pull import PullSummary
+
+
+@dataclass
+class SyncSummary:
+    push: PushSummary
+    pulled_before: PullSummary | None = None
+    pulled_after: PullSummary | None = None
+
+    @property
+    def conflicts(self) -> int:
+        return self.push.conflicts + sum(
+            s.conflicts for s in (self.pulled_before, self.pulled_after) if s is not None)
+
+    def line(self) -> str:
+        if self.pulled_after is None:
+            return self.push.line()
+        got = self.pulled_after.new + self.pulled_after.updated
+        if self.pulled_before is not None:
+            got += self.pulled_before.new + self.pulled_before.updated
+        return f"{self.push.line()}; pulled {got:,} changes"
+
+    def describe(self) -> str:
+        return self.line()
+
+    def as_dict(self) -> dict[str, Any]:
+        def pulled(s: PullSummary | None) -> Any:
+            return None if s is None else asdict(s)
+
+        return {"push": self.push.as_dict(), "pull_before": pulled(self.pulled_before),
+                "pull_after": pulled(self.pulled_after)}
+
+
+def has_pending(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(sa.text(
+            "SELECT EXISTS (SELECT 1 FROM local_edit)"
+            " OR EXISTS (SELECT 1 FROM tombstone WHERE pushed_at IS NULL)")).scalar() == 1
+
+
+def sync(
+    engine: Engine,
+    client: Any,
+    config: Config,
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> SyncSummary:
+    """Pull (if cheap and useful), push, pull. `client` must serve both directions."""
+    progress = progress or NullProgress()
+    if dry_run:
+        return SyncSummary(push(engine, client, config, dry_run=True, force=force,
+                                progress=progress))
+    from rcsync.sync.pull import pull  # the pull engine (composition layer, like us)
+
+    before = None
+    if has_pending(engine) and _has_token(engine):
+        before = pull(engine, client, config, progress=progress)
+    pushed = push(engine, client, config, force=force, progress=progress)
+    after = pull(engine, client, config, progress=progress)
+    return SyncSummary(pushed, before, after)
+
+
+def _has_token(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        return get_state(conn, SYNC_TOKEN) is not None
