@@ -74,7 +74,8 @@ def test_filters_select_messages(db: Path) -> None:
     result = run(db, "delete", "--conversation", "c2")
     assert result.exit_code == 0, result.output
     assert "trashed 1 message" in result.output
-    assert rows(db, "SELECT id FROM message WHERE availability='Deleted' ORDER BY 1") == [(3,), (4,)]
+    deleted = rows(db, "SELECT id FROM message WHERE availability='Deleted' ORDER BY 1")
+    assert deleted == [(3,), (4,)]
     result = run(db, "mark", "unread", "--before", "2024-01-01", "--type", "SMS")
     assert "marked 1 message unread" in result.output
 
@@ -85,7 +86,8 @@ def test_purge_and_restore(db: Path) -> None:
     assert rows(db, "SELECT id, availability FROM message WHERE id IN (1, 4) ORDER BY 1") == [
         (1, "Purged"), (4, "Alive")]
     # a purged message can be neither marked nor restored
-    assert "marked 0 messages unread (1 already unread or purged)" in run(db, "mark", "unread", "5").output
+    marked = run(db, "mark", "unread", "5").output
+    assert "marked 0 messages unread (1 already unread or purged)" in marked
     assert "restored 0 messages (1 not in the trash, or purged)" in run(db, "restore",
                                                                        "5").output
 
