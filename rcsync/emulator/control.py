@@ -21,6 +21,9 @@ Extensions:
 - ``POST /_emulator/retention`` ``{"before": iso}``: physically drop messages created
   before that time (RingCentral's retention), → ``{"dropped": n}``
 - ``POST /_emulator/clock`` ``{"advance": s}``: move a `FakeClock` forward (409 otherwise)
+- ``GET /_emulator/rate-limit-log`` → ``{"events": [{"at", "key", "group", "outcome"}]}``
+  every rate-limit decision since the last reconfiguration (outcome ``ok``, ``throttled``
+  or ``penalty`` = sent during a running penalty)
 """
 
 from __future__ import annotations
@@ -69,6 +72,9 @@ def _dispatch(emu: Emulator, request: Request, body: Any) -> Response:
             if "records" in body:
                 return json_response(201, {"records": store.inject(body["records"])})
             return json_response(201, {"records": store.arrive(int(body.get("count", 1)))})
+        case ("GET", "/_emulator/rate-limit-log"):
+            events = [vars(e) for e in list(emu.limiter.events)]
+            return json_response(200, {"events": events})
         case ("GET", "/_emulator/requests"):
             return json_response(200, emu.counters.snapshot())
         case ("DELETE", "/_emulator/requests"):

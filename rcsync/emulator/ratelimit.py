@@ -7,6 +7,8 @@ restarts it*, as RingCentral documents ("it may stuck in the 429 trap forever").
 app+user for API calls and the client id for the Auth group.
 
 Window, penalty and limits can be scaled by the control API so tests need not wait minutes.
+Every decision is logged (`events`: time, key, group, outcome) so tests can check that a
+client never sends anything during a penalty; ``GET /_emulator/rate-limit-log`` returns it.
 """
 
 from __future__ import annotations
@@ -42,6 +44,17 @@ class Verdict:
         return out
 
 
+@dataclass(frozen=True)
+class Event:
+    """One rate-limit decision: ``ok``, ``throttled`` (over the limit: penalty starts) or
+    ``penalty`` (sent while a penalty was running: refused, penalty restarted)."""
+
+    at: float
+    key: str
+    group: str
+    outcome: str
+
+
 @dataclass
 class _Bucket:
     hits: deque[float] = field(default_factory=deque)
@@ -56,6 +69,7 @@ class RateLimiter:
         self.penalty = 60.0
         self.limits = dict(DEFAULT_LIMITS)
         self._buckets: dict[tuple[str, str], _Bucket] = {}
+        self.events: deque[Event] = deque(maxlen=100_000)
         self._lock = threading.Lock()
 
     def configure(
@@ -76,6 +90,7 @@ class RateLimiter:
             if limits:
                 self.limits.update({k: int(v) for k, v in limits.items()})
             self._buckets.clear()
+            self.events.clear()
 
     def check(self, key: str, group: str) -> Verdict:
         """Count one request; say whether it may proceed and what headers to send."""
@@ -88,7 +103,10 @@ class RateLimiter:
             while bucket.hits and bucket.hits[0] <= now - self.window:
                 bucket.hits.popleft()
             if now < bucket.penalty_until or len(bucket.hits) >= limit:
+                outcome = "penalty" if now < bucket.penalty_until else "throttled"
+                self.events.append(Event(now, key, group, outcome))
                 bucket.penalty_until = now + self.penalty
                 return Verdict(False, group, limit, 0, self.window, math.ceil(self.penalty))
             bucket.hits.append(now)
+            self.events.append(Event(now, key, group, "ok"))
             return Verdict(True, group, limit, limit - len(bucket.hits), self.window)

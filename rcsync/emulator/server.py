@@ -3,7 +3,8 @@
 `serve` runs a ``ThreadingHTTPServer`` (HTTP/1.1 keep-alive, Content-Length framing) in a
 background thread and points the records' URIs at its address; `run_forever` is what
 ``rcsync emulator`` calls. A ``reset`` fault sends the status line, headers and half the
-body, then closes the socket.
+body, then closes the socket; for an answer with no body (a 204 after a DELETE), half of
+nothing would still be complete, so the connection is dropped before the status line.
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         request = Request.build(self.command, self.path, dict(self.headers.items()), body)
         answer = self.emulator.handle(request)
+        if answer.reset and not answer.body:
+            # The write happened; the client never learns it (nothing at all comes back).
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         self.send_response(answer.status)
         for name, value in answer.headers:
             self.send_header(name, value)
