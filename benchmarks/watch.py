@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -77,6 +78,15 @@ def wait_for_text(path: Path, text: str, timeout: float) -> None:
         time.sleep(0.05)
 
 
+def local_alive_ids(db: Path) -> list[int]:
+    conn = sqlite3.connect(db)
+    try:
+        rows = conn.execute("SELECT id FROM message WHERE availability = 'Alive' ORDER BY id")
+        return [int(r[0]) for r in rows]
+    finally:
+        conn.close()
+
+
 def one_edit(emu: Emulator, db: Path, mid: int) -> float:
     record = emu.store.get(mid)
     assert record is not None
@@ -113,7 +123,7 @@ def main() -> None:
         try:
             wait_for_text(log, "watching", 30)
             time.sleep(2.0)  # its first sweep and pull
-            ids = [r["id"] for r in emu.store.all_records() if r["availability"] == "Alive"]
+            ids = local_alive_ids(db)
             latencies = []
             for i in range(args.edits):
                 latencies.append(one_edit(emu, db, ids[i % len(ids)]))
