@@ -7,10 +7,10 @@ import time
 from collections.abc import Callable
 
 import pytest
+from watch_harness import Setup
 
 from rcsync.errors import LockedError
 from rcsync.lock import engine_lock
-from tests.integration.watch.conftest import Setup
 
 pytestmark = pytest.mark.slow
 

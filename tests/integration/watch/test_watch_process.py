@@ -12,8 +12,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-
-from tests.integration.watch.conftest import Setup, wait_for
+from watch_harness import Setup, wait_for
 
 pytestmark = pytest.mark.slow
 

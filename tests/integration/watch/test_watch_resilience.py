@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from watch_harness import Setup, wait_for
 
 from rcsync.api import build_client
 from rcsync.config import Config, DatabaseConfig, RingCentralConfig, SyncConfig
@@ -20,7 +21,6 @@ from rcsync.emulator import Emulator
 from rcsync.errors import AuthError
 from rcsync.watch import EngineWorker, run_watch
 from rcsync.watchloop import Waker
-from tests.integration.watch.conftest import Setup, wait_for
 
 API = "https://platform.ringcentral.com"
 
