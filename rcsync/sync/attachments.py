@@ -1,0 +1,249 @@
+"""Attachment downloads of the pull direction: files under ``[database] files``.
+
+After the messages are committed, every attachment without a verified file is fetched:
+
+* readable names, ``2024/05/2024-05-13T10-22-01_voicemail_+15551234567_<msg>_<att>.wav``
+  (sanitised; the extension comes from the content type);
+* written to ``<name>.part``, fsynced, then renamed, so a file under its final name is
+  always complete; an interrupted download resumes from the ``.part`` with ``Range``;
+* size and sha256 recorded in ``attachment``; a recorded file that is missing or has the
+  wrong size is fetched again (only sizes are checked on each pull: hashing the whole
+  archive every time would cost more than the pull);
+* ``[sync] attachment_types`` / ``max_attachment_size`` filter, and ``attachment.skipped``
+  says why; a 404 (purged remotely) is recorded, not fatal;
+* Text parts fill ``message.text`` and AudioTranscription parts ``message.transcription``,
+  which the FTS triggers index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from rcsync.config import Config, SyncConfig
+from rcsync.errors import ApiError
+from rcsync.progress import Progress
+from rcsync.sync.state import utc_now_iso
+
+PURGED_REASON = "purged remotely"
+_CHUNK = 500
+_SAFE = re.compile(r"[^A-Za-z0-9+._-]+")
+EXTENSIONS = {
+    "audio/x-wav": "wav", "audio/wav": "wav", "audio/wave": "wav", "audio/mpeg": "mp3",
+    "audio/mp3": "mp3", "audio/ogg": "ogg", "audio/mp4": "m4a", "application/pdf": "pdf",
+    "text/plain": "txt", "text/html": "html", "image/png": "png", "image/jpeg": "jpg",
+    "image/gif": "gif", "image/tiff": "tif", "image/bmp": "bmp", "image/webp": "webp",
+    "video/mp4": "mp4", "video/3gpp": "3gp", "text/vcard": "vcf", "text/x-vcard": "vcf",
+    "application/msword": "doc", "application/rtf": "rtf",
+}  # fmt: skip
+TEXT_COLUMNS = {"Text": "text", "AudioTranscription": "transcription"}
+
+
+class ContentClient(Protocol):
+    def download_content(self, uri: str, dest: IO[bytes], *, offset: int = 0) -> int: ...
+
+
+@dataclass
+class AttachmentCounts:
+    downloaded: int = 0
+    bytes: int = 0
+    skipped: int = 0
+    failed: int = 0
+    requests: int = 0
+
+
+@dataclass(frozen=True)
+class Job:
+    """One attachment to fetch, with what its file name is made of."""
+
+    message_id: int
+    id: int
+    type: str | None
+    content_type: str | None
+    size: int | None
+    uri: str | None
+    message_type: str
+    direction: str | None
+    creation_time: str
+    from_number: str | None
+    to_numbers: str | None
+    remote_availability: str | None
+
+
+def extension_for(content_type: str | None) -> str:
+    base = (content_type or "").split(";")[0].strip().lower()
+    if base in EXTENSIONS:
+        return EXTENSIONS[base]
+    sub = base.rpartition("/")[2]
+    return _SAFE.sub("", sub.removeprefix("x-"))[:8] or "bin"
+
+
+def file_name(job: Job) -> str:
+    """Relative path of the job's file (forward slashes, as stored in attachment.path)."""
+    stamp = job.creation_time[:19].replace(":", "-")
+    other = job.from_number if job.direction != "Outbound" else (job.to_numbers or "")
+    other = (other or "unknown").split(",")[0]
+    parts = [stamp, job.message_type.lower(), other, str(job.message_id), str(job.id)]
+    name = "_".join(_SAFE.sub("_", p).strip("._") or "x" for p in parts)
+    return f"{stamp[:4]}/{stamp[5:7]}/{name}.{extension_for(job.content_type)}"
+
+
+def skip_reason(job: Job, sync: SyncConfig) -> str | None:
+    if job.remote_availability == "Purged" or not job.uri:
+        return PURGED_REASON
+    if sync.attachment_types and job.type not in sync.attachment_types:
+        return f"type {job.type} not in [sync] attachment_types"
+    if sync.max_attachment_size and job.size is not None and job.size > sync.max_attachment_size:
+        return f"{job.size} bytes is over [sync] max_attachment_size"
+    return None
+
+
+_JOBS = sa.text(
+    "SELECT a.message_id, a.id, a.type, a.content_type, a.size, a.uri, m.type, m.direction,"
+    " m.creation_time, m.from_phone_number, m.to_phone_numbers, m.remote_availability"
+    " FROM attachment a JOIN message m ON m.id = a.message_id"
+    " WHERE a.path IS NULL AND (a.skipped IS NULL OR a.skipped <> :purged)"
+    " AND (a.message_id, a.id) > (:mid, :aid) ORDER BY a.message_id, a.id LIMIT :n"
+)
+_DOWNLOADED = sa.text(
+    "SELECT message_id, id, path, size FROM attachment WHERE path IS NOT NULL"
+    " AND (message_id, id) > (:mid, :aid) ORDER BY message_id, id LIMIT :n"
+)
+
+
+def _jobs(engine: Engine) -> Iterator[Job]:
+    """Attachments still to fetch, in keyset chunks (memory does not grow with history)."""
+    last = (-1, -1)
+    while True:
+        with engine.connect() as conn:
+            rows = conn.execute(_JOBS, {"purged": PURGED_REASON, "mid": last[0],
+                                        "aid": last[1], "n": _CHUNK}).all()
+        for r in rows:
+            yield Job(*r)
+        if len(rows) < _CHUNK:
+            return
+        last = (rows[-1][0], rows[-1][1])
+
+
+def _count_jobs(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.text(
+            "SELECT count(*) FROM attachment WHERE path IS NULL"
+            " AND (skipped IS NULL OR skipped <> :p)"), {"p": PURGED_REASON}).scalar_one())
+
+
+def forget_missing_files(engine: Engine, files: Path) -> int:
+    """Clear `path` of recorded files that are gone or have the wrong size; returns how many."""
+    last, lost = (-1, -1), []
+    while True:
+        with engine.connect() as conn:
+            rows = conn.execute(_DOWNLOADED, {"mid": last[0], "aid": last[1], "n": 5000}).all()
+        for mid, aid, path, size in rows:
+            try:
+                ok = (files / path).stat().st_size == size
+            except OSError:
+                ok = False
+            if not ok:
+                lost.append({"mid": mid, "aid": aid})
+        if len(rows) < 5000:
+            break
+        last = (rows[-1][0], rows[-1][1])
+    if lost:
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE attachment SET path = NULL, sha256 = NULL"
+                                 " WHERE message_id = :mid AND id = :aid"), lost)
+    return len(lost)
+
+
+def download_attachments(engine: Engine, client: ContentClient, config: Config, *,
+                         progress: Progress) -> AttachmentCounts:
+    """Fetch every attachment that has no verified file yet; see the module docstring."""
+    files = config.database.files_dir
+    counts = AttachmentCounts()
+    forget_missing_files(engine, files)
+    progress.start("attachments", _count_jobs(engine))
+    try:
+        for job in _jobs(engine):
+            _one(engine, client, config.sync, files, job, counts)
+            progress.advance()
+    finally:
+        progress.finish()
+    return counts
+
+
+def _one(engine: Engine, client: ContentClient, sync: SyncConfig, files: Path, job: Job,
+         counts: AttachmentCounts) -> None:
+    reason = skip_reason(job, sync)
+    if reason is not None:
+        counts.skipped += 1
+        _save_skipped(engine, job, reason)
+        return
+    rel = file_name(job)
+    try:
+        size, digest = fetch_file(client, job, files / rel)
+        counts.requests += 1
+    except ApiError as exc:
+        counts.requests += 1
+        if exc.status in (404, 410):
+            counts.skipped += 1
+            _save_skipped(engine, job, PURGED_REASON)
+        else:
+            counts.failed += 1
+            _save_skipped(engine, job, f"error: {exc}")
+        return
+    counts.downloaded += 1
+    counts.bytes += size
+    save_file(engine, job, rel, size, digest, files)
+
+
+def fetch_file(client: ContentClient, job: Job, dest: Path) -> tuple[int, str]:
+    """Download into ``dest.part`` (resuming it), fsync, rename; returns (size, sha256)."""
+    assert job.uri is not None
+    part = dest.with_name(dest.name + ".part")
+    part.parent.mkdir(parents=True, exist_ok=True)
+    offset = part.stat().st_size if part.exists() else 0
+    with open(part, "r+b" if offset else "wb") as fh:
+        fh.seek(offset)
+        client.download_content(job.uri, fh, offset=offset)
+        fh.flush()
+        os.fsync(fh.fileno())
+    size, digest = hash_file(part)
+    os.replace(part, dest)
+    return size, digest
+
+
+def hash_file(path: Path) -> tuple[int, str]:
+    sha, size = hashlib.sha256(), 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            sha.update(chunk)
+            size += len(chunk)
+    return size, sha.hexdigest()
+
+
+def save_file(engine: Engine, job: Job, rel: str, size: int, digest: str, files: Path) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "UPDATE attachment SET path = :p, sha256 = :h, size = :s, downloaded_at = :t,"
+            " skipped = NULL WHERE message_id = :mid AND id = :aid"),
+            {"p": rel, "h": digest, "s": size, "t": utc_now_iso(), "mid": job.message_id,
+             "aid": job.id})
+        column = TEXT_COLUMNS.get(job.type or "")
+        if column is not None:
+            text = (files / rel).read_bytes().decode("utf-8", errors="replace")
+            conn.execute(sa.text(f"UPDATE message SET {column} = :v WHERE id = :id"
+                                 f" AND {column} IS NOT :v"), {"v": text, "id": job.message_id})
+
+
+def _save_skipped(engine: Engine, job: Job, reason: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE attachment SET skipped = :r WHERE message_id = :mid"
+                             " AND id = :aid"), {"r": reason, "mid": job.message_id, "aid": job.id})

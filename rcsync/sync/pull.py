@@ -1,0 +1,323 @@
+"""The pull direction: mirror RingCentral's message store into the database.
+
+A thin pipeline, fetch -> save (three-way merge inside) -> commit cursor, in two forms:
+
+**Full pull** (the first one, ``--full``, an invalid sync token, a changed frame):
+
+1. FSync with ``dateFrom = history_start`` and ``recordCount = 1``: a cheap sync token T0
+   whose frame covers the whole history and whose sync time precedes the listing. It is
+   kept in ``sync_state[FIRST_PULL]`` (progress), not yet as the sync token.
+2. List the message store newest first with *keyset paging by date*: every request is
+   ``page=1`` with ``dateTo`` = the oldest creationTime stored so far + 1 ms (page numbers
+   would shift when messages are purged during the listing). Ids at the boundary instant
+   are remembered, so the overlap is dropped. If a whole page shares one instant (more
+   than 1000 messages created in the same millisecond), pages 2, 3, ... of that instant
+   follow. Each page is committed together with the progress, so an interrupted pull
+   resumes at the page it stopped at.
+3. ISync with T0 catches what arrived or changed during the listing; its records, the new
+   token (SYNC_TOKEN), the frame (SYNC_FRAME) and the end of FIRST_PULL commit together.
+
+**Incremental pull**: one ISync with SYNC_TOKEN; records and the new token commit together.
+
+Deleted/purged messages arrive from ISync as id + availability; trashed ones are re-read
+(50 per request) so their read status and metadata are exact; purged ones only change
+availability. Nothing is ever deleted locally because the server stopped listing it.
+Attachments are downloaded afterwards (`rcsync.sync.attachments`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from sqlalchemy.engine import Connection, Engine
+
+from rcsync.config import Config
+from rcsync.db import translate_errors
+from rcsync.errors import SyncTokenInvalid
+from rcsync.progress import NullProgress, Progress
+from rcsync.sync import records as rec
+from rcsync.sync.attachments import AttachmentCounts, ContentClient, download_attachments
+from rcsync.sync.merge import Policy
+from rcsync.sync.save import SaveCounts, save_records
+from rcsync.sync.state import (
+    FIRST_PULL,
+    LAST_PULL_AT,
+    SYNC_FRAME,
+    SYNC_TOKEN,
+    get_state,
+    set_state,
+    utc_now_iso,
+)
+
+PER_PAGE = 1000
+BATCH = 1000
+GET_BATCH = 50
+LIST_AVAILABILITY = ("Alive", "Deleted", "Purged")
+# A full pull restarts when T0 itself is invalidated meanwhile; a bounded number of times.
+MAX_FULL_ATTEMPTS = 3
+
+
+class PullClient(ContentClient, Protocol):
+    """What the pull needs of `rcsync.api.MessageStoreClient`."""
+
+    def list_messages(self, *, date_from: str, date_to: str, message_types: Sequence[str],
+                      availability: Sequence[str] = ..., page: int = 1,
+                      per_page: int = 1000) -> Any: ...
+
+    def full_sync(self, *, date_from: str, message_types: Sequence[str],
+                  record_count: int | None = None) -> Any: ...
+
+    def incremental_sync(self, sync_token: str) -> Any: ...
+
+    def get_messages(self, ids: Sequence[int]) -> Mapping[int, Any]: ...
+
+
+@dataclass
+class PullSummary:
+    """What one pull did (the CLI prints it; `sync`, `watch` and the demo use it)."""
+
+    new: int = 0
+    updated: int = 0
+    remote_deleted: int = 0
+    purged: int = 0
+    conflicts: int = 0
+    tombstoned: int = 0  # remote records ignored because the user deleted the row locally
+    attachments_downloaded: int = 0
+    attachment_bytes: int = 0
+    attachments_skipped: int = 0
+    attachments_failed: int = 0
+    requests: int = 0  # API calls made for messages and attachments (token requests aside)
+    seconds: float = 0.0
+    full: bool = False
+
+    @property
+    def messages(self) -> int:
+        return self.new + self.updated
+
+    def add(self, counts: SaveCounts) -> None:
+        self.new += counts.new
+        self.updated += counts.updated
+        self.remote_deleted += counts.remote_deleted
+        self.purged += counts.purged
+        self.conflicts += counts.conflicts
+        self.tombstoned += counts.tombstoned
+
+    def add_attachments(self, counts: AttachmentCounts) -> None:
+        self.attachments_downloaded += counts.downloaded
+        self.attachment_bytes += counts.bytes
+        self.attachments_skipped += counts.skipped
+        self.attachments_failed += counts.failed
+        self.requests += counts.requests
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Progress of a full pull (stored as JSON in sync_state[FIRST_PULL])."""
+
+    frame: dict[str, Any]
+    token: str
+    date_to: str  # exclusive upper bound of the next request
+    page: int = 1
+    oldest: str | None = None  # oldest creationTime stored so far
+    boundary: tuple[int, ...] = ()  # ids stored at `oldest`, which the next page repeats
+    done: bool = False
+
+    def to_json(self) -> str:
+        data = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        data["boundary"] = list(self.boundary)
+        return json.dumps(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> Listing:
+        data = json.loads(text)
+        data["boundary"] = tuple(data.get("boundary", ()))
+        return cls(**data)
+
+
+def frame_of(config: Config) -> dict[str, Any]:
+    """What a sync token covers; a change means a full resync."""
+    return {"history_start": config.sync.history_start.isoformat(),
+            "message_types": sorted(config.sync.message_types)}
+
+
+def next_listing(listing: Listing, page_records: Sequence[Mapping[str, Any]],
+                 has_next: bool) -> Listing:
+    """PURE: where the keyset listing goes after a page (see the module docstring)."""
+    if not has_next or not page_records:
+        return replace(listing, done=True)
+    times = [str(r["creationTime"]) for r in page_records]
+    oldest = min(times)
+    ids = {int(r["id"]) for r, t in zip(page_records, times, strict=True) if t == oldest}
+    if oldest == listing.oldest:
+        # Nothing older on this page: a crowded instant; page through it.
+        return replace(listing, page=listing.page + 1,
+                       boundary=tuple(sorted(set(listing.boundary) | ids)))
+    return replace(listing, date_to=rec.plus_one_ms(oldest), page=1, oldest=oldest,
+                   boundary=tuple(sorted(ids)))
+
+
+@dataclass
+class _Run:
+    engine: Engine
+    client: PullClient
+    config: Config
+    progress: Progress
+    summary: PullSummary = field(default_factory=PullSummary)
+
+    @property
+    def policy(self) -> Policy:
+        return Policy(self.config.sync.conflict_policy)
+
+    def save(self, conn: Connection, records: Sequence[Mapping[str, Any]]) -> None:
+        for start in range(0, len(records), BATCH):
+            chunk = records[start:start + BATCH]
+            self.summary.add(save_records(conn, chunk, policy=self.policy, now=utc_now_iso()))
+            self.progress.advance(len(chunk))
+
+
+def pull(
+    engine: Engine,
+    client: PullClient,
+    config: Config,
+    *,
+    full: bool = False,
+    progress: Progress | None = None,
+) -> PullSummary:
+    """Bring the database up to date with RingCentral; see the module docstring."""
+    started = time.monotonic()
+    run = _Run(engine, client, config, progress or NullProgress())
+    with translate_errors(engine):
+        _pull_messages(run, full=full)
+        if config.sync.download_attachments:
+            counts = download_attachments(engine, client, config, progress=run.progress)
+            run.summary.add_attachments(counts)
+    run.summary.seconds = time.monotonic() - started
+    return run.summary
+
+
+def _pull_messages(run: _Run, *, full: bool) -> None:
+    frame = frame_of(run.config)
+    with run.engine.connect() as conn:
+        token = get_state(conn, SYNC_TOKEN)
+        stored_frame = get_state(conn, SYNC_FRAME)
+        pending = get_state(conn, FIRST_PULL)
+    listing = Listing.from_json(pending) if pending else None
+    if listing is not None and listing.frame != frame:
+        listing = None  # an unfinished pull of another frame: start over
+    run.progress.start("messages")
+    try:
+        if listing is None and not full and token and stored_frame == json.dumps(frame):
+            try:
+                _incremental(run, token)
+                return
+            except SyncTokenInvalid:
+                run.progress.note("sync token no longer valid: doing a full resync")
+        _full(run, frame, listing)
+    finally:
+        run.progress.finish()
+
+
+def _incremental(run: _Run, token: str) -> None:
+    result = run.client.incremental_sync(token)
+    run.summary.requests += 1
+    records = _expand_stubs(run, result.records)
+    with run.engine.begin() as conn:
+        run.save(conn, records)
+        _commit_token(conn, result.sync_token, None)
+
+
+def _full(run: _Run, frame: dict[str, Any], listing: Listing | None) -> None:
+    run.summary.full = True
+    for _attempt in range(MAX_FULL_ATTEMPTS):
+        if listing is None:
+            listing = _begin(run, frame)
+        listing = _list_all(run, listing)
+        try:
+            _finish(run, listing)
+            return
+        except SyncTokenInvalid:
+            # T0 was invalidated during the listing: what changed since is unknown; relist.
+            run.progress.note("sync token invalidated during the full pull: listing again")
+            listing = None
+    raise SyncTokenInvalid("message-sync keeps rejecting fresh sync tokens (MSG-333); "
+                           "try again later", code="MSG-333")
+
+
+def _begin(run: _Run, frame: dict[str, Any]) -> Listing:
+    result = run.client.full_sync(date_from=rec.day_start(run.config.sync.history_start),
+                                  message_types=run.config.sync.message_types, record_count=1)
+    run.summary.requests += 1
+    # The listing's first dateTo: a day past the server's own clock (ours may be off).
+    server_now = rec.parse_time(result.sync_time) if result.sync_time else dt.datetime.now(dt.UTC)
+    listing = Listing(frame=frame, token=result.sync_token,
+                      date_to=rec.format_time(server_now + dt.timedelta(days=1)))
+    with run.engine.begin() as conn:
+        run.save(conn, result.records)
+        set_state(conn, FIRST_PULL, listing.to_json())
+    return listing
+
+
+def _list_all(run: _Run, listing: Listing) -> Listing:
+    """The keyset listing from where `listing` stands; each page commits with its progress."""
+    history_start = rec.day_start(run.config.sync.history_start)
+    first = True
+    while not listing.done:
+        page = run.client.list_messages(
+            date_from=history_start, date_to=listing.date_to,
+            message_types=run.config.sync.message_types, availability=LIST_AVAILABILITY,
+            page=listing.page, per_page=PER_PAGE)
+        run.summary.requests += 1
+        if first and page.paging.get("totalElements") is not None:
+            run.progress.start("messages", int(page.paging["totalElements"]))
+        first = False
+        boundary = set(listing.boundary)
+        fresh = [r for r in page.records if int(r["id"]) not in boundary]
+        listing = next_listing(listing, page.records, page.has_next)
+        with run.engine.begin() as conn:
+            run.save(conn, fresh)
+            set_state(conn, FIRST_PULL, listing.to_json())
+    return listing
+
+
+def _finish(run: _Run, listing: Listing) -> None:
+    result = run.client.incremental_sync(listing.token)
+    run.summary.requests += 1
+    records = _expand_stubs(run, result.records)
+    with run.engine.begin() as conn:
+        run.save(conn, records)
+        _commit_token(conn, result.sync_token, listing.frame)
+
+
+def _commit_token(conn: Connection, token: str, frame: dict[str, Any] | None) -> None:
+    set_state(conn, SYNC_TOKEN, token)
+    if frame is not None:
+        set_state(conn, SYNC_FRAME, json.dumps(frame))
+        set_state(conn, FIRST_PULL, None)
+    set_state(conn, LAST_PULL_AT, utc_now_iso())
+
+
+def _expand_stubs(run: _Run, records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Replace ISync's id + availability stubs of trashed messages by the full records.
+
+    A trashed message still exists with its metadata, and its read status may have changed
+    too (a stub does not say); one bulk GET per 50 ids makes the mirror exact. Purged
+    messages have nothing more to tell, and a message purged meanwhile keeps its stub.
+    """
+    wanted = [int(r["id"]) for r in records
+              if rec.is_stub(r) and r.get("availability") == "Deleted"]
+    if not wanted:
+        return list(records)
+    full: dict[int, Mapping[str, Any]] = {}
+    for start in range(0, len(wanted), GET_BATCH):
+        chunk = wanted[start:start + GET_BATCH]
+        results = run.client.get_messages(chunk)
+        run.summary.requests += 1
+        for message_id, item in results.items():
+            if item.ok and isinstance(item.record, dict) and not rec.is_stub(item.record):
+                full[message_id] = item.record
+    return [full.get(int(r["id"]), r) if rec.is_stub(r) else r for r in records]

@@ -1,0 +1,161 @@
+"""PURE mapping of RingCentral message records to database rows. No clock, no I/O.
+
+A record is the JSON dict the API returned (``GetMessageInfoResponse``), ids exact. Two
+shapes reach the pull engine:
+
+* a full record (listing, FSync, ISync for new/changed Alive messages): every column is
+  mapped from it, and ``raw`` keeps the whole record;
+* a *stub* (ISync for deleted/purged messages): only ``id`` and ``availability``. A stub
+  never replaces stored metadata; it patches availability (and the stored ``raw``).
+
+Times stay RingCentral's ISO-8601 UTC text (``2024-05-13T10:22:01.000Z``), which sorts as
+text; the keyset listing of the first pull moves its ``dateTo`` with `plus_one_ms`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from typing import Any
+
+Record = Mapping[str, Any]
+Row = dict[str, Any]
+
+# Columns a full record sets (besides the three-way fields, raw and synced_at).
+META_COLUMNS = (
+    "extension_id", "type", "direction", "subject", "message_status", "priority",
+    "creation_time", "last_modified_time", "conversation_id", "from_phone_number",
+    "from_name", "to_phone_numbers", "to_names", "fax_page_count", "vm_duration",
+)  # fmt: skip
+ATTACHMENT_COLUMNS = ("message_id", "id", "type", "content_type", "size", "uri", "file_name")
+
+
+def dumps(record: Record) -> str:
+    """Compact JSON text for ``raw`` (Python's json keeps 64-bit ints exact)."""
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+
+
+def is_stub(record: Record) -> bool:
+    """ISync's deleted/purged form: id and availability, nothing to map the rest from."""
+    return "creationTime" not in record or "type" not in record
+
+
+def _party_number(party: Mapping[str, Any]) -> str | None:
+    # Pager messages address extensions, which have no phone number.
+    value = party.get("phoneNumber") or party.get("extensionNumber")
+    return None if value is None else str(value)
+
+
+def _joined(values: list[str | None]) -> str | None:
+    present = [v for v in values if v]
+    return ",".join(present) if present else None
+
+
+def _conversation_id(record: Record) -> str | None:
+    conv = record.get("conversation")
+    if isinstance(conv, Mapping) and conv.get("id") is not None:
+        return str(conv["id"])
+    legacy = record.get("conversationId")
+    return None if legacy is None else str(legacy)
+
+
+def _vm_duration(record: Record) -> int | None:
+    for att in record.get("attachments") or ():
+        if isinstance(att, Mapping) and att.get("vmDuration") is not None:
+            return int(att["vmDuration"])
+    value = record.get("vmDuration")
+    return None if value is None else int(value)
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def message_row(record: Record, *, raw: str | None = None) -> Row:
+    """Columns of `message` from a full record; read_status/availability are remote values."""
+    sender = record.get("from") or {}
+    recipients = [r for r in record.get("to") or () if isinstance(r, Mapping)]
+    return {
+        "id": int(record["id"]),
+        "extension_id": _optional_str(record.get("extensionId")),
+        "type": str(record["type"]),
+        "direction": record.get("direction"),
+        "subject": record.get("subject"),
+        "read_status": record.get("readStatus"),
+        "availability": record.get("availability"),
+        "message_status": record.get("messageStatus"),
+        "priority": record.get("priority"),
+        "creation_time": str(record["creationTime"]),
+        "last_modified_time": record.get("lastModifiedTime"),
+        "conversation_id": _conversation_id(record),
+        "from_phone_number": _party_number(sender) if isinstance(sender, Mapping) else None,
+        "from_name": sender.get("name") if isinstance(sender, Mapping) else None,
+        "to_phone_numbers": _joined([_party_number(r) for r in recipients]),
+        "to_names": _joined([r.get("name") for r in recipients]),
+        "fax_page_count": _optional_int(record.get("faxPageCount")),
+        "vm_duration": _vm_duration(record),
+        "raw": dumps(record) if raw is None else raw,
+    }
+
+
+def attachment_rows(record: Record) -> list[Row]:
+    """Rows of `attachment` for a full record (a purged record lists none: rows are kept)."""
+    message_id = int(record["id"])
+    rows = []
+    for att in record.get("attachments") or ():
+        if not isinstance(att, Mapping) or att.get("id") is None:
+            continue
+        rows.append({
+            "message_id": message_id,
+            "id": int(att["id"]),
+            "type": att.get("type"),
+            "content_type": att.get("contentType"),
+            "size": _optional_int(att.get("size")),
+            "uri": att.get("uri"),
+            "file_name": att.get("fileName"),
+        })
+    return rows
+
+
+def patch_raw(raw: str | None, availability: str | None) -> str | None:
+    """The stored record with a stub's availability applied (None if nothing is stored)."""
+    if raw is None:
+        return None
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return raw
+    if not isinstance(record, dict):
+        return raw
+    record["availability"] = availability
+    if availability == "Purged":
+        # RingCentral: "Purged means that all attachments are already deleted".
+        record["attachments"] = []
+    return dumps(record)
+
+
+# --- times -------------------------------------------------------------------------------
+
+def parse_time(text: str) -> dt.datetime:
+    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def format_time(value: dt.datetime) -> str:
+    value = value.astimezone(dt.UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def plus_one_ms(text: str) -> str:
+    """`text` + 1 ms: a ``dateTo`` that includes `text` whether the API treats it as
+    inclusive or exclusive (duplicates at that instant are removed by id)."""
+    return format_time(parse_time(text) + dt.timedelta(milliseconds=1))
+
+
+def day_start(day: dt.date) -> str:
+    return format_time(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC))

@@ -1,0 +1,257 @@
+"""Database writes of the pull direction (habit 7: save_* only writes the DB, no HTTP).
+
+`save_records` stores one batch of remote records inside the caller's transaction:
+
+1. read what the batch touches (one query): existing rows with their three-way fields, and
+   tombstones (ids the user deleted locally are never recreated);
+2. upsert full records with one ``executemany`` of ``INSERT ... ON CONFLICT(id) DO UPDATE``
+   (never ``INSERT OR REPLACE``: it would fire the delete triggers and make tombstones).
+   Per field, the upsert applies the three-way rule itself: a clean field (local IS base)
+   gets local = base = remote; a dirty one keeps local and base and only moves remote_*.
+   Local-only columns (text, transcription) are not in the SET list, so never clobbered;
+3. apply stubs (ISync's id + availability for deleted/purged messages) the same way,
+   patching the stored raw instead of replacing it;
+4. for the few dirty rows whose remote value changed, run `merge_field` per field and
+   apply the Decision (local, base) and the conflict log, as the configured policy says.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from rcsync.sync import records as rec
+from rcsync.sync.merge import FieldState, Outcome, Policy, merge_field
+from rcsync.sync.state import save_conflict
+
+FIELDS = ("read_status", "availability")
+_REMOTE_KEY = {"read_status": "readStatus", "availability": "availability"}
+
+_INSERT_COLUMNS = (
+    "id", *rec.META_COLUMNS, "read_status", "availability", "base_read_status",
+    "base_availability", "remote_read_status", "remote_availability", "raw", "synced_at",
+)  # fmt: skip
+
+
+def _clean_case(f: str, value: str) -> str:
+    return f"CASE WHEN {f} IS base_{f} THEN {value} ELSE {{target}} END"
+
+
+def _upsert_sql() -> str:
+    sets = [f"{c} = excluded.{c}" for c in (*rec.META_COLUMNS, "raw", "synced_at")]
+    for f in FIELDS:
+        sets.append(f"{f} = " + _clean_case(f, f"excluded.{f}").format(target=f))
+        sets.append(f"base_{f} = " + _clean_case(f, f"excluded.{f}").format(target=f"base_{f}"))
+        sets.append(f"remote_{f} = excluded.remote_{f}")
+    marks = ", ".join("?" for _ in _INSERT_COLUMNS)
+    return (f"INSERT INTO message ({', '.join(_INSERT_COLUMNS)}) VALUES ({marks}) "
+            f"ON CONFLICT (id) DO UPDATE SET {', '.join(sets)}")
+
+
+UPSERT_MESSAGE = _upsert_sql()
+
+STUB_UPDATE = (
+    "UPDATE message SET remote_availability = ?1,"
+    " availability = CASE WHEN availability IS base_availability THEN ?1 ELSE availability END,"
+    " base_availability = CASE WHEN availability IS base_availability THEN ?1"
+    " ELSE base_availability END,"
+    " raw = coalesce(?2, raw), synced_at = ?3 WHERE id = ?4"
+)
+
+UPSERT_ATTACHMENT = (
+    "INSERT INTO attachment (message_id, id, type, content_type, size, uri, file_name)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (message_id, id) DO UPDATE SET"
+    " type = excluded.type, content_type = excluded.content_type,"
+    " size = coalesce(attachment.size, excluded.size), uri = excluded.uri,"
+    " file_name = excluded.file_name"
+)
+
+_EXISTING = sa.text(
+    "SELECT m.id, m.read_status, m.base_read_status, m.remote_read_status, m.availability,"
+    " m.base_availability, m.remote_availability, m.last_modified_time, m.raw, e.edited_at"
+    " FROM message m LEFT JOIN local_edit e ON e.message_id = m.id"
+    " WHERE m.id IN (SELECT value FROM json_each(:ids))"
+)
+_TOMBSTONED = sa.text(
+    "SELECT message_id FROM tombstone WHERE message_id IN (SELECT value FROM json_each(:ids))"
+)
+
+
+@dataclass(frozen=True)
+class Existing:
+    """A stored row as far as the merge and the counts need it."""
+
+    id: int
+    local: Mapping[str, str | None]
+    base: Mapping[str, str | None]
+    remote: Mapping[str, str | None]
+    last_modified_time: str | None
+    raw: str | None
+    edited_at: str | None
+
+    def dirty(self, f: str) -> bool:
+        return self.local[f] != self.base[f]
+
+
+@dataclass
+class SaveCounts:
+    new: int = 0
+    updated: int = 0
+    remote_deleted: int = 0
+    purged: int = 0
+    conflicts: int = 0
+    tombstoned: int = 0
+    new_ids: list[int] = field(default_factory=list)
+
+    def add(self, other: SaveCounts) -> None:
+        for name in ("new", "updated", "remote_deleted", "purged", "conflicts", "tombstoned"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+def fetch_existing(conn: Connection, ids: Sequence[int]) -> tuple[dict[int, Existing], set[int]]:
+    """Stored rows and tombstones among `ids` (two indexed queries, whatever the batch size)."""
+    param = {"ids": json.dumps(list(ids))}
+    existing: dict[int, Existing] = {}
+    for r in conn.execute(_EXISTING, param):
+        existing[r[0]] = Existing(
+            id=r[0],
+            local={"read_status": r[1], "availability": r[4]},
+            base={"read_status": r[2], "availability": r[5]},
+            remote={"read_status": r[3], "availability": r[6]},
+            last_modified_time=r[7], raw=r[8], edited_at=r[9],
+        )
+    tombstoned = {r[0] for r in conn.execute(_TOMBSTONED, param)}
+    return existing, tombstoned
+
+
+def _insert_params(row: Mapping[str, Any], now: str) -> tuple[Any, ...]:
+    read, avail = row["read_status"], row["availability"]
+    values = [row["id"], *(row[c] for c in rec.META_COLUMNS)]
+    values += [read, avail, read, avail, read, avail, row["raw"], now]
+    return tuple(values)
+
+
+def _count_change(counts: SaveCounts, old: Existing | None, remote: Mapping[str, Any],
+                  lmt: str | None) -> None:
+    if old is None:
+        counts.new += 1
+        return
+    avail = remote.get("availability")
+    if avail != old.remote["availability"]:
+        counts.remote_deleted += avail == "Deleted"
+        counts.purged += avail == "Purged"
+    if (lmt != old.last_modified_time or avail != old.remote["availability"]
+            or remote.get("read_status") != old.remote["read_status"]):
+        counts.updated += 1
+
+
+def save_records(
+    conn: Connection,
+    records: Iterable[Mapping[str, Any]],
+    *,
+    policy: Policy,
+    now: str,
+) -> SaveCounts:
+    """Store a batch of remote records (full or stubs) by the three-way rule; see module doc."""
+    batch = _dedupe(records)
+    counts = SaveCounts()
+    if not batch:
+        return counts
+    existing, tombstoned = fetch_existing(conn, list(batch))
+    counts.tombstoned = sum(1 for i in batch if i in tombstoned)
+    full = [r for i, r in batch.items() if i not in tombstoned and not rec.is_stub(r)]
+    stubs = [r for i, r in batch.items() if i not in tombstoned and rec.is_stub(r)]
+    # A message we first hear of as Purged has nothing left to keep: no row for it.
+    full = [r for r in full if int(r["id"]) in existing or r.get("availability") != "Purged"]
+    stubs = [r for r in stubs if int(r["id"]) in existing]
+    remote_values: dict[int, tuple[dict[str, Any], str | None]] = {}
+    _upsert_full(conn, full, existing, counts, remote_values, now)
+    _apply_stubs(conn, stubs, existing, counts, remote_values, now)
+    counts.conflicts = _merge_dirty(conn, existing, remote_values, policy, now)
+    return counts
+
+
+def _dedupe(records: Iterable[Mapping[str, Any]]) -> dict[int, Mapping[str, Any]]:
+    # The last record of an id wins; a full record is never replaced by a stub of the same
+    # batch only if the stub came first (batch order is the server's order).
+    out: dict[int, Mapping[str, Any]] = {}
+    for r in records:
+        out[int(r["id"])] = r
+    return out
+
+
+def _upsert_full(conn: Connection, full: list[Mapping[str, Any]], existing: dict[int, Existing],
+                 counts: SaveCounts, remote_values: dict[int, tuple[dict[str, Any], str | None]],
+                 now: str) -> None:
+    if not full:
+        return
+    rows = [rec.message_row(r) for r in full]
+    conn.exec_driver_sql(UPSERT_MESSAGE, [_insert_params(row, now) for row in rows])
+    attachments = [a for r in full for a in rec.attachment_rows(r)]
+    if attachments:
+        conn.exec_driver_sql(UPSERT_ATTACHMENT,
+                             [tuple(a[c] for c in rec.ATTACHMENT_COLUMNS) for a in attachments])
+    for row in rows:
+        old = existing.get(row["id"])
+        _count_change(counts, old, row, row["last_modified_time"])
+        if old is None:
+            counts.new_ids.append(row["id"])
+        remote_values[row["id"]] = (
+            {f: row[f] for f in FIELDS}, row["last_modified_time"])
+
+
+def _apply_stubs(conn: Connection, stubs: list[Mapping[str, Any]], existing: dict[int, Existing],
+                 counts: SaveCounts, remote_values: dict[int, tuple[dict[str, Any], str | None]],
+                 now: str) -> None:
+    params = []
+    for stub in stubs:
+        old = existing[int(stub["id"])]
+        avail = stub.get("availability")
+        params.append((avail, rec.patch_raw(old.raw, avail), now, old.id))
+        remote = {"read_status": old.remote["read_status"], "availability": avail}
+        _count_change(counts, old, remote, old.last_modified_time)
+        # No lastModifiedTime in a stub: the merge counts the remote change as newer.
+        remote_values[old.id] = (remote, None)
+    if params:
+        conn.exec_driver_sql(STUB_UPDATE, params)
+
+
+def _merge_dirty(conn: Connection, existing: dict[int, Existing],
+                 remote_values: dict[int, tuple[dict[str, Any], str | None]],
+                 policy: Policy, now: str) -> int:
+    """Three-way merge of the dirty fields the batch changed remotely; returns conflicts."""
+    conflicts = 0
+    for message_id, (remote, remote_time) in remote_values.items():
+        old = existing.get(message_id)
+        if old is None or not any(old.dirty(f) for f in FIELDS):
+            continue
+        for f in FIELDS:
+            if not old.dirty(f) or remote[f] == old.base[f]:
+                continue  # clean fields were settled by the upsert; unchanged remote: no news
+            state = FieldState(old.local[f], old.base[f], remote[f], old.edited_at, remote_time)
+            decision = merge_field(f, state, policy)
+            if decision.outcome is not Outcome.UNCHANGED:
+                conn.exec_driver_sql(
+                    f"UPDATE message SET {f} = ?, base_{f} = ? WHERE id = ?",
+                    (decision.local, decision.base, message_id),
+                )
+            if decision.conflict is not None:
+                conflicts += 1
+                save_conflict(conn, message_id=message_id, field=f, state=state, policy=policy,
+                              resolution=decision.conflict, resolved_value=decision.local,
+                              detected_at=now)
+        _keep_edit_time(conn, old)
+    return conflicts
+
+
+def _keep_edit_time(conn: Connection, old: Existing) -> None:
+    # The edit trigger refreshes edited_at on any write to a still-dirty row; the user's
+    # edit time is what the "newest" policy compares, so put it back.
+    if old.edited_at is not None:
+        conn.exec_driver_sql("UPDATE local_edit SET edited_at = ? WHERE message_id = ?",
+                             (old.edited_at, old.id))
