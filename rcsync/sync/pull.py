@@ -99,6 +99,22 @@ class PullSummary:
     def messages(self) -> int:
         return self.new + self.updated
 
+    def describe(self) -> str:
+        """One line without the time, e.g. ``pulled 12,345 messages (12,000 new, 345
+        updated), 2,100 attachments (35.2 MB)``."""
+        kind = "full pull: " if self.full else ""
+        line = (f"{kind}pulled {self.messages:,} messages ({self.new:,} new, "
+                f"{self.updated:,} updated)")
+        if self.remote_deleted or self.purged:
+            line += f", {self.remote_deleted:,} trashed and {self.purged:,} purged remotely"
+        line += (f", {self.attachments_downloaded:,} attachments "
+                 f"({format_bytes(self.attachment_bytes)})")
+        if self.attachments_failed:
+            line += f", {self.attachments_failed:,} attachments failed (retried next pull)"
+        if self.conflicts:
+            line += f", {self.conflicts:,} conflicts (see the conflict table)"
+        return line
+
     def add(self, counts: SaveCounts) -> None:
         self.new += counts.new
         self.updated += counts.updated
@@ -137,6 +153,16 @@ class Listing:
         data = json.loads(text)
         data["boundary"] = tuple(data.get("boundary", ()))
         return cls(**data)
+
+
+def format_bytes(n: int) -> str:
+    """``35.2 MB`` (decimal units, as file managers show)."""
+    size = float(n)
+    for unit in ("B", "KB", "MB"):
+        if size < 1000:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
 
 
 def frame_of(config: Config) -> dict[str, Any]:
