@@ -133,25 +133,40 @@ class Served:
         from rcsync.sync.pull import pull
 
         config = kw.pop("config", None) or self.config()
-        client = kw.pop("client", None) or self.client()
-        with self.engine() as eng, client:
-            return pull(eng, client, config, **kw)
+        given = kw.pop("client", None)
+        client = given or self.client()
+        try:
+            with self.engine() as eng:
+                return pull(eng, client, config, **kw)
+        finally:
+            if given is None:
+                client.close()
 
     def push(self, **kw: Any) -> Any:
         from rcsync.sync.push import push
 
         config = kw.pop("config", None) or self.config()
-        client = kw.pop("client", None) or self.client()
-        with self.engine() as eng, client:
-            return push(eng, client, config, **kw)
+        given = kw.pop("client", None)
+        client = given or self.client()
+        try:
+            with self.engine() as eng:
+                return push(eng, client, config, **kw)
+        finally:
+            if given is None:
+                client.close()
 
     def sync(self, **kw: Any) -> Any:
         from rcsync.sync.sync import sync
 
         config = kw.pop("config", None) or self.config()
-        client = kw.pop("client", None) or self.client()
-        with self.engine() as eng, client:
-            return sync(eng, client, config, **kw)
+        given = kw.pop("client", None)
+        client = given or self.client()
+        try:
+            with self.engine() as eng:
+                return sync(eng, client, config, **kw)
+        finally:
+            if given is None:
+                client.close()
 
     # --- control API -----------------------------------------------------------------------
 
