@@ -1,0 +1,31 @@
+"""Fixtures of the pull tests: an in-process emulator, a config and a migrated database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from rcsync.config import Config
+from rcsync.db import open_database
+from rcsync.emulator import Emulator
+from tests.unit.pull.pull_harness import make_config
+
+
+@pytest.fixture
+def emu() -> Emulator:
+    return Emulator(messages=300, seed=7, rate_limits=False)
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    return make_config(tmp_path)
+
+
+@pytest.fixture
+def db(config: Config) -> Iterator[Engine]:
+    eng = open_database(config.database.path)
+    yield eng
+    eng.dispose()

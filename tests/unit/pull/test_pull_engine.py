@@ -1,0 +1,188 @@
+"""The pull engine against the in-process emulator: first pull, incremental, resume, resync."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from rcsync.config import Config
+from rcsync.db import open_database
+from rcsync.emulator import Emulator
+from rcsync.sync.pull import pull
+from rcsync.sync.state import FIRST_PULL, SYNC_FRAME, SYNC_TOKEN, get_state
+from tests.unit.pull.pull_harness import (
+    Interrupted,
+    Interrupting,
+    count_rows,
+    make_client,
+    make_config,
+    mirror_problems,
+)
+
+
+def _state(engine: Engine, key: str) -> str | None:
+    with engine.connect() as conn:
+        return get_state(conn, key)
+
+
+def _api_requests(emu: Emulator) -> int:
+    ops = emu.counters.snapshot()["by_operation"]
+    return sum(n for op, n in ops.items() if op != "getToken")
+
+
+def test_first_pull_mirrors_alive_and_deleted(emu: Emulator, config: Config, db: Engine) -> None:
+    summary = pull(db, make_client(config, emu.transport()), config)
+    assert summary.full
+    assert mirror_problems(db, emu) == []
+    listed = [r for r in emu.store.all_records() if r["availability"] != "Purged"]
+    assert summary.new == len(listed) == count_rows(db)
+    assert {"Alive", "Deleted"} <= {r["availability"] for r in listed}
+    assert _state(db, SYNC_TOKEN) and _state(db, SYNC_FRAME)
+    assert _state(db, FIRST_PULL) is None
+
+
+def test_incremental_pull_follows_remote_changes(emu: Emulator, config: Config,
+                                                 db: Engine) -> None:
+    client = make_client(config, emu.transport())
+    pull(db, client, config)
+    alive = [r["id"] for r in emu.store.all_records() if r["availability"] == "Alive"]
+    emu.store.arrive(5)
+    emu.store.remote_edit(alive[0], read_status="Read")
+    emu.store.remote_edit(alive[1], read_status="Unread")
+    emu.store.remote_edit(alive[2], availability="Deleted")
+    emu.store.remote_edit(alive[3], availability="Purged")
+    emu.store.remote_edit(alive[4], availability="Deleted")
+    emu.store.remote_edit(alive[4], read_status="Read")  # stub does not say: re-read
+    summary = pull(db, client, config)
+    assert not summary.full
+    assert summary.new == 5 and summary.purged == 1 and summary.remote_deleted == 2
+    assert mirror_problems(db, emu) == []
+    with db.connect() as conn:
+        purged = conn.execute(sa.text("SELECT availability, raw FROM message WHERE id = :i"),
+                              {"i": alive[3]}).one()
+    assert purged[0] == "Purged" and json.loads(purged[1])["availability"] == "Purged"
+
+
+def test_pull_with_nothing_new_makes_one_request(emu: Emulator, config: Config,
+                                                 db: Engine) -> None:
+    client = make_client(config, emu.transport())
+    pull(db, client, config)
+    emu.counters.reset()
+    summary = pull(db, client, config)
+    assert emu.counters.snapshot()["by_operation"] == {"syncMessages": 1}
+    assert summary.requests == 1 and summary.messages == 0
+
+
+def test_first_pull_request_count_and_no_429(tmp_path: Path) -> None:
+    n = 12_000
+    emu = Emulator(messages=n, seed=3)  # default rate limits (Light 50/min)
+    config = make_config(tmp_path)
+    engine = open_database(config.database.path)
+    summary = pull(engine, make_client(config, emu.transport()), config)
+    listed = sum(1 for r in emu.store.all_records() if r["availability"] != "Purged")
+    purged = sum(1 for r in emu.store.all_records() if r["availability"] == "Purged")
+    assert count_rows(engine) == listed
+    assert _api_requests(emu) <= math.ceil((listed + purged) / 1000) + 3
+    assert emu.counters.snapshot()["status"].get("429", 0) == 0
+    assert summary.requests == _api_requests(emu)
+
+
+@pytest.mark.parametrize("after", [0, 1, 2])
+def test_interrupted_first_pull_resumes(tmp_path: Path, after: int) -> None:
+    emu = Emulator(messages=2500, seed=5, rate_limits=False)
+    config = make_config(tmp_path)
+    engine = open_database(config.database.path)
+    broken = make_client(config, Interrupting(emu.transport(), after=after, marker="message-store?"))
+    with pytest.raises(Interrupted):
+        pull(engine, broken, config)
+    stored = count_rows(engine)
+    assert after * 970 <= stored <= after * 1000 + 1  # committed pages (+ the FSync record)
+    assert _state(engine, FIRST_PULL) is not None
+    emu.counters.reset()
+    emu.store.arrive(3)  # arrivals while we were down
+    summary = pull(engine, make_client(config, emu.transport()), config)
+    assert mirror_problems(engine, emu) == []
+    assert summary.full and summary.new == count_rows(engine) - stored
+    # Resumed, not restarted: the pages already stored are not listed again.
+    assert emu.counters.snapshot()["by_operation"]["listMessages"] <= 4 - after
+
+
+def test_interrupt_before_final_isync_keeps_progress(tmp_path: Path) -> None:
+    emu = Emulator(messages=1500, seed=9, rate_limits=False)
+    config = make_config(tmp_path)
+    engine = open_database(config.database.path)
+    # The FSync goes through, the ISync that ends the first pull does not.
+    broken = make_client(config, Interrupting(emu.transport(), after=1, marker="message-sync"))
+    with pytest.raises(Interrupted):
+        pull(engine, broken, config)
+    assert _state(engine, SYNC_TOKEN) is None
+    emu.store.remote_edit(emu.store.all_records()[0]["id"], read_status="Read")
+    pull(engine, make_client(config, emu.transport()), config)
+    assert mirror_problems(engine, emu) == []
+    assert _state(engine, FIRST_PULL) is None
+
+
+def test_invalid_sync_token_triggers_full_resync_keeping_local_state(
+        emu: Emulator, config: Config, db: Engine) -> None:
+    client = make_client(config, emu.transport())
+    pull(db, client, config)
+    alive = [r["id"] for r in emu.store.all_records() if r["availability"] == "Alive"]
+    with db.begin() as conn:
+        conn.execute(sa.text("UPDATE message SET read_status = 'Read', text = 'local text'"
+                             " WHERE id = :i AND read_status = 'Unread'"), {"i": alive[0]})
+        conn.execute(sa.text("UPDATE message SET text = 'kept' WHERE id = :i"), {"i": alive[1]})
+        conn.execute(sa.text("DELETE FROM message WHERE id = :i"), {"i": alive[2]})
+    pending_before = count_rows(db, "SELECT count(*) FROM pending_change")
+    emu.sync.invalidate()
+    emu.store.remote_edit(alive[3], availability="Purged")
+    summary = pull(db, client, config)
+    assert summary.full
+    assert mirror_problems(db, emu) == []
+    with db.connect() as conn:
+        assert conn.execute(sa.text("SELECT text FROM message WHERE id = :i"),
+                            {"i": alive[1]}).scalar_one() == "kept"
+        assert conn.execute(sa.text("SELECT count(*) FROM message WHERE id = :i"),
+                            {"i": alive[2]}).scalar_one() == 0
+    assert count_rows(db, "SELECT count(*) FROM pending_change") == pending_before
+
+
+def test_full_flag_and_frame_change_resync(emu: Emulator, config: Config, db: Engine) -> None:
+    client = make_client(config, emu.transport())
+    pull(db, client, replace(config, sync=replace(config.sync, message_types=("SMS",))))
+    assert count_rows(db, "SELECT count(*) FROM message WHERE type <> 'SMS'") == 0
+    assert mirror_problems(db, emu, types=("SMS",)) == []
+    summary = pull(db, client, config)  # more types now: a full resync
+    assert summary.full and mirror_problems(db, emu) == []
+    assert pull(db, client, config, full=True).full
+    assert mirror_problems(db, emu) == []
+
+
+def test_crowded_instant_pages_through(tmp_path: Path) -> None:
+    emu = Emulator(messages=50, seed=2, rate_limits=False)
+    when = "2024-03-01T12:00:00.000Z"
+    emu.store.inject([{"id": 1_500_000_000_000 + i, "type": "SMS", "creationTime": when,
+                       "subject": f"crowd {i}", "from": {"phoneNumber": "+15550001111"},
+                       "to": [{"phoneNumber": "+15550002222"}]} for i in range(2300)])
+    config = make_config(tmp_path)
+    engine = open_database(config.database.path)
+    pull(engine, make_client(config, emu.transport()), config)
+    assert mirror_problems(engine, emu) == []
+    assert count_rows(engine, f"SELECT count(*) FROM message WHERE creation_time = '{when}'") \
+        == 2300
+
+
+def test_retention_never_deletes_rows(emu: Emulator, config: Config, db: Engine) -> None:
+    client = make_client(config, emu.transport())
+    pull(db, client, config)
+    before = count_rows(db)
+    oldest = min(r["creationTime"] for r in emu.store.all_records())
+    from rcsync.emulator.times import parse_iso
+    assert emu.store.drop_before(parse_iso(oldest) + 86_400_000 * 30) > 0
+    pull(db, client, config, full=True)
+    assert count_rows(db) == before
