@@ -97,7 +97,7 @@ def one_edit(emu: Emulator, db: Path, mid: int) -> float:
     deadline = committed + 30
     while (emu.store.get(mid) or {}).get("readStatus") != new:
         if time.monotonic() > deadline:
-            raise SystemExit(f"edit of {mid} not seen on the emulator after 30 s")
+            raise RuntimeError(f"edit of {mid} not seen on the emulator after 30 s")
         time.sleep(0.002)
     return time.monotonic() - committed
 
@@ -107,6 +107,10 @@ def main() -> None:
     parser.add_argument("--edits", type=int, default=50)
     parser.add_argument("--idle", type=float, default=60.0)
     parser.add_argument("--interval", type=float, default=300.0)
+    parser.add_argument("--spacing", type=float, default=2.0,
+                        help="seconds between one edit arriving and the next edit")
+    parser.add_argument("--watch-flags", nargs="*", default=[],
+                        help="global rcsync flags for the watch process, e.g. -v")
     args = parser.parse_args()
 
     emu = Emulator(messages=300, seed=21, rate_limits=False)
@@ -118,17 +122,23 @@ def main() -> None:
         db = root / "messages.db"
         log = root / "watch.log"
         with log.open("wb") as out:
-            proc = subprocess.Popen(rcsync(config, "watch", "--interval", str(args.interval)),
-                                    stdout=out, stderr=subprocess.STDOUT)
+            command = rcsync(config, *args.watch_flags, "watch", "--interval",
+                             str(args.interval))
+            proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
         try:
             wait_for_text(log, "watching", 30)
             time.sleep(2.0)  # its first sweep and pull
             ids = local_alive_ids(db)
             latencies = []
+            emu.counters.reset()
             for i in range(args.edits):
                 latencies.append(one_edit(emu, db, ids[i % len(ids)]))
-                time.sleep(0.3)  # let the pull after the push finish: edits one at a time
+                # One edit at a time, spaced so the client's own rate-limit pacing (RingCentral's
+                # Light 50/min, Medium 40/min per app and user) never has to hold a request.
+                time.sleep(args.spacing)
             latencies.sort()
+            ops = emu.counters.snapshot()["by_operation"]
+            print(f"API requests during the edits: {dict(sorted(ops.items()))}")
             p95 = latencies[min(len(latencies) - 1, round(0.95 * len(latencies)) - 1)]
             print(f"edit-to-remote latency over {len(latencies)} edits: "
                   f"median {statistics.median(latencies) * 1000:.0f} ms, "
@@ -142,6 +152,11 @@ def main() -> None:
             requests = emu.counters.snapshot()["total"] - requests_before
             print(f"idle watch (interval {args.interval:g} s): {used:.3f} CPU s over "
                   f"{elapsed:.0f} s, {requests} API requests")
+        except RuntimeError as exc:
+            proc.send_signal(signal.SIGUSR1)  # the watch dumps its threads' stacks to its log
+            time.sleep(1)
+            print(f"{exc}; the watch log:\n{log.read_text(errors='replace')[-6000:]}")
+            raise SystemExit(1) from None
         finally:
             proc.send_signal(signal.SIGTERM)
             rc = proc.wait(timeout=30)

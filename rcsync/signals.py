@@ -10,6 +10,7 @@ a complete push batch) before it returns.
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import signal
 import threading
@@ -51,8 +52,13 @@ def run_stoppable(work: Callable[[], None], request_stop: Callable[[], None]) ->
             failure.append(exc)
 
     thread = threading.Thread(target=target, name="rcsync-watch")
-    with stop_on_signals(request_stop):
-        thread.start()
-        thread.join()
+    # `kill -USR1 <pid>` prints every thread's stack to stderr: how a stuck daemon is diagnosed.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    try:
+        with stop_on_signals(request_stop):
+            thread.start()
+            thread.join()
+    finally:
+        faulthandler.unregister(signal.SIGUSR1)
     if failure:
         raise failure[0]
