@@ -229,6 +229,24 @@ class Worker(Protocol):
         """Incremental pull."""
 
 
+class StopRequested(Exception):
+    """Raised inside a step (by `interruptible_sleep`) once a stop was requested.
+
+    It is raised only where the engine would sleep (rate-limit pacing, retry backoff), i.e.
+    between HTTP requests and outside transactions: what the step had committed stays, the
+    rest stays pending and is planned afresh next time.
+    """
+
+
+def interruptible_sleep(stop: threading.Event) -> Callable[[float], None]:
+    """A `time.sleep` for the API client that ends the step when a stop is requested."""
+    def sleep(seconds: float) -> None:
+        if stop.wait(max(seconds, 0.0)):
+            raise StopRequested("stop requested")
+
+    return sleep
+
+
 class StepIncomplete(Exception):
     """A push sent some edits but not all (transient failures); retried with backoff."""
 
@@ -299,6 +317,10 @@ class Runner:
         try:
             self._perform(step)
         except Exception as exc:
+            if isinstance(exc, StopRequested) and self.waker.stop_requested.is_set():
+                log.info("%s interrupted by the stop request; the rest stays pending",
+                         step.kind.value)
+                return
             verdict = self.classifier(exc)
             if verdict is Verdict.FATAL:
                 raise

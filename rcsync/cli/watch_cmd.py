@@ -80,7 +80,7 @@ def watch(app: App, interval: float | None, wait: bool, log_file: Path | None,
     from rcsync.api import build_client
     from rcsync.signals import run_stoppable
     from rcsync.watch import EngineWorker, LogProgress, run_watch
-    from rcsync.watchloop import Waker
+    from rcsync.watchloop import Waker, interruptible_sleep
 
     config = app.config
     every = interval if interval is not None else config.sync.watch_interval
@@ -88,10 +88,9 @@ def watch(app: App, interval: float | None, wait: bool, log_file: Path | None,
     with _watch_log(app.verbosity, log_file), app.engine_lock("watch", wait=wait):
         waker = Waker()
 
-        def sleep(seconds: float) -> None:  # rate-limit waits end early on a stop request
-            waker.stop_requested.wait(seconds)
-
-        client = build_client(config.ringcentral, insecure=app.insecure, sleep=sleep)
+        # Rate-limit and retry waits inside a step end it early when a stop is requested.
+        client = build_client(config.ringcentral, insecure=app.insecure,
+                              sleep=interruptible_sleep(waker.stop_requested))
         try:
             worker = EngineWorker(app.engine(), client, config, force=force,
                                   progress=LogProgress())

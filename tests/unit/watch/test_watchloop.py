@@ -329,3 +329,25 @@ def test_a_push_that_keeps_failing_slows_down_and_does_not_starve_pulls() -> Non
     assert min(gaps) >= 1.0
     pulls = worker.ops("pull")
     assert max(b - a for a, b in itertools.pairwise(pulls)) <= 60 + 300 + 1
+
+
+def test_a_stop_during_a_wait_inside_a_step_ends_the_step_quietly() -> None:
+    from rcsync.watchloop import StopRequested, interruptible_sleep
+
+    clock, waker, worker, runner = make(end=100)
+    sleep = interruptible_sleep(waker.stop_requested)
+    sleep(0)  # no stop yet: returns
+    waker.stop_requested.set()
+    with pytest.raises(StopRequested):
+        sleep(30)
+    waker.stop_requested.clear()
+
+    def push_then_stop() -> Outcome:
+        waker.stop_requested.set()
+        sleep(60)  # the client pacing its requests
+        raise AssertionError("unreachable")
+
+    worker.push = push_then_stop  # type: ignore[method-assign]
+    worker.edit(1010.0)
+    runner.run()  # returns, no exception
+    assert clock.t < 1012.0
