@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -41,6 +41,7 @@ from rcsync.progress import NullProgress, Progress
 from rcsync.watchloop import Outcome, Pending, Runner, Scheduler, StepIncomplete, Waker
 
 if TYPE_CHECKING:
+    from rcsync.api import MessageStoreClient
     from rcsync.sync.pull import PullSummary
     from rcsync.sync.push import PushSummary
 
@@ -156,7 +157,7 @@ class EngineWorker:
     """The real engine behind the loop's `Worker` protocol."""
 
     engine: Engine
-    client: Any  # a MessageStoreClient (pull and push each declare the Protocol they need)
+    client: MessageStoreClient
     config: Config
     force: bool = False
     progress: Progress | None = None
