@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 from rcsync.api.errors import AmbiguousWriteError
 from rcsync.api.models import ItemResult
 from rcsync.errors import RcsyncError
+from rcsync.model import NOW_SQL
 from rcsync.progress import NullProgress, Progress
 from rcsync.sync.merge import FieldState, Policy, Resolution
 from rcsync.sync.plan import (
@@ -43,7 +44,10 @@ from rcsync.sync.plan import (
     Plan,
     RemoteAction,
 )
-from rcsync.sync.state import save_conflict, utc_now_iso
+from rcsync.sync.state import get_state, save_conflict, set_state, utc_now_iso
+
+# sync_state key: JSON list of batches sent whose answers were not saved yet.
+IN_FLIGHT = "push_in_flight"
 
 # The availability a successful call leaves a message in.
 TARGET = {Op.RESTORE: "Alive", Op.TRASH: "Deleted", Op.PURGE: "Purged"}
@@ -145,6 +149,8 @@ def _call(client: PushClient, batch: Batch) -> dict[int, ItemResult]:
 def _send(engine: Engine, client: PushClient, batch: Batch, result: ApplyResult, *,
           policy: Policy, now: Callable[[], str]) -> None:
     result.requests += batch.requests
+    with engine.begin() as conn:
+        journal_add(conn, batch)  # before the request leaves: a crash now is recoverable
     try:
         answers = _call(client, batch)
     except AmbiguousWriteError as exc:
@@ -152,6 +158,7 @@ def _send(engine: Engine, client: PushClient, batch: Batch, result: ApplyResult,
         answers.update(recheck_trash(client, exc.ids, str(exc)))
     except RcsyncError as exc:
         # The whole call failed (after the client's retries): record it, then stop the push.
+        # The journal entry stays: the request may have been applied.
         with engine.begin() as conn:
             for a in batch.actions:
                 save_failure(conn, a, str(exc), now())
@@ -159,6 +166,90 @@ def _send(engine: Engine, client: PushClient, batch: Batch, result: ApplyResult,
         raise
     with engine.begin() as conn:
         save_answers(conn, batch, answers, result, policy=policy, now=now())
+        unknown = [a.message_id for a in batch.actions
+                   if (r := answers.get(a.message_id)) is None or r.status == 0]
+        journal_settle(conn, batch, unknown)
+
+
+# --- the in-flight journal ---------------------------------------------------------------
+#
+# A write whose answer never came (crash, lost response) may or may not have been applied.
+# If the user then changes the message again (e.g. undoes the trash), the three-way merge
+# would see local == base and take the remote value: the undo would be lost. So, like
+# mbsync's journal, every batch is recorded before it is sent and removed with its results;
+# the next push (or sync, before it pulls) reads those messages and, where RingCentral shows
+# the value we sent, moves base there (local untouched): a later undo stays a pending edit.
+
+def journal_load(conn: Connection) -> list[dict[str, Any]]:
+    text = get_state(conn, IN_FLIGHT)
+    entries = json.loads(text) if text else []
+    return entries if isinstance(entries, list) else []
+
+
+def _journal_save(conn: Connection, entries: list[dict[str, Any]]) -> None:
+    set_state(conn, IN_FLIGHT, json.dumps(entries) if entries else None)
+
+
+def journal_add(conn: Connection, batch: Batch) -> None:
+    entry = {"op": batch.op.value, "value": batch.value,
+             "ids": [a.message_id for a in batch.actions if not a.row],
+             "rows": [a.message_id for a in batch.actions if a.row]}
+    _journal_save(conn, [*journal_load(conn), entry])
+
+
+def journal_settle(conn: Connection, batch: Batch, unknown: Sequence[int]) -> None:
+    """Drop the batch's entry, keeping the ids whose outcome is still unknown."""
+    entries = journal_load(conn)
+    if entries:
+        last = entries.pop()
+        keep = set(unknown)
+        last["ids"] = [i for i in last["ids"] if i in keep]
+        last["rows"] = [i for i in last["rows"] if i in keep]
+        if last["ids"] or last["rows"]:
+            entries.append(last)
+    _journal_save(conn, entries)
+
+
+def recover_in_flight(engine: Engine, client: PushClient,
+                      now: Callable[[], str] = utc_now_iso) -> int:
+    """Settle writes a previous run sent without seeing the answer; returns ids settled.
+
+    Leaves the journal in place when RingCentral cannot be read now.
+    """
+    with engine.connect() as conn:
+        entries = journal_load(conn)
+    if not entries:
+        return 0
+    ids = sorted({i for e in entries for i in (*e["ids"], *e["rows"])})
+    current: dict[int, ItemResult] = {}
+    for start in range(0, len(ids), PATH_BATCH):
+        current.update(client.get_messages(ids[start:start + PATH_BATCH]))
+    settled = 0
+    with engine.begin() as conn:
+        for e in entries:
+            settled += _recover_entry(conn, e, current, now())
+        _journal_save(conn, [])
+    return settled
+
+
+def _recover_entry(conn: Connection, entry: dict[str, Any],
+                   current: Mapping[int, ItemResult], now: str) -> int:
+    op = Op(entry["op"])
+    key, target = (("readStatus", entry["value"]) if op is Op.READ
+                   else ("availability", TARGET[op]))
+    settled = 0
+    for mid in entry["ids"]:
+        r = current.get(mid)
+        if r is not None and r.ok and (r.record or {}).get(key) == target:
+            _confirm_field(conn, mid, READ if op is Op.READ else AVAILABILITY, target, None)
+            settled += 1
+    for mid in entry["rows"]:
+        r = current.get(mid)
+        avail = (r.record or {}).get("availability") if r is not None and r.ok else None
+        if avail in ("Deleted", "Purged") or (r is not None and r.status == 404):
+            _confirm_row(conn, mid, "purge" if avail != "Deleted" else "trash", now)
+            settled += 1
+    return settled
 
 
 def recheck_trash(client: PushClient, ids: Sequence[int], why: str) -> dict[int, ItemResult]:
@@ -228,6 +319,19 @@ def _confirm_field(conn: Connection, mid: int, fld: str, value: str,
         sets.append(f"raw = CASE WHEN json_valid(raw) THEN json_set(raw, '$.{key}', :v) "
                     "ELSE raw END")
     conn.execute(sa.text(f"UPDATE message SET {', '.join(sets)} WHERE id = :id"), params)
+    _ensure_edit_row(conn, mid)
+
+
+def _ensure_edit_row(conn: Connection, mid: int) -> None:
+    # If the user undid the edit while it was in flight (local back to the old base, which
+    # dropped its local_edit row), moving base to the value sent makes local differ from
+    # base again: that undo is now an edit of its own, and must be listed as pending. The
+    # schema's triggers only remove local_edit rows when base moves, so we add it here.
+    conn.execute(sa.text(
+        f"INSERT INTO local_edit (message_id, edited_at, attempts) SELECT id, {NOW_SQL}, 0"
+        " FROM message WHERE id = :id AND (read_status IS NOT base_read_status"
+        " OR availability IS NOT base_availability) ON CONFLICT (message_id) DO NOTHING"),
+        {"id": mid})
 
 
 def _confirm_row(conn: Connection, mid: int, action: str, now: str) -> None:

@@ -5,6 +5,7 @@
     → verify (bulk GET of every trash candidate; re-plan with what RingCentral says now)
     → apply (`apply.apply_plan`) → LAST_PUSH_AT
 
+A previous run that died with writes in flight (see apply.py's journal) is settled first.
 Nothing pending means no request at all. Dry-run runs the same steps up to and including
 the verification reads, then reports the plan instead of applying it: no database write,
 no API write.
@@ -23,7 +24,7 @@ from rcsync.api.models import ItemResult
 from rcsync.config import Config
 from rcsync.errors import AuthError, GuardError, RcsyncError
 from rcsync.progress import NullProgress, Progress
-from rcsync.sync.apply import ApplyResult, PushClient, apply_plan
+from rcsync.sync.apply import ApplyResult, PushClient, apply_plan, recover_in_flight
 from rcsync.sync.merge import FieldState, Policy
 from rcsync.sync.plan import (
     PATH_BATCH,
@@ -159,6 +160,8 @@ def push(
 ) -> PushSummary:
     """Send pending local edits. Raises GuardError for a mass delete without `force`."""
     progress = progress or NullProgress()
+    if not dry_run:
+        recover_in_flight(engine, client)  # a previous run's unanswered writes, first
     policy = Policy(config.sync.conflict_policy)
     row_delete = config.sync.row_delete
     with engine.connect() as conn:

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 
 from rcsync.config import Config
 from rcsync.progress import NullProgress, Progress
+from rcsync.sync.apply import recover_in_flight
 from rcsync.sync.push import PushSummary, push
 from rcsync.sync.state import SYNC_TOKEN, get_state
 
@@ -83,6 +84,9 @@ def sync(
                                 progress=progress))
     from rcsync.sync.pull import pull  # the pull engine (composition layer, like us)
 
+    # Writes a crashed run left unanswered are settled before any pull could mistake
+    # their effect for a change made elsewhere.
+    recover_in_flight(engine, client)
     before = None
     if has_pending(engine) and _has_token(engine):
         before = pull(engine, client, config, progress=progress)

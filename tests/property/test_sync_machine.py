@@ -1,0 +1,252 @@
+"""Convergence of push + pull under random local SQL edits, remote edits, faults and crashes.
+
+A hypothesis RuleBasedStateMachine (habit 11 of STYLE.md). Local edits are plain SQL on a
+separate sqlite3 connection (what any SQLite client does); remote edits go straight into
+the emulator's store (another device). A crash makes the transport raise after k requests
+(before or after the request reached the server: a lost response), and the machine goes on
+with a fresh engine and client, as a restarted process would. After every successful sync:
+
+* both sides agree (local = base = remote for every row; deleted rows are deleted remotely);
+* nothing is pending;
+* no edit is lost: a field changed on one side only since the last sync has that side's
+  value on both sides;
+* nothing the user only trashed was purged, unless someone purged it;
+* nothing is deleted remotely that nobody deleted.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from rcsync.api import TokenStore, build_client
+from rcsync.config import Config, DatabaseConfig, RingCentralConfig, SyncConfig
+from rcsync.db import open_database
+from rcsync.errors import RcsyncError
+
+emulator = pytest.importorskip("rcsync.emulator")
+pull_mod = pytest.importorskip("rcsync.sync.pull")
+
+from rcsync.sync.sync import sync  # noqa: E402
+
+N = 10
+SERVER = "https://platform.ringcentral.com"
+
+
+class Crash(Exception):
+    """The process died here."""
+
+
+class CrashingTransport(httpx.BaseTransport):
+    def __init__(self, inner: httpx.BaseTransport, after: int, lose_response: bool) -> None:
+        self.inner, self.left, self.lose = inner, after, lose_response
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.left -= 1
+        if self.left < 0:
+            if self.lose:
+                self.inner.handle_request(request)
+            raise Crash(f"crash at {request.method} {request.url.path}")
+        return self.inner.handle_request(request)
+
+
+class SyncMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tmp = Path(tempfile.mkdtemp(prefix="rcsync-machine-"))
+        self.clock = emulator.FakeClock()
+        self.emu = emulator.Emulator(messages=N, seed=5, rate_limits=False, clock=self.clock)
+        rc = RingCentralConfig(server=SERVER, client_id="emulator-client",
+                               client_secret="emulator-secret", jwt="emulator-jwt",
+                               token_file=self.tmp / "tokens.json")
+        self.config = Config(ringcentral=rc, database=DatabaseConfig(path=self.tmp / "m.db"),
+                             sync=SyncConfig(download_attachments=False,
+                                             history_start=__import__("datetime").date(2000, 1,
+                                                                                      1)))
+        self.engine = open_database(self.config.database.path)
+        self.ids = [r["id"] for r in self.emu.store.all_records()]
+        # What was asked, by whom, over the whole run.
+        self.trashed: set[int] = set()     # anyone asked for trash (user, row delete, remote)
+        self.purged: set[int] = set()      # anyone asked for a purge
+        self.restored: set[int] = set()    # restored remotely (another device)
+        # Fields changed since the last successful sync, by side: {(id, field): value}.
+        self.local_changes: dict[tuple[int, str], str] = {}
+        self.remote_changes: dict[tuple[int, str], str] = {}
+        self.synced = False
+        self._sync(faults=False)  # the first pull: a mirror to edit
+
+    def teardown(self) -> None:
+        self.engine.dispose()
+
+    # --- helpers ---------------------------------------------------------------------
+
+    def client(self, transport: httpx.BaseTransport | None = None) -> Any:
+        return build_client(self.config.ringcentral, transport=transport or self.emu.transport(),
+                            clock=self.clock.now, sleep=self.clock.advance,
+                            store=TokenStore(self.config.ringcentral.token_file))
+
+    def sql(self, statement: str, *params: Any) -> int:
+        con = sqlite3.connect(self.config.database.path, timeout=30)
+        try:
+            cur = con.execute(statement, params)
+            con.commit()
+            return cur.rowcount
+        except sqlite3.IntegrityError:  # the schema refused an impossible edit (un-purge)
+            return 0
+        finally:
+            con.close()
+
+    def local_row(self, mid: int) -> tuple[str, str] | None:
+        con = sqlite3.connect(self.config.database.path)
+        try:
+            row = con.execute("SELECT read_status, availability FROM message WHERE id = ?",
+                              (mid,)).fetchone()
+        finally:
+            con.close()
+        return None if row is None else (row[0], row[1])
+
+    def _sync(self, *, faults: bool, client: Any = None) -> bool:
+        self.clock.advance(1)
+        try:
+            sync(self.engine, client or self.client(), self.config, force=True)
+        except RcsyncError:
+            if faults:
+                return False
+            raise
+        if not faults:  # with faults a sync may succeed yet leave edits for the next one
+            self.synced = True
+        return True
+
+    # --- local edits (plain SQL) -------------------------------------------------------
+
+    @rule(i=st.integers(0, N - 1), value=st.sampled_from(["Read", "Unread"]))
+    def local_read(self, i: int, value: str) -> None:
+        mid = self.ids[i]
+        if self.sql("UPDATE message SET read_status = ? WHERE id = ? AND availability <> "
+                    "'Purged'", value, mid):
+            self.local_changes[(mid, "read_status")] = value
+
+    @rule(i=st.integers(0, N - 1), value=st.sampled_from(["Alive", "Deleted", "Purged"]))
+    def local_availability(self, i: int, value: str) -> None:
+        mid = self.ids[i]
+        if self.sql("UPDATE message SET availability = ? WHERE id = ?", value, mid):
+            {"Deleted": self.trashed, "Purged": self.purged}.get(value, set()).add(mid)
+            self.local_changes[(mid, "availability")] = value
+
+    @rule(i=st.integers(0, N - 1))
+    def local_row_delete(self, i: int) -> None:
+        mid = self.ids[i]
+        if self.sql("DELETE FROM message WHERE id = ?", mid):
+            self.trashed.add(mid)  # row_delete = trash
+
+    # --- remote edits (another device) -------------------------------------------------
+
+    @rule(i=st.integers(0, N - 1), value=st.sampled_from(["Read", "Unread"]))
+    def remote_read(self, i: int, value: str) -> None:
+        mid = self.ids[i]
+        self.clock.advance(1)
+        self.emu.store.remote_edit(mid, read_status=value)
+        self.remote_changes[(mid, "read_status")] = value
+
+    @rule(i=st.integers(0, N - 1), value=st.sampled_from(["Alive", "Deleted", "Purged"]))
+    def remote_availability(self, i: int, value: str) -> None:
+        mid = self.ids[i]
+        record = self.emu.store.get(mid)
+        if record is None or record["availability"] == "Purged":
+            return
+        self.clock.advance(1)
+        self.emu.store.remote_edit(mid, availability=value)
+        if value == "Alive":
+            self.restored.add(mid)
+        {"Deleted": self.trashed, "Purged": self.purged}.get(value, set()).add(mid)
+        self.remote_changes[(mid, "availability")] = value
+
+    # --- syncs, faults, crashes --------------------------------------------------------
+
+    @rule()
+    def sync_clean(self) -> None:
+        self._sync(faults=False)
+
+    @rule(error=st.sampled_from([0.2, 0.5]), reset=st.sampled_from([0.0, 0.3]))
+    def sync_with_faults(self, error: float, reset: float) -> None:
+        self.emu.configure(faults={"error_rate": error, "reset_rate": reset})
+        try:
+            self._sync(faults=True)
+        finally:
+            self.emu.configure(faults={"error_rate": 0.0, "reset_rate": 0.0})
+
+    @rule(after=st.integers(0, 8), lose=st.booleans())
+    def crash_during_sync(self, after: int, lose: bool) -> None:
+        transport = CrashingTransport(self.emu.transport(), after, lose)
+        try:
+            self._sync(faults=True, client=self.client(transport))
+        except Crash:
+            self.engine.dispose()  # a new process: fresh engine, fresh client next time
+            self.engine = open_database(self.config.database.path)
+
+    # --- checks after a successful sync -------------------------------------------------
+
+    @precondition(lambda self: self.synced)
+    @invariant()
+    def converged(self) -> None:
+        self.synced = False
+        con = sqlite3.connect(self.config.database.path)
+        try:
+            assert con.execute("SELECT count(*) FROM pending_change").fetchone()[0] == 0
+            rows = {r[0]: r[1:] for r in con.execute(
+                "SELECT id, read_status, availability, base_read_status, base_availability"
+                " FROM message")}
+            rows_deleted = {r[0] for r in con.execute("SELECT message_id FROM tombstone")}
+        finally:
+            con.close()
+        for mid in self.ids:
+            remote = self.emu.store.get(mid)
+            assert remote is not None
+            self._check_one(mid, remote, rows.get(mid), mid in rows_deleted)
+            if mid not in rows_deleted and remote["availability"] != "Purged":
+                self._check_not_lost(mid, remote)
+        self.local_changes.clear()
+        self.remote_changes.clear()
+
+    def _check_not_lost(self, mid: int, remote: dict[str, Any]) -> None:
+        """A field changed on one side only has that side's last value everywhere."""
+        for fld, key in (("read_status", "readStatus"), ("availability", "availability")):
+            local = self.local_changes.get((mid, fld))
+            other = self.remote_changes.get((mid, fld))
+            if local is not None and other is None:
+                assert remote[key] == local, f"local edit {fld}={local} of {mid} lost"
+            if other is not None and local is None:
+                assert remote[key] == other, f"remote edit {fld}={other} of {mid} lost"
+
+    def _check_one(self, mid: int, remote: dict[str, Any], row: tuple[Any, ...] | None,
+                   deleted_row: bool) -> None:
+        avail = remote["availability"]
+        if avail != "Alive":
+            assert mid in self.trashed | self.purged, f"{mid} deleted but nobody asked"
+        if avail == "Purged":
+            assert mid in self.purged, f"{mid} purged but only trashed"
+        if deleted_row:
+            # The row stays gone (INTERFACE.md), even if another device restores it later.
+            assert row is None and (avail in ("Deleted", "Purged") or mid in self.restored), (
+                mid, avail)
+            return
+        assert row is not None, f"{mid} missing locally without a tombstone"
+        read, local_avail, base_read, base_avail = row
+        assert (local_avail, base_avail) == (avail, avail), (mid, row, remote)
+        if avail != "Purged":
+            assert (read, base_read) == (remote["readStatus"],) * 2, (mid, row, remote)
+
+
+SyncMachine.TestCase.settings = settings(
+    max_examples=60, stateful_step_count=20, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+TestSyncMachine = SyncMachine.TestCase
