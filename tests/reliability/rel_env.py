@@ -271,5 +271,6 @@ def assert_mirror_matches_remote(env: Served, *, db: Path | None = None) -> None
 
 
 def integrity_ok(env: Served, *, db: Path | None = None) -> None:
+    # Not foreign_key_check: the sqlite3 shell runs with foreign_keys off, so a user's
+    # DELETE FROM message leaves its attachment rows behind (the engine ignores them).
     assert env.sql("PRAGMA integrity_check;", db=db).strip() == "ok"
-    assert env.sql("PRAGMA foreign_key_check;", db=db).strip() == ""
