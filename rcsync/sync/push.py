@@ -41,7 +41,9 @@ _PENDING_MESSAGES = sa.text(
     "SELECT m.id, m.read_status, m.base_read_status, m.remote_read_status,"
     " m.availability, m.base_availability, m.remote_availability,"
     " e.edited_at, m.last_modified_time"
-    " FROM local_edit e JOIN message m ON m.id = e.message_id ORDER BY m.id"
+    # CROSS JOIN fixes the loop order (SQLite's rule): local_edit outside, message looked
+    # up by primary key. A plain JOIN lets the planner scan the whole archive instead.
+    " FROM local_edit e CROSS JOIN message m ON m.id = e.message_id ORDER BY e.message_id"
 )
 _PENDING_TOMBSTONES = sa.text(
     "SELECT message_id, base_availability, json_extract(row_json, '$.remote_availability'),"
