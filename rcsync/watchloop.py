@@ -9,7 +9,8 @@ Rules, in priority order:
 
 * After a failure nothing happens until the backoff delay has passed (`rcsync.backoff`).
 * A wanted push goes first; each successful push is followed at once by a pull, so the base
-  of every field is fresh before the next edit is judged.
+  of every field is fresh before the next edit is judged. While steps fail, the one that did
+  not fail last goes first, so a broken pull never holds edits back, nor the reverse.
 * Every ``interval`` seconds (and at start) comes a *sweep*: push whatever is pending, then
   pull. The sweep also retries edits that an earlier push left pending (rejected by the
   server, or stopped by the delete guard), at most once per interval.
@@ -92,6 +93,8 @@ class Scheduler:
     last_change: float | None = field(init=False, default=None)
     retry_at: float | None = field(init=False, default=None)
     watermark: str | None = field(init=False, default=None)
+    failing: set[StepKind] = field(init=False, default_factory=set)
+    last_failed: StepKind | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.pull_due_at = self.now  # a sweep and a pull at start
@@ -101,16 +104,18 @@ class Scheduler:
     def next_step(self, now: float) -> Step:
         if self.retry_at is not None and now < self.retry_at:
             return Step(StepKind.WAIT, until=self.retry_at)
-        # A failing push must not starve the periodic pull: when both are due, pull first.
-        if self.push_wanted and not (self.backoff.failures and now >= self.pull_due_at):
+        # Neither direction may starve the other while failing: when a push is wanted and a
+        # pull is due, the one that did not fail last goes first.
+        if self.push_wanted and not (self.last_failed is StepKind.PUSH
+                                     and now >= self.pull_due_at):
             return Step(StepKind.PUSH)
+        due = self.check_due_at()
+        if due is not None and now >= due:
+            return Step(StepKind.CHECK)
         if now >= self.pull_due_at:
             if self.sweep_due:
                 return Step(StepKind.CHECK, sweep=True)
             return Step(StepKind.PULL)
-        due = self.check_due_at()
-        if due is not None and now >= due:
-            return Step(StepKind.CHECK)
         return Step(StepKind.WAIT, until=min(due if due is not None else math.inf,
                                              self.pull_due_at))
 
@@ -138,7 +143,7 @@ class Scheduler:
             if pending.newest is not None and (self.watermark is None
                                                or pending.newest > self.watermark):
                 self.watermark = pending.newest
-        self._succeeded(healthy=not self.push_wanted)
+        self._succeeded(StepKind.CHECK)
         return wanted
 
     def pushed(self, now: float) -> None:
@@ -146,7 +151,7 @@ class Scheduler:
         self.push_wanted = False
         self.pull_due_at = now
         self.sweep_due = False
-        self._succeeded()
+        self._succeeded(StepKind.PUSH)
 
     def push_blocked(self) -> None:
         """The push needs the user (delete guard): leave it pending until new edits or a sweep."""
@@ -155,19 +160,24 @@ class Scheduler:
     def pulled(self, now: float) -> None:
         self.pull_due_at = now + self.interval
         self.sweep_due = True
-        self._succeeded(healthy=not self.push_wanted)
+        self._succeeded(StepKind.PULL)
 
-    def failed(self, now: float, *, at_least: float = 0.0) -> float:
-        """The step failed for a reason worth retrying; returns the delay before the retry."""
+    def failed(self, now: float, kind: StepKind, *, at_least: float = 0.0) -> float:
+        """A step failed for a reason worth retrying; returns the delay before the retry."""
+        self.failing.add(kind)
+        self.last_failed = kind
         delay = self.backoff.next_delay(at_least=at_least)
         self.retry_at = now + delay
         return delay
 
-    def _succeeded(self, *, healthy: bool = True) -> None:
-        """A step worked. The backoff restarts only when no push is still failing, so a push
+    def _succeeded(self, kind: StepKind) -> None:
+        """A step worked. The backoff restarts only once no kind of step is failing, so a push
         the server keeps refusing is retried ever more slowly, whatever pulls do meanwhile."""
         self.retry_at = None
-        if healthy:
+        self.failing.discard(kind)
+        if self.last_failed is kind:
+            self.last_failed = None
+        if not self.failing:
             self.backoff.reset()
 
 
@@ -329,7 +339,7 @@ class Runner:
                 self.scheduler.push_blocked()
                 log.warning("%s held back: %s", step.kind.value, reason)
                 return
-            delay = self.scheduler.failed(self.clock(), at_least=retry_hint(exc))
+            delay = self.scheduler.failed(self.clock(), step.kind, at_least=retry_hint(exc))
             log.warning("%s failed, retry in %.1f s: %s", step.kind.value, delay, reason)
 
     def _perform(self, step: Step) -> None:

@@ -351,3 +351,14 @@ def test_a_stop_during_a_wait_inside_a_step_ends_the_step_quietly() -> None:
     worker.edit(1010.0)
     runner.run()  # returns, no exception
     assert clock.t < 1012.0
+
+
+def test_edits_are_still_pushed_while_pulls_keep_failing() -> None:
+    _clock, _waker, worker, runner = make(interval=60, end=200)
+    worker.errors["pull"] = [ServerError("HTTP 500", status=500)] * 1000
+    worker.edit(1020.0, n=2)
+    runner.run()
+    assert worker.pushed_edits[:1] == [2]
+    assert worker.ops("push")[0] < 1020.0 + 60  # within the backoff, not held by the pulls
+    pulls = worker.ops("pull")
+    assert min(b - a for a, b in itertools.pairwise(pulls)) >= 1.0
