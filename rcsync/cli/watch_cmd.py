@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import click
@@ -53,6 +53,10 @@ def _watch_log(verbosity: int, log_file: Path | None) -> Iterator[None]:
         logger.propagate = old_propagate
 
 
+def _exit_now() -> None:
+    raise click.exceptions.Exit(0)
+
+
 @click.command()
 @click.option("--interval", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
               help="Seconds between pulls (default: [sync] watch_interval, 300).")
@@ -78,14 +82,17 @@ def watch(app: App, interval: float | None, wait: bool, log_file: Path | None,
       rcsync watch --interval 60 --log-file ~/rcsync-watch.log
     """
     from rcsync.api import build_client
-    from rcsync.signals import run_stoppable
+    from rcsync.signals import run_stoppable, stop_on_signals
     from rcsync.watch import EngineWorker, LogProgress, run_watch
     from rcsync.watchloop import Waker, interruptible_sleep
 
     config = app.config
     every = interval if interval is not None else config.sync.watch_interval
     log = logging.getLogger("rcsync.watch")
-    with _watch_log(app.verbosity, log_file), app.engine_lock("watch", wait=wait):
+    with _watch_log(app.verbosity, log_file), ExitStack() as held:
+        # Nothing is under way while waiting for the lock (--wait): a signal just ends it.
+        with stop_on_signals(_exit_now):
+            held.enter_context(app.engine_lock("watch", wait=wait))
         waker = Waker()
 
         # Rate-limit and retry waits inside a step end it early when a stop is requested.

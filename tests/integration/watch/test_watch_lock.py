@@ -59,6 +59,17 @@ def test_watch_with_wait_starts_when_the_holder_finishes(
     assert second.stop() == 0
 
 
+def test_sigterm_while_waiting_for_the_lock_exits_0(make_setup: Callable[..., Setup]) -> None:
+    setup = make_setup(messages=20)
+    first = setup.watch("--interval", "60")
+    first.wait_log("watching")
+    second = setup.watch("--interval", "60", "--wait", name="second")
+    time.sleep(1.5)
+    assert second.stop() == 0, second.log()
+    assert "watching" not in second.log()
+    assert first.stop() == 0
+
+
 def test_watch_waits_for_an_engine_in_another_process(make_setup: Callable[..., Setup]) -> None:
     setup = make_setup(messages=20)
     setup.first_pull()
