@@ -53,6 +53,21 @@ def _watch_log(verbosity: int, log_file: Path | None) -> Iterator[None]:
         logger.propagate = old_propagate
 
 
+def _take_engine_lock(app: App, held: ExitStack, *, wait: bool) -> None:
+    """The engine lock for the whole watch (released by `held`); with --wait, say whom we
+    are waiting for."""
+    from rcsync.errors import LockedError
+
+    try:
+        held.enter_context(app.engine_lock("watch"))
+        return
+    except LockedError as exc:
+        if not wait:
+            raise
+        logging.getLogger("rcsync.watch").info("waiting: %s", str(exc).split(";")[0])
+    held.enter_context(app.engine_lock("watch", wait=True))
+
+
 def _exit_now() -> None:
     raise click.exceptions.Exit(0)
 
@@ -92,7 +107,7 @@ def watch(app: App, interval: float | None, wait: bool, log_file: Path | None,
     with _watch_log(app.verbosity, log_file), ExitStack() as held:
         # Nothing is under way while waiting for the lock (--wait): a signal just ends it.
         with stop_on_signals(_exit_now):
-            held.enter_context(app.engine_lock("watch", wait=wait))
+            _take_engine_lock(app, held, wait=wait)
         waker = Waker()
 
         # Rate-limit and retry waits inside a step end it early when a stop is requested.

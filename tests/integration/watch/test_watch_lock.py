@@ -64,7 +64,7 @@ def test_sigterm_while_waiting_for_the_lock_exits_0(make_setup: Callable[..., Se
     first = setup.watch("--interval", "60")
     first.wait_log("watching")
     second = setup.watch("--interval", "60", "--wait", name="second")
-    time.sleep(1.5)
+    second.wait_log(f"waiting: {setup.db}: in use by rcsync watch (pid {first.pid})")
     assert second.stop() == 0, second.log()
     assert "watching" not in second.log()
     assert first.stop() == 0
