@@ -195,7 +195,10 @@ class Served:
     # --- the database, as any other program sees it ---------------------------------------
 
     def sql(self, script: str, *, db: Path | None = None) -> str:
-        done = subprocess.run([SQLITE3, "-bail", str(db or self.db), script],
+        # A busy timeout, as SQLite browsers set: rcsync holds the write lock for a moment
+        # per page or batch, and the shell's default is to fail at once.
+        done = subprocess.run([SQLITE3, "-bail", "-cmd", ".timeout 30000", str(db or self.db),
+                               script],
                               capture_output=True, text=True, timeout=120)
         if done.returncode:
             raise AssertionError(f"sqlite3 failed: {done.stderr}")
