@@ -132,9 +132,17 @@ class Scheduler:
             self.first_change = now
         self.last_change = now
 
-    def checked(self, pending: Pending, *, sweep: bool) -> bool:
-        """A CHECK found `pending`; returns whether a push is now wanted."""
-        self.first_change = self.last_change = None
+    def checked(self, pending: Pending, *, sweep: bool, started: float) -> bool:
+        """A CHECK that began at `started` found `pending`; returns whether a push is wanted.
+
+        A file event can come a moment before the commit it belongs to is visible (the WAL
+        is written before its index), so changes newer than `quiet` before the check are
+        looked at once more after a quiet period; older ones are settled.
+        """
+        if self.last_change is not None and self.last_change > started - self.quiet:
+            self.first_change = self.last_change
+        else:
+            self.first_change = self.last_change = None
         if sweep:
             self.sweep_due = False
         wanted = pending.count > 0 and (sweep or pending.newer_than(self.watermark))
@@ -344,8 +352,9 @@ class Runner:
 
     def _perform(self, step: Step) -> None:
         if step.kind is StepKind.CHECK:
+            started = self.clock()
             pending = self.worker.pending()
-            wanted = self.scheduler.checked(pending, sweep=step.sweep)
+            wanted = self.scheduler.checked(pending, sweep=step.sweep, started=started)
             log.debug("check%s: %d pending%s", " (sweep)" if step.sweep else "", pending.count,
                       ", pushing" if wanted else "")
         elif step.kind is StepKind.PUSH:

@@ -100,9 +100,11 @@ class FakeWorker:
 
     _edits_at: list[tuple[float, int]] = field(default_factory=list)
 
+    visible_after: float = 0.0  # a commit becomes visible this long after its file event
+
     def _apply_edits(self) -> None:
         for t, n in list(self._edits_at):
-            if t <= self.clock.t:
+            if t + self.visible_after <= self.clock.t:
                 self.pending_edits += [f"{t:012.3f}"] * n
                 self._edits_at.remove((t, n))
 
@@ -299,7 +301,7 @@ def test_classify() -> None:
 
 def test_scheduler_waits_for_quiet_then_checks() -> None:
     s = Scheduler(interval=100, now=0.0)
-    s.checked(Pending(), sweep=True)
+    s.checked(Pending(), sweep=True, started=0.0)
     s.pulled(0.0)
     assert s.next_step(1.0).kind is StepKind.WAIT and s.next_step(1.0).until == 100.0
     s.changed(10.0)
@@ -362,3 +364,15 @@ def test_edits_are_still_pushed_while_pulls_keep_failing() -> None:
     assert worker.ops("push")[0] < 1020.0 + 60  # within the backoff, not held by the pulls
     pulls = worker.ops("pull")
     assert min(b - a for a, b in itertools.pairwise(pulls)) >= 1.0
+
+
+def test_an_event_seen_before_its_commit_is_visible_is_checked_again() -> None:
+    # The edit's file event comes at the very moment of the start sweep, and its commit only
+    # becomes visible 50 ms later: the sweep sees nothing, a later check must see it.
+    _clock, _waker, worker, runner = make(interval=3600, end=100)
+    worker.visible_after = 0.05
+    worker.errors["pull"] = [NetworkError("down")] * 5  # no own writes to wake it by chance
+    worker.edit(1000.0)
+    runner.run()
+    assert worker.pushed_edits == [1]
+    assert worker.ops("push")[0] <= 1000.0 + 1.5 + 0.1  # right after the first backoff
