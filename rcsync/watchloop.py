@@ -98,6 +98,10 @@ class Scheduler:
 
     def __post_init__(self) -> None:
         self.pull_due_at = self.now  # a sweep and a pull at start
+        # ...and a check after the first quiet period: a commit in flight while the watcher
+        # started may have written its WAL (the event we would have seen) before the watch
+        # existed, yet become visible only after the sweep looked.
+        self.first_change = self.last_change = self.now
 
     # --- the decision -------------------------------------------------------------------
 

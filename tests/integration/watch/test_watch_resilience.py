@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from watch_harness import Setup, wait_for
 
 from rcsync.api import build_client
@@ -82,17 +83,20 @@ def test_server_errors_are_retried_with_backoff_until_the_edit_goes_out(
     client = build_client(cfg.ringcentral, transport=emu.transport(), sleep=lambda s: None)
     worker = EngineWorker(engine, client, cfg)
     worker.pull()
-    mid = next(r["id"] for r in emu.store.all_records() if r["availability"] == "Alive")
-    new = "Unread" if emu.store.get(mid)["readStatus"] == "Read" else "Read"  # type: ignore[index]
+    with engine.connect() as conn:  # a message the mirror has (not every remote one is)
+        mid, old = conn.execute(sa.text("SELECT id, read_status FROM message "
+                                        "WHERE availability = 'Alive' LIMIT 1")).one()
+    new = "Unread" if old == "Read" else "Read"
 
     emu.configure(faults={"error_rate": 1.0})
     waker = Waker()
     thread, errors = _start(worker, cfg.database.path, waker)
     try:
-        conn = sqlite3.connect(cfg.database.path)
-        conn.execute(f"UPDATE message SET read_status = '{new}' WHERE id = {mid}")
-        conn.commit()
-        conn.close()
+        user = sqlite3.connect(cfg.database.path)
+        assert user.execute(f"UPDATE message SET read_status = '{new}' WHERE id = {mid}"
+                            ).rowcount == 1
+        user.commit()
+        user.close()
         wait_for(lambda: lines.saw("push failed, retry in"), 15, "a retry after a 5xx")
         assert thread.is_alive()
         emu.configure(faults={"error_rate": 0.0})

@@ -303,6 +303,9 @@ def test_scheduler_waits_for_quiet_then_checks() -> None:
     s = Scheduler(interval=100, now=0.0)
     s.checked(Pending(), sweep=True, started=0.0)
     s.pulled(0.0)
+    assert s.next_step(0.1).until == pytest.approx(0.2)  # start-up: one more look after quiet
+    assert s.next_step(0.2).kind is StepKind.CHECK
+    s.checked(Pending(), sweep=False, started=0.2)
     assert s.next_step(1.0).kind is StepKind.WAIT and s.next_step(1.0).until == 100.0
     s.changed(10.0)
     assert s.next_step(10.1).until == pytest.approx(10.2)
