@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+
 from rcsync.model import SQLModel
 
 target_metadata = SQLModel.metadata

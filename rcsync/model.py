@@ -21,7 +21,7 @@ on SQLite (a PostgreSQL archive will get its own equivalents).
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, Text
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, Text, text
 from sqlmodel import Field, SQLModel
 
 # A 64-bit integer that is still SQLite's rowid alias ("INTEGER PRIMARY KEY") there.
@@ -136,6 +136,11 @@ class Tombstone(SQLModel, table=True):
     """
 
     __tablename__ = "tombstone"
+    # Pending row deletes are found without scanning every tombstone ever made.
+    __table_args__ = (
+        Index("ix_tombstone_pending", "message_id", sqlite_where=text("pushed_at IS NULL"),
+              postgresql_where=text("pushed_at IS NULL")),
+    )
 
     message_id: int = Field(sa_column=Column(Int64, primary_key=True, autoincrement=False))
     deleted_at: str = Field(sa_type=Text)
@@ -172,6 +177,12 @@ _DIRTY = (
     " OR NEW.availability IS NOT NEW.base_availability)"
 )
 
+_USER_CHANGE = (
+    "((NEW.read_status IS NOT OLD.read_status AND NEW.read_status IS NOT NEW.base_read_status)"
+    " OR (NEW.availability IS NOT OLD.availability"
+    " AND NEW.availability IS NOT NEW.base_availability))"
+)
+
 SQLITE_DDL: tuple[str, ...] = (
     # Reject local edits that can never be pushed, with a message the sqlite3 shell shows.
     # Engine writes set value = base, so unknown values RingCentral sends are stored as-is.
@@ -191,24 +202,30 @@ SQLITE_DDL: tuple[str, ...] = (
          AND NEW.base_availability = 'Purged' AND NEW.availability <> 'Purged';
     END
     """,
-    # Any client's UPDATE of a synced field that leaves it different from base is an edit.
+    # A user's change: a synced field moved to a value other than its base (the engine
+    # moves value and base together, so its writes never match). It stamps the edit time,
+    # which the `newest` conflict policy compares with RingCentral's lastModifiedTime.
     f"""
     CREATE TRIGGER message_edit AFTER UPDATE OF read_status, availability ON message
     WHEN NEW.read_status IS NOT OLD.read_status OR NEW.availability IS NOT OLD.availability
     BEGIN
       INSERT INTO local_edit (message_id, edited_at, attempts)
-        SELECT NEW.id, {NOW_SQL}, 0 WHERE {_DIRTY}
+        SELECT NEW.id, {NOW_SQL}, 0 WHERE {_USER_CHANGE}
         ON CONFLICT (message_id) DO UPDATE SET edited_at = excluded.edited_at,
                                                last_error = NULL;
       DELETE FROM local_edit WHERE message_id = NEW.id AND NOT {_DIRTY};
     END
     """,
-    # The engine moving base to meet local (a confirmed push) cleans the edit up.
+    # The engine moving base: meeting local (a confirmed push) cleans the edit up; moving
+    # away from it (the user undid an edit while its write was in flight) makes one.
     f"""
     CREATE TRIGGER message_base_moved AFTER UPDATE OF base_read_status, base_availability
-    ON message WHEN NOT {_DIRTY}
+    ON message
     BEGIN
-      DELETE FROM local_edit WHERE message_id = NEW.id;
+      DELETE FROM local_edit WHERE message_id = NEW.id AND NOT {_DIRTY};
+      INSERT INTO local_edit (message_id, edited_at, attempts)
+        SELECT NEW.id, {NOW_SQL}, 0 WHERE {_DIRTY}
+        ON CONFLICT (message_id) DO NOTHING;
     END
     """,
     # DELETE FROM message: remember it (and the row, for undo); the engine never deletes rows.
@@ -221,17 +238,19 @@ SQLITE_DDL: tuple[str, ...] = (
       DELETE FROM local_edit WHERE message_id = OLD.id;
     END
     """.format(now=NOW_SQL, pairs=", ".join(f"'{c}', OLD.{c}" for c in MESSAGE_COLUMNS)),
+    # CROSS JOIN makes local_edit the outer loop: SQLite's planner would otherwise scan
+    # the whole archive, and finding pending edits must cost O(pending), not O(archive).
     """
     CREATE VIEW pending_change AS
       SELECT m.id AS message_id, 'read_status' AS field, m.base_read_status AS old_value,
              m.read_status AS new_value, e.edited_at AS since, e.attempts AS attempts,
              e.last_error AS last_error
-        FROM local_edit e JOIN message m ON m.id = e.message_id
+        FROM local_edit e CROSS JOIN message m ON m.id = e.message_id
        WHERE m.read_status IS NOT m.base_read_status
       UNION ALL
       SELECT m.id, 'availability', m.base_availability, m.availability, e.edited_at,
              e.attempts, e.last_error
-        FROM local_edit e JOIN message m ON m.id = e.message_id
+        FROM local_edit e CROSS JOIN message m ON m.id = e.message_id
        WHERE m.availability IS NOT m.base_availability
       UNION ALL
       SELECT t.message_id, 'row', t.base_availability, 'row deleted', t.deleted_at,

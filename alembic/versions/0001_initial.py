@@ -8,14 +8,118 @@ Create Date: 2026-11-27
 from __future__ import annotations
 
 import sqlalchemy as sa
-
 from alembic import op
-from rcsync.model import SQLITE_DDL, SQLITE_OBJECTS
 
 revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
+
+# The SQLite-only SQL of this revision, frozen here (later revisions change it).
+SQLITE_DDL_0001 = (
+    """
+    CREATE TRIGGER message_edit_check BEFORE UPDATE OF read_status, availability ON message
+    BEGIN
+      SELECT RAISE(ABORT, 'rcsync: read_status must be ''Read'' or ''Unread''')
+       WHERE NEW.read_status IS NOT OLD.read_status
+         AND NEW.read_status IS NOT NEW.base_read_status
+         AND NEW.read_status NOT IN ('Read', 'Unread');
+      SELECT RAISE(ABORT, 'rcsync: availability must be ''Alive'', ''Deleted'' or ''Purged''')
+       WHERE NEW.availability IS NOT OLD.availability
+         AND NEW.availability IS NOT NEW.base_availability
+         AND NEW.availability NOT IN ('Alive', 'Deleted', 'Purged');
+      SELECT RAISE(ABORT, 'rcsync: a purged message cannot be restored or un-purged')
+       WHERE NEW.availability IS NOT OLD.availability
+         AND NEW.base_availability = 'Purged' AND NEW.availability <> 'Purged';
+    END
+    """,
+    """
+    CREATE TRIGGER message_edit AFTER UPDATE OF read_status, availability ON message
+    WHEN NEW.read_status IS NOT OLD.read_status OR NEW.availability IS NOT OLD.availability
+    BEGIN
+      INSERT INTO local_edit (message_id, edited_at, attempts)
+        SELECT NEW.id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 0 WHERE (NEW.read_status IS NOT NEW.base_read_status OR NEW.availability IS NOT NEW.base_availability)
+        ON CONFLICT (message_id) DO UPDATE SET edited_at = excluded.edited_at,
+                                               last_error = NULL;
+      DELETE FROM local_edit WHERE message_id = NEW.id AND NOT (NEW.read_status IS NOT NEW.base_read_status OR NEW.availability IS NOT NEW.base_availability);
+    END
+    """,
+    """
+    CREATE TRIGGER message_base_moved AFTER UPDATE OF base_read_status, base_availability
+    ON message WHEN NOT (NEW.read_status IS NOT NEW.base_read_status OR NEW.availability IS NOT NEW.base_availability)
+    BEGIN
+      DELETE FROM local_edit WHERE message_id = NEW.id;
+    END
+    """,
+    """
+    CREATE TRIGGER message_row_delete AFTER DELETE ON message
+    BEGIN
+      INSERT INTO tombstone (message_id, deleted_at, base_availability, row_json, attempts)
+        VALUES (OLD.id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), OLD.base_availability, json_object('id', OLD.id, 'extension_id', OLD.extension_id, 'type', OLD.type, 'direction', OLD.direction, 'subject', OLD.subject, 'read_status', OLD.read_status, 'availability', OLD.availability, 'message_status', OLD.message_status, 'priority', OLD.priority, 'creation_time', OLD.creation_time, 'last_modified_time', OLD.last_modified_time, 'conversation_id', OLD.conversation_id, 'from_phone_number', OLD.from_phone_number, 'from_name', OLD.from_name, 'to_phone_numbers', OLD.to_phone_numbers, 'to_names', OLD.to_names, 'text', OLD.text, 'transcription', OLD.transcription, 'fax_page_count', OLD.fax_page_count, 'vm_duration', OLD.vm_duration, 'raw', OLD.raw, 'base_read_status', OLD.base_read_status, 'base_availability', OLD.base_availability, 'remote_read_status', OLD.remote_read_status, 'remote_availability', OLD.remote_availability, 'synced_at', OLD.synced_at), 0)
+        ON CONFLICT (message_id) DO NOTHING;
+      DELETE FROM local_edit WHERE message_id = OLD.id;
+    END
+    """,
+    """
+    CREATE VIEW pending_change AS
+      SELECT m.id AS message_id, 'read_status' AS field, m.base_read_status AS old_value,
+             m.read_status AS new_value, e.edited_at AS since, e.attempts AS attempts,
+             e.last_error AS last_error
+        FROM local_edit e JOIN message m ON m.id = e.message_id
+       WHERE m.read_status IS NOT m.base_read_status
+      UNION ALL
+      SELECT m.id, 'availability', m.base_availability, m.availability, e.edited_at,
+             e.attempts, e.last_error
+        FROM local_edit e JOIN message m ON m.id = e.message_id
+       WHERE m.availability IS NOT m.base_availability
+      UNION ALL
+      SELECT t.message_id, 'row', t.base_availability, 'row deleted', t.deleted_at,
+             t.attempts, t.last_error
+        FROM tombstone t WHERE t.pushed_at IS NULL
+    """,
+    """
+    CREATE VIRTUAL TABLE message_fts USING fts5(
+      subject, text, transcription, content='message', content_rowid='id',
+      tokenize='unicode61 remove_diacritics 2'
+    )
+    """,
+    """
+    CREATE TRIGGER message_fts_insert AFTER INSERT ON message BEGIN
+      INSERT INTO message_fts (rowid, subject, text, transcription)
+        VALUES (NEW.id, NEW.subject, NEW.text, NEW.transcription);
+    END
+    """,
+    """
+    CREATE TRIGGER message_fts_delete AFTER DELETE ON message BEGIN
+      INSERT INTO message_fts (message_fts, rowid, subject, text, transcription)
+        VALUES ('delete', OLD.id, OLD.subject, OLD.text, OLD.transcription);
+    END
+    """,
+    """
+    CREATE TRIGGER message_fts_update AFTER UPDATE OF subject, text, transcription ON message
+    WHEN NEW.subject IS NOT OLD.subject OR NEW.text IS NOT OLD.text
+      OR NEW.transcription IS NOT OLD.transcription
+    BEGIN
+      INSERT INTO message_fts (message_fts, rowid, subject, text, transcription)
+        VALUES ('delete', OLD.id, OLD.subject, OLD.text, OLD.transcription);
+      INSERT INTO message_fts (rowid, subject, text, transcription)
+        VALUES (NEW.id, NEW.subject, NEW.text, NEW.transcription);
+    END
+    """,
+)
+SQLITE_OBJECTS_0001 = {
+    "trigger": (
+        "message_edit_check",
+        "message_edit",
+        "message_base_moved",
+        "message_row_delete",
+        "message_fts_insert",
+        "message_fts_delete",
+        "message_fts_update",
+    ),
+    "view": ("pending_change",),
+    "table": ("message_fts",),
+}
 
 
 def upgrade() -> None:
@@ -147,17 +251,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("message_id", "id"),
     )
     if op.get_bind().dialect.name == "sqlite":
-        for statement in SQLITE_DDL:
+        for statement in SQLITE_DDL_0001:
             op.execute(statement)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
-        for name in SQLITE_OBJECTS["trigger"]:
+        for name in SQLITE_OBJECTS_0001["trigger"]:
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
-        for name in SQLITE_OBJECTS["view"]:
+        for name in SQLITE_OBJECTS_0001["view"]:
             op.execute(f"DROP VIEW IF EXISTS {name}")
-        for name in SQLITE_OBJECTS["table"]:
+        for name in SQLITE_OBJECTS_0001["table"]:
             op.execute(f"DROP TABLE IF EXISTS {name}")
     for table in ("attachment", "tombstone", "sync_state", "message", "local_edit", "conflict"):
         op.drop_table(table)

@@ -6,11 +6,19 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from rcsync.db import alembic_config, create_db_engine, open_database
+from rcsync.db import (
+    alembic_config,
+    create_db_engine,
+    current_revision,
+    head_revision,
+    open_database,
+    upgrade,
+)
 from rcsync.errors import DatabaseError, SchemaTooNewError
 from rcsync.model import FTS_SHADOW_PREFIX, SQLModel
 
@@ -85,4 +93,29 @@ def test_read_only_check_uses_access(db_path: Path, monkeypatch: pytest.MonkeyPa
 def test_upgrade_is_idempotent(db_path: Path) -> None:
     open_database(db_path).dispose()
     con = sqlite3.connect(db_path)
-    assert con.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0001"
+    assert con.execute("SELECT version_num FROM alembic_version").fetchone()[0] == head_revision()
+
+
+def test_downgrade_to_base_and_back(db_path: Path) -> None:
+    engine = create_db_engine(db_path)
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "base")
+    with engine.connect() as conn:
+        names = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master")}
+    assert "message" not in names and "pending_change" not in names
+    upgrade(engine)
+    test_migrations_and_models_agree(db_path)
+
+
+def test_old_schema_is_brought_up_to_date(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    engine = create_db_engine(path)
+    upgrade(engine, "0001")
+    with engine.connect() as conn:
+        assert current_revision(conn) == "0001"
+    engine.dispose()
+    open_database(path).dispose()
+    con = sqlite3.connect(path)
+    assert con.execute("SELECT version_num FROM alembic_version").fetchone()[0] == head_revision()
+    assert "CROSS JOIN" in con.execute(
+        "SELECT sql FROM sqlite_master WHERE name = 'pending_change'").fetchone()[0]

@@ -88,3 +88,26 @@ def test_fts_follows_inserts_updates_and_deletes(con: sqlite3.Connection) -> Non
     assert hits("dentist") == [2]
     con.execute("DELETE FROM message WHERE id=2")
     assert hits("dentist") == [] and hits("hello") == [1, 3]
+
+
+def test_engine_write_does_not_restamp_a_pending_edit(con: sqlite3.Connection) -> None:
+    con.execute("UPDATE message SET read_status='Read' WHERE id=1")
+    con.execute("UPDATE local_edit SET edited_at='2000-01-01T00:00:00.000Z' WHERE message_id=1")
+    # A pull changes the other field (value and base together): not a user change.
+    con.execute("UPDATE message SET availability='Deleted', base_availability='Deleted' "
+                "WHERE id=1")
+    assert con.execute("SELECT edited_at FROM local_edit WHERE message_id=1").fetchone() == (
+        "2000-01-01T00:00:00.000Z",)
+
+
+def test_base_moving_away_from_local_makes_an_edit(con: sqlite3.Connection) -> None:
+    # The push confirmed Deleted (base moves) while the user had already undone it.
+    con.execute("UPDATE message SET base_availability='Deleted' WHERE id=1")
+    assert pending(con) == [(1, "availability", "Deleted", "Alive")]
+
+
+def test_finding_pending_edits_does_not_scan_the_archive(con: sqlite3.Connection) -> None:
+    plan = " | ".join(r[3] for r in con.execute(
+        "EXPLAIN QUERY PLAN SELECT * FROM pending_change"))
+    assert "SCAN m" not in plan and "SCAN message" not in plan
+    assert "USING INDEX ix_tombstone_pending" in plan or "ix_tombstone_pending" in plan
