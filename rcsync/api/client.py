@@ -313,10 +313,21 @@ class MessageStoreClient:
 
 
 def _records(op: Operation, data: dict[str, Any]) -> list[Record]:
+    """The records, each with a usable id: one that cannot be mirrored rejects the answer."""
     records = data.get("records")
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise malformed(op.name, "missing or invalid 'records'")
+    for record in records:
+        if not _is_id(record.get("id")):
+            raise malformed(op.name, "a record has no valid 'id'")
     return records
+
+
+def _is_id(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, str) and value.isascii()
+                                      and value.isdigit())
 
 
 def _accept(chunk: Sequence[int]) -> dict[str, str]:
