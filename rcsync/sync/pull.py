@@ -36,6 +36,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection, Engine
 
+from rcsync.api.errors import MalformedResponse
 from rcsync.config import Config
 from rcsync.db import translate_errors
 from rcsync.errors import SyncTokenInvalid
@@ -298,6 +299,7 @@ def _list_all(run: _Run, listing: Listing) -> Listing:
             message_types=run.config.sync.message_types, availability=LIST_AVAILABILITY,
             page=listing.page, per_page=PER_PAGE)
         run.summary.requests += 1
+        _check_times(page.records)
         if first and page.paging.get("totalElements") is not None:
             run.progress.start("messages", int(page.paging["totalElements"]))
         first = False
@@ -308,6 +310,16 @@ def _list_all(run: _Run, listing: Listing) -> Listing:
             run.save(conn, fresh)
             set_state(conn, FIRST_PULL, listing.to_json())
     return listing
+
+
+def _check_times(records: Sequence[Mapping[str, Any]]) -> None:
+    """Keyset paging needs every listed record's creationTime; without it, reject the page."""
+    for record in records:
+        try:
+            rec.parse_time(record["creationTime"])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise MalformedResponse(f"malformed response from listMessages: record "
+                                    f"{record.get('id')} has no valid creationTime") from None
 
 
 def _finish(run: _Run, listing: Listing) -> None:
