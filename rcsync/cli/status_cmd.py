@@ -23,13 +23,19 @@ def status(app: App, as_json: bool) -> None:
       rcsync status
       rcsync status --json | jq .pending
     """
-    engine = app.engine()
-    with engine.connect() as conn:
-        report = collect_status(conn, app.config)
     if as_json:
-        app.output.json(report)
+        app.output.json(status_report(app))
         return
-    _print_report(app, report)
+    print_status(app)
+
+
+def status_report(app: App) -> dict[str, Any]:
+    with app.engine().connect() as conn:
+        return collect_status(conn, app.config)
+
+
+def print_status(app: App) -> None:
+    _print_report(app, status_report(app))
 
 
 def _print_report(app: App, report: dict[str, Any]) -> None:

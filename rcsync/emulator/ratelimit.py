@@ -23,6 +23,10 @@ from .clock import Clock
 DEFAULT_LIMITS = {"Light": 50, "Medium": 40, "Heavy": 10, "Auth": 5}
 
 
+#: The limit advertised while rate limiting is switched off.
+UNLIMITED = 1_000_000
+
+
 @dataclass
 class Verdict:
     allowed: bool
@@ -97,7 +101,9 @@ class RateLimiter:
         with self._lock:
             limit = self.limits.get(group, 50)
             if not self.enabled:
-                return Verdict(True, group, limit, limit, self.window)
+                # "No limits" is announced as a limit no client will reach, so clients that
+                # pace themselves by these headers (rcsync does) run at full speed.
+                return Verdict(True, group, UNLIMITED, UNLIMITED, self.window)
             now = self.clock.now()
             bucket = self._buckets.setdefault((key, group), _Bucket())
             while bucket.hits and bucket.hits[0] <= now - self.window:
