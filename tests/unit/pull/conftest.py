@@ -11,12 +11,12 @@ from sqlalchemy.engine import Engine
 from rcsync.config import Config
 from rcsync.db import open_database
 from rcsync.emulator import Emulator
-from tests.unit.pull.pull_harness import make_config
+from tests.unit.pull.pull_harness import fast_emulator, make_config
 
 
 @pytest.fixture
 def emu() -> Emulator:
-    return Emulator(messages=300, seed=7, rate_limits=False)
+    return fast_emulator(300, 7)
 
 
 @pytest.fixture

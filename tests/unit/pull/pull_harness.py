@@ -21,7 +21,7 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from rcsync.api import MessageStoreClient, build_client
+from rcsync.api import MessageStoreClient, RateBudget, build_client
 from rcsync.config import Config, DatabaseConfig, RingCentralConfig, SyncConfig
 from rcsync.emulator import Emulator
 from rcsync.sync.records import META_COLUMNS, message_row
@@ -40,8 +40,28 @@ def make_config(tmp_path: Path, *, server: str = SERVER, **sync: Any) -> Config:
     )
 
 
-def make_client(config: Config, transport: httpx.BaseTransport) -> MessageStoreClient:
-    return build_client(config.ringcentral, transport=transport, sleep=lambda s: None)
+UNLIMITED = {g: (1_000_000, 60.0) for g in ("Light", "Medium", "Heavy", "Auth")}
+
+
+def fast_emulator(messages: int, seed: int = 1) -> Emulator:
+    """An emulator whose rate limits are so high they never bite.
+
+    (With ``rate_limits=False`` it still sends the documented limits in X-Rate-Limit-*
+    headers, and the client, rightly trusting them, paces at 40 content requests a minute.)
+    """
+    emu = Emulator(messages=messages, seed=seed)
+    emu.configure(rate_limits={"enabled": True,
+                               "limits": {g: n for g, (n, _w) in UNLIMITED.items()}})
+    return emu
+
+
+def make_client(config: Config, transport: httpx.BaseTransport, *,
+                paced: bool = False) -> MessageStoreClient:
+    """A client; unless `paced`, its rate budget does not pace (emulator limits off)."""
+    if paced:
+        return build_client(config.ringcentral, transport=transport)
+    return build_client(config.ringcentral, transport=transport, sleep=lambda s: None,
+                        budget=RateBudget(limits=UNLIMITED, sleep=lambda s: None))
 
 
 class Interrupted(RuntimeError):

@@ -20,6 +20,7 @@ from tests.unit.pull.pull_harness import (
     Interrupted,
     Interrupting,
     count_rows,
+    fast_emulator,
     make_client,
     make_config,
     mirror_problems,
@@ -84,7 +85,7 @@ def test_first_pull_request_count_and_no_429(tmp_path: Path) -> None:
     emu = Emulator(messages=n, seed=3)  # default rate limits (Light 50/min)
     config = make_config(tmp_path)
     engine = open_database(config.database.path)
-    summary = pull(engine, make_client(config, emu.transport()), config)
+    summary = pull(engine, make_client(config, emu.transport(), paced=True), config)
     listed = sum(1 for r in emu.store.all_records() if r["availability"] != "Purged")
     purged = sum(1 for r in emu.store.all_records() if r["availability"] == "Purged")
     assert count_rows(engine) == listed
@@ -95,10 +96,11 @@ def test_first_pull_request_count_and_no_429(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("after", [0, 1, 2])
 def test_interrupted_first_pull_resumes(tmp_path: Path, after: int) -> None:
-    emu = Emulator(messages=2500, seed=5, rate_limits=False)
+    emu = fast_emulator(2500, 5)
     config = make_config(tmp_path)
     engine = open_database(config.database.path)
-    broken = make_client(config, Interrupting(emu.transport(), after=after, marker="message-store?"))
+    broken = make_client(config, Interrupting(emu.transport(), after=after,
+                                              marker="message-store?"))
     with pytest.raises(Interrupted):
         pull(engine, broken, config)
     stored = count_rows(engine)
@@ -114,7 +116,7 @@ def test_interrupted_first_pull_resumes(tmp_path: Path, after: int) -> None:
 
 
 def test_interrupt_before_final_isync_keeps_progress(tmp_path: Path) -> None:
-    emu = Emulator(messages=1500, seed=9, rate_limits=False)
+    emu = fast_emulator(1500, 9)
     config = make_config(tmp_path)
     engine = open_database(config.database.path)
     # The FSync goes through, the ISync that ends the first pull does not.
@@ -164,7 +166,7 @@ def test_full_flag_and_frame_change_resync(emu: Emulator, config: Config, db: En
 
 
 def test_crowded_instant_pages_through(tmp_path: Path) -> None:
-    emu = Emulator(messages=50, seed=2, rate_limits=False)
+    emu = fast_emulator(50, 2)
     when = "2024-03-01T12:00:00.000Z"
     emu.store.inject([{"id": 1_500_000_000_000 + i, "type": "SMS", "creationTime": when,
                        "subject": f"crowd {i}", "from": {"phoneNumber": "+15550001111"},
