@@ -47,8 +47,8 @@ def _party_number(party: Mapping[str, Any]) -> str | None:
     return None if value is None else str(value)
 
 
-def _joined(values: list[str | None]) -> str | None:
-    present = [v for v in values if v]
+def _joined(values: list[Any]) -> str | None:
+    present = [_text(v) or "" for v in values if v]
     return ",".join(present) if present else None
 
 
@@ -60,16 +60,34 @@ def _conversation_id(record: Record) -> str | None:
     return None if legacy is None else str(legacy)
 
 
+def _attachments(record: Record) -> list[Mapping[str, Any]]:
+    atts = record.get("attachments")
+    return [a for a in atts if isinstance(a, Mapping)] if isinstance(atts, list) else []
+
+
 def _vm_duration(record: Record) -> int | None:
-    for att in record.get("attachments") or ():
-        if isinstance(att, Mapping) and att.get("vmDuration") is not None:
-            return int(att["vmDuration"])
-    value = record.get("vmDuration")
-    return None if value is None else int(value)
+    for att in _attachments(record):
+        if att.get("vmDuration") is not None:
+            return _optional_int(att["vmDuration"])
+    return _optional_int(record.get("vmDuration"))
 
 
 def _optional_int(value: Any) -> int | None:
-    return None if value is None else int(value)
+    """An integer column: a value that is no integer stays only in ``raw``."""
+    try:
+        number = None if value is None else int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if number is None or -2**63 <= number < 2**63 else None  # SQLite INTEGER
+
+
+def _text(value: Any) -> str | None:
+    """A text column: unknown strings are stored as-is, other JSON values as JSON text."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, Mapping | list):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return str(value)
 
 
 def _optional_str(value: Any) -> str | None:
@@ -79,22 +97,23 @@ def _optional_str(value: Any) -> str | None:
 def message_row(record: Record, *, raw: str | None = None) -> Row:
     """Columns of `message` from a full record; read_status/availability are remote values."""
     sender = record.get("from") or {}
-    recipients = [r for r in record.get("to") or () if isinstance(r, Mapping)]
+    to = record.get("to")
+    recipients = [r for r in to if isinstance(r, Mapping)] if isinstance(to, list) else []
     return {
         "id": int(record["id"]),
         "extension_id": _optional_str(record.get("extensionId")),
         "type": str(record["type"]),
-        "direction": record.get("direction"),
-        "subject": record.get("subject"),
-        "read_status": record.get("readStatus"),
-        "availability": record.get("availability"),
-        "message_status": record.get("messageStatus"),
-        "priority": record.get("priority"),
+        "direction": _text(record.get("direction")),
+        "subject": _text(record.get("subject")),
+        "read_status": _text(record.get("readStatus")),
+        "availability": _text(record.get("availability")),
+        "message_status": _text(record.get("messageStatus")),
+        "priority": _text(record.get("priority")),
         "creation_time": str(record["creationTime"]),
-        "last_modified_time": record.get("lastModifiedTime"),
+        "last_modified_time": _text(record.get("lastModifiedTime")),
         "conversation_id": _conversation_id(record),
         "from_phone_number": _party_number(sender) if isinstance(sender, Mapping) else None,
-        "from_name": sender.get("name") if isinstance(sender, Mapping) else None,
+        "from_name": _text(sender.get("name")) if isinstance(sender, Mapping) else None,
         "to_phone_numbers": _joined([_party_number(r) for r in recipients]),
         "to_names": _joined([r.get("name") for r in recipients]),
         "fax_page_count": _optional_int(record.get("faxPageCount")),
@@ -107,17 +126,18 @@ def attachment_rows(record: Record) -> list[Row]:
     """Rows of `attachment` for a full record (a purged record lists none: rows are kept)."""
     message_id = int(record["id"])
     rows = []
-    for att in record.get("attachments") or ():
-        if not isinstance(att, Mapping) or att.get("id") is None:
+    for att in _attachments(record):
+        att_id = _optional_int(att.get("id"))
+        if att_id is None:
             continue
         rows.append({
             "message_id": message_id,
-            "id": int(att["id"]),
-            "type": att.get("type"),
-            "content_type": att.get("contentType"),
+            "id": att_id,
+            "type": _text(att.get("type")),
+            "content_type": _text(att.get("contentType")),
             "size": _optional_int(att.get("size")),
-            "uri": att.get("uri"),
-            "file_name": att.get("fileName"),
+            "uri": _text(att.get("uri")),
+            "file_name": _text(att.get("fileName")),
         })
     return rows
 
