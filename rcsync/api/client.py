@@ -326,8 +326,9 @@ def _records(op: Operation, data: dict[str, Any]) -> list[Record]:
 def _is_id(value: Any) -> bool:
     if isinstance(value, bool):
         return False
-    return isinstance(value, int) or (isinstance(value, str) and value.isascii()
-                                      and value.isdigit())
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    return isinstance(value, int) and 0 < value < 2**63  # SQLite INTEGER
 
 
 def _accept(chunk: Sequence[int]) -> dict[str, str]:
