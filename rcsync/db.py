@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
-from alembic import command
 from rcsync.errors import DatabaseError, SchemaTooNewError
 
 BUSY_TIMEOUT_MS = 30_000

@@ -14,8 +14,7 @@ status. Every message says what happened and, where there is one, what to do abo
     │   ├── SyncTokenInvalid   MSG-333: a full resync is needed
     │   └── ServerError        5xx after bounded retries
     ├── NetworkError           connection failed / reset / timed out after bounded retries
-    ├── GuardError             a push would trash or purge more than allowed without --force
-    └── NotYetImplemented      a command that a later milestone delivers
+    └── GuardError             a push would trash or purge more than allowed without --force
 """
 
 from __future__ import annotations
@@ -78,7 +77,3 @@ class NetworkError(RcsyncError):
 
 class GuardError(RcsyncError):
     """A push would trash or purge more messages than the guard allows without --force."""
-
-
-class NotYetImplemented(RcsyncError):
-    """A command that exists in the interface but is delivered by a later milestone."""

@@ -16,6 +16,7 @@ from rcsync.sync.merge import FieldState, Policy, Resolution
 SYNC_TOKEN = "sync_token"            # the message-sync token of the last committed pull
 SYNC_FRAME = "sync_frame"            # JSON: history_start + message types the token covers
 FIRST_PULL = "first_pull"            # JSON progress of an unfinished first/full pull
+# PUSH_IN_FLIGHT = "push_in_flight" (apply.IN_FLIGHT): writes sent, answer not yet recorded.
 LAST_PULL_AT = "last_pull_at"
 LAST_PUSH_AT = "last_push_at"
 
