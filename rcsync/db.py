@@ -38,7 +38,7 @@ def migrations_dir() -> Path:
     so a source checkout falls back to the folder beside the package.
     """
     try:
-        import rcsync.migrations as pkg  # type: ignore[import-not-found]
+        import rcsync.migrations as pkg  # type: ignore[import-not-found,unused-ignore]
 
         return Path(next(iter(pkg.__path__))).resolve()
     except ImportError:
