@@ -357,5 +357,8 @@ def _expand_stubs(run: _Run, records: Sequence[Mapping[str, Any]]) -> list[Mappi
         run.summary.requests += 1
         for message_id, item in results.items():
             if item.ok and isinstance(item.record, dict) and not rec.is_stub(item.record):
-                full[message_id] = item.record
+                # A single-id GET adds vmSideRecipients, which listings never carry: drop it
+                # so raw has one shape whichever way the record came.
+                full[message_id] = {k: v for k, v in item.record.items()
+                                    if k != "vmSideRecipients"}
     return [full.get(int(r["id"]), r) if rec.is_stub(r) else r for r in records]
