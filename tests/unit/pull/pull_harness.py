@@ -40,7 +40,8 @@ def make_config(tmp_path: Path, *, server: str = SERVER, **sync: Any) -> Config:
     )
 
 
-UNLIMITED = {g: (1_000_000, 60.0) for g in ("Light", "Medium", "Heavy", "Auth")}
+UNLIMITED: dict[str, tuple[int, float]] = {
+    g: (1_000_000, 60.0) for g in ("Light", "Medium", "Heavy", "Auth")}
 
 
 def fast_emulator(messages: int, seed: int = 1) -> Emulator:
