@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from rcsync.errors import RcsyncError
-from rcsync.model import MESSAGE_COLUMNS
+from rcsync.model import ATTACHMENT_COLUMNS, MESSAGE_COLUMNS
 
 _MAX_LISTED = 5
 
@@ -174,6 +174,13 @@ def _undelete(conn: Connection, ids: Sequence[int]) -> None:
     conn.execute(sa.text(
         f"INSERT INTO message ({cols}) SELECT {values} FROM tombstone"
         " WHERE message_id IN (SELECT value FROM json_each(:ids)) AND pushed_at IS NULL"), params)
+    att_cols = ", ".join(ATTACHMENT_COLUMNS)
+    att_values = ", ".join(f"json_extract(a.value, '$.{c}')" for c in ATTACHMENT_COLUMNS)
+    conn.execute(sa.text(
+        f"INSERT INTO attachment ({att_cols}) SELECT {att_values}"
+        " FROM tombstone t, json_each(coalesce(t.attachments_json, '[]')) a"
+        " WHERE t.message_id IN (SELECT value FROM json_each(:ids)) AND t.pushed_at IS NULL"
+        " ON CONFLICT DO NOTHING"), params)
     conn.execute(sa.text(
         "DELETE FROM tombstone WHERE message_id IN (SELECT value FROM json_each(:ids))"
         " AND pushed_at IS NULL"), params)

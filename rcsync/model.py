@@ -146,6 +146,8 @@ class Tombstone(SQLModel, table=True):
     deleted_at: str = Field(sa_type=Text)
     base_availability: str | None = Field(default=None, sa_type=Text)
     row_json: str | None = Field(default=None, sa_type=Text)
+    # The message's attachment rows (JSON array), restored with the row on undo.
+    attachments_json: str | None = Field(default=None, sa_type=Text)
     # trash | purge, decided when pushed ([sync] row_delete); NULL while pending.
     action: str | None = Field(default=None, sa_type=Text)
     pushed_at: str | None = Field(default=None, sa_type=Text)
@@ -171,6 +173,7 @@ class SyncState(SQLModel, table=True):
 NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 
 MESSAGE_COLUMNS = tuple(Message.__table__.columns.keys())  # type: ignore[attr-defined]
+ATTACHMENT_COLUMNS = tuple(Attachment.__table__.columns.keys())  # type: ignore[attr-defined]
 
 _DIRTY = (
     "(NEW.read_status IS NOT NEW.base_read_status"
@@ -228,16 +231,24 @@ SQLITE_DDL: tuple[str, ...] = (
         ON CONFLICT (message_id) DO NOTHING;
     END
     """,
-    # DELETE FROM message: remember it (and the row, for undo); the engine never deletes rows.
+    # DELETE FROM message: remember it (the row and its attachment rows, for undo); the
+    # engine never deletes rows. BEFORE, so the attachment rows are still there to keep
+    # (a client with foreign keys on cascades them away), and they are removed here so a
+    # client with foreign keys off (the sqlite3 shell's default) leaves no orphans.
     """
-    CREATE TRIGGER message_row_delete AFTER DELETE ON message
+    CREATE TRIGGER message_row_delete BEFORE DELETE ON message
     BEGIN
-      INSERT INTO tombstone (message_id, deleted_at, base_availability, row_json, attempts)
-        VALUES (OLD.id, {now}, OLD.base_availability, json_object({pairs}), 0)
+      INSERT INTO tombstone (message_id, deleted_at, base_availability, row_json,
+                             attachments_json, attempts)
+        VALUES (OLD.id, {now}, OLD.base_availability, json_object({pairs}),
+                (SELECT json_group_array(json_object({att_pairs}))
+                   FROM attachment WHERE message_id = OLD.id), 0)
         ON CONFLICT (message_id) DO NOTHING;
       DELETE FROM local_edit WHERE message_id = OLD.id;
+      DELETE FROM attachment WHERE message_id = OLD.id;
     END
-    """.format(now=NOW_SQL, pairs=", ".join(f"'{c}', OLD.{c}" for c in MESSAGE_COLUMNS)),
+    """.format(now=NOW_SQL, pairs=", ".join(f"'{c}', OLD.{c}" for c in MESSAGE_COLUMNS),
+               att_pairs=", ".join(f"'{c}', {c}" for c in ATTACHMENT_COLUMNS)),
     # CROSS JOIN makes local_edit the outer loop: SQLite's planner would otherwise scan
     # the whole archive, and finding pending edits must cost O(pending), not O(archive).
     """

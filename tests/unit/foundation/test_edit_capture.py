@@ -111,3 +111,33 @@ def test_finding_pending_edits_does_not_scan_the_archive(con: sqlite3.Connection
         "EXPLAIN QUERY PLAN SELECT * FROM pending_change"))
     assert "SCAN m" not in plan and "SCAN message" not in plan
     assert "USING INDEX ix_tombstone_pending" in plan or "ix_tombstone_pending" in plan
+
+
+def test_row_delete_with_foreign_keys_off_leaves_no_orphans(con: sqlite3.Connection) -> None:
+    con.execute("INSERT INTO attachment (message_id, id, type, path, sha256)"
+                " VALUES (2, 77, 'AudioRecording', '2024/x.wav', 'abc')")
+    con.commit()
+    assert con.execute("PRAGMA foreign_keys").fetchone()[0] == 0  # the shell's default
+    con.execute("DELETE FROM message WHERE id = 2")
+    assert con.execute("SELECT count(*) FROM attachment").fetchone()[0] == 0
+    kept = con.execute("SELECT attachments_json FROM tombstone WHERE message_id = 2").fetchone()
+    assert '"path":"2024/x.wav"' in kept[0] and '"sha256":"abc"' in kept[0]
+
+
+def test_revert_of_a_row_delete_brings_back_row_and_attachments(db_path: Path) -> None:
+    from rcsync.db import open_database
+    from rcsync.edits import revert
+
+    c = sqlite3.connect(db_path)
+    insert(c, 5)
+    c.execute("INSERT INTO attachment (message_id, id, type, path) VALUES (5, 9, 'Text', 'a')")
+    c.execute("DELETE FROM message WHERE id = 5")
+    c.commit()
+    engine = open_database(db_path)
+    with engine.begin() as conn:
+        assert revert(conn, [5]) == 1
+    engine.dispose()
+    assert c.execute("SELECT subject FROM message WHERE id = 5").fetchone() == ("hello there",)
+    assert c.execute("SELECT id, path FROM attachment WHERE message_id = 5").fetchall() == [
+        (9, "a")]
+    assert pending(c) == []
