@@ -62,7 +62,8 @@ class Output:
         click.echo(f"rcsync: warning: {text}", file=self.stderr)
 
     def json(self, document: Any) -> None:
-        click.echo(json.dumps(document, indent=2, sort_keys=False, default=str), file=self.stdout)
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False, default=str),
+                   file=self.stdout)
 
     def table(self, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         if self.quiet:
