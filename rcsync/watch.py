@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -133,6 +134,8 @@ def push_outcome(summary: PushSummary) -> Outcome:
         notes += (f"conflict: {summary.conflicts} field(s) changed on both sides; "
                   "see the conflict table",)
     detail = f" ({summary.settled} settled without a write)" if summary.settled else ""
+    if summary.stopped:
+        detail += f"; stopped early; {summary.left} edits left pending"
     return Outcome(summary.pushed + summary.settled, f"pushed {summary.pushed}{detail}", notes)
 
 
@@ -154,13 +157,17 @@ class LogProgress:
 
 @dataclass
 class EngineWorker:
-    """The real engine behind the loop's `Worker` protocol."""
+    """The real engine behind the loop's `Worker` protocol.
+
+    `stop` (the watch's stop request) ends a long push between its write batches.
+    """
 
     engine: Engine
     client: MessageStoreClient
     config: Config
     force: bool = False
     progress: Progress | None = None
+    stop: threading.Event | None = None
 
     def pending(self) -> Pending:
         return read_pending(self.engine)
@@ -169,7 +176,7 @@ class EngineWorker:
         from rcsync.sync.push import push
 
         summary = push(self.engine, self.client, self.config, force=self.force,
-                       progress=self.progress or NullProgress())
+                       progress=self.progress or NullProgress(), stop=self.stop)
         return push_outcome(summary)
 
     def pull(self) -> Outcome:

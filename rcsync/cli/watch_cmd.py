@@ -114,8 +114,9 @@ def watch(app: App, interval: float | None, wait: bool, log_file: Path | None,
         client = build_client(config.ringcentral, insecure=app.insecure,
                               sleep=interruptible_sleep(waker.stop_requested))
         try:
+            # ...and a long push stops between its write batches.
             worker = EngineWorker(app.engine(), client, config, force=force,
-                                  progress=LogProgress())
+                                  progress=LogProgress(), stop=waker.stop_requested)
             log.info("watching %s (pull every %g s)", app.database_path, every)
             run_stoppable(lambda: run_watch(worker, app.database_path, waker, interval=every),
                           waker.request_stop)

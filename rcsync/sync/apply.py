@@ -8,6 +8,11 @@ Order of work (each step its own transaction, so a crash anywhere loses nothing)
    the value sent (never local: a user edit made meanwhile stays pending), a failure stays
    pending with its error and one more attempt.
 
+A stop request (`stop`, set by `rcsync watch` on SIGINT/SIGTERM) is honoured between batches,
+never inside one: a batch that was sent always has its results saved (or its journal entry
+left for the next push to settle); the batches not sent stay pending in local_edit/tombstone
+and are planned afresh next time.
+
 A trash DELETE is never resent blindly: a second DELETE purges. When its outcome is unknown
 (`AmbiguousWriteError`), the messages are re-read before anything else and only the ones
 RingCentral shows as Deleted are confirmed; the rest stay pending, and the next push reads
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -72,6 +78,8 @@ class ApplyResult:
     settled: int = 0       # database-only fixes made
     requests: int = 0      # write requests sent (not counting the client's own retries)
     errors: list[str] = field(default_factory=list)
+    stopped: bool = False  # a stop request ended it between batches
+    left: int = 0          # remote actions not sent because of it (still pending)
 
     def fail(self, message: str) -> None:
         self.failed += 1
@@ -121,14 +129,24 @@ def apply_plan(
     policy: Policy,
     now: Callable[[], str] = utc_now_iso,
     progress: Progress | None = None,
+    stop: threading.Event | None = None,
 ) -> ApplyResult:
-    """Perform `plan`. Raises the API error that stopped it after saving what was done."""
+    """Perform `plan`. Raises the API error that stopped it after saving what was done.
+
+    Once `stop` is set, no further batch is sent: the result says `stopped`, and `left`
+    counts the actions that stay pending.
+    """
     progress = progress or NullProgress()
     result = ApplyResult()
     with engine.begin() as conn:
         result.settled = save_local_steps(conn, plan, policy=policy, now=now())
+    todo = list(batches(plan))
     progress.start("push", total=len(plan.actions))
-    for batch in batches(plan):
+    for i, batch in enumerate(todo):
+        if stop is not None and stop.is_set():
+            result.stopped = True
+            result.left = sum(len(b.actions) for b in todo[i:])
+            break
         _send(engine, client, batch, result, policy=policy, now=now)
         progress.advance(len(batch.actions))
     progress.finish()

@@ -6,13 +6,15 @@
     → apply (`apply.apply_plan`) → LAST_PUSH_AT
 
 A previous run that died with writes in flight (see apply.py's journal) is settled first.
-Nothing pending means no request at all. Dry-run runs the same steps up to and including
-the verification reads, then reports the plan instead of applying it: no database write,
-no API write.
+Nothing pending means no request at all. A stop request (`stop`, from `rcsync watch`) ends
+the push between write batches, never inside one; what was not sent stays pending. Dry-run
+runs the same steps up to and including the verification reads, then reports the plan
+instead of applying it: no database write, no API write.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -68,14 +70,17 @@ class PushSummary:
     errors: list[str] = field(default_factory=list)
     guard: str | None = None  # dry-run only: the refusal a real push would give
     verified: str | None = None  # the reads made to check trash candidates first
+    stopped: bool = False   # a stop request ended the push between batches
+    left: int = 0           # edits not sent because of it (still pending)
 
     def line(self) -> str:
         if self.dry_run:
             return (f"dry run: would push {self.pending:,} edits in {self.requests:,} "
                     f"requests; {self.conflicts:,} conflicts; nothing was changed")
         edits = self.pushed + self.settled
+        stopped = f"; stopped early; {self.left:,} edits left pending" if self.stopped else ""
         return (f"pushed {edits:,} edits in {self.requests:,} requests; {self.failed:,} failed;"
-                f" {self.conflicts:,} conflicts")
+                f" {self.conflicts:,} conflicts{stopped}")
 
     def describe(self) -> str:
         return self.line()
@@ -159,8 +164,12 @@ def push(
     dry_run: bool = False,
     force: bool = False,
     progress: Progress | None = None,
+    stop: threading.Event | None = None,
 ) -> PushSummary:
-    """Send pending local edits. Raises GuardError for a mass delete without `force`."""
+    """Send pending local edits. Raises GuardError for a mass delete without `force`.
+
+    Once `stop` is set no further write batch is sent (see `apply.apply_plan`).
+    """
     progress = progress or NullProgress()
     if not dry_run:
         recover_in_flight(engine, client)  # a previous run's unanswered writes, first
@@ -174,7 +183,8 @@ def push(
                      force=force or dry_run, summary=summary)
         _describe(plan, summary)
         if not dry_run:
-            result = apply_plan(engine, client, plan, policy=policy, progress=progress)
+            result = apply_plan(engine, client, plan, policy=policy, progress=progress,
+                                stop=stop)
             _account(result, summary)
     if not dry_run:
         with engine.begin() as conn:
@@ -216,3 +226,4 @@ def _account(result: ApplyResult, summary: PushSummary) -> None:
     summary.pushed, summary.failed, summary.settled = result.pushed, result.failed, result.settled
     summary.requests += result.requests
     summary.errors = result.errors
+    summary.stopped, summary.left = result.stopped, result.left

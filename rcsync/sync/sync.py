@@ -10,11 +10,13 @@
 * pull last: collects what changed remotely, including the effects of our own writes
   (which, written as base = remote = local, are not echoed back as edits).
 
-Dry-run runs only the push's dry-run: a pull writes to the database.
+Dry-run runs only the push's dry-run: a pull writes to the database. A stop request
+(`stop`) is passed to the push (it stops between batches) and skips the pull after it.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -76,8 +78,12 @@ def sync(
     dry_run: bool = False,
     force: bool = False,
     progress: Progress | None = None,
+    stop: threading.Event | None = None,
 ) -> SyncSummary:
-    """Pull (if cheap and useful), push, pull. `client` must serve both directions."""
+    """Pull (if cheap and useful), push, pull. `client` must serve both directions.
+
+    Once `stop` is set the push sends no further batch and the last pull is skipped.
+    """
     progress = progress or NullProgress()
     if dry_run:
         return SyncSummary(push(engine, client, config, dry_run=True, force=force,
@@ -90,7 +96,9 @@ def sync(
     before = None
     if has_pending(engine) and _has_token(engine):
         before = pull(engine, client, config, progress=progress)
-    pushed = push(engine, client, config, force=force, progress=progress)
+    pushed = push(engine, client, config, force=force, progress=progress, stop=stop)
+    if stop is not None and stop.is_set():
+        return SyncSummary(pushed, before)
     after = pull(engine, client, config, progress=progress)
     return SyncSummary(pushed, before, after)
 

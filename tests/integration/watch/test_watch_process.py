@@ -121,3 +121,41 @@ def test_sigkill_mid_push_then_restart_converges_without_purging_trash(
     assert {m: local.get(m) for m in remote if m in local} == \
         {m: remote[m] for m in remote if m in local}
     assert set(local) <= set(remote)
+
+
+def test_sigterm_mid_push_stops_between_batches_then_restart_converges(
+        make_setup: Callable[..., Setup]) -> None:
+    setup = make_setup(messages=400, seed=11)
+    setup.first_pull()
+    trashed = [r[0] for r in setup.query("SELECT id FROM message WHERE availability = 'Alive' "
+                                         "ORDER BY id LIMIT 300")]
+    assert len(trashed) == 300  # 6 DELETE batches of 50
+    watch = setup.watch("--interval", "1000")
+    watch.wait_log("pulled")
+    setup.emu.configure(faults={"latency_ms": 500})  # each request takes half a second
+    setup.emu.counters.reset()
+    setup.sql(f"UPDATE message SET availability = 'Deleted' WHERE id IN ({_csv(trashed)})")
+
+    def deletes() -> int:
+        return int(setup.emu.counters.by_operation["deleteMessage"])
+
+    wait_for(lambda: any(_remote(setup, m, "availability") == "Deleted" for m in trashed), 30,
+             "the first DELETE batch to be applied", every=0.01)
+    sent = deletes()
+    stopped = time.monotonic()
+    assert watch.stop(signal.SIGTERM) == 0, watch.log()
+    assert time.monotonic() - stopped < 5, "the push ran on after SIGTERM"
+    assert deletes() <= sent + 1, "batches were sent after the stop request"
+    done = sum(_remote(setup, m, "availability") == "Deleted" for m in trashed)
+    assert done < 300, "the push finished before the stop; raise latency_ms"
+    assert "stopped early" in watch.log() and "Traceback" not in watch.log()
+    assert setup.pending() == 300 - done
+    assert setup.query("SELECT value FROM sync_state WHERE key = 'push_in_flight'") == []
+
+    setup.emu.configure(faults={"latency_ms": 0})
+    again = setup.watch("--interval", "1")
+    wait_for(lambda: setup.pending() == 0, 30, "pending_change to empty after restart")
+    assert again.stop() == 0, again.log()
+    # Every trash reached the server once: a second DELETE would have purged it.
+    assert [_remote(setup, m, "availability") for m in trashed] == ["Deleted"] * 300
+    assert deletes() <= 300 // 50 + 1

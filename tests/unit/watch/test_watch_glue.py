@@ -101,3 +101,6 @@ def test_outcomes_read_as_one_line_per_action() -> None:
     assert (pushed.count, pushed.summary) == (4, "pushed 4")
     with pytest.raises(StepIncomplete, match="pushed 1, 2 failed: HTTP 503"):
         push_outcome(PushSummary(pushed=1, failed=2, errors=["HTTP 503"]))
+    stopped = push_outcome(PushSummary(pushed=50, stopped=True, left=70))
+    assert (stopped.count, stopped.summary) == (
+        50, "pushed 50; stopped early; 70 edits left pending")
