@@ -79,6 +79,9 @@ class SyncConfig:
     history_start: dt.date = dt.date(2000, 1, 1)
     message_types: tuple[str, ...] = MESSAGE_TYPES
     download_attachments: bool = True
+    # SMS/Pager text is taken from the record's subject (RingCentral replicates the text
+    # there); true also fetches each Text part: one Medium-group request (40/min) per message.
+    download_text_parts: bool = False
     # Skip attachments larger than this many bytes (0 = no limit).
     max_attachment_size: int = 0
     # Attachment types to download (MessageAttachmentTypeEnum); empty = all.
@@ -192,6 +195,7 @@ _CHECKERS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "history_start": _date,
         "message_types": _list_of(MESSAGE_TYPES, allow_empty=False),
         "download_attachments": _bool,
+        "download_text_parts": _bool,
         "max_attachment_size": _non_negative_int,
         "attachment_types": _list_of(ATTACHMENT_TYPES, allow_empty=True),
         "conflict_policy": _one_of(CONFLICT_POLICIES),

@@ -301,8 +301,9 @@ def _list_all(run: _Run, listing: Listing) -> Listing:
             page=listing.page, per_page=PER_PAGE)
         run.summary.requests += 1
         _check_times(page.records)
-        if first and page.paging.get("totalElements") is not None:
-            run.progress.start("messages", int(page.paging["totalElements"]))
+        total = _total_elements(page.paging) if first else None
+        if total is not None:
+            run.progress.start("messages", total)
         first = False
         boundary = set(listing.boundary)
         fresh = [r for r in page.records if int(r["id"]) not in boundary]
@@ -311,6 +312,18 @@ def _list_all(run: _Run, listing: Listing) -> Listing:
             run.save(conn, fresh)
             set_state(conn, FIRST_PULL, listing.to_json())
     return listing
+
+
+def _total_elements(paging: Mapping[str, Any]) -> int | None:
+    """The listing's size for the progress bar; junk there only means "total unknown"."""
+    value = paging.get("totalElements")
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    try:
+        total = int(value)
+    except ValueError:
+        return None
+    return total if total >= 0 else None
 
 
 def _check_times(records: Sequence[Mapping[str, Any]]) -> None:

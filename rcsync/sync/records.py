@@ -4,7 +4,8 @@ A record is the JSON dict the API returned (``GetMessageInfoResponse``), ids exa
 shapes reach the pull engine:
 
 * a full record (listing, FSync, ISync for new/changed Alive messages): every column is
-  mapped from it, and ``raw`` keeps the whole record;
+  mapped from it, and ``raw`` keeps the whole record; SMS and Pager text is the subject,
+  where RingCentral replicates it (so the Text part need not be downloaded);
 * a *stub* (ISync for deleted/purged messages): only ``id`` and ``availability``. A stub
   never replaces stored metadata; it patches availability (and the stored ``raw``).
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 Record = Mapping[str, Any]
 Row = dict[str, Any]
@@ -29,6 +30,11 @@ META_COLUMNS = (
     "from_name", "to_phone_numbers", "to_names", "fax_page_count", "vm_duration",
 )  # fmt: skip
 ATTACHMENT_COLUMNS = ("message_id", "id", "type", "content_type", "size", "uri", "file_name")
+# What `message_row` maps, in the order of `message_values`.
+ROW_COLUMNS = ("id", *META_COLUMNS, "read_status", "availability", "text", "raw")
+# "For SMS and Pager messages [subject] replicates message text which is also returned as
+# an attachment" (GetMessageInfoResponse.subject): their text needs no download.
+TEXT_IN_SUBJECT = frozenset({"SMS", "Pager"})
 
 
 def dumps(record: Record) -> str:
@@ -39,6 +45,11 @@ def dumps(record: Record) -> str:
 def is_stub(record: Record) -> bool:
     """ISync's deleted/purged form: id and availability, nothing to map the rest from."""
     return "creationTime" not in record or "type" not in record
+
+
+def _is_map(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    # JSON objects are dicts; the exact type test first spares the ABC check per field.
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def _party_number(party: Mapping[str, Any]) -> str | None:
@@ -54,7 +65,7 @@ def _joined(values: list[Any]) -> str | None:
 
 def _conversation_id(record: Record) -> str | None:
     conv = record.get("conversation")
-    if isinstance(conv, Mapping) and conv.get("id") is not None:
+    if _is_map(conv) and conv.get("id") is not None:
         return str(conv["id"])
     legacy = record.get("conversationId")
     return None if legacy is None else str(legacy)
@@ -62,11 +73,11 @@ def _conversation_id(record: Record) -> str | None:
 
 def _attachments(record: Record) -> list[Mapping[str, Any]]:
     atts = record.get("attachments")
-    return [a for a in atts if isinstance(a, Mapping)] if isinstance(atts, list) else []
+    return [a for a in atts if _is_map(a)] if type(atts) is list else []
 
 
-def _vm_duration(record: Record) -> int | None:
-    for att in _attachments(record):
+def _vm_duration(record: Record, attachments: list[Mapping[str, Any]]) -> int | None:
+    for att in attachments:
         if att.get("vmDuration") is not None:
             return _optional_int(att["vmDuration"])
     return _optional_int(record.get("vmDuration"))
@@ -94,52 +105,65 @@ def _optional_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def message_row(record: Record, *, raw: str | None = None) -> Row:
-    """Columns of `message` from a full record; read_status/availability are remote values."""
-    sender = record.get("from") or {}
+def message_values(record: Record, *, raw: str | None = None) -> tuple[Any, ...]:
+    """`message_row` as a tuple in `ROW_COLUMNS` order (the pull's hot path: no dict)."""
+    sender: Mapping[str, Any] = record.get("from") or {}
+    if not _is_map(sender):
+        sender = {}
     to = record.get("to")
-    recipients = [r for r in to if isinstance(r, Mapping)] if isinstance(to, list) else []
-    return {
-        "id": int(record["id"]),
-        "extension_id": _optional_str(record.get("extensionId")),
-        "type": str(record["type"]),
-        "direction": _text(record.get("direction")),
-        "subject": _text(record.get("subject")),
-        "read_status": _text(record.get("readStatus")),
-        "availability": _text(record.get("availability")),
-        "message_status": _text(record.get("messageStatus")),
-        "priority": _text(record.get("priority")),
-        "creation_time": str(record["creationTime"]),
-        "last_modified_time": _text(record.get("lastModifiedTime")),
-        "conversation_id": _conversation_id(record),
-        "from_phone_number": _party_number(sender) if isinstance(sender, Mapping) else None,
-        "from_name": _text(sender.get("name")) if isinstance(sender, Mapping) else None,
-        "to_phone_numbers": _joined([_party_number(r) for r in recipients]),
-        "to_names": _joined([r.get("name") for r in recipients]),
-        "fax_page_count": _optional_int(record.get("faxPageCount")),
-        "vm_duration": _vm_duration(record),
-        "raw": dumps(record) if raw is None else raw,
-    }
+    recipients = [r for r in to if _is_map(r)] if type(to) is list else []
+    kind = str(record["type"])
+    subject = _text(record.get("subject"))
+    return (
+        int(record["id"]),
+        _optional_str(record.get("extensionId")),
+        kind,
+        _text(record.get("direction")),
+        subject,
+        _text(record.get("messageStatus")),
+        _text(record.get("priority")),
+        str(record["creationTime"]),
+        _text(record.get("lastModifiedTime")),
+        _conversation_id(record),
+        _party_number(sender),
+        _text(sender.get("name")),
+        _joined([_party_number(r) for r in recipients]),
+        _joined([r.get("name") for r in recipients]),
+        _optional_int(record.get("faxPageCount")),
+        _vm_duration(record, _attachments(record)),
+        _text(record.get("readStatus")),
+        _text(record.get("availability")),
+        subject if kind in TEXT_IN_SUBJECT else None,
+        dumps(record) if raw is None else raw,
+    )
 
 
-def attachment_rows(record: Record) -> list[Row]:
-    """Rows of `attachment` for a full record (a purged record lists none: rows are kept)."""
+def message_row(record: Record, *, raw: str | None = None) -> Row:
+    """Columns of `message` from a full record; read_status/availability are remote values.
+
+    ``text`` is the subject for SMS and Pager, where RingCentral replicates the message
+    text (save.py keeps a text that came from elsewhere, e.g. a downloaded Text part).
+    """
+    return dict(zip(ROW_COLUMNS, message_values(record, raw=raw), strict=True))
+
+
+def attachment_values(record: Record) -> list[tuple[Any, ...]]:
+    """`attachment_rows` as tuples in `ATTACHMENT_COLUMNS` order."""
     message_id = int(record["id"])
     rows = []
     for att in _attachments(record):
         att_id = _optional_int(att.get("id"))
         if att_id is None:
             continue
-        rows.append({
-            "message_id": message_id,
-            "id": att_id,
-            "type": _text(att.get("type")),
-            "content_type": _text(att.get("contentType")),
-            "size": _optional_int(att.get("size")),
-            "uri": _text(att.get("uri")),
-            "file_name": _text(att.get("fileName")),
-        })
+        rows.append((message_id, att_id, _text(att.get("type")), _text(att.get("contentType")),
+                     _optional_int(att.get("size")), _text(att.get("uri")),
+                     _text(att.get("fileName"))))
     return rows
+
+
+def attachment_rows(record: Record) -> list[Row]:
+    """Rows of `attachment` for a full record (a purged record lists none: rows are kept)."""
+    return [dict(zip(ATTACHMENT_COLUMNS, v, strict=True)) for v in attachment_values(record)]
 
 
 def patch_raw(raw: str | None, availability: str | None) -> str | None:

@@ -8,7 +8,9 @@
    (never ``INSERT OR REPLACE``: it would fire the delete triggers and make tombstones).
    Per field, the upsert applies the three-way rule itself: a clean field (local IS base)
    gets local = base = remote; a dirty one keeps local and base and only moves remote_*.
-   Local-only columns (text, transcription) are not in the SET list, so never clobbered;
+   Local-only columns are never clobbered: transcription is not in the SET list, and text
+   (SMS/Pager text, taken from the subject) follows the subject only while it is NULL or
+   still equal to the stored subject, so a downloaded Text part or a user's text stays;
 3. apply stubs (ISync's id + availability for deleted/purged messages) the same way,
    patching the stored raw instead of replacing it;
 4. for the few dirty rows whose remote value changed, run `merge_field` per field and
@@ -32,10 +34,17 @@ from rcsync.sync.state import save_conflict
 FIELDS = ("read_status", "availability")
 _REMOTE_KEY = {"read_status": "readStatus", "availability": "availability"}
 
-_INSERT_COLUMNS = (
-    "id", *rec.META_COLUMNS, "read_status", "availability", "base_read_status",
-    "base_availability", "remote_read_status", "remote_availability", "raw", "synced_at",
-)  # fmt: skip
+# The parameters are `rec.message_values(record)` + (now,); ?N placeholders reuse the
+# remote read status and availability for the local and base columns of a new row.
+_ROW = {c: i + 1 for i, c in enumerate(rec.ROW_COLUMNS)}
+_INSERT = {
+    **{c: f"?{n}" for c, n in _ROW.items()},
+    **{f"{p}_{f}": f"?{_ROW[f]}" for p in ("base", "remote") for f in FIELDS},
+    "synced_at": f"?{len(rec.ROW_COLUMNS) + 1}",
+}
+# Row indexes into `rec.message_values` tuples.
+_ID, _LMT, _READ, _AVAIL = (_ROW[c] - 1 for c in (
+    "id", "last_modified_time", "read_status", "availability"))
 
 
 def _clean_case(f: str, value: str) -> str:
@@ -48,9 +57,12 @@ def _upsert_sql() -> str:
         sets.append(f"{f} = " + _clean_case(f, f"excluded.{f}").format(target=f))
         sets.append(f"base_{f} = " + _clean_case(f, f"excluded.{f}").format(target=f"base_{f}"))
         sets.append(f"remote_{f} = excluded.remote_{f}")
-    marks = ", ".join("?" for _ in _INSERT_COLUMNS)
-    return (f"INSERT INTO message ({', '.join(_INSERT_COLUMNS)}) VALUES ({marks}) "
-            f"ON CONFLICT (id) DO UPDATE SET {', '.join(sets)}")
+    # text follows the subject only while it is empty or still the (old) subject: a text
+    # from a downloaded Text part, or one a user wrote, is never clobbered.
+    sets.append("text = CASE WHEN text IS NULL OR text IS subject THEN excluded.text"
+                " ELSE text END")
+    return (f"INSERT INTO message ({', '.join(_INSERT)}) VALUES ({', '.join(_INSERT.values())})"
+            f" ON CONFLICT (id) DO UPDATE SET {', '.join(sets)}")
 
 
 UPSERT_MESSAGE = _upsert_sql()
@@ -129,18 +141,8 @@ def fetch_existing(conn: Connection, ids: Sequence[int]) -> tuple[dict[int, Exis
     return existing, tombstoned
 
 
-def _insert_params(row: Mapping[str, Any], now: str) -> tuple[Any, ...]:
-    read, avail = row["read_status"], row["availability"]
-    values = [row["id"], *(row[c] for c in rec.META_COLUMNS)]
-    values += [read, avail, read, avail, read, avail, row["raw"], now]
-    return tuple(values)
-
-
-def _count_change(counts: SaveCounts, old: Existing | None, remote: Mapping[str, Any],
+def _count_change(counts: SaveCounts, old: Existing, remote: Mapping[str, Any],
                   lmt: str | None) -> None:
-    if old is None:
-        counts.new += 1
-        return
     avail = remote.get("availability")
     if avail != old.remote["availability"]:
         counts.remote_deleted += avail == "Deleted"
@@ -190,19 +192,20 @@ def _upsert_full(conn: Connection, full: list[Mapping[str, Any]], existing: dict
                  now: str) -> None:
     if not full:
         return
-    rows = [rec.message_row(r) for r in full]
-    conn.exec_driver_sql(UPSERT_MESSAGE, [_insert_params(row, now) for row in rows])
-    attachments = [a for r in full for a in rec.attachment_rows(r)]
+    rows = [rec.message_values(r) for r in full]
+    conn.exec_driver_sql(UPSERT_MESSAGE, [(*row, now) for row in rows])
+    attachments = [a for r in full for a in rec.attachment_values(r)]
     if attachments:
-        conn.exec_driver_sql(UPSERT_ATTACHMENT,
-                             [tuple(a[c] for c in rec.ATTACHMENT_COLUMNS) for a in attachments])
+        conn.exec_driver_sql(UPSERT_ATTACHMENT, attachments)
     for row in rows:
-        old = existing.get(row["id"])
-        _count_change(counts, old, row, row["last_modified_time"])
+        old = existing.get(row[_ID])
         if old is None:
-            counts.new_ids.append(row["id"])
-        remote_values[row["id"]] = (
-            {f: row[f] for f in FIELDS}, row["last_modified_time"])
+            counts.new += 1
+            counts.new_ids.append(row[_ID])
+            continue
+        remote = {"read_status": row[_READ], "availability": row[_AVAIL]}
+        _count_change(counts, old, remote, row[_LMT])
+        remote_values[old.id] = (remote, row[_LMT])
 
 
 def _apply_stubs(conn: Connection, stubs: list[Mapping[str, Any]], existing: dict[int, Existing],

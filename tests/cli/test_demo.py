@@ -26,6 +26,13 @@ def test_demo_in_a_kept_folder(tmp_path: Path) -> None:
     assert con.execute("SELECT count(*) FROM message WHERE availability = 'Deleted'"
                        " AND base_availability = 'Deleted'").fetchone()[0] >= 2
     assert f"sqlite3 {folder / 'messages.db'}" in out
+    # SMS text comes from the subject: no Text part is fetched, and the text is there.
+    assert con.execute("SELECT count(*) FROM attachment WHERE type = 'Text'"
+                       " AND path IS NOT NULL").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM message WHERE type = 'SMS'"
+                       " AND text IS NOT NULL AND text = subject").fetchone()[0] > 0
+    assert con.execute("SELECT count(*) FROM attachment WHERE path IS NOT NULL"
+                       " AND type = 'AudioRecording'").fetchone()[0] > 0
 
 
 def test_demo_temporary_folder_is_removed() -> None:

@@ -33,9 +33,9 @@ KEYS = {
     "ringcentral": ["server", "client_id", "client_secret", "jwt", "username", "extension",
                     "password", "token_file", "insecure", "verify_tls", "timeout", "bogus"],
     "database": ["path", "files", "bogus"],
-    "sync": ["history_start", "message_types", "download_attachments", "max_attachment_size",
-             "attachment_types", "conflict_policy", "row_delete", "watch_interval",
-             "delete_guard", "bogus"],
+    "sync": ["history_start", "message_types", "download_attachments", "download_text_parts",
+             "max_attachment_size", "attachment_types", "conflict_policy", "row_delete",
+             "watch_interval", "delete_guard", "bogus"],
     "bogus": ["x"],
 }
 scalars = st.one_of(

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import replace
 from pathlib import Path
+from typing import IO, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from rcsync.api import MessageStoreClient
 from rcsync.config import Config
 from rcsync.emulator import Emulator
-from rcsync.sync.attachments import Job, extension_for, file_name
+from rcsync.search import search
+from rcsync.sync.attachments import TEXT_PART_REASON, Job, extension_for, file_name
 from rcsync.sync.pull import pull
 from tests.unit.pull.pull_harness import attachment_problems, make_client, mirror_problems
 
@@ -23,26 +27,25 @@ def _files(config: Config) -> Path:
     return config.database.files_dir
 
 
+def _count(db: Engine, sql: str) -> int:
+    with db.connect() as conn:
+        return int(conn.execute(sa.text(sql)).scalar_one())
+
+
 def test_downloads_match_server_bytes_and_fill_text(emu: Emulator, config: Config,
                                                     db: Engine) -> None:
-    config = _with(config)
+    config = _with(config, download_text_parts=True)
     summary = pull(db, make_client(config, emu.transport()), config)
     assert summary.attachments_downloaded > 0 and summary.attachment_bytes > 0
     assert attachment_problems(db, emu, _files(config)) == []
     assert mirror_problems(db, emu) == []
-    with db.connect() as conn:
-        missing = conn.execute(sa.text(
-            "SELECT count(*) FROM attachment a JOIN message m ON m.id = a.message_id"
-            " WHERE a.path IS NULL AND m.availability <> 'Purged'")).scalar_one()
-        sms_text = conn.execute(sa.text(
-            "SELECT count(*) FROM message WHERE type = 'SMS' AND text IS NULL"
-            " AND availability <> 'Purged'")).scalar_one()
-        transcripts = conn.execute(sa.text(
-            "SELECT count(*) FROM message WHERE transcription IS NOT NULL")).scalar_one()
-        hit = conn.execute(sa.text(
-            "SELECT count(*) FROM message_fts WHERE message_fts MATCH 'transcription: call'"
-        )).scalar_one()
-    assert missing == 0 and sms_text == 0 and transcripts > 0 and hit >= 0
+    missing = _count(db, "SELECT count(*) FROM attachment a JOIN message m"
+                         " ON m.id = a.message_id WHERE a.path IS NULL"
+                         " AND m.availability <> 'Purged'")
+    sms_text = _count(db, "SELECT count(*) FROM message WHERE type = 'SMS' AND text IS NULL"
+                          " AND availability <> 'Purged'")
+    transcripts = _count(db, "SELECT count(*) FROM message WHERE transcription IS NOT NULL")
+    assert missing == 0 and sms_text == 0 and transcripts > 0
     assert not list(_files(config).rglob("*.part"))
     # A second pull downloads nothing; a lost file is fetched again.
     client = make_client(config, emu.transport())
@@ -53,8 +56,94 @@ def test_downloads_match_server_bytes_and_fill_text(emu: Emulator, config: Confi
     assert victim.exists()
 
 
+def test_text_parts_are_not_downloaded_by_default(emu: Emulator, config: Config,
+                                                  db: Engine) -> None:
+    config = _with(config)
+    assert not config.sync.download_text_parts
+    summary = pull(db, make_client(config, emu.transport()), config)
+    downloaded = _count(db, "SELECT count(*) FROM attachment WHERE path IS NOT NULL")
+    # Every content request was for a part other than Text: one per downloaded file.
+    assert emu.counters.by_operation["readMessageContent"] == downloaded
+    assert summary.attachments_downloaded == downloaded > 0
+    assert _count(db, "SELECT count(*) FROM attachment WHERE type = 'Text'"
+                      " AND path IS NOT NULL") == 0
+    assert _count(db, "SELECT count(*) FROM attachment WHERE type = 'Text'"
+                      f" AND skipped = '{TEXT_PART_REASON}'") > 0
+    # Audio, transcriptions, faxes and MMS images still come; nothing else is missing.
+    assert _count(db, "SELECT count(*) FROM attachment a JOIN message m ON m.id = a.message_id"
+                      " WHERE a.path IS NULL AND a.type <> 'Text'"
+                      " AND m.availability <> 'Purged'") == 0
+    assert _count(db, "SELECT count(*) FROM message WHERE transcription IS NOT NULL") > 0
+    # The text is the subject, searchable; the mirror is exact.
+    assert _count(db, "SELECT count(*) FROM message WHERE type IN ('SMS', 'Pager')"
+                      " AND text IS NOT subject") == 0
+    assert mirror_problems(db, emu) == []
+    sms = next(r for r in emu.store.all_records()
+               if r["type"] == "SMS" and r["availability"] == "Alive")
+    word = max(str(sms["subject"]).split(), key=len).strip(".,!?")
+    with db.connect() as conn:
+        hits = {h.id for h in search(conn, word, limit=1000)}
+    assert sms["id"] in hits
+    # A later pull neither downloads nor re-marks them.
+    emu.counters.reset()
+    again = pull(db, make_client(config, emu.transport()), config)
+    assert emu.counters.by_operation["readMessageContent"] == 0
+    assert again.attachments_skipped == 0
+
+
+class _WholeText:
+    """A client whose Text parts hold more than the subject (as a truncated subject would)."""
+
+    def __init__(self, inner: MessageStoreClient, text_uris: set[str]) -> None:
+        self.inner, self.text_uris = inner, text_uris
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def download_content(self, uri: str, dest: IO[bytes], *, offset: int = 0) -> int:
+        if uri not in self.text_uris:
+            return self.inner.download_content(uri, dest, offset=offset)
+        buffer = io.BytesIO()
+        self.inner.download_content(uri, buffer)
+        data = buffer.getvalue() + b" (whole text)"
+        dest.write(data[offset:])
+        return len(data) - offset
+
+
+def test_text_parts_fetched_when_configured_later(emu: Emulator, config: Config,
+                                                  db: Engine) -> None:
+    pull(db, make_client(config, emu.transport()), _with(config))
+    with db.connect() as conn:
+        uris = {r[0] for r in conn.execute(sa.text(
+            "SELECT uri FROM attachment WHERE type = 'Text'"))}
+    config = _with(config, download_text_parts=True)
+    client = _WholeText(make_client(config, emu.transport()), uris)
+    emu.counters.reset()
+    summary = pull(db, client, config)  # type: ignore[arg-type]
+    held = _count(db, "SELECT count(*) FROM attachment WHERE type = 'Text' AND path IS NULL"
+                      " AND skipped IS NOT 'purged remotely'")
+    fetched = _count(db, "SELECT count(*) FROM attachment WHERE type = 'Text'"
+                         " AND path IS NOT NULL")
+    assert held == 0 and fetched > 0
+    assert emu.counters.by_operation["readMessageContent"] == fetched
+    assert summary.attachments_downloaded == fetched
+    # The part's content is the text, and later pulls (even full ones) keep it.
+    pull(db, client, config, full=True)  # type: ignore[arg-type]
+    with db.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT m.text, m.subject, a.path FROM message m JOIN attachment a"
+            " ON a.message_id = m.id WHERE a.type = 'Text' AND a.path IS NOT NULL")).all()
+        hits = conn.execute(sa.text("SELECT count(*) FROM message_fts"
+                                    " WHERE message_fts MATCH 'text: \"whole text\"'")).scalar_one()
+    assert len(rows) == fetched and hits == fetched
+    for text, subject, path in rows:
+        assert text == (_files(config) / path).read_text(encoding="utf-8")
+        assert text == f"{subject} (whole text)"
+
+
 def test_filters_record_why(emu: Emulator, config: Config, db: Engine) -> None:
-    config = _with(config, attachment_types=("Text",), max_attachment_size=20)
+    config = _with(config, attachment_types=("Text",), max_attachment_size=20,
+                   download_text_parts=True)
     summary = pull(db, make_client(config, emu.transport()), config)
     assert summary.attachments_skipped > 0
     with db.connect() as conn:

@@ -7,6 +7,7 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -14,6 +15,7 @@ from sqlalchemy.engine import Engine
 from rcsync.config import Config
 from rcsync.db import open_database
 from rcsync.emulator import Emulator
+from rcsync.progress import NullProgress
 from rcsync.sync.pull import pull
 from rcsync.sync.state import FIRST_PULL, SYNC_FRAME, SYNC_TOKEN, get_state
 from tests.unit.pull.pull_harness import (
@@ -188,3 +190,41 @@ def test_retention_never_deletes_rows(emu: Emulator, config: Config, db: Engine)
     assert emu.store.drop_before(parse_iso(oldest) + 86_400_000 * 30) > 0
     pull(db, client, config, full=True)
     assert count_rows(db) == before
+
+
+class _Totals(httpx.BaseTransport):
+    """Listing pages whose ``paging.totalElements`` is `junk`."""
+
+    def __init__(self, inner: httpx.BaseTransport, junk: object) -> None:
+        self.inner, self.junk = inner, junk
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if not request.url.path.endswith("/message-store"):
+            return response
+        data = json.loads(response.read())
+        data["paging"]["totalElements"] = self.junk
+        return httpx.Response(response.status_code, json=data, request=request)
+
+
+class _Recorder(NullProgress):
+    def __init__(self) -> None:
+        self.totals: list[int | None] = []
+
+    def start(self, phase: str, total: int | None = None) -> None:
+        self.totals.append(total)
+
+
+@pytest.mark.parametrize("junk", ["lots", 1.5, {"n": 3}, [], True, -3, "9" * 5000, None])
+def test_junk_total_elements_means_total_unknown(emu: Emulator, config: Config, db: Engine,
+                                                 junk: object) -> None:
+    progress = _Recorder()
+    pull(db, make_client(config, _Totals(emu.transport(), junk)), config, progress=progress)
+    assert mirror_problems(db, emu) == []
+    assert progress.totals == [None]  # the listing's total stays unknown
+
+
+def test_total_elements_as_text_still_counts(emu: Emulator, config: Config, db: Engine) -> None:
+    progress = _Recorder()
+    pull(db, make_client(config, _Totals(emu.transport(), "123")), config, progress=progress)
+    assert 123 in progress.totals

@@ -134,6 +134,29 @@ def test_upsert_keeps_local_only_columns_and_never_replaces(
         assert conn.execute(sa.text("SELECT count(*) FROM tombstone")).scalar_one() == 0
 
 
+def test_sms_text_follows_the_subject_unless_it_came_from_elsewhere(config: Config,
+                                                                   db: Engine) -> None:
+    def sms(i: int, subject: str) -> dict[str, object]:
+        return {"id": i, "type": "SMS", "creationTime": "2024-01-01T00:00:00.000Z",
+                "subject": subject, "readStatus": "Read", "availability": "Alive"}
+
+    def save(*records: dict[str, object]) -> None:
+        with db.begin() as conn:
+            save_records(conn, records, policy=Policy.NEWEST, now="2030-01-01T00:00:00.000Z")
+
+    fax = {**sms(3, "Fax from Bob"), "type": "Fax"}
+    save(sms(1, "hello"), sms(2, "hi"), fax, {**sms(4, "page me"), "type": "Pager"})
+    assert [_row(db, i)["text"] for i in (1, 2, 3, 4)] == ["hello", "hi", None, "page me"]
+    # A Text part was downloaded for 2 (the whole text); 1 still has the subject's.
+    _edit(db, "UPDATE message SET text = 'hi, the whole text' WHERE id = 2")
+    save(sms(1, "hello again"), sms(2, "hi again"), fax)
+    assert [_row(db, i)["text"] for i in (1, 2, 3)] == ["hello again", "hi, the whole text", None]
+    with db.connect() as conn:
+        hits = {r[0] for r in conn.execute(sa.text(
+            "SELECT rowid FROM message_fts WHERE message_fts MATCH 'text: again'"))}
+    assert hits == {1}
+
+
 def test_stub_for_unknown_or_purged_message_creates_nothing(config: Config, db: Engine) -> None:
     with db.begin() as conn:
         counts = save_records(conn, [{"id": 42, "availability": "Purged"},
