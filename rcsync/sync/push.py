@@ -26,17 +26,10 @@ from rcsync.api.models import ItemResult
 from rcsync.config import Config
 from rcsync.errors import AuthError, GuardError, RcsyncError
 from rcsync.progress import NullProgress, Progress
+from rcsync.sync.actions import PATH_BATCH, PendingMessage, PendingTombstone, Plan, RemoteState
 from rcsync.sync.apply import ApplyResult, PushClient, apply_plan, recover_in_flight
 from rcsync.sync.merge import FieldState, Policy
-from rcsync.sync.plan import (
-    PATH_BATCH,
-    PendingMessage,
-    PendingTombstone,
-    Plan,
-    RemoteState,
-    plan_push,
-    trash_candidates,
-)
+from rcsync.sync.plan import plan_push, trash_candidates
 from rcsync.sync.state import LAST_PUSH_AT, set_state, utc_now_iso
 
 _PENDING_MESSAGES = sa.text(
