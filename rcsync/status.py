@@ -46,9 +46,9 @@ def collect_status(conn: Connection, config: Config) -> dict[str, Any]:
             "SELECT type, coalesce(availability, '?'), count(*) FROM message GROUP BY 1, 2")):
         by_type.setdefault(mtype, {})[avail] = n
         total += n
-    att_total, att_done, att_bytes = conn.execute(sa.text(
-        "SELECT count(*), count(path), coalesce(sum(CASE WHEN path IS NOT NULL THEN size END), 0)"
-        " FROM attachment")).one()
+    att_total, att_done, att_bytes, att_skipped = conn.execute(sa.text(
+        "SELECT count(*), count(path), coalesce(sum(CASE WHEN path IS NOT NULL THEN size END), 0),"
+        " count(CASE WHEN path IS NULL AND skipped IS NOT NULL THEN 1 END) FROM attachment")).one()
     pending_by_field: dict[str, int] = {}
     for field, n in conn.execute(sa.text(
             "SELECT field, count(*) FROM pending_change GROUP BY field")):
@@ -57,7 +57,9 @@ def collect_status(conn: Connection, config: Config) -> dict[str, Any]:
     return {
         "database": str(config.database.path),
         "messages": {"total": total, "by_type": by_type},
-        "attachments": {"total": att_total, "downloaded": att_done, "bytes": att_bytes},
+        "attachments": {"total": att_total, "downloaded": att_done, "bytes": att_bytes,
+                        "skipped": att_skipped,
+                        "waiting": att_total - att_done - att_skipped},
         "pending": {"total": sum(pending_by_field.values()), "by_field": pending_by_field},
         "conflicts": conflicts,
         "last_pull": _state(conn, "last_pull_at"),

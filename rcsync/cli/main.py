@@ -7,6 +7,7 @@ exit status 1 (with the traceback only under -v). Usage errors exit 2 (click's r
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import sys
 import traceback
@@ -46,6 +47,11 @@ class RcsyncGroup(click.Group):
 
             self._report(ctx, exc, f"database: {describe_sqlite_error(exc)}")
             ctx.exit(1)
+        except BrokenPipeError:
+            # `rcsync search x | head`: the reader left; that is not an error worth a line.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(141)
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""
             self._report(ctx, exc, f"{where}{exc.strerror or _one_line(exc)}")

@@ -46,8 +46,9 @@ def _print_report(app: App, report: dict[str, Any]) -> None:
         parts = ", ".join(f"{n:,} {a}" for a, n in sorted(by_avail.items()))
         out.echo(f"  {mtype:<10} {parts}")
     att = report["attachments"]
-    out.echo(f"attachments  {att['downloaded']:,} of {att['total']:,} downloaded"
-             f" ({att['bytes']:,} bytes)")
+    out.echo(f"attachments  {att['downloaded']:,} downloaded ({att['bytes']:,} bytes),"
+             f" {att['skipped']:,} skipped by settings or gone remotely,"
+             f" {att['waiting']:,} still to fetch")
     out.echo(f"pending      {report['pending']['total']:,} local edits waiting to be pushed")
     for field, n in sorted(report["pending"]["by_field"].items()):
         out.echo(f"  {field:<12} {n:,}")
