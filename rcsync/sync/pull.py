@@ -13,7 +13,7 @@ A thin pipeline, fetch -> save (three-way merge inside) -> commit cursor, in two
    are remembered, so the overlap is dropped. If a whole page shares one instant (more
    than 1000 messages created in the same millisecond), pages 2, 3, ... of that instant
    follow. Each page is committed together with the progress, so an interrupted pull
-   resumes at the page it stopped at.
+   resumes at the page it stopped at. The next page is fetched while one is written.
 3. ISync with T0 catches what arrived or changed during the listing; its records, the new
    token (SYNC_TOKEN), the frame (SYNC_FRAME) and the end of FIRST_PULL commit together.
 
@@ -45,6 +45,7 @@ from rcsync.progress import NullProgress, Progress
 from rcsync.sync import records as rec
 from rcsync.sync.attachments import AttachmentCounts, ContentClient, download_attachments
 from rcsync.sync.merge import Policy
+from rcsync.sync.prefetch import Prefetch
 from rcsync.sync.save import SaveCounts, save_records
 from rcsync.sync.state import (
     FIRST_PULL,
@@ -291,27 +292,42 @@ def _begin(run: _Run, frame: dict[str, Any]) -> Listing:
 
 
 def _list_all(run: _Run, listing: Listing) -> Listing:
-    """The keyset listing from where `listing` stands; each page commits with its progress."""
-    history_start = rec.day_start(run.config.sync.history_start)
+    """The keyset listing from where `listing` stands; each page commits with its progress.
+
+    The next page is requested as soon as its ``dateTo`` is known, and arrives while this
+    page is written (`rcsync.sync.prefetch`); pages still commit one by one, in order.
+    """
+    pending = None if listing.done else _fetch_page(run, listing)
     first = True
-    while not listing.done:
-        page = run.client.list_messages(
-            date_from=history_start, date_to=listing.date_to,
-            message_types=run.config.sync.message_types, availability=LIST_AVAILABILITY,
-            page=listing.page, per_page=PER_PAGE)
-        run.summary.requests += 1
-        _check_times(page.records)
-        total = _total_elements(page.paging) if first else None
-        if total is not None:
-            run.progress.start("messages", total)
-        first = False
-        boundary = set(listing.boundary)
-        fresh = [r for r in page.records if int(r["id"]) not in boundary]
-        listing = next_listing(listing, page.records, page.has_next)
-        with run.engine.begin() as conn:
-            run.save(conn, fresh)
-            set_state(conn, FIRST_PULL, listing.to_json())
+    try:
+        while pending is not None:
+            page = pending.result()
+            pending = None
+            run.summary.requests += 1
+            _check_times(page.records)
+            total = _total_elements(page.paging) if first else None
+            if total is not None:
+                run.progress.start("messages", total)
+            first = False
+            boundary = set(listing.boundary)
+            fresh = [r for r in page.records if int(r["id"]) not in boundary]
+            listing = next_listing(listing, page.records, page.has_next)
+            pending = None if listing.done else _fetch_page(run, listing)
+            with run.engine.begin() as conn:
+                run.save(conn, fresh)
+                set_state(conn, FIRST_PULL, listing.to_json())
+    except Exception:
+        if pending is not None:
+            pending.settle()  # the client is idle again before the error goes up
+        raise
     return listing
+
+
+def _fetch_page(run: _Run, listing: Listing) -> Prefetch[Any]:
+    return Prefetch(lambda: run.client.list_messages(
+        date_from=rec.day_start(run.config.sync.history_start), date_to=listing.date_to,
+        message_types=run.config.sync.message_types, availability=LIST_AVAILABILITY,
+        page=listing.page, per_page=PER_PAGE))
 
 
 def _total_elements(paging: Mapping[str, Any]) -> int | None:

@@ -6,6 +6,7 @@ import json
 import math
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -228,3 +229,43 @@ def test_total_elements_as_text_still_counts(emu: Emulator, config: Config, db: 
     progress = _Recorder()
     pull(db, make_client(config, _Totals(emu.transport(), "123")), config, progress=progress)
     assert 123 in progress.totals
+
+
+def test_failed_page_write_leaves_earlier_pages_and_an_idle_client(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import rcsync.sync.pull as pull_module
+
+    emu = fast_emulator(2500, 5)
+    config = make_config(tmp_path)
+    engine = open_database(config.database.path)
+    real_save, calls = pull_module.save_records, []
+
+    def failing_save(*args: Any, **kw: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 3:  # the FSync record, page 1, then page 2 fails
+            raise RuntimeError("disk full")
+        return real_save(*args, **kw)
+
+    monkeypatch.setattr(pull_module, "save_records", failing_save)
+    with pytest.raises(RuntimeError, match="disk full"):
+        pull(engine, make_client(config, emu.transport()), config)
+    # Page 3 was already asked for (fetched while page 2 was written), and has arrived.
+    assert emu.counters.snapshot()["by_operation"]["listMessages"] == 3
+    assert 970 <= count_rows(engine) <= 1001
+    monkeypatch.setattr(pull_module, "save_records", real_save)
+    pull(engine, make_client(config, emu.transport()), config)
+    assert mirror_problems(engine, emu) == []
+
+
+def test_prefetch_returns_raises_and_settles() -> None:
+    from rcsync.sync.prefetch import Prefetch
+
+    assert Prefetch(lambda: 42).result() == 42
+
+    def boom() -> int:
+        raise ValueError("no")
+
+    failing = Prefetch(boom)
+    with pytest.raises(ValueError, match="no"):
+        failing.result()
+    failing.settle()  # an error already handed over is not raised again
