@@ -34,7 +34,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from rcsync.api.errors import MalformedResponse
@@ -373,20 +372,15 @@ def _expand_stubs(run: _Run, records: Sequence[Mapping[str, Any]]) -> list[Mappi
     """Replace ISync's id + availability stubs of trashed messages by the full records.
 
     A trashed message still exists with its metadata, and its read status may have changed
-    too (a stub does not say); one bulk GET per 50 newly trashed ids makes the mirror exact.
-    Stubs of messages already known as trashed are applied as they are (ISync repeats
-    recent changes; re-reading them would cost a request per pull). Purged messages have
-    nothing more to tell, and a message purged meanwhile keeps its stub.
+    too: RingCentral reports *any* change to a trashed message as the same stub, so every
+    Deleted stub is re-read (one bulk GET per 50 ids), even for a message already known as
+    trashed. ISync's 5-second overlap repeats recent stubs, so a pull soon after trash
+    activity pays one more read; skipping those would lose a read-status change made on
+    another device to a trashed message. Purged messages have nothing more to tell, and a
+    message purged meanwhile keeps its stub.
     """
     wanted = [int(r["id"]) for r in records
               if rec.is_stub(r) and r.get("availability") == "Deleted"]
-    if wanted:
-        # Already known as trashed (ISync repeats recent changes): nothing new to read.
-        with run.engine.connect() as conn:
-            known = {r[0] for r in conn.execute(sa.text(
-                "SELECT id FROM message WHERE remote_availability = 'Deleted'"
-                " AND id IN (SELECT value FROM json_each(:ids))"), {"ids": json.dumps(wanted)})}
-        wanted = [i for i in wanted if i not in known]
     if not wanted:
         return list(records)
     full: dict[int, Mapping[str, Any]] = {}

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 
 from rcsync.api import MessageStoreClient, RateBudget, build_client
 from rcsync.config import Config, DatabaseConfig, RingCentralConfig, SyncConfig
-from rcsync.emulator import Emulator
+from rcsync.emulator import Clock, Emulator
 from rcsync.sync.records import META_COLUMNS, message_row
 
 SERVER = "https://platform.ringcentral.com"
@@ -44,13 +44,13 @@ UNLIMITED: dict[str, tuple[int, float]] = {
     g: (1_000_000, 60.0) for g in ("Light", "Medium", "Heavy", "Auth")}
 
 
-def fast_emulator(messages: int, seed: int = 1) -> Emulator:
+def fast_emulator(messages: int, seed: int = 1, clock: Clock | None = None) -> Emulator:
     """An emulator whose rate limits are so high they never bite.
 
     (With ``rate_limits=False`` it still sends the documented limits in X-Rate-Limit-*
     headers, and the client, rightly trusting them, paces at 40 content requests a minute.)
     """
-    emu = Emulator(messages=messages, seed=seed)
+    emu = Emulator(messages=messages, seed=seed, clock=clock)
     emu.configure(rate_limits={"enabled": True,
                                "limits": {g: n for g, (n, _w) in UNLIMITED.items()}})
     return emu

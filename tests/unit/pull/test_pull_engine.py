@@ -269,3 +269,22 @@ def test_prefetch_returns_raises_and_settles() -> None:
     with pytest.raises(ValueError, match="no"):
         failing.result()
     failing.settle()  # an error already handed over is not raised again
+
+
+def test_read_change_on_an_already_trashed_message_is_pulled(emu: Emulator, config: Config,
+                                                              db: Engine) -> None:
+    # RingCentral reports any change to a trashed message as the same id + availability
+    # stub, so a stub for a message we already know as trashed must still be re-read.
+    client = make_client(config, emu.transport())
+    pull(db, client, config)
+    target = next(r["id"] for r in emu.store.all_records()
+                  if r["availability"] == "Alive" and r["readStatus"] == "Read")
+    emu.store.remote_edit(target, availability="Deleted")
+    pull(db, client, config)
+    emu.store.remote_edit(target, read_status="Unread")
+    pull(db, client, config)
+    with db.connect() as conn:
+        row = conn.execute(sa.text("SELECT read_status, availability FROM message WHERE id = :i"),
+                           {"i": target}).one()
+    assert tuple(row) == ("Unread", "Deleted")
+    assert mirror_problems(db, emu) == []
