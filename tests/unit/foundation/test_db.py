@@ -119,3 +119,22 @@ def test_old_schema_is_brought_up_to_date(tmp_path: Path) -> None:
     assert con.execute("SELECT version_num FROM alembic_version").fetchone()[0] == head_revision()
     assert "CROSS JOIN" in con.execute(
         "SELECT sql FROM sqlite_master WHERE name = 'pending_change'").fetchone()[0]
+
+
+def test_0004_backfills_sms_text_from_subject(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    engine = create_db_engine(path)
+    upgrade(engine, "0003")
+    with engine.begin() as conn:
+        for mid, mtype in ((1, "SMS"), (2, "Fax")):
+            conn.exec_driver_sql(
+                "INSERT INTO message (id, type, creation_time, raw, subject)"
+                f" VALUES ({mid}, '{mtype}', '2024-01-01T00:00:00.000Z', '{{}}', 'hi there')")
+    upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT id, text FROM message ORDER BY id").fetchall()
+        hits = conn.exec_driver_sql(
+            "SELECT rowid FROM message_fts WHERE message_fts MATCH 'there'").fetchall()
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [(1, "hi there"), (2, None)]
+    assert [r[0] for r in hits] == [1, 2]  # both by subject; the SMS text is indexed too
