@@ -1,4 +1,4 @@
-"""Fill message.text from the subject for SMS/Pager rows pulled before it was.
+"""Fill message.text from the subject for older SMS/Pager rows.
 
 Since download_text_parts defaults to false, SMS/Pager text comes from the subject (which
 RingCentral fills with the message text). Rows pulled earlier with attachment downloads

@@ -78,6 +78,8 @@ def _setup_logging(verbosity: int) -> None:
     # httpx logs full URLs at INFO; ours are enough, and theirs would be noise.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # Alembic narrates every migration step at INFO; that is debug detail for us.
+    logging.getLogger("alembic").setLevel(logging.INFO if verbosity > 1 else logging.WARNING)
 
 
 @click.group(cls=RcsyncGroup, context_settings={"help_option_names": ["-h", "--help"]})

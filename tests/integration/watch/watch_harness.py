@@ -4,6 +4,7 @@ as a real process. (A plain module, not conftest: test files import the helpers 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -86,6 +87,10 @@ class Setup:
         return int(self.query("SELECT count(*) FROM pending_change")[0][0])
 
 
+# Lines of the standard loggers under -v ("<time> INFO alembic...: ..."), not the watch's.
+OTHER_LOGGER = re.compile(r"^\S+ (DEBUG|INFO|WARNING|ERROR|CRITICAL) [\w.]+: ")
+
+
 @dataclass
 class WatchProcess:
     popen: subprocess.Popen[bytes]
@@ -109,10 +114,16 @@ class WatchProcess:
         return self.log_path.read_text(errors="replace")
 
     def wait_log(self, text: str, timeout: float = 20) -> None:
+        """Wait for a line of the watch's own log (rcsync.watch) containing `text`; other
+        loggers' lines (-v shows migrations, API calls) could contain the same words."""
+        def watch_lines() -> str:
+            return "\n".join(line for line in self.log().splitlines()
+                             if not OTHER_LOGGER.match(line))
+
         def seen() -> bool:
-            if self.popen.poll() is not None and text not in self.log():
+            if self.popen.poll() is not None and text not in watch_lines():
                 raise AssertionError(f"watch exited ({self.popen.returncode}):\n{self.log()}")
-            return text in self.log()
+            return text in watch_lines()
 
         wait_for(seen, timeout, f"{text!r} in the watch log")
 
