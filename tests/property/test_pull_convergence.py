@@ -4,6 +4,7 @@ rows kept, tombstoned rows never back)."""
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -100,7 +101,8 @@ class PullMachine(RuleBasedStateMachine):
 
 
 PullMachine.TestCase.settings = settings(
-    max_examples=30, stateful_step_count=15, deadline=None,
+    max_examples=int(os.environ.get("RCSYNC_MAX_EXAMPLES", "30")), stateful_step_count=15,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 TestPullConvergence = PullMachine.TestCase

@@ -16,6 +16,7 @@ with a fresh engine and client, as a restarted process would. After every succes
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -246,7 +247,8 @@ class SyncMachine(RuleBasedStateMachine):
 
 
 SyncMachine.TestCase.settings = settings(
-    max_examples=60, stateful_step_count=20, deadline=None,
+    max_examples=int(os.environ.get("RCSYNC_MAX_EXAMPLES", "60")), stateful_step_count=20,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 TestSyncMachine = SyncMachine.TestCase
