@@ -124,6 +124,11 @@ def slot_for(store: Store, resource_id: str) -> int | None:
         return None
 
 
+def part_href(store: Store, resource_id: str) -> str:
+    """The href a bulk answer's part names: the message's URI, or the id as given."""
+    return store.renderer.message_uri(int(resource_id)) if resource_id.isdigit() else resource_id
+
+
 def read_message(request: Request, store: Store, raw_ids: str) -> Response:
     ids = parse_ids(raw_ids)
     if len(ids) > MAX_BULK_GET:
@@ -143,11 +148,7 @@ def read_message(request: Request, store: Store, raw_ids: str) -> Response:
         parts = []
         for resource_id in ids:
             slot = slot_for(store, resource_id)
-            href = (
-                store.renderer.message_uri(int(resource_id))
-                if resource_id.isdigit()
-                else resource_id
-            )
+            href = part_href(store, resource_id)
             if slot is None:
                 parts.append(Part(resource_id, 404, not_found("messageId").body, href))
             else:

@@ -21,7 +21,7 @@ from typing import Any
 from . import params
 from .bulk import Part, multi_status, parse_multipart_mixed
 from .data import ALIVE, DELETED, TYPE_NAMES
-from .reading import parse_ids, slot_for
+from .reading import parse_ids, part_href, slot_for
 from .store import Store, StoreError
 from .wire import ApiFailure, Request, Response, api_error, invalid, not_found, raw_json
 
@@ -102,11 +102,7 @@ def update_message(request: Request, store: Store, raw_ids: str, *, patch: bool)
     with store.lock:
         for resource_id, body in pairs:
             slot = slot_for(store, resource_id)
-            href = (
-                store.renderer.message_uri(int(resource_id))
-                if resource_id.isdigit()
-                else resource_id
-            )
+            href = part_href(store, resource_id)
             error = (
                 not_found("messageId")
                 if slot is None
@@ -140,11 +136,7 @@ def delete_message(request: Request, store: Store, raw_ids: str) -> Response:
     with store.lock:
         for resource_id in ids:
             slot = slot_for(store, resource_id)
-            href = (
-                store.renderer.message_uri(int(resource_id))
-                if resource_id.isdigit()
-                else resource_id
-            )
+            href = part_href(store, resource_id)
             if slot is None:
                 parts.append(Part(resource_id, 404, not_found("messageId").body, href))
                 continue
