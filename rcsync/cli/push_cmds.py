@@ -86,6 +86,8 @@ def sync(app: App, dry_run: bool, force: bool, as_json: bool) -> None:
         app.output.json(summary.as_dict())
         return
     _print_plan(app, summary.push.plan, dry_run=dry_run, guard=summary.push.guard)
+    for error in summary.push.errors:
+        app.output.warn(error)
     app.output.result(summary.line())
 
 
