@@ -39,6 +39,21 @@ def login_state(config: Config, now: float | None = None) -> str:
     return "logged in"
 
 
+def empty_status(config: Config) -> dict[str, Any]:
+    """The report for a database that does not exist yet."""
+    return {
+        "database": str(config.database.path),
+        "database_exists": False,
+        "messages": {"total": 0, "by_type": {}},
+        "attachments": {"total": 0, "downloaded": 0, "bytes": 0, "skipped": 0, "waiting": 0},
+        "pending": {"total": 0, "by_field": {}},
+        "conflicts": 0,
+        "last_pull": None,
+        "last_push": None,
+        "login": login_state(config),
+    }
+
+
 def collect_status(conn: Connection, config: Config) -> dict[str, Any]:
     by_type: dict[str, dict[str, int]] = {}
     total = 0
@@ -56,6 +71,7 @@ def collect_status(conn: Connection, config: Config) -> dict[str, Any]:
     conflicts = conn.execute(sa.text("SELECT count(*) FROM conflict")).scalar_one()
     return {
         "database": str(config.database.path),
+        "database_exists": True,
         "messages": {"total": total, "by_type": by_type},
         "attachments": {"total": att_total, "downloaded": att_done, "bytes": att_bytes,
                         "skipped": att_skipped,

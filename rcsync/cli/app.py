@@ -43,8 +43,17 @@ class App:
     def database_path(self) -> Path:
         return self.config.database.path
 
-    def engine(self) -> Engine:
-        """The database, checked and migrated to the current schema."""
+    def engine(self, *, create: bool = True) -> Engine:
+        """The database, checked and migrated to the current schema.
+
+        Commands that only read or edit what a pull brought (`status`, `search`, `mark`…)
+        pass ``create=False``: a mistyped --db must not leave an empty database behind.
+        """
+        if not create and self._engine is None and not self.database_path.exists():
+            from rcsync.errors import DatabaseError
+
+            raise DatabaseError(f"{self.database_path}: no database yet "
+                                "(run `rcsync pull` first, or check --db / [database] path)")
         if self._engine is None:
             from rcsync.db import open_database
 

@@ -83,7 +83,7 @@ def search(app: App, query: str, as_json: bool, limit: int, message_type: str | 
     """
     from rcsync.search import search as run_search
 
-    with app.engine().connect() as conn:
+    with app.engine(create=False).connect() as conn:
         hits = run_search(conn, query, limit=limit, message_type=message_type)
     if as_json:
         app.output.json({"query": query, "count": len(hits),

@@ -143,7 +143,7 @@ def mark(app: App, /, status: str, ids: tuple[int, ...], **filters: Any) -> None
       rcsync mark read 1400000036307 1400000036308
       rcsync mark unread --conversation 4567 --before 2024-01-01
     """
-    with app.engine().begin() as conn:
+    with app.engine(create=False).begin() as conn:
         chosen = edits.select(conn, _selection(ids, **filters))
         count = edits.mark(conn, chosen, status.capitalize())
     _report(app, count, "marked {n} " + status, f"already {status} or purged")
@@ -161,7 +161,7 @@ def delete(app: App, /, purge: bool, ids: tuple[int, ...], **filters: Any) -> No
       rcsync delete 1400000036307
       rcsync delete --purge --type Fax --before 2020-01-01
     """
-    with app.engine().begin() as conn:
+    with app.engine(create=False).begin() as conn:
         chosen = edits.select(conn, _selection(ids, **filters))
         count = edits.delete(conn, chosen, purge=purge)
     _report(app, count, "purged {n}" if purge else "trashed {n}",
@@ -178,7 +178,7 @@ def restore(app: App, /, ids: tuple[int, ...], **filters: Any) -> None:
     Example:
       rcsync restore 1400000036307
     """
-    with app.engine().begin() as conn:
+    with app.engine(create=False).begin() as conn:
         chosen = edits.select(conn, _selection(ids, **filters))
         count = edits.restore(conn, chosen)
     _report(app, count, "restored {n}", "not in the trash, or purged")
@@ -194,7 +194,7 @@ def pending(app: App, as_json: bool) -> None:
     Example:
       rcsync pending --json
     """
-    with app.engine().connect() as conn:
+    with app.engine(create=False).connect() as conn:
         rows = edits.pending(conn)
     if as_json:
         app.output.json([vars(r) for r in rows])
@@ -220,7 +220,7 @@ def revert(app: App, ids: tuple[int, ...], all_: bool) -> None:
     """
     if bool(ids) == all_:
         raise click.UsageError("give message ids or --all (not both)")
-    with app.engine().begin() as conn:
+    with app.engine(create=False).begin() as conn:
         count = edits.revert(conn, None if all_ else list(ids))
     app.output.result(f"reverted pending edits of {_plural(count, 'message')}")
 

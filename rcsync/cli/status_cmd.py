@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from rcsync.cli.app import App
-from rcsync.status import collect_status
+from rcsync.status import collect_status, empty_status
 
 pass_app = click.make_pass_decorator(App)
 
@@ -30,7 +30,10 @@ def status(app: App, as_json: bool) -> None:
 
 
 def status_report(app: App) -> dict[str, Any]:
-    with app.engine().connect() as conn:
+    if not app.database_path.exists():
+        # Nothing pulled yet: report that (and the login state), and create nothing.
+        return empty_status(app.config)
+    with app.engine(create=False).connect() as conn:
         return collect_status(conn, app.config)
 
 
@@ -40,7 +43,8 @@ def print_status(app: App) -> None:
 
 def _print_report(app: App, report: dict[str, Any]) -> None:
     out = app.output
-    out.echo(f"database     {report['database']}")
+    exists = "" if report.get("database_exists", True) else "  (none yet: run rcsync pull)"
+    out.echo(f"database     {report['database']}{exists}")
     out.echo(f"messages     {report['messages']['total']:,}")
     for mtype, by_avail in sorted(report["messages"]["by_type"].items()):
         parts = ", ".join(f"{n:,} {a}" for a, n in sorted(by_avail.items()))

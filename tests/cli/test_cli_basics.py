@@ -107,6 +107,19 @@ def test_init_writes_a_loadable_private_config(tmp_path: Path) -> None:
     status = CliRunner().invoke(cli, ["--config", str(target), "--db",
                                       str(tmp_path / "m.db"), "status", "--json"])
     assert status.exit_code == 0, status.output
+    assert '"database_exists": false' in status.output
+    assert not (tmp_path / "m.db").exists()  # a report creates nothing
+
+
+@pytest.mark.parametrize("command", [["search", "hello"], ["pending"], ["mark", "read", "1"],
+                                     ["revert", "--all"]])
+def test_commands_that_need_a_pulled_database_create_none(tmp_path: Path,
+                                                         command: list[str]) -> None:
+    db = tmp_path / "typo.db"
+    result = CliRunner().invoke(cli, ["--db", str(db), *command])
+    assert result.exit_code == 1
+    assert "no database yet" in result.stderr
+    assert not db.exists()
 
 
 def test_db_upgrade_and_current(tmp_path: Path) -> None:
