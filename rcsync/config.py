@@ -149,9 +149,10 @@ def _date(v: Any) -> dt.date:
 
 def _server(v: Any) -> str:
     s = _str(v).rstrip("/")
-    if not (s.startswith("https://") or s.startswith("http://")) or "://" not in s[:8] + s[8:]:
+    scheme, sep, rest = s.partition("://")
+    if not sep or scheme not in ("http", "https"):
         raise ValueError("expected an http(s) URL such as \"https://platform.ringcentral.com\"")
-    if len(s.split("://", 1)[1]) == 0:
+    if not rest:
         raise ValueError("expected an http(s) URL with a host")
     return s
 

@@ -113,6 +113,3 @@ def search(conn: Connection, query: str, *, limit: int = 20,
             raise SearchError(f"cannot search for {query!r}: {reason}") from None
     return [_hit(r) for r in rows]
 
-
-# The name the demo and other callers use.
-search_messages = search

@@ -2,41 +2,39 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from rcsync.api.tokens import TokenStore
 from rcsync.config import Config
-
-
-def _state(conn: Connection, key: str) -> str | None:
-    row = conn.execute(sa.text("SELECT value FROM sync_state WHERE key = :k"), {"k": key}).first()
-    return None if row is None else row[0]
+from rcsync.sync.state import LAST_PULL_AT, LAST_PUSH_AT, get_state
 
 
 def login_state(config: Config, now: float | None = None) -> str:
-    """Describe the stored tokens without revealing them."""
-    path = config.ringcentral.token_file
-    if not path.exists():
-        return "not logged in" + (" (a JWT is configured: pull logs in by itself)"
-                                  if config.ringcentral.jwt else "")
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return f"token file {path} is unreadable; run `rcsync login`"
+    """Describe the stored tokens without revealing them.
+
+    Read through the API's own token store, so a damaged file or a pair issued to another
+    app or server (which the client would ignore) is reported as the client sees it.
+    """
+    rc = config.ringcentral
+    warnings: list[str] = []
+    tokens = TokenStore(rc.token_file, on_warning=warnings.append).load()
+    jwt_note = " (a JWT is configured: pull logs in by itself)" if rc.jwt else ""
+    if tokens is None:
+        if warnings and rc.token_file.exists():
+            return f"token file {rc.token_file} is unreadable; run `rcsync login`"
+        return "not logged in" + jwt_note
+    if not tokens.matches(rc.server, rc.client_id):
+        return "not logged in to this server/app (stored tokens are for another)" + jwt_note
     now = time.time() if now is None else now
-    refresh_exp = data.get("refresh_expires_at")
-    access_exp = data.get("expires_at")
-    if isinstance(refresh_exp, int | float) and refresh_exp < now:
+    if tokens.refresh_expires_at is not None and tokens.refresh_expires_at < now:
         return "logged in, but the refresh token has expired; run `rcsync login`"
-    if isinstance(access_exp, int | float):
-        left = int(access_exp - now)
-        return (f"logged in (access token valid for {left // 60} min)" if left > 0
-                else "logged in (access token expired; it is refreshed on next use)")
-    return "logged in"
+    left = int(tokens.expires_at - now)
+    return (f"logged in (access token valid for {left // 60} min)" if left > 0
+            else "logged in (access token expired; it is refreshed on next use)")
 
 
 def empty_status(config: Config) -> dict[str, Any]:
@@ -78,7 +76,7 @@ def collect_status(conn: Connection, config: Config) -> dict[str, Any]:
                         "waiting": att_total - att_done - att_skipped},
         "pending": {"total": sum(pending_by_field.values()), "by_field": pending_by_field},
         "conflicts": conflicts,
-        "last_pull": _state(conn, "last_pull_at"),
-        "last_push": _state(conn, "last_push_at"),
+        "last_pull": get_state(conn, LAST_PULL_AT),
+        "last_push": get_state(conn, LAST_PUSH_AT),
         "login": login_state(config),
     }

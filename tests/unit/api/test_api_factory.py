@@ -16,7 +16,7 @@ from rcsync.errors import ConfigError
 @pytest.mark.parametrize("server", ["http://127.0.0.1:8090", "http://localhost:1", "http://[::1]:9",
                                     "http://127.5.0.1", "https://platform.ringcentral.com"])
 def test_allowed_servers(server: str) -> None:
-    check_server(server)
+    assert str(check_server(server)).rstrip("/") == server
 
 
 @pytest.mark.parametrize("server", ["ftp://x", "platform.ringcentral.com", "https://", "http://"])
