@@ -39,12 +39,23 @@ SELECT x, 'SMS', '2024-01-01T00:00:00.000Z', '{}', 'Read', 'Read', 'Read',
 
 def seed_from(engine: Any, records: list[dict[str, Any]]) -> None:
     with engine.begin() as conn:
-        conn.execute(sa.text(
-            "INSERT INTO message (id, type, creation_time, raw, read_status, base_read_status,"
-            " remote_read_status, availability, base_availability, remote_availability)"
-            " VALUES (:id, :t, :ct, '{}', :rs, :rs, :rs, :av, :av, :av)"),
-            [{"id": r["id"], "t": r["type"], "ct": r["creationTime"], "rs": r["readStatus"],
-              "av": r["availability"]} for r in records])
+        conn.execute(
+            sa.text(
+                "INSERT INTO message (id, type, creation_time, raw, read_status, base_read_status,"
+                " remote_read_status, availability, base_availability, remote_availability)"
+                " VALUES (:id, :t, :ct, '{}', :rs, :rs, :rs, :av, :av, :av)"
+            ),
+            [
+                {
+                    "id": r["id"],
+                    "t": r["type"],
+                    "ct": r["creationTime"],
+                    "rs": r["readStatus"],
+                    "av": r["availability"],
+                }
+                for r in records
+            ],
+        )
 
 
 def requests_per_1000(edit_sql: str, tmp: Path) -> dict[str, int]:
@@ -52,28 +63,45 @@ def requests_per_1000(edit_sql: str, tmp: Path) -> dict[str, int]:
 
     clock = FakeClock()
     emu = Emulator(messages=1100, seed=1, rate_limits=True, clock=clock)
-    rc = RingCentralConfig(server=SERVER, client_id="emulator-client",
-                           client_secret="emulator-secret", jwt="emulator-jwt",
-                           token_file=tmp / "tokens.json")
-    config = Config(ringcentral=rc, database=DatabaseConfig(path=tmp / "m.db"),
-                    sync=SyncConfig(delete_guard=10_000))
+    rc = RingCentralConfig(
+        server=SERVER,
+        client_id="emulator-client",
+        client_secret="emulator-secret",
+        jwt="emulator-jwt",
+        token_file=tmp / "tokens.json",
+    )
+    config = Config(
+        ringcentral=rc,
+        database=DatabaseConfig(path=tmp / "m.db"),
+        sync=SyncConfig(delete_guard=10_000),
+    )
     engine = open_database(config.database.path)
     seed_from(engine, emu.store.all_records())
     with engine.begin() as conn:
         conn.execute(sa.text(edit_sql))
-    client = build_client(rc, transport=emu.transport(), clock=clock.now, sleep=clock.advance,
-                          store=TokenStore(rc.token_file))
+    client = build_client(
+        rc,
+        transport=emu.transport(),
+        clock=clock.now,
+        sleep=clock.advance,
+        store=TokenStore(rc.token_file),
+    )
     started = clock.now()
     summary = push(engine, client, config)
     engine.dispose()
     ops = emu.counters.by_operation
-    return {"edits": summary.pending, "write requests": sum(ops[o] for o in WRITES),
-            "read requests": ops["readMessage"], "429": emu.counters.status.get("429", 0),
-            "emulated seconds": round(clock.now() - started)}
+    return {
+        "edits": summary.pending,
+        "write requests": sum(ops[o] for o in WRITES),
+        "read requests": ops["readMessage"],
+        "429": emu.counters.status.get("429", 0),
+        "emulated seconds": round(clock.now() - started),
+    }
 
 
-def find_pending_seconds(rows: int, tmp: Path, *, tombstone_share: float = 0.0
-                         ) -> tuple[float, float]:
+def find_pending_seconds(
+    rows: int, tmp: Path, *, tombstone_share: float = 0.0
+) -> tuple[float, float]:
     """Median seconds of (push's load_pending, SELECT count(*) FROM pending_change)."""
     path = tmp / f"archive-{rows}-{tombstone_share}.db"
     engine = open_database(path)
@@ -82,8 +110,11 @@ def find_pending_seconds(rows: int, tmp: Path, *, tombstone_share: float = 0.0
         gone = int(rows * tombstone_share)
         if gone:
             conn.execute(sa.text("DELETE FROM message WHERE id <= :n"), {"n": gone})
-            conn.execute(sa.text("UPDATE tombstone SET pushed_at = '2024-01-02T00:00:00.000Z',"
-                                 " action = 'trash'"))
+            conn.execute(
+                sa.text(
+                    "UPDATE tombstone SET pushed_at = '2024-01-02T00:00:00.000Z', action = 'trash'"
+                )
+            )
     times, view_times = [], []
     with engine.connect() as conn:
         for _ in range(50):
@@ -106,11 +137,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         for name, sql in (
-            ("read status", "UPDATE message SET read_status = CASE read_status WHEN 'Read' THEN"
-                            " 'Unread' ELSE 'Read' END WHERE id IN (SELECT id FROM message"
-                            " WHERE availability = 'Alive' LIMIT 1000)"),
-            ("trash", "UPDATE message SET availability = 'Deleted' WHERE id IN (SELECT id"
-                      " FROM message WHERE availability = 'Alive' LIMIT 1000)"),
+            (
+                "read status",
+                "UPDATE message SET read_status = CASE read_status WHEN 'Read' THEN"
+                " 'Unread' ELSE 'Read' END WHERE id IN (SELECT id FROM message"
+                " WHERE availability = 'Alive' LIMIT 1000)",
+            ),
+            (
+                "trash",
+                "UPDATE message SET availability = 'Deleted' WHERE id IN (SELECT id"
+                " FROM message WHERE availability = 'Alive' LIMIT 1000)",
+            ),
         ):
             sub = tmp / name.replace(" ", "-")
             sub.mkdir()
@@ -119,9 +156,11 @@ def main() -> None:
             small = find_pending_seconds(args.small, tmp, tombstone_share=share)
             big = find_pending_seconds(args.big, tmp, tombstone_share=share)
             for i, what in enumerate(("push load_pending", "pending_change view")):
-                print(f"{what:<20} none pending, {share:>3.0%} pushed tombstones: "
-                      f"{args.big:,} rows {big[i] * 1e6:>9,.0f} µs vs {args.small:,} rows "
-                      f"{small[i] * 1e6:>7,.0f} µs  (ratio {big[i] / small[i]:.2f}x)")
+                print(
+                    f"{what:<20} none pending, {share:>3.0%} pushed tombstones: "
+                    f"{args.big:,} rows {big[i] * 1e6:>9,.0f} µs vs {args.small:,} rows "
+                    f"{small[i] * 1e6:>7,.0f} µs  (ratio {big[i] / small[i]:.2f}x)"
+                )
 
 
 if __name__ == "__main__":

@@ -45,7 +45,8 @@ def write_config(root: Path, url: str) -> Path:
         f'client_secret = "emulator-secret"\njwt = "emulator-jwt"\n'
         f'token_file = "{root / "tokens.json"}"\n'
         f'[database]\npath = "{root / "messages.db"}"\n'
-        "[sync]\ndownload_attachments = false\n")
+        "[sync]\ndownload_attachments = false\n"
+    )
     return config
 
 
@@ -91,8 +92,16 @@ def one_edit(emu: Emulator, db: Path, mid: int) -> float:
     record = emu.store.get(mid)
     assert record is not None
     new = "Unread" if record["readStatus"] == "Read" else "Read"
-    subprocess.run([SQLITE3, "-cmd", ".timeout 30000", str(db),
-                    f"UPDATE message SET read_status = '{new}' WHERE id = {mid}"], check=True)
+    subprocess.run(
+        [
+            SQLITE3,
+            "-cmd",
+            ".timeout 30000",
+            str(db),
+            f"UPDATE message SET read_status = '{new}' WHERE id = {mid}",
+        ],
+        check=True,
+    )
     committed = time.monotonic()
     deadline = committed + 30
     while (emu.store.get(mid) or {}).get("readStatus") != new:
@@ -107,10 +116,18 @@ def main() -> None:
     parser.add_argument("--edits", type=int, default=50)
     parser.add_argument("--idle", type=float, default=60.0)
     parser.add_argument("--interval", type=float, default=300.0)
-    parser.add_argument("--spacing", type=float, default=2.0,
-                        help="seconds between one edit arriving and the next edit")
-    parser.add_argument("--watch-flags", nargs="*", default=[],
-                        help="global rcsync flags for the watch process, e.g. -v")
+    parser.add_argument(
+        "--spacing",
+        type=float,
+        default=2.0,
+        help="seconds between one edit arriving and the next edit",
+    )
+    parser.add_argument(
+        "--watch-flags",
+        nargs="*",
+        default=[],
+        help="global rcsync flags for the watch process, e.g. -v",
+    )
     args = parser.parse_args()
 
     emu = Emulator(messages=300, seed=21, rate_limits=False)
@@ -122,8 +139,7 @@ def main() -> None:
         db = root / "messages.db"
         log = root / "watch.log"
         with log.open("wb") as out:
-            command = rcsync(config, *args.watch_flags, "watch", "--interval",
-                             str(args.interval))
+            command = rcsync(config, *args.watch_flags, "watch", "--interval", str(args.interval))
             proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
         try:
             wait_for_text(log, "watching", 30)
@@ -140,9 +156,11 @@ def main() -> None:
             ops = emu.counters.snapshot()["by_operation"]
             print(f"API requests during the edits: {dict(sorted(ops.items()))}")
             p95 = latencies[min(len(latencies) - 1, round(0.95 * len(latencies)) - 1)]
-            print(f"edit-to-remote latency over {len(latencies)} edits: "
-                  f"median {statistics.median(latencies) * 1000:.0f} ms, "
-                  f"p95 {p95 * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms")
+            print(
+                f"edit-to-remote latency over {len(latencies)} edits: "
+                f"median {statistics.median(latencies) * 1000:.0f} ms, "
+                f"p95 {p95 * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms"
+            )
 
             time.sleep(2.0)  # settle
             before, started = cpu_seconds(proc.pid), time.monotonic()
@@ -150,8 +168,10 @@ def main() -> None:
             time.sleep(args.idle)
             used, elapsed = cpu_seconds(proc.pid) - before, time.monotonic() - started
             requests = emu.counters.snapshot()["total"] - requests_before
-            print(f"idle watch (interval {args.interval:g} s): {used:.3f} CPU s over "
-                  f"{elapsed:.0f} s, {requests} API requests")
+            print(
+                f"idle watch (interval {args.interval:g} s): {used:.3f} CPU s over "
+                f"{elapsed:.0f} s, {requests} API requests"
+            )
         except RuntimeError as exc:
             proc.send_signal(signal.SIGUSR1)  # the watch dumps its threads' stacks to its log
             time.sleep(1)

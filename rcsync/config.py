@@ -104,6 +104,7 @@ class Config:
 
 # --- value checkers: each returns the converted value or raises ValueError("expected ...") ---
 
+
 def _str(v: Any) -> str:
     if not isinstance(v, str):
         raise ValueError("expected a string")
@@ -144,14 +145,14 @@ def _date(v: Any) -> dt.date:
             return dt.date.fromisoformat(v)
         except ValueError:
             pass
-    raise ValueError("expected a date like \"2000-01-01\"")
+    raise ValueError('expected a date like "2000-01-01"')
 
 
 def _server(v: Any) -> str:
     s = _str(v).rstrip("/")
     scheme, sep, rest = s.partition("://")
     if not sep or scheme not in ("http", "https"):
-        raise ValueError("expected an http(s) URL such as \"https://platform.ringcentral.com\"")
+        raise ValueError('expected an http(s) URL such as "https://platform.ringcentral.com"')
     if not rest:
         raise ValueError("expected an http(s) URL with a host")
     return s
@@ -182,14 +183,28 @@ def _list_of(
     return check
 
 
-ATTACHMENT_TYPES = ("AudioRecording", "AudioTranscription", "Text", "SourceDocument",
-                    "RenderedDocument", "MmsAttachment")
+ATTACHMENT_TYPES = (
+    "AudioRecording",
+    "AudioTranscription",
+    "Text",
+    "SourceDocument",
+    "RenderedDocument",
+    "MmsAttachment",
+)
 
 _CHECKERS: dict[str, dict[str, Callable[[Any], Any]]] = {
     "ringcentral": {
-        "server": _server, "client_id": _str, "client_secret": _str, "jwt": _str,
-        "username": _str, "extension": _str, "password": _str, "token_file": _path,
-        "insecure": _bool, "verify_tls": _bool, "timeout": _positive_number,
+        "server": _server,
+        "client_id": _str,
+        "client_secret": _str,
+        "jwt": _str,
+        "username": _str,
+        "extension": _str,
+        "password": _str,
+        "token_file": _path,
+        "insecure": _bool,
+        "verify_tls": _bool,
+        "timeout": _positive_number,
     },
     "database": {"path": _path, "files": _path},
     "sync": {

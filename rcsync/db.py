@@ -111,8 +111,9 @@ def create_db_engine(url_or_path: str | Path) -> Engine:
         url = f"sqlite:///{path}"
     else:
         url = str(url_or_path)
-    engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}
-                              if url.startswith("sqlite") else {})
+    engine = sa.create_engine(
+        url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000} if url.startswith("sqlite") else {}
+    )
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _on_connect)
     return engine

@@ -31,20 +31,24 @@ class Selection:
 
     ids: tuple[int, ...] = ()
     conversation: str | None = None
-    before: str | None = None       # ISO date or date-time: creation_time earlier than it
+    before: str | None = None  # ISO date or date-time: creation_time earlier than it
     type: str | None = None
     from_number: str | None = None
 
     @property
     def has_filter(self) -> bool:
-        return any(v is not None for v in (self.conversation, self.before, self.type,
-                                            self.from_number))
+        return any(
+            v is not None for v in (self.conversation, self.before, self.type, self.from_number)
+        )
 
     def where(self) -> tuple[str, dict[str, Any]]:
         clauses, params = [], {}
-        for col, key, op in (("conversation_id", "conversation", "="),
-                             ("creation_time", "before", "<"), ("type", "type", "="),
-                             ("from_phone_number", "from_number", "=")):
+        for col, key, op in (
+            ("conversation_id", "conversation", "="),
+            ("creation_time", "before", "<"),
+            ("type", "type", "="),
+            ("from_phone_number", "from_number", "="),
+        ):
             value = getattr(self, key)
             if value is not None:
                 clauses.append(f"{col} {op} :{key}")
@@ -84,15 +88,19 @@ def _listed(ids: Sequence[int]) -> str:
 def select(conn: Connection, selection: Selection) -> list[int]:
     """The ids of the selected messages. Refuses an empty selection and unknown ids."""
     if not selection.ids and not selection.has_filter:
-        raise SelectionError("no messages selected: give message ids or a filter "
-                             "(--conversation, --before, --type, --from)")
+        raise SelectionError(
+            "no messages selected: give message ids or a filter "
+            "(--conversation, --before, --type, --from)"
+        )
     found = _existing(conn, selection.ids)
     missing = [i for i in selection.ids if i not in found]
     if missing:
         raise SelectionError(f"no message with id {_listed(missing)} in the database")
     where, params = selection.where()
-    ids = [int(r[0]) for r in conn.execute(
-        sa.text(f"SELECT id FROM message WHERE {where} ORDER BY id"), params)]
+    ids = [
+        int(r[0])
+        for r in conn.execute(sa.text(f"SELECT id FROM message WHERE {where} ORDER BY id"), params)
+    ]
     if not ids:
         raise SelectionError("no message matches the selection; nothing changed")
     return ids
@@ -101,24 +109,41 @@ def select(conn: Connection, selection: Selection) -> list[int]:
 def _existing(conn: Connection, ids: Sequence[int]) -> set[int]:
     if not ids:
         return set()
-    return {int(r[0]) for r in conn.execute(
-        sa.text("SELECT id FROM message WHERE id IN (SELECT value FROM json_each(:ids))"),
-        {"ids": _json_ids(ids)})}
+    return {
+        int(r[0])
+        for r in conn.execute(
+            sa.text("SELECT id FROM message WHERE id IN (SELECT value FROM json_each(:ids))"),
+            {"ids": _json_ids(ids)},
+        )
+    }
 
 
-def _update(conn: Connection, ids: Sequence[int], assignment: str, condition: str,
-            params: dict[str, Any] | None = None) -> EditCount:
+def _update(
+    conn: Connection,
+    ids: Sequence[int],
+    assignment: str,
+    condition: str,
+    params: dict[str, Any] | None = None,
+) -> EditCount:
     result = conn.execute(
-        sa.text(f"UPDATE message SET {assignment} WHERE id IN (SELECT value FROM json_each(:ids))"
-                f" AND ({condition})"),
-        {"ids": _json_ids(ids), **(params or {})})
+        sa.text(
+            f"UPDATE message SET {assignment} WHERE id IN (SELECT value FROM json_each(:ids))"
+            f" AND ({condition})"
+        ),
+        {"ids": _json_ids(ids), **(params or {})},
+    )
     return EditCount(result.rowcount, len(ids) - result.rowcount)
 
 
 def mark(conn: Connection, ids: Sequence[int], status: str) -> EditCount:
     """Set read_status ('Read' or 'Unread'); purged messages cannot change any more."""
-    return _update(conn, ids, "read_status = :v",
-                   "read_status IS NOT :v AND availability IS NOT 'Purged'", {"v": status})
+    return _update(
+        conn,
+        ids,
+        "read_status = :v",
+        "read_status IS NOT :v AND availability IS NOT 'Purged'",
+        {"v": status},
+    )
 
 
 def delete(conn: Connection, ids: Sequence[int], *, purge: bool) -> EditCount:
@@ -130,30 +155,42 @@ def delete(conn: Connection, ids: Sequence[int], *, purge: bool) -> EditCount:
 
 def restore(conn: Connection, ids: Sequence[int]) -> EditCount:
     """Back to Alive from the trash (or from a purge not yet pushed)."""
-    return _update(conn, ids, "availability = 'Alive'",
-                   "availability IN ('Deleted', 'Purged') AND base_availability IS NOT 'Purged'")
+    return _update(
+        conn,
+        ids,
+        "availability = 'Alive'",
+        "availability IN ('Deleted', 'Purged') AND base_availability IS NOT 'Purged'",
+    )
 
 
 def pending(conn: Connection) -> list[PendingRow]:
-    return [PendingRow(int(r[0]), r[1], r[2], r[3], r[4], int(r[5] or 0), r[6])
-            for r in conn.execute(sa.text(
+    return [
+        PendingRow(int(r[0]), r[1], r[2], r[3], r[4], int(r[5] or 0), r[6])
+        for r in conn.execute(
+            sa.text(
                 "SELECT message_id, field, old_value, new_value, since, attempts, last_error"
-                " FROM pending_change ORDER BY since, message_id, field"))]
+                " FROM pending_change ORDER BY since, message_id, field"
+            )
+        )
+    ]
 
 
 def revert(conn: Connection, ids: Sequence[int] | None = None) -> int:
     """Drop pending edits (all when `ids` is None) before they are pushed; returns how many
     messages were reverted. An id without a pending edit is an error, nothing is changed."""
     edited = _pending_ids(conn, "SELECT message_id FROM local_edit", ids)
-    deleted = _pending_ids(conn, "SELECT message_id FROM tombstone WHERE pushed_at IS NULL",
-                           ids)
+    deleted = _pending_ids(conn, "SELECT message_id FROM tombstone WHERE pushed_at IS NULL", ids)
     if ids is not None:
         missing = [i for i in ids if i not in edited and i not in deleted]
         if missing:
             raise SelectionError(f"no pending edit for message {_listed(missing)}")
     if edited:
-        _update(conn, sorted(edited), "read_status = base_read_status, "
-                "availability = base_availability", "1")
+        _update(
+            conn,
+            sorted(edited),
+            "read_status = base_read_status, availability = base_availability",
+            "1",
+        )
     if deleted:
         _undelete(conn, sorted(deleted))
     return len(edited) + len(deleted)
@@ -168,19 +205,34 @@ def _undelete(conn: Connection, ids: Sequence[int]) -> None:
     """Re-insert deleted rows from their tombstones, local = base, and drop the tombstones."""
     cols = ", ".join(MESSAGE_COLUMNS)
     values = ", ".join(
-        f"json_extract(row_json, '$.base_{c}')" if c in ("read_status", "availability")
-        else f"json_extract(row_json, '$.{c}')" for c in MESSAGE_COLUMNS)
+        f"json_extract(row_json, '$.base_{c}')"
+        if c in ("read_status", "availability")
+        else f"json_extract(row_json, '$.{c}')"
+        for c in MESSAGE_COLUMNS
+    )
     params = {"ids": _json_ids(ids)}
-    conn.execute(sa.text(
-        f"INSERT INTO message ({cols}) SELECT {values} FROM tombstone"
-        " WHERE message_id IN (SELECT value FROM json_each(:ids)) AND pushed_at IS NULL"), params)
+    conn.execute(
+        sa.text(
+            f"INSERT INTO message ({cols}) SELECT {values} FROM tombstone"
+            " WHERE message_id IN (SELECT value FROM json_each(:ids)) AND pushed_at IS NULL"
+        ),
+        params,
+    )
     att_cols = ", ".join(ATTACHMENT_COLUMNS)
     att_values = ", ".join(f"json_extract(a.value, '$.{c}')" for c in ATTACHMENT_COLUMNS)
-    conn.execute(sa.text(
-        f"INSERT INTO attachment ({att_cols}) SELECT {att_values}"
-        " FROM tombstone t, json_each(coalesce(t.attachments_json, '[]')) a"
-        " WHERE t.message_id IN (SELECT value FROM json_each(:ids)) AND t.pushed_at IS NULL"
-        " ON CONFLICT DO NOTHING"), params)
-    conn.execute(sa.text(
-        "DELETE FROM tombstone WHERE message_id IN (SELECT value FROM json_each(:ids))"
-        " AND pushed_at IS NULL"), params)
+    conn.execute(
+        sa.text(
+            f"INSERT INTO attachment ({att_cols}) SELECT {att_values}"
+            " FROM tombstone t, json_each(coalesce(t.attachments_json, '[]')) a"
+            " WHERE t.message_id IN (SELECT value FROM json_each(:ids)) AND t.pushed_at IS NULL"
+            " ON CONFLICT DO NOTHING"
+        ),
+        params,
+    )
+    conn.execute(
+        sa.text(
+            "DELETE FROM tombstone WHERE message_id IN (SELECT value FROM json_each(:ids))"
+            " AND pushed_at IS NULL"
+        ),
+        params,
+    )

@@ -79,7 +79,9 @@ class Attachment(SQLModel, table=True):
 
     message_id: int = Field(
         sa_column=Column(
-            Int64, ForeignKey("message.id", ondelete="CASCADE"), primary_key=True,
+            Int64,
+            ForeignKey("message.id", ondelete="CASCADE"),
+            primary_key=True,
             autoincrement=False,
         )
     )
@@ -138,8 +140,12 @@ class Tombstone(SQLModel, table=True):
     __tablename__ = "tombstone"
     # Pending row deletes are found without scanning every tombstone ever made.
     __table_args__ = (
-        Index("ix_tombstone_pending", "message_id", sqlite_where=text("pushed_at IS NULL"),
-              postgresql_where=text("pushed_at IS NULL")),
+        Index(
+            "ix_tombstone_pending",
+            "message_id",
+            sqlite_where=text("pushed_at IS NULL"),
+            postgresql_where=text("pushed_at IS NULL"),
+        ),
     )
 
     message_id: int = Field(sa_column=Column(Int64, primary_key=True, autoincrement=False))
@@ -176,8 +182,7 @@ MESSAGE_COLUMNS = tuple(Message.__table__.columns.keys())  # type: ignore[attr-d
 ATTACHMENT_COLUMNS = tuple(Attachment.__table__.columns.keys())  # type: ignore[attr-defined]
 
 _DIRTY = (
-    "(NEW.read_status IS NOT NEW.base_read_status"
-    " OR NEW.availability IS NOT NEW.base_availability)"
+    "(NEW.read_status IS NOT NEW.base_read_status OR NEW.availability IS NOT NEW.base_availability)"
 )
 
 _USER_CHANGE = (
@@ -247,8 +252,11 @@ SQLITE_DDL: tuple[str, ...] = (
       DELETE FROM local_edit WHERE message_id = OLD.id;
       DELETE FROM attachment WHERE message_id = OLD.id;
     END
-    """.format(now=NOW_SQL, pairs=", ".join(f"'{c}', OLD.{c}" for c in MESSAGE_COLUMNS),
-               att_pairs=", ".join(f"'{c}', {c}" for c in ATTACHMENT_COLUMNS)),
+    """.format(
+        now=NOW_SQL,
+        pairs=", ".join(f"'{c}', OLD.{c}" for c in MESSAGE_COLUMNS),
+        att_pairs=", ".join(f"'{c}', {c}" for c in ATTACHMENT_COLUMNS),
+    ),
     # CROSS JOIN makes local_edit the outer loop: SQLite's planner would otherwise scan
     # the whole archive, and finding pending edits must cost O(pending), not O(archive).
     """
@@ -303,9 +311,15 @@ SQLITE_DDL: tuple[str, ...] = (
 # Objects the SQL above creates, so migrations can drop them and the model-vs-migration
 # comparison can ignore FTS shadow tables.
 SQLITE_OBJECTS = {
-    "trigger": ("message_edit_check", "message_edit", "message_base_moved",
-                "message_row_delete", "message_fts_insert", "message_fts_delete",
-                "message_fts_update"),
+    "trigger": (
+        "message_edit_check",
+        "message_edit",
+        "message_base_moved",
+        "message_row_delete",
+        "message_fts_insert",
+        "message_fts_delete",
+        "message_fts_update",
+    ),
     "view": ("pending_change",),
     "table": ("message_fts",),
 }

@@ -72,8 +72,9 @@ def normalize_type(value: str) -> str:
     for known in MESSAGE_TYPES:
         if known.lower() == value.lower():
             return known
-    raise SearchError(f"unknown message type {value!r}: expected one of "
-                      + ", ".join(MESSAGE_TYPES))
+    raise SearchError(
+        f"unknown message type {value!r}: expected one of " + ", ".join(MESSAGE_TYPES)
+    )
 
 
 def as_phrase(query: str) -> str:
@@ -84,12 +85,14 @@ def as_phrase(query: str) -> str:
 def _hit(row: Any) -> Hit:
     marked = str(row[9] or "")
     plain = marked.replace(MARK_START, "").replace(MARK_END, "")
-    return Hit(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
-               plain, marked)
+    return Hit(
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], plain, marked
+    )
 
 
-def search(conn: Connection, query: str, *, limit: int = 20,
-           message_type: str | None = None) -> list[Hit]:
+def search(
+    conn: Connection, query: str, *, limit: int = 20, message_type: str | None = None
+) -> list[Hit]:
     """Best matches first (FTS5 rank, then newest)."""
     if not query.strip():
         raise SearchError("empty search query")
@@ -112,4 +115,3 @@ def search(conn: Connection, query: str, *, limit: int = 20,
             reason = str(exc.orig).splitlines()[0] if exc.orig else "invalid query"
             raise SearchError(f"cannot search for {query!r}: {reason}") from None
     return [_hit(r) for r in rows]
-

@@ -26,6 +26,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 @contextmanager
 def stop_on_signals(request_stop: Callable[[], None]) -> Iterator[None]:
     """While in the block, SIGINT/SIGTERM call `request_stop` instead of killing us."""
+
     def handler(signum: int, _frame: FrameType | None) -> None:
         log.info("%s: stopping after the current step", signal.Signals(signum).name)
         request_stop()

@@ -33,8 +33,11 @@ def login_state(config: Config, now: float | None = None) -> str:
     if tokens.refresh_expires_at is not None and tokens.refresh_expires_at < now:
         return "logged in, but the refresh token has expired; run `rcsync login`"
     left = int(tokens.expires_at - now)
-    return (f"logged in (access token valid for {left // 60} min)" if left > 0
-            else "logged in (access token expired; it is refreshed on next use)")
+    return (
+        f"logged in (access token valid for {left // 60} min)"
+        if left > 0
+        else "logged in (access token expired; it is refreshed on next use)"
+    )
 
 
 def empty_status(config: Config) -> dict[str, Any]:
@@ -55,25 +58,35 @@ def empty_status(config: Config) -> dict[str, Any]:
 def collect_status(conn: Connection, config: Config) -> dict[str, Any]:
     by_type: dict[str, dict[str, int]] = {}
     total = 0
-    for mtype, avail, n in conn.execute(sa.text(
-            "SELECT type, coalesce(availability, '?'), count(*) FROM message GROUP BY 1, 2")):
+    for mtype, avail, n in conn.execute(
+        sa.text("SELECT type, coalesce(availability, '?'), count(*) FROM message GROUP BY 1, 2")
+    ):
         by_type.setdefault(mtype, {})[avail] = n
         total += n
-    att_total, att_done, att_bytes, att_skipped = conn.execute(sa.text(
-        "SELECT count(*), count(path), coalesce(sum(CASE WHEN path IS NOT NULL THEN size END), 0),"
-        " count(CASE WHEN path IS NULL AND skipped IS NOT NULL THEN 1 END) FROM attachment")).one()
+    att_total, att_done, att_bytes, att_skipped = conn.execute(
+        sa.text(
+            "SELECT count(*), count(path),"
+            " coalesce(sum(CASE WHEN path IS NOT NULL THEN size END), 0),"
+            " count(CASE WHEN path IS NULL AND skipped IS NOT NULL THEN 1 END) FROM attachment"
+        )
+    ).one()
     pending_by_field: dict[str, int] = {}
-    for field, n in conn.execute(sa.text(
-            "SELECT field, count(*) FROM pending_change GROUP BY field")):
+    for field, n in conn.execute(
+        sa.text("SELECT field, count(*) FROM pending_change GROUP BY field")
+    ):
         pending_by_field[field] = n
     conflicts = conn.execute(sa.text("SELECT count(*) FROM conflict")).scalar_one()
     return {
         "database": str(config.database.path),
         "database_exists": True,
         "messages": {"total": total, "by_type": by_type},
-        "attachments": {"total": att_total, "downloaded": att_done, "bytes": att_bytes,
-                        "skipped": att_skipped,
-                        "waiting": att_total - att_done - att_skipped},
+        "attachments": {
+            "total": att_total,
+            "downloaded": att_done,
+            "bytes": att_bytes,
+            "skipped": att_skipped,
+            "waiting": att_total - att_done - att_skipped,
+        },
         "pending": {"total": sum(pending_by_field.values()), "by_field": pending_by_field},
         "conflicts": conflicts,
         "last_pull": get_state(conn, LAST_PULL_AT),

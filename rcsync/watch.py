@@ -51,8 +51,9 @@ log = logging.getLogger("rcsync.watch")
 # Files whose change can mean a committed edit: the database, its WAL, its rollback journal.
 WATCHED_SUFFIXES = ("", "-wal", "-journal")
 # Writes only: readers (including our own pending check) open and close the files too.
-WRITE_EVENTS = frozenset({EVENT_TYPE_MODIFIED, EVENT_TYPE_CREATED, EVENT_TYPE_DELETED,
-                          EVENT_TYPE_MOVED})
+WRITE_EVENTS = frozenset(
+    {EVENT_TYPE_MODIFIED, EVENT_TYPE_CREATED, EVENT_TYPE_DELETED, EVENT_TYPE_MOVED}
+)
 
 
 def watched_names(db_path: Path) -> frozenset[str]:
@@ -120,8 +121,9 @@ def pull_outcome(summary: PullSummary) -> Outcome:
         parts.append(f"{summary.attachments_downloaded} attachments")
     notes: tuple[str, ...] = ()
     if summary.conflicts:
-        notes = (f"conflict: {summary.conflicts} field(s) changed on both sides; "
-                 "see the conflict table",)
+        notes = (
+            f"conflict: {summary.conflicts} field(s) changed on both sides; see the conflict table",
+        )
     return Outcome(count, f"pulled {count} ({', '.join(parts)})", notes)
 
 
@@ -131,8 +133,9 @@ def push_outcome(summary: PushSummary) -> Outcome:
         raise StepIncomplete(f"pushed {summary.pushed}, {summary.failed} failed: {reason}")
     notes = tuple(summary.errors)
     if summary.conflicts:
-        notes += (f"conflict: {summary.conflicts} field(s) changed on both sides; "
-                  "see the conflict table",)
+        notes += (
+            f"conflict: {summary.conflicts} field(s) changed on both sides; see the conflict table",
+        )
     detail = f" ({summary.settled} settled without a write)" if summary.settled else ""
     if summary.stopped:
         detail += f"; stopped early; {summary.left} edits left pending"
@@ -175,15 +178,22 @@ class EngineWorker:
     def push(self) -> Outcome:
         from rcsync.sync.push import push
 
-        summary = push(self.engine, self.client, self.config, force=self.force,
-                       progress=self.progress or NullProgress(), stop=self.stop)
+        summary = push(
+            self.engine,
+            self.client,
+            self.config,
+            force=self.force,
+            progress=self.progress or NullProgress(),
+            stop=self.stop,
+        )
         return push_outcome(summary)
 
     def pull(self) -> Outcome:
         from rcsync.sync.pull import pull
 
-        summary = pull(self.engine, self.client, self.config,
-                       progress=self.progress or NullProgress())
+        summary = pull(
+            self.engine, self.client, self.config, progress=self.progress or NullProgress()
+        )
         return pull_outcome(summary)
 
 
@@ -198,7 +208,8 @@ def run_watch(
     clock: Callable[[], float] = time.monotonic,
 ) -> None:
     """Watch `db_path` and run the loop until `waker` is asked to stop (or a fatal error)."""
-    scheduler = Scheduler(interval=interval, now=clock(), quiet=quiet, max_delay=max_delay,
-                          backoff=Backoff())
+    scheduler = Scheduler(
+        interval=interval, now=clock(), quiet=quiet, max_delay=max_delay, backoff=Backoff()
+    )
     with watching(db_path, waker.notify_change):
         Runner(worker, scheduler, waker, clock=clock).run()

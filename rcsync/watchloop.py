@@ -110,8 +110,7 @@ class Scheduler:
             return Step(StepKind.WAIT, until=self.retry_at)
         # Neither direction may starve the other while failing: when a push is wanted and a
         # pull is due, the one that did not fail last goes first.
-        if self.push_wanted and not (self.last_failed is StepKind.PUSH
-                                     and now >= self.pull_due_at):
+        if self.push_wanted and not (self.last_failed is StepKind.PUSH and now >= self.pull_due_at):
             return Step(StepKind.PUSH)
         due = self.check_due_at()
         if due is not None and now >= due:
@@ -120,8 +119,9 @@ class Scheduler:
             if self.sweep_due:
                 return Step(StepKind.CHECK, sweep=True)
             return Step(StepKind.PULL)
-        return Step(StepKind.WAIT, until=min(due if due is not None else math.inf,
-                                             self.pull_due_at))
+        return Step(
+            StepKind.WAIT, until=min(due if due is not None else math.inf, self.pull_due_at)
+        )
 
     def check_due_at(self) -> float | None:
         if self.first_change is None or self.last_change is None:
@@ -152,8 +152,9 @@ class Scheduler:
         wanted = pending.count > 0 and (sweep or pending.newer_than(self.watermark))
         if wanted:
             self.push_wanted = True
-            if pending.newest is not None and (self.watermark is None
-                                               or pending.newest > self.watermark):
+            if pending.newest is not None and (
+                self.watermark is None or pending.newest > self.watermark
+            ):
                 self.watermark = pending.newest
         self._succeeded(StepKind.CHECK)
         return wanted
@@ -262,6 +263,7 @@ class StopRequested(Exception):
 
 def interruptible_sleep(stop: threading.Event) -> Callable[[float], None]:
     """A `time.sleep` for the API client that ends the step when a stop is requested."""
+
     def sleep(seconds: float) -> None:
         if stop.wait(max(seconds, 0.0)):
             raise StopRequested("stop requested")
@@ -279,8 +281,16 @@ class Verdict(enum.Enum):
     FATAL = "fatal"  # stop the watch and report
 
 
-_TRANSIENT = (StepIncomplete, ApiError, NetworkError, DatabaseError, LockedError,
-              httpx.TransportError, sqlalchemy.exc.OperationalError, sqlite3.OperationalError)
+_TRANSIENT = (
+    StepIncomplete,
+    ApiError,
+    NetworkError,
+    DatabaseError,
+    LockedError,
+    httpx.TransportError,
+    sqlalchemy.exc.OperationalError,
+    sqlite3.OperationalError,
+)
 
 
 def classify(exc: BaseException) -> Verdict:
@@ -340,8 +350,9 @@ class Runner:
             self._perform(step)
         except Exception as exc:
             if isinstance(exc, StopRequested) and self.waker.stop_requested.is_set():
-                log.info("%s interrupted by the stop request; the rest stays pending",
-                         step.kind.value)
+                log.info(
+                    "%s interrupted by the stop request; the rest stays pending", step.kind.value
+                )
                 return
             verdict = self.classifier(exc)
             if verdict is Verdict.FATAL:
@@ -359,8 +370,12 @@ class Runner:
             started = self.clock()
             pending = self.worker.pending()
             wanted = self.scheduler.checked(pending, sweep=step.sweep, started=started)
-            log.debug("check%s: %d pending%s", " (sweep)" if step.sweep else "", pending.count,
-                      ", pushing" if wanted else "")
+            log.debug(
+                "check%s: %d pending%s",
+                " (sweep)" if step.sweep else "",
+                pending.count,
+                ", pushing" if wanted else "",
+            )
         elif step.kind is StepKind.PUSH:
             self._report(self.worker.push())
             self.scheduler.pushed(self.clock())

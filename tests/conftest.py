@@ -12,15 +12,26 @@ from rcsync.db import open_database
 
 
 @pytest.fixture(autouse=True)
-def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory,
-                        monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_user_dirs(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No test may read or write the real user's config, data or tokens."""
     home = tmp_path_factory.mktemp("home")
-    for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
-                     ("XDG_STATE_HOME", "state"), ("XDG_CACHE_HOME", "cache")):
+    for var, sub in (
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_STATE_HOME", "state"),
+        ("XDG_CACHE_HOME", "cache"),
+    ):
         monkeypatch.setenv(var, str(home / sub))
-    for var in ("RCSYNC_CONFIG", "RCSYNC_CLIENT_ID", "RCSYNC_CLIENT_SECRET", "RCSYNC_JWT",
-                "RCSYNC_SERVER", "RCSYNC_DB"):
+    for var in (
+        "RCSYNC_CONFIG",
+        "RCSYNC_CLIENT_ID",
+        "RCSYNC_CLIENT_SECRET",
+        "RCSYNC_JWT",
+        "RCSYNC_SERVER",
+        "RCSYNC_DB",
+    ):
         monkeypatch.delenv(var, raising=False)
 
 

@@ -49,8 +49,9 @@ class Credentials:
 
     @classmethod
     def from_config(cls, cfg: RingCentralConfig) -> Credentials:
-        return cls(cfg.client_id, cfg.client_secret, cfg.jwt, cfg.username, cfg.extension,
-                   cfg.password)
+        return cls(
+            cfg.client_id, cfg.client_secret, cfg.jwt, cfg.username, cfg.extension, cfg.password
+        )
 
     def __repr__(self) -> str:
         return f"Credentials(client_id={self.client_id!r}, grant={self.grant_name!r})"
@@ -116,8 +117,9 @@ class RingCentralAuth(httpx.Auth):
         if response.status_code != 401:
             return
         response.read()
-        log.debug("401 from %s %s: renewing the access token once", request.method,
-                  request.url.path)
+        log.debug(
+            "401 from %s %s: renewing the access token once", request.method, request.url.path
+        )
         tokens = yield from self._current(stale=tokens.access_token)
         request.headers["Authorization"] = f"Bearer {tokens.access_token}"
         yield request
@@ -164,8 +166,10 @@ class RingCentralAuth(httpx.Auth):
         """A usable pair; `stale` is an access token the server just rejected."""
         with self._lock:
             tokens = self._tokens or self._load()
-            if tokens and tokens.access_token != stale and tokens.access_fresh(
-                self._clock(), self._margin
+            if (
+                tokens
+                and tokens.access_token != stale
+                and tokens.access_fresh(self._clock(), self._margin)
             ):
                 self._tokens = tokens
                 return tokens
@@ -176,8 +180,10 @@ class RingCentralAuth(httpx.Auth):
             # Re-read under the lock: another process may have refreshed meanwhile.
             disk = self._load()
             known = {stale, tokens.access_token if tokens else None}
-            if disk and disk.access_token not in known and disk.access_fresh(
-                self._clock(), self._margin
+            if (
+                disk
+                and disk.access_token not in known
+                and disk.access_fresh(self._clock(), self._margin)
             ):
                 log.debug("using the token pair another rcsync process just refreshed")
                 self._tokens = disk
@@ -190,16 +196,20 @@ class RingCentralAuth(httpx.Auth):
     def _obtain(self, tokens: TokenInfo | None) -> Flow:
         creds = self.credentials
         if not creds.client_id:
-            raise AuthError("no client_id configured: set [ringcentral] client_id or "
-                            "RCSYNC_CLIENT_ID")
+            raise AuthError(
+                "no client_id configured: set [ringcentral] client_id or RCSYNC_CLIENT_ID"
+            )
         if tokens and tokens.refresh_token and tokens.can_refresh(self._clock()):
             form = {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token}
             try:
                 return (yield from self._exchange(form, "token refresh"))
             except AuthError as exc:
                 if not creds.can_login:
-                    raise AuthError(f"session expired or revoked ({exc.code or 'rejected'}): "
-                                    f"{LOGIN_HINT}", status=exc.status, code=exc.code) from None
+                    raise AuthError(
+                        f"session expired or revoked ({exc.code or 'rejected'}): {LOGIN_HINT}",
+                        status=exc.status,
+                        code=exc.code,
+                    ) from None
                 log.info("token refresh rejected (%s); logging in again", exc.code)
         elif not creds.can_login:
             what = "not logged in" if tokens is None else "session expired"
@@ -220,8 +230,12 @@ class RingCentralAuth(httpx.Auth):
                 self._sleep(self._policy.backoff(attempt, jitter()))
             else:
                 return oauth.parse_token_response(
-                    response, what=what, credentials=self.credentials, server=self.server,
-                    now=self._clock(), form=form,
+                    response,
+                    what=what,
+                    credentials=self.credentials,
+                    server=self.server,
+                    now=self._clock(),
+                    form=form,
                 )
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -254,8 +268,9 @@ def login(
     budget: RateBudget | None = None,
 ) -> TokenInfo:
     """Log in with the configured JWT (or password) and store the token pair."""
-    auth = RingCentralAuth(Credentials.from_config(cfg), store, server=cfg.server, clock=clock,
-                           budget=budget)
+    auth = RingCentralAuth(
+        Credentials.from_config(cfg), store, server=cfg.server, clock=clock, budget=budget
+    )
     return auth.login(http)
 
 

@@ -119,8 +119,10 @@ class MessageStoreClient:
         page: int = 1,
         per_page: int = 1000,
     ) -> MessagePage:
-        params: list[tuple[str, str | int]] = [("dateFrom", iso(date_from)),
-                                               ("dateTo", iso(date_to))]
+        params: list[tuple[str, str | int]] = [
+            ("dateFrom", iso(date_from)),
+            ("dateTo", iso(date_to)),
+        ]
         params += [("messageType", t) for t in message_types]
         params += [("availability", a) for a in availability]
         params += [("page", page), ("perPage", per_page)]
@@ -159,7 +161,10 @@ class MessageStoreClient:
         out: dict[int, ItemResult] = {}
         for chunk in chunks(ids, PATH_LIMIT):
             response = self.session.request(
-                READ, "GET", f"{self.store}/{ids_path(chunk)}", headers=_accept(chunk),
+                READ,
+                "GET",
+                f"{self.store}/{ids_path(chunk)}",
+                headers=_accept(chunk),
                 ok=self._ok(chunk, 200, 207),
             )
             out.update(self._results(READ, chunk, response))
@@ -190,15 +195,19 @@ class MessageStoreClient:
             for chunk in chunks(ids, STAR_LIMIT):
                 body = _bulk_body({i: {"readStatus": changes[i]} for i in chunk})
                 response = self.session.request(
-                    UPDATE, "PUT", f"{self.store}/*", content=body,
+                    UPDATE,
+                    "PUT",
+                    f"{self.store}/*",
+                    content=body,
                     headers={"Content-Type": MULTIPART_JSON, "Accept": MULTIPART_JSON},
                     ok=(200, 207),
                 )
                 out.update(self._results(UPDATE, chunk, response))
             return out
         for chunk in chunks(ids, PATH_LIMIT):
-            out.update(self._write(UPDATE, "PUT", chunk, {i: {"readStatus": changes[i]}
-                                                          for i in chunk}))
+            out.update(
+                self._write(UPDATE, "PUT", chunk, {i: {"readStatus": changes[i]} for i in chunk})
+            )
         return out
 
     def delete_messages(self, ids: Sequence[int], *, purge: bool) -> dict[int, ItemResult]:
@@ -214,13 +223,18 @@ class MessageStoreClient:
         for chunk in chunks(ids, PATH_LIMIT):
             try:
                 response = self.session.request(
-                    op, "DELETE", f"{self.store}/{ids_path(chunk)}", params=params,
-                    headers=_accept(chunk), ok=self._ok(chunk, 200, 204, 207),
+                    op,
+                    "DELETE",
+                    f"{self.store}/{ids_path(chunk)}",
+                    params=params,
+                    headers=_accept(chunk),
+                    ok=self._ok(chunk, 200, 204, 207),
                     ids=chunk,
                 )
             except AmbiguousWriteError as exc:
-                raise AmbiguousWriteError(str(exc), ids=chunk, completed=out, status=exc.status,
-                                          code=exc.code) from None
+                raise AmbiguousWriteError(
+                    str(exc), ids=chunk, completed=out, status=exc.status, code=exc.code
+                ) from None
             out.update(self._results(op, chunk, response))
         return out
 
@@ -259,8 +273,13 @@ class MessageStoreClient:
         else:
             ok = self._ok(chunk, 200, 204, 207)
         response = self.session.request(
-            op, method, f"{self.store}/{ids_path(chunk)}", content=content, headers=headers,
-            ok=ok, ids=chunk,
+            op,
+            method,
+            f"{self.store}/{ids_path(chunk)}",
+            content=content,
+            headers=headers,
+            ok=ok,
+            ids=chunk,
         )
         return self._results(op, chunk, response)
 
@@ -271,8 +290,9 @@ class MessageStoreClient:
         return frozenset(statuses) | extra
 
     @staticmethod
-    def _results(op: Operation, chunk: list[int], response: httpx.Response
-                 ) -> dict[int, ItemResult]:
+    def _results(
+        op: Operation, chunk: list[int], response: httpx.Response
+    ) -> dict[int, ItemResult]:
         status = response.status_code
         if status == 204:
             return {i: ItemResult(i, True, 204) for i in chunk}
@@ -288,8 +308,9 @@ class MessageStoreClient:
             return {chunk[0]: item_from(chunk[0], status, body)}
         raise malformed(op.name, f"HTTP {status} answer to a bulk call is not a list of parts")
 
-    def _get_json(self, op: Operation, url: str, params: list[tuple[str, str | int]]
-                  ) -> dict[str, Any]:
+    def _get_json(
+        self, op: Operation, url: str, params: list[tuple[str, str | int]]
+    ) -> dict[str, Any]:
         response = self.session.request(op, "GET", url, params=params)
         data = ApiSession.json(op, response)
         if not isinstance(data, dict):

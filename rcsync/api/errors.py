@@ -76,9 +76,7 @@ def error_details(body: Any) -> tuple[str | None, str | None]:
         return None, None
     first = _first_error(body)
     code = first.get("errorCode") or body.get("errorCode") or body.get("error")
-    message = (
-        first.get("message") or body.get("message") or body.get("error_description")
-    )
+    message = first.get("message") or body.get("message") or body.get("error_description")
     return (
         str(code) if code is not None else None,
         one_line(str(message)) if message is not None else None,

@@ -42,8 +42,9 @@ def check_server(server: str, *, insecure: bool = False) -> httpx.URL:
     except httpx.InvalidURL:
         url = None
     if url is None or url.scheme not in ("http", "https") or not url.host:
-        raise ConfigError(f"server {server!r}: expected an http(s) URL such as "
-                          "\"https://platform.ringcentral.com\"")
+        raise ConfigError(
+            f'server {server!r}: expected an http(s) URL such as "https://platform.ringcentral.com"'
+        )
     if url.scheme == "http" and not insecure and not is_loopback(url.host):
         raise ConfigError(
             f"server {server!r}: refusing plain http:// to {url.host} (tokens would travel "
@@ -84,7 +85,13 @@ def build_client(
     """A ready `MessageStoreClient`: logs in by itself when a JWT is configured."""
     budget = budget or RateBudget(clock=clock, sleep=sleep)
     store = store or TokenStore(cfg.token_file)
-    auth = RingCentralAuth(Credentials.from_config(cfg), store, server=cfg.server, clock=clock,
-                           sleep=sleep, budget=budget)
+    auth = RingCentralAuth(
+        Credentials.from_config(cfg),
+        store,
+        server=cfg.server,
+        clock=clock,
+        sleep=sleep,
+        budget=budget,
+    )
     http = build_http_client(cfg, transport=transport, insecure=insecure, auth=auth)
     return MessageStoreClient(ApiSession(http, budget=budget, sleep=sleep))

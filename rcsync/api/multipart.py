@@ -83,8 +83,9 @@ def _mixed_parts(response: httpx.Response, op: str) -> list[Part]:
         summary = json.loads(texts[0])["response"]
         bodies = [json.loads(t) if t.strip() else None for t in texts[1:]]
     except (ValueError, KeyError, TypeError) as exc:
-        raise malformed(op, f"multipart/mixed part is not JSON ({exc.__class__.__name__})"
-                        ) from None
+        raise malformed(
+            op, f"multipart/mixed part is not JSON ({exc.__class__.__name__})"
+        ) from None
     if not isinstance(summary, list) or len(summary) != len(bodies):
         raise malformed(op, "multipart/mixed status list does not match its parts")
     parts = []

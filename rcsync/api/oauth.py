@@ -40,8 +40,9 @@ def _client_auth(creds: Credentials, form: dict[str, str]) -> dict[str, str]:
     return {}
 
 
-def _form_request(server: str, path: str, creds: Credentials, form: Mapping[str, str]
-                  ) -> httpx.Request:
+def _form_request(
+    server: str, path: str, creds: Credentials, form: Mapping[str, str]
+) -> httpx.Request:
     body = dict(form)
     headers = {"Accept": "application/json", **_client_auth(creds, body)}
     return httpx.Request("POST", server.rstrip("/") + path, data=body, headers=headers)
@@ -67,8 +68,10 @@ def _hint(what: str, codes: set[str], creds: Credentials) -> str:
     if codes & _BAD_CLIENT:
         return "invalid client credentials: check client_id and client_secret"
     if codes & _GRANT_NOT_ALLOWED:
-        return (f"this app may not use the {creds.grant_name} grant: enable it for the app "
-                "in the RingCentral developer console")
+        return (
+            f"this app may not use the {creds.grant_name} grant: enable it for the app "
+            "in the RingCentral developer console"
+        )
     if what.startswith("login"):
         if creds.jwt:
             return "the JWT was rejected: check [ringcentral] jwt (or RCSYNC_JWT)"
@@ -98,8 +101,7 @@ def parse_token_response(
             raise malformed("getToken", "no valid access_token/expires_in") from None
     code, message = error_details(data)
     rfc = data.get("error") if isinstance(data, Mapping) else None
-    secrets = (*credentials.secrets(), *(v for k, v in (form or {}).items()
-                                        if k in _SECRET_FIELDS))
+    secrets = (*credentials.secrets(), *(v for k, v in (form or {}).items() if k in _SECRET_FIELDS))
     detail = f"HTTP {status}" + (f" {code}" if code else "") + (f": {message}" if message else "")
     detail = redact(detail, secrets)
     if status == 429:

@@ -50,9 +50,7 @@ def failed_before_sending(exc: httpx.TransportError, request: httpx.Request) -> 
     except RuntimeError:  # an httpx error raised without a request attached
         return False
     # The auth flow may have been refreshing the token: that request failed, not ours.
-    return failed is not request and (
-        failed.method != request.method or failed.url != request.url
-    )
+    return failed is not request and (failed.method != request.method or failed.url != request.url)
 
 
 def jitter() -> float:

@@ -167,7 +167,9 @@ class ApiSession:
             raise AmbiguousWriteError(
                 f"{text}; the messages may or may not have been changed, re-read them before "
                 "retrying",
-                ids=ids, status=response.status_code, code=code,
+                ids=ids,
+                status=response.status_code,
+                code=code,
             )
         if retries + 1 >= self.policy.attempts:
             err = error_from_response(op.name, response)

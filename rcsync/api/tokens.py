@@ -148,8 +148,9 @@ class TokenStore:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         data = json.dumps(tokens.to_json(), indent=2).encode()
         # mkstemp creates the file 0600 from the start: the secret is never world-readable.
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.",
-                                   suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(
+            dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
+        )
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)

@@ -52,8 +52,10 @@ class App:
         if not create and self._engine is None and not self.database_path.exists():
             from rcsync.errors import DatabaseError
 
-            raise DatabaseError(f"{self.database_path}: no database yet "
-                                "(run `rcsync pull` first, or check --db / [database] path)")
+            raise DatabaseError(
+                f"{self.database_path}: no database yet "
+                "(run `rcsync pull` first, or check --db / [database] path)"
+            )
         if self._engine is None:
             from rcsync.db import open_database
 

@@ -20,8 +20,12 @@ def describe_extension(info: dict[str, Any]) -> str:
 
 
 @click.command()
-@click.option("--password", "use_password", is_flag=True,
-              help="Legacy password grant (username/extension/password from the config).")
+@click.option(
+    "--password",
+    "use_password",
+    is_flag=True,
+    help="Legacy password grant (username/extension/password from the config).",
+)
 @pass_app
 def login(app: App, use_password: bool) -> None:
     """Log in to RingCentral and store the tokens (JWT grant by default).
@@ -41,11 +45,14 @@ def login(app: App, use_password: bool) -> None:
     if use_password:
         cfg = dataclasses.replace(cfg, jwt="")  # the JWT would otherwise take precedence
         if not (cfg.username and cfg.password):
-            raise AuthError("password login needs [ringcentral] username and password "
-                            "in the config file")
+            raise AuthError(
+                "password login needs [ringcentral] username and password in the config file"
+            )
     elif not cfg.jwt:
-        raise AuthError("no JWT configured: set [ringcentral] jwt or RCSYNC_JWT "
-                        "(or use --password for a legacy app)")
+        raise AuthError(
+            "no JWT configured: set [ringcentral] jwt or RCSYNC_JWT "
+            "(or use --password for a legacy app)"
+        )
     store = TokenStore(cfg.token_file, on_warning=app.output.warn)
     with build_http_client(cfg, insecure=app.insecure) as http:
         api_login(http, cfg, store)
@@ -74,8 +81,10 @@ def logout(app: App) -> None:
         return
     with build_http_client(cfg, insecure=app.insecure) as http:
         revoked = api_logout(http, cfg, store)
-    app.output.echo("logged out" + ("" if revoked else
-                                    " (the server did not confirm; tokens forgotten locally)"))
+    app.output.echo(
+        "logged out"
+        + ("" if revoked else " (the server did not confirm; tokens forgotten locally)")
+    )
 
 
 COMMANDS: list[click.Command] = [login, logout]

@@ -66,10 +66,19 @@ def _heading(out: Output, text: str) -> None:
 
 
 @click.command()
-@click.option("--dir", "directory", type=click.Path(path_type=Path, file_okay=False),
-              help="Keep the demo in this (new or empty) folder instead of a temporary one.")
-@click.option("--messages", default=1000, show_default=True, type=click.IntRange(10, 1_000_000),
-              help="How many messages the emulator generates.")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Keep the demo in this (new or empty) folder instead of a temporary one.",
+)
+@click.option(
+    "--messages",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(10, 1_000_000),
+    help="How many messages the emulator generates.",
+)
 @click.option("--seed", default=1, show_default=True, type=int, help="Generator seed.")
 @pass_app
 def demo(app: App, directory: Path | None, messages: int, seed: int) -> None:
@@ -88,11 +97,17 @@ def demo(app: App, directory: Path | None, messages: int, seed: int) -> None:
     # turn a one-minute demo into a quarter of an hour. `rcsync emulator` serves them.
     emu = Emulator(messages=messages, seed=seed, rate_limits=False)
     with _demo_folder(directory) as folder, serve(emu, host="127.0.0.1", port=0) as server:
-        out.echo(f"emulator: {messages:,} generated messages at {server.url}"
-                 " (rate limits off for the demo)")
+        out.echo(
+            f"emulator: {messages:,} generated messages at {server.url}"
+            " (rate limits off for the demo)"
+        )
         out.echo(f"demo folder: {folder}")
-        demo_app = App(config_path=_write_config(folder, server.url), db_path=None,
-                       verbosity=app.verbosity, output=out)
+        demo_app = App(
+            config_path=_write_config(folder, server.url),
+            db_path=None,
+            verbosity=app.verbosity,
+            output=out,
+        )
         try:
             _run(demo_app, emu)
         finally:
@@ -148,17 +163,31 @@ def _run(app: App, emu: Any) -> None:
     _heading(out, "7. before and after (local = your database, remote = the emulator)")
     after = _snapshot(config.database.path, emu, picked)
     remote_unread = picked["read"][0] if picked["read"] else None
-    rows = [(mid, what + ("; then unread on another device" if mid == remote_unread else ""),
-             before[mid], after[mid]) for what, ids in picked.items() for mid in ids]
-    out.table(["message id", "local edit", "before (local | remote)", "after (local | remote)"],
-              rows)
+    rows = [
+        (
+            mid,
+            what + ("; then unread on another device" if mid == remote_unread else ""),
+            before[mid],
+            after[mid],
+        )
+        for what, ids in picked.items()
+        for mid in ids
+    ]
+    out.table(
+        ["message id", "local edit", "before (local | remote)", "after (local | remote)"], rows
+    )
 
 
 def _pick_messages(db: Path) -> dict[str, list[int]]:
     with sqlite3.connect(db) as con:
+
         def ids(where: str, n: int) -> list[int]:
-            return [r[0] for r in con.execute(
-                f"SELECT id FROM message WHERE {where} ORDER BY creation_time DESC LIMIT {n}")]
+            return [
+                r[0]
+                for r in con.execute(
+                    f"SELECT id FROM message WHERE {where} ORDER BY creation_time DESC LIMIT {n}"
+                )
+            ]
 
         return {
             "read": ids("type = 'SMS' AND read_status = 'Unread' AND availability = 'Alive'", 3),
@@ -188,11 +217,13 @@ def _snapshot(db: Path, emu: Any, picked: dict[str, list[int]]) -> dict[int, str
     out: dict[int, str] = {}
     with sqlite3.connect(db) as con:
         for mid in (m for ids in picked.values() for m in ids):
-            local = con.execute("SELECT read_status, availability FROM message WHERE id = ?",
-                                (mid,)).fetchone()
+            local = con.execute(
+                "SELECT read_status, availability FROM message WHERE id = ?", (mid,)
+            ).fetchone()
             remote = emu.store.get(mid)
-            out[mid] = (f"{local[0]}/{local[1]} | "
-                        f"{remote.get('readStatus')}/{remote.get('availability')}")
+            out[mid] = (
+                f"{local[0]}/{local[1]} | {remote.get('readStatus')}/{remote.get('availability')}"
+            )
     return out
 
 

@@ -11,15 +11,26 @@ pass_app = click.make_pass_decorator(App)
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", default=8090, show_default=True, type=click.IntRange(0, 65535),
-              help="Port (0 = any free port).")
-@click.option("--messages", default=1000, show_default=True, type=click.IntRange(0),
-              help="How many messages of history to generate.")
+@click.option(
+    "--port",
+    default=8090,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port (0 = any free port).",
+)
+@click.option(
+    "--messages",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(0),
+    help="How many messages of history to generate.",
+)
 @click.option("--seed", default=1, show_default=True, type=int, help="Seed of the generator.")
 @click.option("--no-rate-limits", is_flag=True, help="Serve without RingCentral's rate limits.")
 @pass_app
-def emulator(app: App, host: str, port: int, messages: int, seed: int,
-             no_rate_limits: bool) -> None:
+def emulator(
+    app: App, host: str, port: int, messages: int, seed: int, no_rate_limits: bool
+) -> None:
     """Serve the local RingCentral emulator until stopped (Ctrl-C).
 
     Credentials: client id emulator-client, secret emulator-secret, JWT emulator-jwt.
@@ -34,11 +45,18 @@ def emulator(app: App, host: str, port: int, messages: int, seed: int,
     from rcsync.emulator import run_forever
 
     def ready(url: str) -> None:
-        app.output.info(f"RingCentral emulator serving {messages:,} messages at {url}"
-                        " (Ctrl-C to stop)")
+        app.output.info(
+            f"RingCentral emulator serving {messages:,} messages at {url} (Ctrl-C to stop)"
+        )
 
-    run_forever(host=host, port=port, messages=messages, seed=seed,
-                rate_limits=not no_rate_limits, on_ready=ready)
+    run_forever(
+        host=host,
+        port=port,
+        messages=messages,
+        seed=seed,
+        rate_limits=not no_rate_limits,
+        on_ready=ready,
+    )
 
 
 COMMANDS: list[click.Command] = [emulator]

@@ -57,8 +57,11 @@ class RcsyncGroup(click.Group):
             self._report(ctx, exc, f"{where}{exc.strerror or _one_line(exc)}")
             ctx.exit(1)
         except Exception as exc:  # a bug: still one line, details with -v
-            self._report(ctx, exc, f"internal error: {type(exc).__name__}: {_one_line(exc)} "
-                                   "(run with -v for details)")
+            self._report(
+                ctx,
+                exc,
+                f"internal error: {type(exc).__name__}: {_one_line(exc)} (run with -v for details)",
+            )
             ctx.exit(1)
 
     @staticmethod
@@ -72,8 +75,10 @@ class RcsyncGroup(click.Group):
 def _setup_logging(verbosity: int) -> None:
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     logging.basicConfig(
-        level=level, stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%S",
+        level=level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%Y-%m-%dT%H:%M:%S",
     )
     # httpx logs full URLs at INFO; ours are enough, and theirs would be noise.
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -83,19 +88,36 @@ def _setup_logging(verbosity: int) -> None:
 
 
 @click.group(cls=RcsyncGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", type=click.Path(path_type=Path),
-              envvar="RCSYNC_CONFIG", help="Config file (default: $RCSYNC_CONFIG, then the "
-              "user config dir).")
-@click.option("--db", "db_path", type=click.Path(path_type=Path),
-              help="Database file (overrides [database] path and $RCSYNC_DB).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    envvar="RCSYNC_CONFIG",
+    help="Config file (default: $RCSYNC_CONFIG, then the user config dir).",
+)
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(path_type=Path),
+    help="Database file (overrides [database] path and $RCSYNC_DB).",
+)
 @click.option("-v", "--verbose", count=True, help="More detail; -vv for debug logs.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
-@click.option("--insecure", is_flag=True,
-              help="Allow plain http:// to a non-loopback host (tokens travel unencrypted).")
+@click.option(
+    "--insecure",
+    is_flag=True,
+    help="Allow plain http:// to a non-loopback host (tokens travel unencrypted).",
+)
 @click.version_option(__version__, prog_name="rcsync")
 @click.pass_context
-def cli(ctx: click.Context, config_path: Path | None, db_path: Path | None, verbose: int,
-        quiet: bool, insecure: bool) -> None:
+def cli(
+    ctx: click.Context,
+    config_path: Path | None,
+    db_path: Path | None,
+    verbose: int,
+    quiet: bool,
+    insecure: bool,
+) -> None:
     """Keep a local, offline SQLite copy of a RingCentral message store, and push the edits
     you make to it (read/unread, delete, purge, restore) back to RingCentral.
 
@@ -107,8 +129,13 @@ def cli(ctx: click.Context, config_path: Path | None, db_path: Path | None, verb
     """
     verbosity = -1 if quiet else verbose
     _setup_logging(verbosity)
-    app = App(config_path=config_path, db_path=db_path, verbosity=verbosity,
-              output=Output(verbosity), insecure=insecure)
+    app = App(
+        config_path=config_path,
+        db_path=db_path,
+        verbosity=verbosity,
+        output=Output(verbosity),
+        insecure=insecure,
+    )
     ctx.obj = app
     ctx.call_on_close(app.close)
 
@@ -125,8 +152,16 @@ def _register() -> None:
         watch_cmd,
     )
 
-    for module in (setup_cmds, auth_cmds, pull_cmds, push_cmds, watch_cmd, status_cmd, emulator_cmd,
-                   demo_cmd):
+    for module in (
+        setup_cmds,
+        auth_cmds,
+        pull_cmds,
+        push_cmds,
+        watch_cmd,
+        status_cmd,
+        emulator_cmd,
+        demo_cmd,
+    ):
         for command in module.COMMANDS:
             cli.add_command(command)
 

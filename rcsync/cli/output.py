@@ -15,8 +15,9 @@ import click
 
 
 class Output:
-    def __init__(self, verbosity: int = 0, *, stdout: TextIO | None = None,
-                 stderr: TextIO | None = None) -> None:
+    def __init__(
+        self, verbosity: int = 0, *, stdout: TextIO | None = None, stderr: TextIO | None = None
+    ) -> None:
         self.verbosity = verbosity
         self._stdout = stdout
         self._stderr = stderr
@@ -62,8 +63,9 @@ class Output:
         click.echo(f"rcsync: warning: {text}", file=self.stderr)
 
     def json(self, document: Any) -> None:
-        click.echo(json.dumps(document, indent=2, ensure_ascii=False, default=str),
-                   file=self.stdout)
+        click.echo(
+            json.dumps(document, indent=2, ensure_ascii=False, default=str), file=self.stdout
+        )
 
     def table(self, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         if self.quiet:

@@ -18,9 +18,12 @@ def format_summary(s: PullSummary) -> str:
 
 
 @click.command()
-@click.option("--full", is_flag=True,
-              help="Full resync: list the whole history again (keeps local-only data, "
-                   "pending edits and deleted rows).")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Full resync: list the whole history again (keeps local-only data, "
+    "pending edits and deleted rows).",
+)
 @click.option("--wait", is_flag=True, help="Wait for another rcsync working on this database.")
 @pass_app
 def pull(app: App, full: bool, wait: bool) -> None:
@@ -40,8 +43,9 @@ def pull(app: App, full: bool, wait: bool) -> None:
     with app.engine_lock("pull", wait=wait):
         client = build_client(app.config.ringcentral, insecure=app.insecure)
         with client:
-            summary = run_pull(app.engine(), client, app.config, full=full,
-                               progress=app.output.progress())
+            summary = run_pull(
+                app.engine(), client, app.config, full=full, progress=app.output.progress()
+            )
     app.output.echo(format_summary(summary))
 
 
@@ -65,10 +69,20 @@ def _line(hit: Hit, styled: bool) -> str:
 @click.command()
 @click.argument("query")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1),
-              help="At most this many results.")
-@click.option("--type", "message_type", default=None, metavar="TYPE",
-              help="Only this message type (SMS, Fax, VoiceMail, Pager).")
+@click.option(
+    "--limit",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="At most this many results.",
+)
+@click.option(
+    "--type",
+    "message_type",
+    default=None,
+    metavar="TYPE",
+    help="Only this message type (SMS, Fax, VoiceMail, Pager).",
+)
 @pass_app
 def search(app: App, query: str, as_json: bool, limit: int, message_type: str | None) -> None:
     """Full-text search over the archive: subjects, SMS text, voicemail transcriptions.
@@ -86,8 +100,9 @@ def search(app: App, query: str, as_json: bool, limit: int, message_type: str | 
     with app.engine(create=False).connect() as conn:
         hits = run_search(conn, query, limit=limit, message_type=message_type)
     if as_json:
-        app.output.json({"query": query, "count": len(hits),
-                         "results": [h.to_json() for h in hits]})
+        app.output.json(
+            {"query": query, "count": len(hits), "results": [h.to_json() for h in hits]}
+        )
         return
     styled = app.output.stdout.isatty()
     for hit in hits:

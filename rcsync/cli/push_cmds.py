@@ -25,6 +25,7 @@ def _plural(n: int, word: str) -> str:
 
 # --- push / sync ---------------------------------------------------------------------------
 
+
 @click.command()
 @click.option("--dry-run", is_flag=True, help="Print the plan and the requests; change nothing.")
 @click.option("--force", is_flag=True, help="Allow trashing/purging more than [sync] delete_guard.")
@@ -42,8 +43,14 @@ def push(app: App, dry_run: bool, force: bool, as_json: bool) -> None:
     from rcsync.sync.push import push as run_push
 
     with app.engine_lock("push"):
-        summary = run_push(app.engine(), app.client(), app.config, dry_run=dry_run, force=force,
-                           progress=app.output.progress())
+        summary = run_push(
+            app.engine(),
+            app.client(),
+            app.config,
+            dry_run=dry_run,
+            force=force,
+            progress=app.output.progress(),
+        )
     if as_json:
         app.output.json(summary.as_dict())
         return
@@ -80,8 +87,14 @@ def sync(app: App, dry_run: bool, force: bool, as_json: bool) -> None:
     from rcsync.sync.sync import sync as run_sync
 
     with app.engine_lock("sync"):
-        summary = run_sync(app.engine(), app.client(), app.config, dry_run=dry_run, force=force,
-                           progress=app.output.progress())
+        summary = run_sync(
+            app.engine(),
+            app.client(),
+            app.config,
+            dry_run=dry_run,
+            force=force,
+            progress=app.output.progress(),
+        )
     if as_json:
         app.output.json(summary.as_dict())
         return
@@ -92,6 +105,7 @@ def sync(app: App, dry_run: bool, force: bool, as_json: bool) -> None:
 
 
 # --- local edits ---------------------------------------------------------------------------
+
 
 def _iso(value: dt.datetime | None) -> str | None:
     if value is None:
@@ -106,20 +120,36 @@ def selection_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.argument("ids", nargs=-1, type=int),
         click.option("--conversation", help="Messages of this conversation id."),
-        click.option("--before", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
-                     help="Messages created before this date (UTC), e.g. 2024-01-31."),
-        click.option("--type", "type_", type=click.Choice(["SMS", "Fax", "VoiceMail", "Pager"]),
-                     help="Messages of this type."),
-        click.option("--from", "from_number", metavar="NUMBER",
-                     help="Messages from this phone number, e.g. +15550100."),
+        click.option(
+            "--before",
+            type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+            help="Messages created before this date (UTC), e.g. 2024-01-31.",
+        ),
+        click.option(
+            "--type",
+            "type_",
+            type=click.Choice(["SMS", "Fax", "VoiceMail", "Pager"]),
+            help="Messages of this type.",
+        ),
+        click.option(
+            "--from",
+            "from_number",
+            metavar="NUMBER",
+            help="Messages from this phone number, e.g. +15550100.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
-def _selection(ids: tuple[int, ...], conversation: str | None, before: dt.datetime | None,
-               type_: str | None, from_number: str | None) -> edits.Selection:
+def _selection(
+    ids: tuple[int, ...],
+    conversation: str | None,
+    before: dt.datetime | None,
+    type_: str | None,
+    from_number: str | None,
+) -> edits.Selection:
     return edits.Selection(ids, conversation, _iso(before), type_, from_number)
 
 
@@ -164,8 +194,12 @@ def delete(app: App, /, purge: bool, ids: tuple[int, ...], **filters: Any) -> No
     with app.engine(create=False).begin() as conn:
         chosen = edits.select(conn, _selection(ids, **filters))
         count = edits.delete(conn, chosen, purge=purge)
-    _report(app, count, "purged {n}" if purge else "trashed {n}",
-            "already purged" if purge else "not alive")
+    _report(
+        app,
+        count,
+        "purged {n}" if purge else "trashed {n}",
+        "already purged" if purge else "not alive",
+    )
 
 
 @click.command()
@@ -199,11 +233,14 @@ def pending(app: App, as_json: bool) -> None:
     if as_json:
         app.output.json([vars(r) for r in rows])
         return
-    app.output.table(["message", "field", "from", "to", "since", "attempts", "last error"],
-                     [(r.message_id, r.field, r.old_value, r.new_value, r.since, r.attempts,
-                       r.last_error) for r in rows])
-    app.output.result(f"{_plural(len(rows), 'pending edit')}"
-                      + (f"; {_SEND_HINT}" if rows else ""))
+    app.output.table(
+        ["message", "field", "from", "to", "since", "attempts", "last error"],
+        [
+            (r.message_id, r.field, r.old_value, r.new_value, r.since, r.attempts, r.last_error)
+            for r in rows
+        ],
+    )
+    app.output.result(f"{_plural(len(rows), 'pending edit')}" + (f"; {_SEND_HINT}" if rows else ""))
 
 
 @click.command()

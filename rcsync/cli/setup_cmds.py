@@ -31,8 +31,12 @@ def render_config(values: dict[str, dict[str, str]]) -> str:
 
 
 @click.command()
-@click.option("--path", "target", type=click.Path(path_type=Path),
-              help="Where to write (default: --config, $RCSYNC_CONFIG or the user config dir).")
+@click.option(
+    "--path",
+    "target",
+    type=click.Path(path_type=Path),
+    help="Where to write (default: --config, $RCSYNC_CONFIG or the user config dir).",
+)
 @click.option("--server", help=f"API server (default {DEFAULT_SERVER}).")
 @click.option("--client-id", help="Your app's client id.")
 @click.option("--client-secret", help="Your app's client secret.")
@@ -41,9 +45,17 @@ def render_config(values: dict[str, dict[str, str]]) -> str:
 @click.option("--files", help="Attachments folder (default: 'files' beside the database).")
 @click.option("--force", is_flag=True, help="Overwrite an existing config file.")
 @pass_app
-def init(app: App, target: Path | None, server: str | None, client_id: str | None,
-         client_secret: str | None, jwt: str | None, database: str | None, files: str | None,
-         force: bool) -> None:
+def init(
+    app: App,
+    target: Path | None,
+    server: str | None,
+    client_id: str | None,
+    client_secret: str | None,
+    jwt: str | None,
+    database: str | None,
+    files: str | None,
+    force: bool,
+) -> None:
     """Write a config file, from flags or by asking (on a terminal).
 
     \b
@@ -59,8 +71,16 @@ def init(app: App, target: Path | None, server: str | None, client_id: str | Non
         client_id = click.prompt("Client id")
         client_secret = click.prompt("Client secret", hide_input=True)
         jwt = click.prompt("JWT credential", hide_input=True)
-    rc = {k: v for k, v in (("server", server), ("client_id", client_id),
-                            ("client_secret", client_secret), ("jwt", jwt)) if v}
+    rc = {
+        k: v
+        for k, v in (
+            ("server", server),
+            ("client_id", client_id),
+            ("client_secret", client_secret),
+            ("jwt", jwt),
+        )
+        if v
+    }
     db = {k: v for k, v in (("path", database), ("files", files)) if v}
     text = render_config({"ringcentral": rc, "database": db})
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -50,9 +50,11 @@ def _print_report(app: App, report: dict[str, Any]) -> None:
         parts = ", ".join(f"{n:,} {a}" for a, n in sorted(by_avail.items()))
         out.echo(f"  {mtype:<10} {parts}")
     att = report["attachments"]
-    out.echo(f"attachments  {att['downloaded']:,} downloaded ({att['bytes']:,} bytes),"
-             f" {att['skipped']:,} skipped by settings or gone remotely,"
-             f" {att['waiting']:,} still to fetch")
+    out.echo(
+        f"attachments  {att['downloaded']:,} downloaded ({att['bytes']:,} bytes),"
+        f" {att['skipped']:,} skipped by settings or gone remotely,"
+        f" {att['waiting']:,} still to fetch"
+    )
     out.echo(f"pending      {report['pending']['total']:,} local edits waiting to be pushed")
     for field, n in sorted(report["pending"]["by_field"].items()):
         out.echo(f"  {field:<12} {n:,}")
@@ -60,7 +62,6 @@ def _print_report(app: App, report: dict[str, Any]) -> None:
     out.echo(f"last pull    {report['last_pull'] or 'never'}")
     out.echo(f"last push    {report['last_push'] or 'never'}")
     out.echo(f"login        {report['login']}")
-
 
 
 COMMANDS: list[click.Command] = [status]

@@ -73,17 +73,31 @@ def _exit_now() -> None:
 
 
 @click.command()
-@click.option("--interval", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
-              help="Seconds between pulls (default: [sync] watch_interval, 300).")
-@click.option("--wait", is_flag=True,
-              help="If another rcsync is working on this database, wait for it to finish.")
-@click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also append the log lines to this file.")
-@click.option("--force", is_flag=True,
-              help="Let pushes trash or purge more messages than [sync] delete_guard.")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    metavar="SECONDS",
+    help="Seconds between pulls (default: [sync] watch_interval, 300).",
+)
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="If another rcsync is working on this database, wait for it to finish.",
+)
+@click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also append the log lines to this file.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Let pushes trash or purge more messages than [sync] delete_guard.",
+)
 @click.pass_obj
-def watch(app: App, interval: float | None, wait: bool, log_file: Path | None,
-          force: bool) -> None:
+def watch(app: App, interval: float | None, wait: bool, log_file: Path | None, force: bool) -> None:
     """Run until stopped: push edits as the database changes, pull periodically.
 
     Edits made with any SQLite client are sent within about a second; remote changes
@@ -111,15 +125,26 @@ def watch(app: App, interval: float | None, wait: bool, log_file: Path | None,
         waker = Waker()
 
         # Rate-limit and retry waits inside a step end it early when a stop is requested.
-        client = build_client(config.ringcentral, insecure=app.insecure,
-                              sleep=interruptible_sleep(waker.stop_requested))
+        client = build_client(
+            config.ringcentral,
+            insecure=app.insecure,
+            sleep=interruptible_sleep(waker.stop_requested),
+        )
         try:
             # ...and a long push stops between its write batches.
-            worker = EngineWorker(app.engine(), client, config, force=force,
-                                  progress=LogProgress(), stop=waker.stop_requested)
+            worker = EngineWorker(
+                app.engine(),
+                client,
+                config,
+                force=force,
+                progress=LogProgress(),
+                stop=waker.stop_requested,
+            )
             log.info("watching %s (pull every %g s)", app.database_path, every)
-            run_stoppable(lambda: run_watch(worker, app.database_path, waker, interval=every),
-                          waker.request_stop)
+            run_stoppable(
+                lambda: run_watch(worker, app.database_path, waker, interval=every),
+                waker.request_stop,
+            )
             log.info("stopped")
         finally:
             client.close()

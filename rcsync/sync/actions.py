@@ -39,11 +39,11 @@ class Op(StrEnum):
 class Fix(StrEnum):
     """A database-only step."""
 
-    TAKE_REMOTE = "take_remote"   # local = base = remote = value
-    CONVERGE = "converge"         # both sides made the same change: base = remote = value
-    MOVE_BASE = "move_base"       # kept-local conflict: base = remote = value; local still pushed
-    REJECT = "reject"             # impossible edit: local = base
-    CONFIRM_ROW = "confirm_row"   # tombstone done remotely already: mark it pushed
+    TAKE_REMOTE = "take_remote"  # local = base = remote = value
+    CONVERGE = "converge"  # both sides made the same change: base = remote = value
+    MOVE_BASE = "move_base"  # kept-local conflict: base = remote = value; local still pushed
+    REJECT = "reject"  # impossible edit: local = base
+    CONFIRM_ROW = "confirm_row"  # tombstone done remotely already: mark it pushed
 
 
 class Resolved(StrEnum):
@@ -66,8 +66,8 @@ class PendingTombstone:
     """A row the user deleted, not yet pushed."""
 
     message_id: int
-    base: str | None          # base_availability when the row was deleted
-    remote: str | None        # last remote availability known
+    base: str | None  # base_availability when the row was deleted
+    remote: str | None  # last remote availability known
     deleted_at: str | None = None
     remote_time: str | None = None
 
@@ -134,13 +134,15 @@ class RequestGroup:
         what = {
             # The client uses the `*` form (ids in the body) only beyond 50 ids.
             Op.READ: f"PUT message-store/{'*' if self.messages > PATH_BATCH else '{ids}'}"
-                     f" readStatus={self.value}",
+            f" readStatus={self.value}",
             Op.RESTORE: "PATCH message-store/{ids} availability=Alive",
             Op.TRASH: "DELETE message-store/{ids}",
             Op.PURGE: "DELETE message-store/{ids}?purge=true",
         }[self.op]
-        return (f"{what}  ({self.requests:,} request{'s' * (self.requests != 1)}, "
-                f"{self.messages:,} message{'s' * (self.messages != 1)})")
+        return (
+            f"{what}  ({self.requests:,} request{'s' * (self.requests != 1)}, "
+            f"{self.messages:,} message{'s' * (self.messages != 1)})"
+        )
 
 
 @dataclass(frozen=True)

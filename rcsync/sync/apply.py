@@ -68,13 +68,13 @@ class PushClient(Protocol):
 
 @dataclass
 class ApplyResult:
-    pushed: int = 0        # remote writes RingCentral confirmed
-    failed: int = 0        # remote writes that failed (still pending)
-    settled: int = 0       # database-only fixes made
-    requests: int = 0      # write requests sent (not counting the client's own retries)
+    pushed: int = 0  # remote writes RingCentral confirmed
+    failed: int = 0  # remote writes that failed (still pending)
+    settled: int = 0  # database-only fixes made
+    requests: int = 0  # write requests sent (not counting the client's own retries)
     errors: list[str] = field(default_factory=list)
     stopped: bool = False  # a stop request ended it between batches
-    left: int = 0          # remote actions not sent because of it (still pending)
+    left: int = 0  # remote actions not sent because of it (still pending)
 
     def fail(self, message: str) -> None:
         self.failed += 1
@@ -113,7 +113,7 @@ def batches(plan: Plan) -> Iterator[Batch]:
         for value, actions in by_value.items():
             items = list(actions.values())
             for start in range(0, len(items), size):
-                yield Batch(op, value, tuple(items[start:start + size]))
+                yield Batch(op, value, tuple(items[start : start + size]))
 
 
 def apply_plan(
@@ -150,6 +150,7 @@ def apply_plan(
 
 # --- sending ---------------------------------------------------------------------------
 
+
 def _call(client: PushClient, batch: Batch) -> dict[int, ItemResult]:
     ids = batch.ids
     if batch.op is Op.READ:
@@ -159,8 +160,15 @@ def _call(client: PushClient, batch: Batch) -> dict[int, ItemResult]:
     return client.delete_messages(ids, purge=batch.op is Op.PURGE)
 
 
-def _send(engine: Engine, client: PushClient, batch: Batch, result: ApplyResult, *,
-          policy: Policy, now: Callable[[], str]) -> None:
+def _send(
+    engine: Engine,
+    client: PushClient,
+    batch: Batch,
+    result: ApplyResult,
+    *,
+    policy: Policy,
+    now: Callable[[], str],
+) -> None:
     result.requests += batch.requests
     with engine.begin() as conn:
         journal_add(conn, batch)  # before the request leaves: a crash now is recoverable
@@ -179,8 +187,11 @@ def _send(engine: Engine, client: PushClient, batch: Batch, result: ApplyResult,
         raise
     with engine.begin() as conn:
         save_answers(conn, batch, answers, result, policy=policy, now=now())
-        unknown = [a.message_id for a in batch.actions
-                   if (r := answers.get(a.message_id)) is None or r.status == 0]
+        unknown = [
+            a.message_id
+            for a in batch.actions
+            if (r := answers.get(a.message_id)) is None or r.status == 0
+        ]
         journal_settle(conn, batch, unknown)
 
 
@@ -193,6 +204,7 @@ def _send(engine: Engine, client: PushClient, batch: Batch, result: ApplyResult,
 # the next push (or sync, before it pulls) reads those messages and, where RingCentral shows
 # the value we sent, moves base there (local untouched): a later undo stays a pending edit.
 
+
 def journal_load(conn: Connection) -> list[dict[str, Any]]:
     text = get_state(conn, IN_FLIGHT)
     entries = json.loads(text) if text else []
@@ -204,9 +216,12 @@ def _journal_save(conn: Connection, entries: list[dict[str, Any]]) -> None:
 
 
 def journal_add(conn: Connection, batch: Batch) -> None:
-    entry = {"op": batch.op.value, "value": batch.value,
-             "ids": [a.message_id for a in batch.actions if not a.row],
-             "rows": [a.message_id for a in batch.actions if a.row]}
+    entry = {
+        "op": batch.op.value,
+        "value": batch.value,
+        "ids": [a.message_id for a in batch.actions if not a.row],
+        "rows": [a.message_id for a in batch.actions if a.row],
+    }
     _journal_save(conn, [*journal_load(conn), entry])
 
 
@@ -223,8 +238,9 @@ def journal_settle(conn: Connection, batch: Batch, unknown: Sequence[int]) -> No
     _journal_save(conn, entries)
 
 
-def recover_in_flight(engine: Engine, client: PushClient,
-                      now: Callable[[], str] = utc_now_iso) -> int:
+def recover_in_flight(
+    engine: Engine, client: PushClient, now: Callable[[], str] = utc_now_iso
+) -> int:
     """Settle writes a previous run sent without seeing the answer; returns ids settled.
 
     Leaves the journal in place when RingCentral cannot be read now.
@@ -236,7 +252,7 @@ def recover_in_flight(engine: Engine, client: PushClient,
     ids = sorted({i for e in entries for i in (*e["ids"], *e["rows"])})
     current: dict[int, ItemResult] = {}
     for start in range(0, len(ids), PATH_BATCH):
-        current.update(client.get_messages(ids[start:start + PATH_BATCH]))
+        current.update(client.get_messages(ids[start : start + PATH_BATCH]))
     settled = 0
     with engine.begin() as conn:
         for e in entries:
@@ -245,11 +261,11 @@ def recover_in_flight(engine: Engine, client: PushClient,
     return settled
 
 
-def _recover_entry(conn: Connection, entry: dict[str, Any],
-                   current: Mapping[int, ItemResult], now: str) -> int:
+def _recover_entry(
+    conn: Connection, entry: dict[str, Any], current: Mapping[int, ItemResult], now: str
+) -> int:
     op = Op(entry["op"])
-    key, target = (("readStatus", entry["value"]) if op is Op.READ
-                   else ("availability", TARGET[op]))
+    key, target = ("readStatus", entry["value"]) if op is Op.READ else ("availability", TARGET[op])
     settled = 0
     for mid in entry["ids"]:
         r = current.get(mid)
@@ -291,8 +307,16 @@ def recheck_trash(client: PushClient, ids: Sequence[int], why: str) -> dict[int,
 
 # --- saving results ----------------------------------------------------------------------
 
-def save_answers(conn: Connection, batch: Batch, answers: Mapping[int, ItemResult],
-                 result: ApplyResult, *, policy: Policy, now: str) -> None:
+
+def save_answers(
+    conn: Connection,
+    batch: Batch,
+    answers: Mapping[int, ItemResult],
+    result: ApplyResult,
+    *,
+    policy: Policy,
+    now: str,
+) -> None:
     for a in batch.actions:
         r = answers.get(a.message_id)
         if r is not None and r.ok:

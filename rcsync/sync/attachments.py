@@ -120,8 +120,9 @@ _JOBS = sa.text(
     "SELECT a.message_id, a.id, a.type, a.content_type, a.size, a.uri, m.type, m.direction,"
     " m.creation_time, m.from_phone_number, m.to_phone_numbers, m.remote_availability"
     " FROM attachment a JOIN message m ON m.id = a.message_id"
-    " WHERE a.path IS NULL AND " + _WANTED.format(s="a.skipped") +
-    " AND (a.message_id, a.id) > (:mid, :aid) ORDER BY a.message_id, a.id LIMIT :n"
+    " WHERE a.path IS NULL AND "
+    + _WANTED.format(s="a.skipped")
+    + " AND (a.message_id, a.id) > (:mid, :aid) ORDER BY a.message_id, a.id LIMIT :n"
 )
 # Held Text parts in one statement (not one transaction per part); purged ones are left to
 # the job loop, which records why.
@@ -138,8 +139,7 @@ _DOWNLOADED = sa.text(
 
 
 def _reasons(sync: SyncConfig) -> dict[str, str | None]:
-    return {"purged": PURGED_REASON,
-            "held": None if sync.download_text_parts else TEXT_PART_REASON}
+    return {"purged": PURGED_REASON, "held": None if sync.download_text_parts else TEXT_PART_REASON}
 
 
 def _jobs(engine: Engine, sync: SyncConfig) -> Iterator[Job]:
@@ -147,8 +147,9 @@ def _jobs(engine: Engine, sync: SyncConfig) -> Iterator[Job]:
     last = (-1, -1)
     while True:
         with engine.connect() as conn:
-            rows = conn.execute(_JOBS, {**_reasons(sync), "mid": last[0], "aid": last[1],
-                                        "n": _CHUNK}).all()
+            rows = conn.execute(
+                _JOBS, {**_reasons(sync), "mid": last[0], "aid": last[1], "n": _CHUNK}
+            ).all()
         for r in rows:
             yield Job(*r)
         if len(rows) < _CHUNK:
@@ -189,13 +190,19 @@ def forget_missing_files(engine: Engine, files: Path) -> int:
         last = (rows[-1][0], rows[-1][1])
     if lost:
         with engine.begin() as conn:
-            conn.execute(sa.text("UPDATE attachment SET path = NULL, sha256 = NULL"
-                                 " WHERE message_id = :mid AND id = :aid"), lost)
+            conn.execute(
+                sa.text(
+                    "UPDATE attachment SET path = NULL, sha256 = NULL"
+                    " WHERE message_id = :mid AND id = :aid"
+                ),
+                lost,
+            )
     return len(lost)
 
 
-def download_attachments(engine: Engine, client: ContentClient, config: Config, *,
-                         progress: Progress) -> AttachmentCounts:
+def download_attachments(
+    engine: Engine, client: ContentClient, config: Config, *, progress: Progress
+) -> AttachmentCounts:
     """Fetch every attachment that has no verified file yet; see the module docstring."""
     files = config.database.files_dir
     counts = AttachmentCounts()
@@ -211,8 +218,14 @@ def download_attachments(engine: Engine, client: ContentClient, config: Config, 
     return counts
 
 
-def _one(engine: Engine, client: ContentClient, sync: SyncConfig, files: Path, job: Job,
-         counts: AttachmentCounts) -> None:
+def _one(
+    engine: Engine,
+    client: ContentClient,
+    sync: SyncConfig,
+    files: Path,
+    job: Job,
+    counts: AttachmentCounts,
+) -> None:
     reason = skip_reason(job, sync)
     if reason is not None:
         counts.skipped += 1
@@ -263,19 +276,32 @@ def hash_file(path: Path) -> tuple[int, str]:
 
 def save_file(engine: Engine, job: Job, rel: str, size: int, digest: str, files: Path) -> None:
     with engine.begin() as conn:
-        conn.execute(sa.text(
-            "UPDATE attachment SET path = :p, sha256 = :h, size = :s, downloaded_at = :t,"
-            " skipped = NULL WHERE message_id = :mid AND id = :aid"),
-            {"p": rel, "h": digest, "s": size, "t": utc_now_iso(), "mid": job.message_id,
-             "aid": job.id})
+        conn.execute(
+            sa.text(
+                "UPDATE attachment SET path = :p, sha256 = :h, size = :s, downloaded_at = :t,"
+                " skipped = NULL WHERE message_id = :mid AND id = :aid"
+            ),
+            {
+                "p": rel,
+                "h": digest,
+                "s": size,
+                "t": utc_now_iso(),
+                "mid": job.message_id,
+                "aid": job.id,
+            },
+        )
         column = TEXT_COLUMNS.get(job.type or "")
         if column is not None:
             text = (files / rel).read_bytes().decode("utf-8", errors="replace")
-            conn.execute(sa.text(f"UPDATE message SET {column} = :v WHERE id = :id"
-                                 f" AND {column} IS NOT :v"), {"v": text, "id": job.message_id})
+            conn.execute(
+                sa.text(f"UPDATE message SET {column} = :v WHERE id = :id AND {column} IS NOT :v"),
+                {"v": text, "id": job.message_id},
+            )
 
 
 def _save_skipped(engine: Engine, job: Job, reason: str) -> None:
     with engine.begin() as conn:
-        conn.execute(sa.text("UPDATE attachment SET skipped = :r WHERE message_id = :mid"
-                             " AND id = :aid"), {"r": reason, "mid": job.message_id, "aid": job.id})
+        conn.execute(
+            sa.text("UPDATE attachment SET skipped = :r WHERE message_id = :mid AND id = :aid"),
+            {"r": reason, "mid": job.message_id, "aid": job.id},
+        )

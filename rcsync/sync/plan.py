@@ -57,14 +57,31 @@ from rcsync.sync.merge import Decision, FieldState, Outcome, Policy, Resolution,
 # The vocabulary lives in `rcsync.sync.actions`; it is re-exported here so that callers can
 # import a plan and the planner from one place.
 __all__ = [
-    "AVAILABILITY", "PATH_BATCH", "READ", "READ_BATCH", "ROW", "ConflictNote", "Deferred",
-    "Fix", "LocalFix", "Op", "PendingMessage", "PendingTombstone", "Plan", "RemoteAction",
-    "RemoteState", "RequestGroup", "Resolved", "group_read_actions", "plan_push",
+    "AVAILABILITY",
+    "PATH_BATCH",
+    "READ",
+    "READ_BATCH",
+    "ROW",
+    "ConflictNote",
+    "Deferred",
+    "Fix",
+    "LocalFix",
+    "Op",
+    "PendingMessage",
+    "PendingTombstone",
+    "Plan",
+    "RemoteAction",
+    "RemoteState",
+    "RequestGroup",
+    "Resolved",
+    "group_read_actions",
+    "plan_push",
     "trash_candidates",
 ]
 
 
 # --- the planner --------------------------------------------------------------------------
+
 
 @dataclass
 class _Builder:
@@ -73,13 +90,15 @@ class _Builder:
     conflicts: list[ConflictNote] = field(default_factory=list)
     deferred: list[Deferred] = field(default_factory=list)
 
-    def conflict(self, mid: int, fld: str, state: FieldState, resolution: str,
-                 value: str | None) -> None:
+    def conflict(
+        self, mid: int, fld: str, state: FieldState, resolution: str, value: str | None
+    ) -> None:
         self.conflicts.append(ConflictNote(mid, fld, state, resolution, value))
 
     def build(self) -> Plan:
-        return Plan(tuple(self.actions), tuple(self.fixes), tuple(self.conflicts),
-                    tuple(self.deferred))
+        return Plan(
+            tuple(self.actions), tuple(self.fixes), tuple(self.conflicts), tuple(self.deferred)
+        )
 
 
 def plan_push(
@@ -120,8 +139,9 @@ def _with_fresh(m: PendingMessage, r: RemoteState | None) -> PendingMessage:
     return replace(
         m,
         read=replace(m.read, remote=r.read_status, remote_time=r.last_modified_time),
-        availability=replace(m.availability, remote=r.availability,
-                             remote_time=r.last_modified_time),
+        availability=replace(
+            m.availability, remote=r.availability, remote_time=r.last_modified_time
+        ),
     )
 
 
@@ -135,8 +155,13 @@ def _defer_unverified_trash(b: _Builder, verified: frozenset[int]) -> None:
     keep: list[RemoteAction] = []
     for a in b.actions:
         if a.op is Op.TRASH and a.message_id not in verified:
-            b.deferred.append(Deferred(a.message_id, "trash not sent: could not read the "
-                                       "message's current state from RingCentral", a.row))
+            b.deferred.append(
+                Deferred(
+                    a.message_id,
+                    "trash not sent: could not read the message's current state from RingCentral",
+                    a.row,
+                )
+            )
         else:
             keep.append(a)
     b.actions = keep
@@ -144,14 +169,14 @@ def _defer_unverified_trash(b: _Builder, verified: frozenset[int]) -> None:
 
 # --- messages ---------------------------------------------------------------------------
 
+
 def _plan_message(b: _Builder, m: PendingMessage, policy: Policy) -> None:
     _plan_availability(b, m.message_id, m.availability, policy)
     remote_gone = m.availability.remote == "Purged"
     _plan_read(b, m.message_id, m.read, policy, remote_gone=remote_gone)
 
 
-def _plan_read(b: _Builder, mid: int, s: FieldState, policy: Policy, *,
-               remote_gone: bool) -> None:
+def _plan_read(b: _Builder, mid: int, s: FieldState, policy: Policy, *, remote_gone: bool) -> None:
     dirty = s.local != s.base
     if remote_gone and dirty:
         # A purged message cannot be updated any more; drop the edit, say so.
@@ -228,6 +253,7 @@ def _reject(b: _Builder, mid: int, fld: str, s: FieldState) -> None:
 
 
 # --- tombstones -------------------------------------------------------------------------
+
 
 def _plan_tombstone(b: _Builder, t: PendingTombstone, row_delete: str) -> None:
     wanted = "Purged" if row_delete == "purge" else "Deleted"

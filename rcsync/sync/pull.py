@@ -67,12 +67,20 @@ MAX_FULL_ATTEMPTS = 3
 class PullClient(ContentClient, Protocol):
     """What the pull needs of `rcsync.api.MessageStoreClient`."""
 
-    def list_messages(self, *, date_from: str, date_to: str, message_types: Sequence[str],
-                      availability: Sequence[str] = ..., page: int = 1,
-                      per_page: int = 1000) -> Any: ...
+    def list_messages(
+        self,
+        *,
+        date_from: str,
+        date_to: str,
+        message_types: Sequence[str],
+        availability: Sequence[str] = ...,
+        page: int = 1,
+        per_page: int = 1000,
+    ) -> Any: ...
 
-    def full_sync(self, *, date_from: str, message_types: Sequence[str],
-                  record_count: int | None = None) -> Any: ...
+    def full_sync(
+        self, *, date_from: str, message_types: Sequence[str], record_count: int | None = None
+    ) -> Any: ...
 
     def incremental_sync(self, sync_token: str) -> Any: ...
 
@@ -105,12 +113,14 @@ class PullSummary:
         """One line without the time, e.g. ``pulled 12,345 messages (12,000 new, 345
         updated), 2,100 attachments (35.2 MB)``."""
         kind = "full pull: " if self.full else ""
-        line = (f"{kind}pulled {self.messages:,} messages ({self.new:,} new, "
-                f"{self.updated:,} updated)")
+        line = (
+            f"{kind}pulled {self.messages:,} messages ({self.new:,} new, {self.updated:,} updated)"
+        )
         if self.remote_deleted or self.purged:
             line += f", {self.remote_deleted:,} trashed and {self.purged:,} purged remotely"
-        line += (f", {self.attachments_downloaded:,} attachments "
-                 f"({format_bytes(self.attachment_bytes)})")
+        line += (
+            f", {self.attachments_downloaded:,} attachments ({format_bytes(self.attachment_bytes)})"
+        )
         if self.attachments_failed:
             line += f", {self.attachments_failed:,} attachments failed (retried next pull)"
         if self.conflicts:
@@ -169,12 +179,15 @@ def format_bytes(n: int) -> str:
 
 def frame_of(config: Config) -> dict[str, Any]:
     """What a sync token covers; a change means a full resync."""
-    return {"history_start": config.sync.history_start.isoformat(),
-            "message_types": sorted(config.sync.message_types)}
+    return {
+        "history_start": config.sync.history_start.isoformat(),
+        "message_types": sorted(config.sync.message_types),
+    }
 
 
-def next_listing(listing: Listing, page_records: Sequence[Mapping[str, Any]],
-                 has_next: bool) -> Listing:
+def next_listing(
+    listing: Listing, page_records: Sequence[Mapping[str, Any]], has_next: bool
+) -> Listing:
     """PURE: where the keyset listing goes after a page (see the module docstring)."""
     if not has_next or not page_records:
         return replace(listing, done=True)
@@ -183,10 +196,12 @@ def next_listing(listing: Listing, page_records: Sequence[Mapping[str, Any]],
     ids = {int(r["id"]) for r, t in zip(page_records, times, strict=True) if t == oldest}
     if oldest == listing.oldest:
         # Nothing older on this page: a crowded instant; page through it.
-        return replace(listing, page=listing.page + 1,
-                       boundary=tuple(sorted(set(listing.boundary) | ids)))
-    return replace(listing, date_to=rec.plus_one_ms(oldest), page=1, oldest=oldest,
-                   boundary=tuple(sorted(ids)))
+        return replace(
+            listing, page=listing.page + 1, boundary=tuple(sorted(set(listing.boundary) | ids))
+        )
+    return replace(
+        listing, date_to=rec.plus_one_ms(oldest), page=1, oldest=oldest, boundary=tuple(sorted(ids))
+    )
 
 
 @dataclass
@@ -203,7 +218,7 @@ class _Run:
 
     def save(self, conn: Connection, records: Sequence[Mapping[str, Any]]) -> None:
         for start in range(0, len(records), BATCH):
-            chunk = records[start:start + BATCH]
+            chunk = records[start : start + BATCH]
             self.summary.add(save_records(conn, chunk, policy=self.policy, now=utc_now_iso()))
             self.progress.advance(len(chunk))
 
@@ -272,18 +287,25 @@ def _full(run: _Run, frame: dict[str, Any], listing: Listing | None) -> None:
             # T0 was invalidated during the listing: what changed since is unknown; relist.
             run.progress.note("sync token invalidated during the full pull: listing again")
             listing = None
-    raise SyncTokenInvalid("message-sync keeps rejecting fresh sync tokens (MSG-333); "
-                           "try again later", code="MSG-333")
+    raise SyncTokenInvalid(
+        "message-sync keeps rejecting fresh sync tokens (MSG-333); try again later", code="MSG-333"
+    )
 
 
 def _begin(run: _Run, frame: dict[str, Any]) -> Listing:
-    result = run.client.full_sync(date_from=rec.day_start(run.config.sync.history_start),
-                                  message_types=run.config.sync.message_types, record_count=1)
+    result = run.client.full_sync(
+        date_from=rec.day_start(run.config.sync.history_start),
+        message_types=run.config.sync.message_types,
+        record_count=1,
+    )
     run.summary.requests += 1
     # The listing's first dateTo: a day past the server's own clock (ours may be off).
     server_now = rec.parse_time(result.sync_time) if result.sync_time else dt.datetime.now(dt.UTC)
-    listing = Listing(frame=frame, token=result.sync_token,
-                      date_to=rec.format_time(server_now + dt.timedelta(days=1)))
+    listing = Listing(
+        frame=frame,
+        token=result.sync_token,
+        date_to=rec.format_time(server_now + dt.timedelta(days=1)),
+    )
     with run.engine.begin() as conn:
         run.save(conn, result.records)
         set_state(conn, FIRST_PULL, listing.to_json())
@@ -323,10 +345,16 @@ def _list_all(run: _Run, listing: Listing) -> Listing:
 
 
 def _fetch_page(run: _Run, listing: Listing) -> Prefetch[Any]:
-    return Prefetch(lambda: run.client.list_messages(
-        date_from=rec.day_start(run.config.sync.history_start), date_to=listing.date_to,
-        message_types=run.config.sync.message_types, availability=LIST_AVAILABILITY,
-        page=listing.page, per_page=PER_PAGE))
+    return Prefetch(
+        lambda: run.client.list_messages(
+            date_from=rec.day_start(run.config.sync.history_start),
+            date_to=listing.date_to,
+            message_types=run.config.sync.message_types,
+            availability=LIST_AVAILABILITY,
+            page=listing.page,
+            per_page=PER_PAGE,
+        )
+    )
 
 
 def _total_elements(paging: Mapping[str, Any]) -> int | None:
@@ -347,8 +375,10 @@ def _check_times(records: Sequence[Mapping[str, Any]]) -> None:
         try:
             rec.parse_time(record["creationTime"])
         except (KeyError, TypeError, ValueError, AttributeError):
-            raise MalformedResponse(f"malformed response from listMessages: record "
-                                    f"{record.get('id')} has no valid creationTime") from None
+            raise MalformedResponse(
+                f"malformed response from listMessages: record "
+                f"{record.get('id')} has no valid creationTime"
+            ) from None
 
 
 def _finish(run: _Run, listing: Listing) -> None:
@@ -379,19 +409,19 @@ def _expand_stubs(run: _Run, records: Sequence[Mapping[str, Any]]) -> list[Mappi
     another device to a trashed message. Purged messages have nothing more to tell, and a
     message purged meanwhile keeps its stub.
     """
-    wanted = [int(r["id"]) for r in records
-              if rec.is_stub(r) and r.get("availability") == "Deleted"]
+    wanted = [
+        int(r["id"]) for r in records if rec.is_stub(r) and r.get("availability") == "Deleted"
+    ]
     if not wanted:
         return list(records)
     full: dict[int, Mapping[str, Any]] = {}
     for start in range(0, len(wanted), GET_BATCH):
-        chunk = wanted[start:start + GET_BATCH]
+        chunk = wanted[start : start + GET_BATCH]
         results = run.client.get_messages(chunk)
         run.summary.requests += 1
         for message_id, item in results.items():
             if item.ok and isinstance(item.record, dict) and not rec.is_stub(item.record):
                 # A single-id GET adds vmSideRecipients, which listings never carry: drop it
                 # so raw has one shape whichever way the record came.
-                full[message_id] = {k: v for k, v in item.record.items()
-                                    if k != "vmSideRecipients"}
+                full[message_id] = {k: v for k, v in item.record.items() if k != "vmSideRecipients"}
     return [full.get(int(r["id"]), r) if rec.is_stub(r) else r for r in records]

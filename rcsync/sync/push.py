@@ -50,30 +50,34 @@ _PENDING_TOMBSTONES = sa.text(
 @dataclass
 class PushSummary:
     dry_run: bool = False
-    pending: int = 0        # messages + deleted rows with a pending edit when we started
-    pushed: int = 0         # remote writes RingCentral confirmed
-    settled: int = 0        # settled without a write (already agreed, remote taken, rejected)
+    pending: int = 0  # messages + deleted rows with a pending edit when we started
+    pushed: int = 0  # remote writes RingCentral confirmed
+    settled: int = 0  # settled without a write (already agreed, remote taken, rejected)
     failed: int = 0
     deferred: int = 0
     conflicts: int = 0
-    requests: int = 0       # API requests sent: verification reads + writes
-    trash: int = 0          # planned
-    purge: int = 0          # planned
-    plan: list[str] = field(default_factory=list)   # the request groups, as dry-run prints
+    requests: int = 0  # API requests sent: verification reads + writes
+    trash: int = 0  # planned
+    purge: int = 0  # planned
+    plan: list[str] = field(default_factory=list)  # the request groups, as dry-run prints
     errors: list[str] = field(default_factory=list)
     guard: str | None = None  # dry-run only: the refusal a real push would give
     verified: str | None = None  # the reads made to check trash candidates first
-    stopped: bool = False   # a stop request ended the push between batches
-    left: int = 0           # edits not sent because of it (still pending)
+    stopped: bool = False  # a stop request ended the push between batches
+    left: int = 0  # edits not sent because of it (still pending)
 
     def line(self) -> str:
         if self.dry_run:
-            return (f"dry run: would push {self.pending:,} edits in {self.requests:,} "
-                    f"requests; {self.conflicts:,} conflicts; nothing was changed")
+            return (
+                f"dry run: would push {self.pending:,} edits in {self.requests:,} "
+                f"requests; {self.conflicts:,} conflicts; nothing was changed"
+            )
         edits = self.pushed + self.settled
         stopped = f"; stopped early; {self.left:,} edits left pending" if self.stopped else ""
-        return (f"pushed {edits:,} edits in {self.requests:,} requests; {self.failed:,} failed;"
-                f" {self.conflicts:,} conflicts{stopped}")
+        return (
+            f"pushed {edits:,} edits in {self.requests:,} requests; {self.failed:,} failed;"
+            f" {self.conflicts:,} conflicts{stopped}"
+        )
 
     def describe(self) -> str:
         return self.line()
@@ -83,6 +87,7 @@ class PushSummary:
 
 
 # --- loading -------------------------------------------------------------------------------
+
 
 def load_pending(conn: Connection) -> tuple[list[PendingMessage], list[PendingTombstone]]:
     """Everything waiting to be pushed; the cost grows with the pending edits only."""
@@ -94,37 +99,45 @@ def load_pending(conn: Connection) -> tuple[list[PendingMessage], list[PendingTo
         )
         for r in conn.execute(_PENDING_MESSAGES)
     ]
-    tombstones = [PendingTombstone(int(r[0]), r[1], r[2], r[3], r[4])
-                  for r in conn.execute(_PENDING_TOMBSTONES)]
+    tombstones = [
+        PendingTombstone(int(r[0]), r[1], r[2], r[3], r[4])
+        for r in conn.execute(_PENDING_TOMBSTONES)
+    ]
     return messages, tombstones
 
 
 # --- guard --------------------------------------------------------------------------------
+
 
 def guard_message(plan: Plan, limit: int) -> str | None:
     """Why a push of `plan` needs --force, or None."""
     trash, purge = plan.trash_count, plan.purge_count
     if trash + purge <= limit:
         return None
-    return (f"refusing to trash {trash:,} and purge {purge:,} messages (more than "
-            f"delete_guard = {limit:,}); rerun with --force if you meant it")
+    return (
+        f"refusing to trash {trash:,} and purge {purge:,} messages (more than "
+        f"delete_guard = {limit:,}); rerun with --force if you meant it"
+    )
 
 
 # --- verification reads -------------------------------------------------------------------
+
 
 def remote_state(result: ItemResult) -> RemoteState | None:
     """What a bulk GET answer says of one message; None if it says nothing usable."""
     if result.ok and result.record is not None:
         rec = result.record
-        return RemoteState(rec.get("readStatus"), rec.get("availability"),
-                           rec.get("lastModifiedTime"))
+        return RemoteState(
+            rec.get("readStatus"), rec.get("availability"), rec.get("lastModifiedTime")
+        )
     if result.status == 404:  # gone: RingCentral has removed the purged message
         return RemoteState(None, "Purged", None)
     return None
 
 
-def fetch_remote_state(client: PushClient, ids: Sequence[int]
-                       ) -> tuple[dict[int, RemoteState], frozenset[int], int]:
+def fetch_remote_state(
+    client: PushClient, ids: Sequence[int]
+) -> tuple[dict[int, RemoteState], frozenset[int], int]:
     """Current remote state of `ids` (50 per request): (states, verified ids, requests).
 
     An id whose state could not be read is not verified; its trash waits for the next push.
@@ -132,7 +145,7 @@ def fetch_remote_state(client: PushClient, ids: Sequence[int]
     states: dict[int, RemoteState] = {}
     requests = 0
     for start in range(0, len(ids), PATH_BATCH):
-        chunk = list(ids[start:start + PATH_BATCH])
+        chunk = list(ids[start : start + PATH_BATCH])
         requests += 1
         try:
             answers: Mapping[int, ItemResult] = client.get_messages(chunk)
@@ -148,6 +161,7 @@ def fetch_remote_state(client: PushClient, ids: Sequence[int]
 
 
 # --- the pipeline -------------------------------------------------------------------------
+
 
 def push(
     engine: Engine,
@@ -172,12 +186,19 @@ def push(
         messages, tombstones = load_pending(conn)
     summary = PushSummary(dry_run=dry_run, pending=len(messages) + len(tombstones))
     if summary.pending:
-        plan = _plan(client, messages, tombstones, policy, row_delete, config.sync.delete_guard,
-                     force=force or dry_run, summary=summary)
+        plan = _plan(
+            client,
+            messages,
+            tombstones,
+            policy,
+            row_delete,
+            config.sync.delete_guard,
+            force=force or dry_run,
+            summary=summary,
+        )
         _describe(plan, summary)
         if not dry_run:
-            result = apply_plan(engine, client, plan, policy=policy, progress=progress,
-                                stop=stop)
+            result = apply_plan(engine, client, plan, policy=policy, progress=progress, stop=stop)
             _account(result, summary)
     if not dry_run:
         with engine.begin() as conn:
@@ -185,9 +206,17 @@ def push(
     return summary
 
 
-def _plan(client: PushClient, messages: list[PendingMessage],
-          tombstones: list[PendingTombstone], policy: Policy, row_delete: str, limit: int, *,
-          force: bool, summary: PushSummary) -> Plan:
+def _plan(
+    client: PushClient,
+    messages: list[PendingMessage],
+    tombstones: list[PendingTombstone],
+    policy: Policy,
+    row_delete: str,
+    limit: int,
+    *,
+    force: bool,
+    summary: PushSummary,
+) -> Plan:
     """Plan from the stored state, guard, verify trash candidates, plan again."""
     first = plan_push(messages, tombstones, policy=policy, row_delete=row_delete)
     refusal = guard_message(first, limit)
@@ -199,15 +228,20 @@ def _plan(client: PushClient, messages: list[PendingMessage],
         return first
     fresh, verified, reads = fetch_remote_state(client, candidates)
     summary.requests += reads
-    summary.verified = (f"GET message-store/{{ids}} to check before trashing  ({reads:,} "
-                        f"request{'s' * (reads != 1)}, {len(candidates):,} messages)")
-    return plan_push(messages, tombstones, policy=policy, row_delete=row_delete, fresh=fresh,
-                     verified=verified)
+    summary.verified = (
+        f"GET message-store/{{ids}} to check before trashing  ({reads:,} "
+        f"request{'s' * (reads != 1)}, {len(candidates):,} messages)"
+    )
+    return plan_push(
+        messages, tombstones, policy=policy, row_delete=row_delete, fresh=fresh, verified=verified
+    )
 
 
 def _describe(plan: Plan, summary: PushSummary) -> None:
-    summary.plan = [*([summary.verified] if summary.verified else []),
-                    *(g.describe() for g in plan.groups())]
+    summary.plan = [
+        *([summary.verified] if summary.verified else []),
+        *(g.describe() for g in plan.groups()),
+    ]
     summary.trash, summary.purge = plan.trash_count, plan.purge_count
     summary.conflicts = len(plan.conflicts)
     summary.deferred = len(plan.deferred)

@@ -37,8 +37,10 @@ TARGET = {Op.RESTORE: "Alive", Op.TRASH: "Deleted", Op.PURGE: "Purged"}
 
 # --- results of remote writes ------------------------------------------------------------
 
-def save_success(conn: Connection, a: RemoteAction, record: Mapping[str, Any] | None,
-                 now: str) -> None:
+
+def save_success(
+    conn: Connection, a: RemoteAction, record: Mapping[str, Any] | None, now: str
+) -> None:
     """RingCentral applied `a`: base and remote take the value sent; local is left alone."""
     if a.row:
         confirm_row(conn, a.message_id, a.op.value, now)
@@ -49,18 +51,22 @@ def save_success(conn: Connection, a: RemoteAction, record: Mapping[str, Any] | 
         confirm_field(conn, a.message_id, AVAILABILITY, TARGET[a.op], record)
 
 
-def confirm_field(conn: Connection, mid: int, fld: str, value: str,
-                  record: Mapping[str, Any] | None) -> None:
+def confirm_field(
+    conn: Connection, mid: int, fld: str, value: str, record: Mapping[str, Any] | None
+) -> None:
     key = "readStatus" if fld == READ else "availability"
     sets = [f"base_{fld} = :v", f"remote_{fld} = :v"]
     params: dict[str, Any] = {"id": mid, "v": value}
     if record is not None:
         sets += ["raw = :raw", "last_modified_time = coalesce(:lmt, last_modified_time)"]
-        params |= {"raw": json.dumps(record, ensure_ascii=False, separators=(",", ":")),
-                   "lmt": record.get("lastModifiedTime")}
+        params |= {
+            "raw": json.dumps(record, ensure_ascii=False, separators=(",", ":")),
+            "lmt": record.get("lastModifiedTime"),
+        }
     else:
-        sets.append(f"raw = CASE WHEN json_valid(raw) THEN json_set(raw, '$.{key}', :v) "
-                    "ELSE raw END")
+        sets.append(
+            f"raw = CASE WHEN json_valid(raw) THEN json_set(raw, '$.{key}', :v) ELSE raw END"
+        )
     conn.execute(sa.text(f"UPDATE message SET {', '.join(sets)} WHERE id = :id"), params)
     _ensure_edit_row(conn, mid)
 
@@ -70,17 +76,24 @@ def _ensure_edit_row(conn: Connection, mid: int) -> None:
     # dropped its local_edit row), moving base to the value sent makes local differ from
     # base again: that undo is now an edit of its own, and must be listed as pending. The
     # schema's triggers only remove local_edit rows when base moves, so we add it here.
-    conn.execute(sa.text(
-        f"INSERT INTO local_edit (message_id, edited_at, attempts) SELECT id, {NOW_SQL}, 0"
-        " FROM message WHERE id = :id AND (read_status IS NOT base_read_status"
-        " OR availability IS NOT base_availability) ON CONFLICT (message_id) DO NOTHING"),
-        {"id": mid})
+    conn.execute(
+        sa.text(
+            f"INSERT INTO local_edit (message_id, edited_at, attempts) SELECT id, {NOW_SQL}, 0"
+            " FROM message WHERE id = :id AND (read_status IS NOT base_read_status"
+            " OR availability IS NOT base_availability) ON CONFLICT (message_id) DO NOTHING"
+        ),
+        {"id": mid},
+    )
 
 
 def confirm_row(conn: Connection, mid: int, action: str, now: str) -> None:
-    conn.execute(sa.text(
-        "UPDATE tombstone SET pushed_at = :now, action = :action, last_attempt_at = :now,"
-        " last_error = NULL WHERE message_id = :id"), {"id": mid, "action": action, "now": now})
+    conn.execute(
+        sa.text(
+            "UPDATE tombstone SET pushed_at = :now, action = :action, last_attempt_at = :now,"
+            " last_error = NULL WHERE message_id = :id"
+        ),
+        {"id": mid, "action": action, "now": now},
+    )
 
 
 def save_gone(conn: Connection, a: RemoteAction, policy: Policy, now: str) -> None:
@@ -89,31 +102,46 @@ def save_gone(conn: Connection, a: RemoteAction, policy: Policy, now: str) -> No
     if a.row:
         confirm_row(conn, a.message_id, "purge", now)
         return
-    row = conn.execute(sa.text(
-        "SELECT read_status, base_read_status, availability, base_availability FROM message"
-        " WHERE id = :id"), {"id": a.message_id}).first()
+    row = conn.execute(
+        sa.text(
+            "SELECT read_status, base_read_status, availability, base_availability FROM message"
+            " WHERE id = :id"
+        ),
+        {"id": a.message_id},
+    ).first()
     if row is None:
         return
     if a.op is not Op.PURGE:
-        fld, local, base = ((READ, row[0], row[1]) if a.op is Op.READ
-                            else (AVAILABILITY, row[2], row[3]))
-        save_conflict(conn, message_id=a.message_id, field=fld,
-                      state=FieldState(local, base, "Purged" if fld == AVAILABILITY else None),
-                      policy=policy, resolution=Resolution.PURGED,
-                      resolved_value="Purged" if fld == AVAILABILITY else base, detected_at=now)
+        fld, local, base = (
+            (READ, row[0], row[1]) if a.op is Op.READ else (AVAILABILITY, row[2], row[3])
+        )
+        save_conflict(
+            conn,
+            message_id=a.message_id,
+            field=fld,
+            state=FieldState(local, base, "Purged" if fld == AVAILABILITY else None),
+            policy=policy,
+            resolution=Resolution.PURGED,
+            resolved_value="Purged" if fld == AVAILABILITY else base,
+            detected_at=now,
+        )
     _take_remote(conn, a.message_id, READ, row[1], None, any_local=True)
     _take_remote(conn, a.message_id, AVAILABILITY, "Purged", None, any_local=True)
 
 
 def save_failure(conn: Connection, a: RemoteAction, error: str, now: str) -> None:
     table, extra = ("tombstone", " AND pushed_at IS NULL") if a.row else ("local_edit", "")
-    conn.execute(sa.text(
-        f"UPDATE {table} SET attempts = attempts + 1, last_attempt_at = :now,"
-        f" last_error = :err WHERE message_id = :id{extra}"),
-        {"id": a.message_id, "now": now, "err": error})
+    conn.execute(
+        sa.text(
+            f"UPDATE {table} SET attempts = attempts + 1, last_attempt_at = :now,"
+            f" last_error = :err WHERE message_id = :id{extra}"
+        ),
+        {"id": a.message_id, "now": now, "err": error},
+    )
 
 
 # --- database-only steps -----------------------------------------------------------------
+
 
 def save_local_steps(conn: Connection, plan: Plan, *, policy: Policy, now: str) -> int:
     """Fixes, conflicts and deferrals of `plan`, in one transaction; returns the fix count."""
@@ -127,9 +155,16 @@ def save_local_steps(conn: Connection, plan: Plan, *, policy: Policy, now: str) 
 
 
 def _save_note(conn: Connection, note: ConflictNote, policy: Policy, now: str) -> None:
-    save_conflict(conn, message_id=note.message_id, field=note.field, state=note.state,
-                  policy=policy, resolution=note.resolution,
-                  resolved_value=note.resolved_value, detected_at=now)
+    save_conflict(
+        conn,
+        message_id=note.message_id,
+        field=note.field,
+        state=note.state,
+        policy=policy,
+        resolution=note.resolution,
+        resolved_value=note.resolved_value,
+        detected_at=now,
+    )
 
 
 def save_fix(conn: Connection, fix: LocalFix, now: str) -> None:
@@ -139,36 +174,65 @@ def save_fix(conn: Connection, fix: LocalFix, now: str) -> None:
     elif fix.kind is Fix.TAKE_REMOTE:
         _take_remote(conn, mid, fld, v, fix.expected_local)
     elif fix.kind is Fix.REJECT:
-        _keep_edit_time(conn, mid, lambda: conn.execute(sa.text(
-            f"UPDATE message SET {fld} = base_{fld} WHERE id = :id AND {fld} IS :exp"),
-            {"id": mid, "exp": fix.expected_local}))
+        _keep_edit_time(
+            conn,
+            mid,
+            lambda: conn.execute(
+                sa.text(f"UPDATE message SET {fld} = base_{fld} WHERE id = :id AND {fld} IS :exp"),
+                {"id": mid, "exp": fix.expected_local},
+            ),
+        )
     else:  # CONVERGE and MOVE_BASE: base (and remote) move, local stays
-        conn.execute(sa.text(
-            f"UPDATE message SET base_{fld} = :v, remote_{fld} = :v"
-            f" WHERE id = :id AND {fld} IS :exp"), {"id": mid, "v": v, "exp": fix.expected_local})
+        conn.execute(
+            sa.text(
+                f"UPDATE message SET base_{fld} = :v, remote_{fld} = :v"
+                f" WHERE id = :id AND {fld} IS :exp"
+            ),
+            {"id": mid, "v": v, "exp": fix.expected_local},
+        )
 
 
-def _take_remote(conn: Connection, mid: int, fld: str, value: str | None,
-                 expected: str | None, *, any_local: bool = False) -> None:
+def _take_remote(
+    conn: Connection,
+    mid: int,
+    fld: str,
+    value: str | None,
+    expected: str | None,
+    *,
+    any_local: bool = False,
+) -> None:
     """local = base = remote = value, unless the user changed local since we planned."""
     guard = "" if any_local else f" AND {fld} IS :exp"
-    _keep_edit_time(conn, mid, lambda: conn.execute(sa.text(
-        f"UPDATE message SET {fld} = :v, base_{fld} = :v, remote_{fld} = :v"
-        f" WHERE id = :id{guard}"), {"id": mid, "v": value, "exp": expected}))
+    _keep_edit_time(
+        conn,
+        mid,
+        lambda: conn.execute(
+            sa.text(
+                f"UPDATE message SET {fld} = :v, base_{fld} = :v, remote_{fld} = :v"
+                f" WHERE id = :id{guard}"
+            ),
+            {"id": mid, "v": value, "exp": expected},
+        ),
+    )
 
 
 def _keep_edit_time(conn: Connection, mid: int, write: Callable[[], object]) -> None:
     # The capture trigger stamps edited_at with "now" whenever local changes; when the
     # other field is still pending its real edit time must survive (policy "newest").
-    before = conn.execute(sa.text("SELECT edited_at FROM local_edit WHERE message_id = :id"),
-                          {"id": mid}).scalar()
+    before = conn.execute(
+        sa.text("SELECT edited_at FROM local_edit WHERE message_id = :id"), {"id": mid}
+    ).scalar()
     write()
     if before is not None:
-        conn.execute(sa.text("UPDATE local_edit SET edited_at = :t WHERE message_id = :id"),
-                     {"id": mid, "t": before})
+        conn.execute(
+            sa.text("UPDATE local_edit SET edited_at = :t WHERE message_id = :id"),
+            {"id": mid, "t": before},
+        )
 
 
 def _save_deferred(conn: Connection, d: Deferred) -> None:
     table, extra = ("tombstone", " AND pushed_at IS NULL") if d.row else ("local_edit", "")
-    conn.execute(sa.text(f"UPDATE {table} SET last_error = :err WHERE message_id = :id{extra}"),
-                 {"id": d.message_id, "err": d.reason})
+    conn.execute(
+        sa.text(f"UPDATE {table} SET last_error = :err WHERE message_id = :id{extra}"),
+        {"id": d.message_id, "err": d.reason},
+    )

@@ -89,7 +89,7 @@ def _optional_int(value: Any) -> int | None:
         number = None if value is None else int(value)
     except (TypeError, ValueError, OverflowError):
         return None
-    return number if number is None or -2**63 <= number < 2**63 else None  # SQLite INTEGER
+    return number if number is None or -(2**63) <= number < 2**63 else None  # SQLite INTEGER
 
 
 def _text(value: Any) -> str | None:
@@ -155,9 +155,17 @@ def attachment_values(record: Record) -> list[tuple[Any, ...]]:
         att_id = _optional_int(att.get("id"))
         if att_id is None:
             continue
-        rows.append((message_id, att_id, _text(att.get("type")), _text(att.get("contentType")),
-                     _optional_int(att.get("size")), _text(att.get("uri")),
-                     _text(att.get("fileName"))))
+        rows.append(
+            (
+                message_id,
+                att_id,
+                _text(att.get("type")),
+                _text(att.get("contentType")),
+                _optional_int(att.get("size")),
+                _text(att.get("uri")),
+                _text(att.get("fileName")),
+            )
+        )
     return rows
 
 
@@ -184,6 +192,7 @@ def patch_raw(raw: str | None, availability: str | None) -> str | None:
 
 
 # --- times -------------------------------------------------------------------------------
+
 
 def parse_time(text: str) -> dt.datetime:
     value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -43,8 +43,9 @@ _INSERT = {
     "synced_at": f"?{len(rec.ROW_COLUMNS) + 1}",
 }
 # Row indexes into `rec.message_values` tuples.
-_ID, _LMT, _READ, _AVAIL = (_ROW[c] - 1 for c in (
-    "id", "last_modified_time", "read_status", "availability"))
+_ID, _LMT, _READ, _AVAIL = (
+    _ROW[c] - 1 for c in ("id", "last_modified_time", "read_status", "availability")
+)
 
 
 def _clean_case(f: str, value: str) -> str:
@@ -59,10 +60,11 @@ def _upsert_sql() -> str:
         sets.append(f"remote_{f} = excluded.remote_{f}")
     # text follows the subject only while it is empty or still the (old) subject: a text
     # from a downloaded Text part, or one a user wrote, is never clobbered.
-    sets.append("text = CASE WHEN text IS NULL OR text IS subject THEN excluded.text"
-                " ELSE text END")
-    return (f"INSERT INTO message ({', '.join(_INSERT)}) VALUES ({', '.join(_INSERT.values())})"
-            f" ON CONFLICT (id) DO UPDATE SET {', '.join(sets)}")
+    sets.append("text = CASE WHEN text IS NULL OR text IS subject THEN excluded.text ELSE text END")
+    return (
+        f"INSERT INTO message ({', '.join(_INSERT)}) VALUES ({', '.join(_INSERT.values())})"
+        f" ON CONFLICT (id) DO UPDATE SET {', '.join(sets)}"
+    )
 
 
 UPSERT_MESSAGE = _upsert_sql()
@@ -135,20 +137,26 @@ def fetch_existing(conn: Connection, ids: Sequence[int]) -> tuple[dict[int, Exis
             local={"read_status": r[1], "availability": r[4]},
             base={"read_status": r[2], "availability": r[5]},
             remote={"read_status": r[3], "availability": r[6]},
-            last_modified_time=r[7], raw=r[8], edited_at=r[9],
+            last_modified_time=r[7],
+            raw=r[8],
+            edited_at=r[9],
         )
     tombstoned = {r[0] for r in conn.execute(_TOMBSTONED, param)}
     return existing, tombstoned
 
 
-def _count_change(counts: SaveCounts, old: Existing, remote: Mapping[str, Any],
-                  lmt: str | None) -> None:
+def _count_change(
+    counts: SaveCounts, old: Existing, remote: Mapping[str, Any], lmt: str | None
+) -> None:
     avail = remote.get("availability")
     if avail != old.remote["availability"]:
         counts.remote_deleted += avail == "Deleted"
         counts.purged += avail == "Purged"
-    if (lmt != old.last_modified_time or avail != old.remote["availability"]
-            or remote.get("read_status") != old.remote["read_status"]):
+    if (
+        lmt != old.last_modified_time
+        or avail != old.remote["availability"]
+        or remote.get("read_status") != old.remote["read_status"]
+    ):
         counts.updated += 1
 
 
@@ -187,9 +195,14 @@ def _dedupe(records: Iterable[Mapping[str, Any]]) -> dict[int, Mapping[str, Any]
     return out
 
 
-def _upsert_full(conn: Connection, full: list[Mapping[str, Any]], existing: dict[int, Existing],
-                 counts: SaveCounts, remote_values: dict[int, tuple[dict[str, Any], str | None]],
-                 now: str) -> None:
+def _upsert_full(
+    conn: Connection,
+    full: list[Mapping[str, Any]],
+    existing: dict[int, Existing],
+    counts: SaveCounts,
+    remote_values: dict[int, tuple[dict[str, Any], str | None]],
+    now: str,
+) -> None:
     if not full:
         return
     rows = [rec.message_values(r) for r in full]
@@ -208,9 +221,14 @@ def _upsert_full(conn: Connection, full: list[Mapping[str, Any]], existing: dict
         remote_values[old.id] = (remote, row[_LMT])
 
 
-def _apply_stubs(conn: Connection, stubs: list[Mapping[str, Any]], existing: dict[int, Existing],
-                 counts: SaveCounts, remote_values: dict[int, tuple[dict[str, Any], str | None]],
-                 now: str) -> None:
+def _apply_stubs(
+    conn: Connection,
+    stubs: list[Mapping[str, Any]],
+    existing: dict[int, Existing],
+    counts: SaveCounts,
+    remote_values: dict[int, tuple[dict[str, Any], str | None]],
+    now: str,
+) -> None:
     params = []
     for stub in stubs:
         old = existing[int(stub["id"])]
@@ -224,9 +242,13 @@ def _apply_stubs(conn: Connection, stubs: list[Mapping[str, Any]], existing: dic
         conn.exec_driver_sql(STUB_UPDATE, params)
 
 
-def _merge_dirty(conn: Connection, existing: dict[int, Existing],
-                 remote_values: dict[int, tuple[dict[str, Any], str | None]],
-                 policy: Policy, now: str) -> int:
+def _merge_dirty(
+    conn: Connection,
+    existing: dict[int, Existing],
+    remote_values: dict[int, tuple[dict[str, Any], str | None]],
+    policy: Policy,
+    now: str,
+) -> int:
     """Three-way merge of the dirty fields the batch changed remotely; returns conflicts."""
     conflicts = 0
     for message_id, (remote, remote_time) in remote_values.items():
@@ -245,9 +267,16 @@ def _merge_dirty(conn: Connection, existing: dict[int, Existing],
                 )
             if decision.conflict is not None:
                 conflicts += 1
-                save_conflict(conn, message_id=message_id, field=f, state=state, policy=policy,
-                              resolution=decision.conflict, resolved_value=decision.local,
-                              detected_at=now)
+                save_conflict(
+                    conn,
+                    message_id=message_id,
+                    field=f,
+                    state=state,
+                    policy=policy,
+                    resolution=decision.conflict,
+                    resolved_value=decision.local,
+                    detected_at=now,
+                )
         _keep_edit_time(conn, old)
     return conflicts
 
@@ -256,5 +285,6 @@ def _keep_edit_time(conn: Connection, old: Existing) -> None:
     # The edit trigger refreshes edited_at on any write to a still-dirty row; the user's
     # edit time is what the "newest" policy compares, so put it back.
     if old.edited_at is not None:
-        conn.exec_driver_sql("UPDATE local_edit SET edited_at = ? WHERE message_id = ?",
-                             (old.edited_at, old.id))
+        conn.exec_driver_sql(
+            "UPDATE local_edit SET edited_at = ? WHERE message_id = ?", (old.edited_at, old.id)
+        )

@@ -13,9 +13,9 @@ from sqlalchemy.engine import Connection
 from rcsync.sync.merge import FieldState, Policy, Resolution
 
 # Keys of sync_state (documented in the README's database section).
-SYNC_TOKEN = "sync_token"            # the message-sync token of the last committed pull
-SYNC_FRAME = "sync_frame"            # JSON: history_start + message types the token covers
-FIRST_PULL = "first_pull"            # JSON progress of an unfinished first/full pull
+SYNC_TOKEN = "sync_token"  # the message-sync token of the last committed pull
+SYNC_FRAME = "sync_frame"  # JSON: history_start + message types the token covers
+FIRST_PULL = "first_pull"  # JSON progress of an unfinished first/full pull
 # PUSH_IN_FLIGHT = "push_in_flight" (apply.IN_FLIGHT): writes sent, answer not yet recorded.
 LAST_PULL_AT = "last_pull_at"
 LAST_PUSH_AT = "last_push_at"
@@ -37,8 +37,10 @@ def set_state(conn: Connection, key: str, value: str | None) -> None:
         conn.execute(sa.text("DELETE FROM sync_state WHERE key = :k"), {"k": key})
         return
     conn.execute(
-        sa.text("INSERT INTO sync_state (key, value) VALUES (:k, :v) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
+        sa.text(
+            "INSERT INTO sync_state (key, value) VALUES (:k, :v) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+        ),
         {"k": key, "v": value},
     )
 
@@ -62,9 +64,16 @@ def save_conflict(
             " VALUES (:mid, :field, :base, :local, :remote, :lt, :rt, :policy, :res, :val, :at)"
         ),
         {
-            "mid": message_id, "field": field, "base": state.base, "local": state.local,
-            "remote": state.remote, "lt": state.local_time, "rt": state.remote_time,
-            "policy": str(policy), "res": str(resolution), "val": resolved_value,
+            "mid": message_id,
+            "field": field,
+            "base": state.base,
+            "local": state.local,
+            "remote": state.remote,
+            "lt": state.local_time,
+            "rt": state.remote_time,
+            "policy": str(policy),
+            "res": str(resolution),
+            "val": resolved_value,
             "at": detected_at or utc_now_iso(),
         },
     )

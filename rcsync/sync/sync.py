@@ -42,7 +42,8 @@ class SyncSummary:
     @property
     def conflicts(self) -> int:
         return self.push.conflicts + sum(
-            s.conflicts for s in (self.pulled_before, self.pulled_after) if s is not None)
+            s.conflicts for s in (self.pulled_before, self.pulled_after) if s is not None
+        )
 
     def line(self) -> str:
         if self.pulled_after is None:
@@ -59,15 +60,24 @@ class SyncSummary:
         def pulled(s: PullSummary | None) -> Any:
             return None if s is None else asdict(s)
 
-        return {"push": self.push.as_dict(), "pull_before": pulled(self.pulled_before),
-                "pull_after": pulled(self.pulled_after)}
+        return {
+            "push": self.push.as_dict(),
+            "pull_before": pulled(self.pulled_before),
+            "pull_after": pulled(self.pulled_after),
+        }
 
 
 def has_pending(engine: Engine) -> bool:
     with engine.connect() as conn:
-        return conn.execute(sa.text(
-            "SELECT EXISTS (SELECT 1 FROM local_edit)"
-            " OR EXISTS (SELECT 1 FROM tombstone WHERE pushed_at IS NULL)")).scalar() == 1
+        return (
+            conn.execute(
+                sa.text(
+                    "SELECT EXISTS (SELECT 1 FROM local_edit)"
+                    " OR EXISTS (SELECT 1 FROM tombstone WHERE pushed_at IS NULL)"
+                )
+            ).scalar()
+            == 1
+        )
 
 
 def sync(
@@ -86,8 +96,9 @@ def sync(
     """
     progress = progress or NullProgress()
     if dry_run:
-        return SyncSummary(push(engine, client, config, dry_run=True, force=force,
-                                progress=progress))
+        return SyncSummary(
+            push(engine, client, config, dry_run=True, force=force, progress=progress)
+        )
     from rcsync.sync.pull import pull  # the pull engine (composition layer, like us)
 
     # Writes a crashed run left unanswered are settled before any pull could mistake

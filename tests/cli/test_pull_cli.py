@@ -26,11 +26,17 @@ def served() -> Iterator[tuple[Emulator, str]]:
 def run(served: tuple[Emulator, str], tmp_path: Path):  # type: ignore[no-untyped-def]
     _emu, url = served
     config = tmp_path / "config.toml"
-    config.write_text(f'[ringcentral]\ntoken_file = "{tmp_path / "tokens.json"}"\n'
-                      f'[database]\nfiles = "{tmp_path / "files"}"\n')
-    env = {"RCSYNC_SERVER": url, "RCSYNC_CLIENT_ID": "emulator-client",
-           "RCSYNC_CLIENT_SECRET": "emulator-secret", "RCSYNC_JWT": "emulator-jwt",
-           "RCSYNC_CONFIG": str(config)}
+    config.write_text(
+        f'[ringcentral]\ntoken_file = "{tmp_path / "tokens.json"}"\n'
+        f'[database]\nfiles = "{tmp_path / "files"}"\n'
+    )
+    env = {
+        "RCSYNC_SERVER": url,
+        "RCSYNC_CLIENT_ID": "emulator-client",
+        "RCSYNC_CLIENT_SECRET": "emulator-secret",
+        "RCSYNC_JWT": "emulator-jwt",
+        "RCSYNC_CONFIG": str(config),
+    }
 
     def invoke(*args: str) -> Result:
         return CliRunner().invoke(cli, ["--db", str(tmp_path / "m.db"), *args], env=env)

@@ -28,25 +28,61 @@ _INSERT = sa.text(
 def seed(db: Path, records: list[dict[str, Any]]) -> None:
     engine = open_database(db)
     with engine.begin() as conn:
-        conn.execute(_INSERT, [{
-            "id": r["id"], "type": r["type"], "ct": r["creationTime"],
-            "conv": str(r.get("conversationId") or r.get("conversation", {}).get("id") or "") or
-            None, "frm": (r.get("from") or {}).get("phoneNumber"), "raw": json.dumps(r),
-            "rs": r["readStatus"], "av": r["availability"]} for r in records])
+        conn.execute(
+            _INSERT,
+            [
+                {
+                    "id": r["id"],
+                    "type": r["type"],
+                    "ct": r["creationTime"],
+                    "conv": str(
+                        r.get("conversationId") or r.get("conversation", {}).get("id") or ""
+                    )
+                    or None,
+                    "frm": (r.get("from") or {}).get("phoneNumber"),
+                    "raw": json.dumps(r),
+                    "rs": r["readStatus"],
+                    "av": r["availability"],
+                }
+                for r in records
+            ],
+        )
     engine.dispose()
 
 
-def record(mid: int, *, read: str = "Read", avail: str = "Alive", conv: str = "c1",
-           created: str = "2024-01-10T00:00:00.000Z", type_: str = "SMS") -> dict[str, Any]:
-    return {"id": mid, "type": type_, "creationTime": created, "conversation": {"id": conv},
-            "from": {"phoneNumber": "+15550001"}, "readStatus": read, "availability": avail}
+def record(
+    mid: int,
+    *,
+    read: str = "Read",
+    avail: str = "Alive",
+    conv: str = "c1",
+    created: str = "2024-01-10T00:00:00.000Z",
+    type_: str = "SMS",
+) -> dict[str, Any]:
+    return {
+        "id": mid,
+        "type": type_,
+        "creationTime": created,
+        "conversation": {"id": conv},
+        "from": {"phoneNumber": "+15550001"},
+        "readStatus": read,
+        "availability": avail,
+    }
 
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     path = tmp_path / "m.db"
-    seed(path, [record(1), record(2), record(3, conv="c2", created="2023-05-01T00:00:00.000Z"),
-                record(4, avail="Deleted"), record(5, avail="Purged", type_="Fax")])
+    seed(
+        path,
+        [
+            record(1),
+            record(2),
+            record(3, conv="c2", created="2023-05-01T00:00:00.000Z"),
+            record(4, avail="Deleted"),
+            record(5, avail="Purged", type_="Fax"),
+        ],
+    )
     return path
 
 
@@ -67,7 +103,9 @@ def test_mark_prints_what_it_did_and_becomes_pending(db: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "marked 2 messages unread; run `rcsync push` to send"
     assert rows(db, "SELECT message_id, new_value FROM pending_change ORDER BY 1") == [
-        (1, "Unread"), (2, "Unread")]
+        (1, "Unread"),
+        (2, "Unread"),
+    ]
 
 
 def test_filters_select_messages(db: Path) -> None:
@@ -84,16 +122,18 @@ def test_purge_and_restore(db: Path) -> None:
     assert "purged 1 message" in run(db, "delete", "--purge", "1").output
     assert "restored 1 message" in run(db, "restore", "4").output
     assert rows(db, "SELECT id, availability FROM message WHERE id IN (1, 4) ORDER BY 1") == [
-        (1, "Purged"), (4, "Alive")]
+        (1, "Purged"),
+        (4, "Alive"),
+    ]
     # a purged message can be neither marked nor restored
     marked = run(db, "mark", "unread", "5").output
     assert "marked 0 messages unread (1 already unread or purged)" in marked
-    assert "restored 0 messages (1 not in the trash, or purged)" in run(db, "restore",
-                                                                       "5").output
+    assert "restored 0 messages (1 not in the trash, or purged)" in run(db, "restore", "5").output
 
 
-@pytest.mark.parametrize("args", [("mark", "read", "99"), ("delete", "1", "99"),
-                                  ("restore", "98"), ("revert", "2")])
+@pytest.mark.parametrize(
+    "args", [("mark", "read", "99"), ("delete", "1", "99"), ("restore", "98"), ("revert", "2")]
+)
 def test_unknown_ids_are_one_line_errors(db: Path, args: tuple[str, ...]) -> None:
     result = run(db, *args)
     assert result.exit_code == 1
@@ -121,8 +161,9 @@ def test_pending_and_revert(db: Path) -> None:
     result = run(db, "revert", "--all")
     assert result.output.strip() == "reverted pending edits of 2 messages"
     assert rows(db, "SELECT count(*) FROM pending_change") == [(0,)]
-    assert rows(db, "SELECT id, read_status, base_read_status FROM message WHERE id IN (1, 2)"
-                    " ORDER BY 1") == [(1, "Read", "Read"), (2, "Read", "Read")]
+    assert rows(
+        db, "SELECT id, read_status, base_read_status FROM message WHERE id IN (1, 2) ORDER BY 1"
+    ) == [(1, "Read", "Read"), (2, "Read", "Read")]
     assert rows(db, "SELECT count(*) FROM tombstone") == [(0,)]
     assert rows(db, "SELECT count(*) FROM message_fts WHERE message_fts MATCH 'x'") == [(0,)]
 
@@ -132,6 +173,7 @@ def test_revert_needs_ids_or_all(db: Path) -> None:
 
 
 # --- push over real HTTP ----------------------------------------------------------------
+
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[Any, Path, Path]]:
@@ -144,7 +186,8 @@ def served(tmp_path: Path) -> Iterator[tuple[Any, Path, Path]]:
             f'client_secret = "emulator-secret"\njwt = "emulator-jwt"\n'
             f'token_file = "{tmp_path / "tokens.json"}"\n'
             f'[database]\npath = "{db}"\n[sync]\ndelete_guard = 3\n'
-            f'download_attachments = false\n')
+            f"download_attachments = false\n"
+        )
         seed(db, emu.store.all_records())
         yield emu, db, cfg
 
@@ -154,8 +197,12 @@ def live(cfg: Path, *args: str) -> Result:
 
 
 def alive_ids(db: Path, n: int) -> list[str]:
-    return [str(r[0]) for r in rows(db, "SELECT id FROM message WHERE availability='Alive'"
-                                        f" ORDER BY id LIMIT {n}")]
+    return [
+        str(r[0])
+        for r in rows(
+            db, f"SELECT id FROM message WHERE availability='Alive' ORDER BY id LIMIT {n}"
+        )
+    ]
 
 
 def test_push_dry_run_then_push(served: tuple[Any, Path, Path]) -> None:
@@ -186,7 +233,8 @@ def test_push_guard_exit_1_and_force(served: tuple[Any, Path, Path]) -> None:
     assert result.exit_code == 1
     assert result.output.strip() == (
         "rcsync: error: refusing to trash 5 and purge 0 messages (more than delete_guard = 3);"
-        " rerun with --force if you meant it")
+        " rerun with --force if you meant it"
+    )
     assert {emu.store.get(int(i))["availability"] for i in ids} == {"Alive"}
     result = live(cfg, "push", "--force")
     assert result.exit_code == 0, result.output

@@ -34,13 +34,13 @@ class PullMachine(RuleBasedStateMachine):
         self.emu = fast_emulator(n, seed)
         self.config = make_config(self.tmp)
         self.engine = open_database(self.config.database.path)
-        self.control = httpx.Client(transport=self.emu.transport(),
-                                    base_url="https://platform.ringcentral.com")
+        self.control = httpx.Client(
+            transport=self.emu.transport(), base_url="https://platform.ringcentral.com"
+        )
         self.synced = False
 
     def _ids(self, availability: str) -> list[int]:
-        return [r["id"] for r in self.emu.store.all_records()
-                if r["availability"] == availability]
+        return [r["id"] for r in self.emu.store.all_records() if r["availability"] == availability]
 
     @rule(n=st.integers(1, 30))
     def arrive(self, n: int) -> None:
@@ -64,8 +64,10 @@ class PullMachine(RuleBasedStateMachine):
     def invalidate_tokens(self) -> None:
         self.control.post("/_emulator/invalidate-sync-tokens").raise_for_status()
 
-    @rule(after=st.integers(0, 3), marker=st.sampled_from(["message-store?", "message-sync",
-                                                           "message-store/"]))
+    @rule(
+        after=st.integers(0, 3),
+        marker=st.sampled_from(["message-store?", "message-sync", "message-store/"]),
+    )
     def interrupted_pull(self, after: int, marker: str) -> None:
         transport = Interrupting(self.emu.transport(), after=after, marker=marker)
         try:
@@ -76,8 +78,7 @@ class PullMachine(RuleBasedStateMachine):
     @rule(full=st.booleans())
     def complete_pull(self, full: bool) -> None:
         rows_before = count_rows(self.engine)
-        pull(self.engine, make_client(self.config, self.emu.transport()), self.config,
-             full=full)
+        pull(self.engine, make_client(self.config, self.emu.transport()), self.config, full=full)
         assert count_rows(self.engine) >= rows_before  # never deletes
         self.synced = True
 
@@ -90,8 +91,9 @@ class PullMachine(RuleBasedStateMachine):
     def no_duplicates(self) -> None:
         if hasattr(self, "engine"):
             with self.engine.connect() as conn:
-                dup = conn.execute(sa.text(
-                    "SELECT count(*) - count(DISTINCT id) FROM message")).scalar_one()
+                dup = conn.execute(
+                    sa.text("SELECT count(*) - count(DISTINCT id) FROM message")
+                ).scalar_one()
             assert dup == 0
 
     def teardown(self) -> None:
@@ -101,7 +103,8 @@ class PullMachine(RuleBasedStateMachine):
 
 
 PullMachine.TestCase.settings = settings(
-    max_examples=int(os.environ.get("RCSYNC_MAX_EXAMPLES", "30")), stateful_step_count=15,
+    max_examples=int(os.environ.get("RCSYNC_MAX_EXAMPLES", "30")),
+    stateful_step_count=15,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

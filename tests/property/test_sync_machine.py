@@ -65,19 +65,26 @@ class SyncMachine(RuleBasedStateMachine):
         self.tmp = Path(tempfile.mkdtemp(prefix="rcsync-machine-"))
         self.clock = emulator.FakeClock()
         self.emu = emulator.Emulator(messages=N, seed=5, rate_limits=False, clock=self.clock)
-        rc = RingCentralConfig(server=SERVER, client_id="emulator-client",
-                               client_secret="emulator-secret", jwt="emulator-jwt",
-                               token_file=self.tmp / "tokens.json")
-        self.config = Config(ringcentral=rc, database=DatabaseConfig(path=self.tmp / "m.db"),
-                             sync=SyncConfig(download_attachments=False,
-                                             history_start=__import__("datetime").date(2000, 1,
-                                                                                      1)))
+        rc = RingCentralConfig(
+            server=SERVER,
+            client_id="emulator-client",
+            client_secret="emulator-secret",
+            jwt="emulator-jwt",
+            token_file=self.tmp / "tokens.json",
+        )
+        self.config = Config(
+            ringcentral=rc,
+            database=DatabaseConfig(path=self.tmp / "m.db"),
+            sync=SyncConfig(
+                download_attachments=False, history_start=__import__("datetime").date(2000, 1, 1)
+            ),
+        )
         self.engine = open_database(self.config.database.path)
         self.ids = [r["id"] for r in self.emu.store.all_records()]
         # What was asked, by whom, over the whole run.
-        self.trashed: set[int] = set()     # anyone asked for trash (user, row delete, remote)
-        self.purged: set[int] = set()      # anyone asked for a purge
-        self.restored: set[int] = set()    # restored remotely (another device)
+        self.trashed: set[int] = set()  # anyone asked for trash (user, row delete, remote)
+        self.purged: set[int] = set()  # anyone asked for a purge
+        self.restored: set[int] = set()  # restored remotely (another device)
         # Fields changed since the last successful sync, by side: {(id, field): value}.
         self.local_changes: dict[tuple[int, str], str] = {}
         self.remote_changes: dict[tuple[int, str], str] = {}
@@ -90,9 +97,13 @@ class SyncMachine(RuleBasedStateMachine):
     # --- helpers ---------------------------------------------------------------------
 
     def client(self, transport: httpx.BaseTransport | None = None) -> Any:
-        return build_client(self.config.ringcentral, transport=transport or self.emu.transport(),
-                            clock=self.clock.now, sleep=self.clock.advance,
-                            store=TokenStore(self.config.ringcentral.token_file))
+        return build_client(
+            self.config.ringcentral,
+            transport=transport or self.emu.transport(),
+            clock=self.clock.now,
+            sleep=self.clock.advance,
+            store=TokenStore(self.config.ringcentral.token_file),
+        )
 
     def sql(self, statement: str, *params: Any) -> int:
         con = sqlite3.connect(self.config.database.path, timeout=30)
@@ -108,8 +119,9 @@ class SyncMachine(RuleBasedStateMachine):
     def local_row(self, mid: int) -> tuple[str, str] | None:
         con = sqlite3.connect(self.config.database.path)
         try:
-            row = con.execute("SELECT read_status, availability FROM message WHERE id = ?",
-                              (mid,)).fetchone()
+            row = con.execute(
+                "SELECT read_status, availability FROM message WHERE id = ?", (mid,)
+            ).fetchone()
         finally:
             con.close()
         return None if row is None else (row[0], row[1])
@@ -131,8 +143,11 @@ class SyncMachine(RuleBasedStateMachine):
     @rule(i=st.integers(0, N - 1), value=st.sampled_from(["Read", "Unread"]))
     def local_read(self, i: int, value: str) -> None:
         mid = self.ids[i]
-        if self.sql("UPDATE message SET read_status = ? WHERE id = ? AND availability <> "
-                    "'Purged'", value, mid):
+        if self.sql(
+            "UPDATE message SET read_status = ? WHERE id = ? AND availability <> 'Purged'",
+            value,
+            mid,
+        ):
             self.local_changes[(mid, "read_status")] = value
 
     @rule(i=st.integers(0, N - 1), value=st.sampled_from(["Alive", "Deleted", "Purged"]))
@@ -202,9 +217,13 @@ class SyncMachine(RuleBasedStateMachine):
         con = sqlite3.connect(self.config.database.path)
         try:
             assert con.execute("SELECT count(*) FROM pending_change").fetchone()[0] == 0
-            rows = {r[0]: r[1:] for r in con.execute(
-                "SELECT id, read_status, availability, base_read_status, base_availability"
-                " FROM message")}
+            rows = {
+                r[0]: r[1:]
+                for r in con.execute(
+                    "SELECT id, read_status, availability, base_read_status, base_availability"
+                    " FROM message"
+                )
+            }
             rows_deleted = {r[0] for r in con.execute("SELECT message_id FROM tombstone")}
         finally:
             con.close()
@@ -227,8 +246,9 @@ class SyncMachine(RuleBasedStateMachine):
             if other is not None and local is None:
                 assert remote[key] == other, f"remote edit {fld}={other} of {mid} lost"
 
-    def _check_one(self, mid: int, remote: dict[str, Any], row: tuple[Any, ...] | None,
-                   deleted_row: bool) -> None:
+    def _check_one(
+        self, mid: int, remote: dict[str, Any], row: tuple[Any, ...] | None, deleted_row: bool
+    ) -> None:
         avail = remote["availability"]
         if avail != "Alive":
             assert mid in self.trashed | self.purged, f"{mid} deleted but nobody asked"
@@ -237,7 +257,9 @@ class SyncMachine(RuleBasedStateMachine):
         if deleted_row:
             # The row stays gone (INTERFACE.md), even if another device restores it later.
             assert row is None and (avail in ("Deleted", "Purged") or mid in self.restored), (
-                mid, avail)
+                mid,
+                avail,
+            )
             return
         assert row is not None, f"{mid} missing locally without a tombstone"
         read, local_avail, base_read, base_avail = row
@@ -247,7 +269,8 @@ class SyncMachine(RuleBasedStateMachine):
 
 
 SyncMachine.TestCase.settings = settings(
-    max_examples=int(os.environ.get("RCSYNC_MAX_EXAMPLES", "60")), stateful_step_count=20,
+    max_examples=int(os.environ.get("RCSYNC_MAX_EXAMPLES", "60")),
+    stateful_step_count=20,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )

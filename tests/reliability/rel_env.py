@@ -83,9 +83,13 @@ class Served:
         return self.home / "tokens.json"
 
     def rc(self, **over: Any) -> RingCentralConfig:
-        values: dict[str, Any] = {"server": self.url, "client_id": CLIENT_ID,
-                                  "client_secret": CLIENT_SECRET, "jwt": JWT,
-                                  "token_file": self.token_file}
+        values: dict[str, Any] = {
+            "server": self.url,
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "jwt": JWT,
+            "token_file": self.token_file,
+        }
         values.update(self.rc_overrides)
         values.update(over)
         return RingCentralConfig(**values)
@@ -94,32 +98,50 @@ class Served:
         values: dict[str, Any] = {"download_attachments": False, "delete_guard": 100_000}
         values.update(self.sync_overrides)
         values.update(sync)
-        return Config(ringcentral=self.rc(**(rc or {})), database=DatabaseConfig(path=self.db),
-                      sync=replace(SyncConfig(), **values))
+        return Config(
+            ringcentral=self.rc(**(rc or {})),
+            database=DatabaseConfig(path=self.db),
+            sync=replace(SyncConfig(), **values),
+        )
 
-    def config_file(self, name: str = "config.toml", *, rc: Mapping[str, Any] | None = None,
-                    db: Path | None = None, **sync: Any) -> Path:
-        rcv: dict[str, Any] = {"server": self.url, "client_id": CLIENT_ID,
-                               "client_secret": CLIENT_SECRET, "jwt": JWT,
-                               "token_file": str(self.token_file)}
+    def config_file(
+        self,
+        name: str = "config.toml",
+        *,
+        rc: Mapping[str, Any] | None = None,
+        db: Path | None = None,
+        **sync: Any,
+    ) -> Path:
+        rcv: dict[str, Any] = {
+            "server": self.url,
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "jwt": JWT,
+            "token_file": str(self.token_file),
+        }
         rcv.update(self.rc_overrides)
         rcv.update(rc or {})
         rcv = {k: (str(v) if isinstance(v, Path) else v) for k, v in rcv.items()}
         syncv: dict[str, Any] = {"download_attachments": False, "delete_guard": 100_000}
         syncv.update(self.sync_overrides)
         syncv.update(sync)
-        return write_toml(self.home / name, {
-            "ringcentral": {k: v for k, v in rcv.items() if v is not None},
-            "database": {"path": str(db or self.db)},
-            "sync": syncv,
-        })
+        return write_toml(
+            self.home / name,
+            {
+                "ringcentral": {k: v for k, v in rcv.items() if v is not None},
+                "database": {"path": str(db or self.db)},
+                "sync": syncv,
+            },
+        )
 
     # --- in-process engine over loopback -------------------------------------------------
 
-    def client(self, *, rc: Mapping[str, Any] | None = None,
-               transport: httpx.BaseTransport | None = None) -> MessageStoreClient:
-        return build_client(self.rc(**(rc or {})), transport=transport,
-                            store=TokenStore(self.token_file))
+    def client(
+        self, *, rc: Mapping[str, Any] | None = None, transport: httpx.BaseTransport | None = None
+    ) -> MessageStoreClient:
+        return build_client(
+            self.rc(**(rc or {})), transport=transport, store=TokenStore(self.token_file)
+        )
 
     @contextmanager
     def engine(self) -> Iterator[Engine]:
@@ -197,9 +219,12 @@ class Served:
     def sql(self, script: str, *, db: Path | None = None) -> str:
         # A busy timeout, as SQLite browsers set: rcsync holds the write lock for a moment
         # per page or batch, and the shell's default is to fail at once.
-        done = subprocess.run([SQLITE3, "-bail", "-cmd", ".timeout 30000", str(db or self.db),
-                               script],
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [SQLITE3, "-bail", "-cmd", ".timeout 30000", str(db or self.db), script],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if done.returncode:
             raise AssertionError(f"sqlite3 failed: {done.stderr}")
         return done.stdout
@@ -217,34 +242,53 @@ class Served:
 
     # --- real rcsync processes -------------------------------------------------------------
 
-    def run(self, *args: str, config: Path | None = None, timeout: float = 300,
-            env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self,
+        *args: str,
+        config: Path | None = None,
+        timeout: float = 300,
+        env: Mapping[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
         cfg = config or self.config_file()
         full_env = dict(os.environ)
         full_env.update(env or {})
-        return subprocess.run([*rcsync_cmd(), "--config", str(cfg), *args],
-                              capture_output=True, text=True, timeout=timeout, env=full_env)
+        return subprocess.run(
+            [*rcsync_cmd(), "--config", str(cfg), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=full_env,
+        )
 
     def popen(self, *args: str, config: Path | None = None) -> subprocess.Popen[str]:
         cfg = config or self.config_file()
-        return subprocess.Popen([*rcsync_cmd(), "--config", str(cfg), *args],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            [*rcsync_cmd(), "--config", str(cfg), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
 
 @contextmanager
-def served(home: Path, *, messages: int = 200, seed: int = 1,
-           rate_limits: bool = False) -> Iterator[Served]:
+def served(
+    home: Path, *, messages: int = 200, seed: int = 1, rate_limits: bool = False
+) -> Iterator[Served]:
     home.mkdir(parents=True, exist_ok=True)
     emu = Emulator(messages=messages, seed=seed, rate_limits=rate_limits)
-    with serve(emu, host="127.0.0.1", port=0) as server, \
-            httpx.Client(base_url=server.url, timeout=60) as ctl:
+    with (
+        serve(emu, host="127.0.0.1", port=0) as server,
+        httpx.Client(base_url=server.url, timeout=60) as ctl,
+    ):
         yield Served(emu, server.url, home, ctl)
 
 
 # --- comparing mirrors ----------------------------------------------------------------------
 
-MIRROR_QUERY = ("SELECT id, type, read_status, availability, base_read_status,"
-                " base_availability, creation_time, subject FROM message ORDER BY id")
+MIRROR_QUERY = (
+    "SELECT id, type, read_status, availability, base_read_status,"
+    " base_availability, creation_time, subject FROM message ORDER BY id"
+)
 
 
 def mirror(env: Served, *, db: Path | None = None) -> dict[int, tuple[Any, ...]]:

@@ -37,13 +37,17 @@ def pulled(env: Served) -> Served:
 
 # --- credentials and server -------------------------------------------------------------
 
-@pytest.mark.parametrize(("rc", "needles"), [
-    ({"client_secret": "wrong-secret"}, ["OAU-146"]),
-    ({"client_id": "someone-else"}, ["OAU-146"]),
-    ({"jwt": "not-the-jwt"}, ["OAU-140"]),
-    ({"client_id": ""}, ["client_id"]),
-    ({"jwt": ""}, ["rcsync login"]),
-])
+
+@pytest.mark.parametrize(
+    ("rc", "needles"),
+    [
+        ({"client_secret": "wrong-secret"}, ["OAU-146"]),
+        ({"client_id": "someone-else"}, ["OAU-146"]),
+        ({"jwt": "not-the-jwt"}, ["OAU-140"]),
+        ({"client_id": ""}, ["client_id"]),
+        ({"jwt": ""}, ["rcsync login"]),
+    ],
+)
 def test_bad_credentials(pulled: Served, rc: dict[str, str], needles: list[str]) -> None:
     env = pulled
     env.token_file.unlink()
@@ -54,12 +58,15 @@ def test_bad_credentials(pulled: Served, rc: dict[str, str], needles: list[str])
     assert not env.token_file.exists()
 
 
-@pytest.mark.parametrize(("server", "needle"), [
-    ("ftp://platform.ringcentral.com", "http(s)"),
-    ("platform.ringcentral.com", "http(s)"),
-    ("http://platform.ringcentral.com", "--insecure"),
-    ("http://10.1.2.3:8090", "--insecure"),
-])
+@pytest.mark.parametrize(
+    ("server", "needle"),
+    [
+        ("ftp://platform.ringcentral.com", "http(s)"),
+        ("platform.ringcentral.com", "http(s)"),
+        ("http://platform.ringcentral.com", "--insecure"),
+        ("http://10.1.2.3:8090", "--insecure"),
+    ],
+)
 def test_bad_server_urls(env: Served, server: str, needle: str) -> None:
     done = env.run("pull", config=env.config_file("bad.toml", rc={"server": server}))
     one_line_error(done, needle)
@@ -97,6 +104,7 @@ def test_tls_verification_is_on_unless_disabled(env: Served) -> None:
 
 # --- the database ---------------------------------------------------------------------------
 
+
 def test_database_is_a_directory(env: Served) -> None:
     env.db.mkdir()
     one_line_error(env.run("pull"), "is a directory")
@@ -121,8 +129,9 @@ def test_database_from_a_newer_rcsync(pulled: Served) -> None:
 @contextlib.contextmanager
 def tmpfs(path: Path, size: str) -> Iterator[Path]:
     path.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                          capture_output=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
+    )
     if done.returncode:
         pytest.skip("cannot mount a tmpfs here (needs root)")
     try:
@@ -164,6 +173,7 @@ def test_full_disk_during_a_first_pull(env: Served, tmp_path: Path) -> None:
 
 # --- malformed API answers ------------------------------------------------------------------
 
+
 class Mangle(httpx.BaseTransport):
     """Real HTTP; the n-th answer of `op` (a path suffix) has its body rewritten."""
 
@@ -182,14 +192,19 @@ class Mangle(httpx.BaseTransport):
             if response.headers.get("content-type", "").startswith("application/json"):
                 data = json.loads(response.read())
                 if isinstance(data, dict):
-                    self.delivered |= {int(r["id"]) for r in data.get("records", [])
-                                       if r.get("availability") != "Purged"}
+                    self.delivered |= {
+                        int(r["id"])
+                        for r in data.get("records", [])
+                        if r.get("availability") != "Purged"
+                    }
             return response
         body = self.rewrite(response.read())
-        headers = [(k, v) for k, v in response.headers.items()
-                   if k.lower() not in ("content-length", "content-encoding")]
-        return httpx.Response(response.status_code, headers=headers, content=body,
-                              request=request)
+        headers = [
+            (k, v)
+            for k, v in response.headers.items()
+            if k.lower() not in ("content-length", "content-encoding")
+        ]
+        return httpx.Response(response.status_code, headers=headers, content=body, request=request)
 
 
 def records_rewrite(change: Callable[[list[dict[str, Any]]], None]) -> Callable[[bytes], bytes]:
@@ -226,8 +241,9 @@ MALFORMED = {
 
 
 @pytest.mark.parametrize("name", list(MALFORMED))
-def test_malformed_listing_page_is_rejected_whole(make_served: Callable[..., Served],
-                                                  name: str) -> None:
+def test_malformed_listing_page_is_rejected_whole(
+    make_served: Callable[..., Served], name: str
+) -> None:
     env = make_served(messages=2_500)  # 3 pages; the 2nd is broken
     mangle = Mangle("/message-store", 2, MALFORMED[name])
     with pytest.raises(RcsyncError) as err:
@@ -244,13 +260,20 @@ def test_malformed_listing_page_is_rejected_whole(make_served: Callable[..., Ser
 
 def test_unknown_enum_values_are_stored_as_is(env: Served) -> None:
     def odd(records: list[dict[str, Any]]) -> None:
-        records[0].update(type="Carrier", readStatus="Maybe", messageStatus="Teleported",
-                          direction="Sideways", availability="Archived")
+        records[0].update(
+            type="Carrier",
+            readStatus="Maybe",
+            messageStatus="Teleported",
+            direction="Sideways",
+            availability="Archived",
+        )
 
     odd_id = max(env.remote())
     env.pull(client=env.client(transport=Mangle("/message-store", 1, records_rewrite(odd))))
-    row = env.rows("SELECT type, read_status, availability, message_status, direction, raw"
-                   f" FROM message WHERE id = {odd_id}")[0]
+    row = env.rows(
+        "SELECT type, read_status, availability, message_status, direction, raw"
+        f" FROM message WHERE id = {odd_id}"
+    )[0]
     assert row[:5] == ("Carrier", "Maybe", "Archived", "Teleported", "Sideways")
     assert json.loads(row[5])["readStatus"] == "Maybe"
     assert env.rows("SELECT * FROM pending_change") == []  # not mistaken for a local edit

@@ -19,20 +19,31 @@ def test_pull_waits_for_a_write_transaction_held_in_the_sqlite3_shell(
 ) -> None:
     env = make_served(messages=1_000)
     assert env.run("pull").returncode == 0
-    ids = [r[0] for r in env.rows(
-        "SELECT id FROM message WHERE availability = 'Alive' ORDER BY id LIMIT 20")]
+    ids = [
+        r[0]
+        for r in env.rows(
+            "SELECT id FROM message WHERE availability = 'Alive' ORDER BY id LIMIT 20"
+        )
+    ]
     mine, theirs = ids[:10], ids[10:]
     for mid in theirs:  # another device changes other messages; new ones arrive
         env.ctl.patch(f"/_emulator/messages/{mid}", json={"readStatus": "Unread"})
     env.post("/_emulator/messages", {"count": 5})
 
-    shell = subprocess.Popen([SQLITE3, str(env.db)], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    shell = subprocess.Popen(
+        [SQLITE3, str(env.db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert shell.stdin is not None
     in_list = ",".join(map(str, mine))
-    shell.stdin.write("BEGIN IMMEDIATE;\n"
-                      f"UPDATE message SET read_status = 'Unread' WHERE id IN ({in_list});\n"
-                      "SELECT 'held';\n")
+    shell.stdin.write(
+        "BEGIN IMMEDIATE;\n"
+        f"UPDATE message SET read_status = 'Unread' WHERE id IN ({in_list});\n"
+        "SELECT 'held';\n"
+    )
     shell.stdin.flush()
     assert shell.stdout is not None and shell.stdout.readline().strip() == "held"
 
@@ -52,8 +63,9 @@ def test_pull_waits_for_a_write_transaction_held_in_the_sqlite3_shell(
     pending = {r[0] for r in env.rows("SELECT message_id FROM pending_change")}
     changed = {m for m in mine if env.remote()[m]["readStatus"] != "Unread"}
     assert pending == changed  # ... and are pending exactly where they change something
-    theirs_local = dict(env.rows("SELECT id, read_status FROM message WHERE id IN "
-                                 f"({','.join(map(str, theirs))})"))
+    theirs_local = dict(
+        env.rows(f"SELECT id, read_status FROM message WHERE id IN ({','.join(map(str, theirs))})")
+    )
     assert set(theirs_local.values()) == {"Unread"}  # the remote edits arrived
     assert env.run("push").returncode == 0
     assert all(env.remote()[m]["readStatus"] == "Unread" for m in mine)
@@ -74,9 +86,11 @@ def test_edits_committed_during_a_first_pull_are_kept(make_served: Callable[...,
         if not env.db.exists():
             continue
         try:
-            rows = env.rows("SELECT id, read_status FROM message WHERE availability = 'Alive'"
-                            f" AND id NOT IN ({','.join(map(str, edits)) or '-1'})"
-                            " ORDER BY random() LIMIT 3")
+            rows = env.rows(
+                "SELECT id, read_status FROM message WHERE availability = 'Alive'"
+                f" AND id NOT IN ({','.join(map(str, edits)) or '-1'})"
+                " ORDER BY random() LIMIT 3"
+            )
         except Exception:  # the schema may not exist yet
             continue
         for mid, read in rows:

@@ -68,11 +68,13 @@ def edit(env: Served, rng: random.Random, intent: Intent) -> None:
 
 def remote_changes(env: Served, rng: random.Random, intent: Intent) -> None:
     remote = env.remote()
-    others = [i for i, r in remote.items()
-              if i not in intent.touched and r["availability"] == "Alive"]
+    others = [
+        i for i, r in remote.items() if i not in intent.touched and r["availability"] == "Alive"
+    ]
     for mid in rng.sample(others, 3):
-        env.ctl.patch(f"/_emulator/messages/{mid}",
-                      json={"readStatus": rng.choice(["Read", "Unread"])})
+        env.ctl.patch(
+            f"/_emulator/messages/{mid}", json={"readStatus": rng.choice(["Read", "Unread"])}
+        )
     env.post("/_emulator/messages", {"count": rng.randint(0, 4)})
 
 
@@ -93,8 +95,7 @@ def check_after_kill(env: Served, intent: Intent) -> None:
     assert not intent.rows & set(local), "a deleted row came back"
 
 
-def kill_at_random(env: Served, args: list[str], rng: random.Random,
-                   work: dict[str, float]) -> str:
+def kill_at_random(env: Served, args: list[str], rng: random.Random, work: dict[str, float]) -> str:
     """Start; one time in eight SIGKILL during start-up (opening/migrating the database),
     else wait for its first API request and SIGKILL at a random moment of its work. A run
     that finishes first tells how long that command works (`work`), so later kills land
@@ -127,8 +128,14 @@ def kill_at_random(env: Served, args: list[str], rng: random.Random,
 def test_sigkill_at_random_moments_converges(make_served: Callable[..., Served]) -> None:
     env = make_served(messages=MESSAGES)
     # Unlimited (so runs are short enough to kill anywhere) but slow enough per request.
-    env.configure(rate_limits={"enabled": False, "window": 1, "limits": {
-        "Light": 10_000, "Medium": 10_000, "Auth": 10_000}}, faults={"latency_ms": 25})
+    env.configure(
+        rate_limits={
+            "enabled": False,
+            "window": 1,
+            "limits": {"Light": 10_000, "Medium": 10_000, "Auth": 10_000},
+        },
+        faults={"latency_ms": 25},
+    )
     rng = random.Random(SEED)
     intent = Intent()
     outcomes: dict[str, list[str]] = {"pull": [], "push": [], "sync": []}
@@ -161,12 +168,15 @@ def test_sigkill_at_random_moments_converges(make_served: Callable[..., Served])
     assert not lost, lost
     killed = sum(o.startswith("killed") for runs in outcomes.values() for o in runs)
     mid_work = sum(o == "killed" for runs in outcomes.values() for o in runs)
-    summary: dict[str, Any] = {c: (sum(o == "killed" for o in runs),
-                                   sum(o.startswith("killed") for o in runs), len(runs))
-                               for c, runs in outcomes.items()}
+    summary: dict[str, Any] = {
+        c: (sum(o == "killed" for o in runs), sum(o.startswith("killed") for o in runs), len(runs))
+        for c, runs in outcomes.items()
+    }
     assert killed >= KILLS, outcomes
     assert mid_work >= KILLS * 2 // 3, outcomes
-    print(f"\n{killed} SIGKILLs, {mid_work} after the first API request (mid-work/killed/"
-          f"started by command: {summary}); "
-          f"{len(intent.touched)} edits all on the server; failures: "
-          f"{[o for runs in outcomes.values() for o in runs if o.startswith('failed')]}")
+    print(
+        f"\n{killed} SIGKILLs, {mid_work} after the first API request (mid-work/killed/"
+        f"started by command: {summary}); "
+        f"{len(intent.touched)} edits all on the server; failures: "
+        f"{[o for runs in outcomes.values() for o in runs if o.startswith('failed')]}"
+    )

@@ -27,8 +27,11 @@ pytestmark = pytest.mark.slow
 FAULTS = {"error_rate": 0.1, "reset_rate": 0.05, "latency_ms": 5}
 ROUNDS = 24
 # Limits high enough that pacing never waits (the headers advertise them).
-UNLIMITED = {"enabled": False, "window": 1, "limits": {"Light": 10_000, "Medium": 10_000,
-                                                       "Auth": 10_000}}
+UNLIMITED = {
+    "enabled": False,
+    "window": 1,
+    "limits": {"Light": 10_000, "Medium": 10_000, "Auth": 10_000},
+}
 
 
 class Sleeps:
@@ -42,8 +45,9 @@ class Sleeps:
         time.sleep(seconds / 10)
 
 
-def round_edits(rng: random.Random, ids: list[int],
-                avail: dict[int, str]) -> tuple[str, dict[str, set[int]]]:
+def round_edits(
+    rng: random.Random, ids: list[int], avail: dict[int, str]
+) -> tuple[str, dict[str, set[int]]]:
     """SQL for one round of local edits (same on both twins) and the ids it touches."""
     alive = [i for i in ids if avail[i] == "Alive"]
     deleted = [i for i in ids if avail[i] == "Deleted"]
@@ -64,12 +68,17 @@ def round_edits(rng: random.Random, ids: list[int],
         f"UPDATE message SET availability = 'Alive' WHERE id IN ({inlist(restore)});"
         f"DELETE FROM message WHERE id IN ({inlist(rows)});"
     )
-    return sql, {"flips": set(flips), "trash": set(trash) | set(rows), "purge": set(purge),
-                 "restore": set(restore)}
+    return sql, {
+        "flips": set(flips),
+        "trash": set(trash) | set(rows),
+        "purge": set(purge),
+        "restore": set(restore),
+    }
 
 
-def until_clean(env: Served, step: Callable[[], Any], attempts: int, *,
-                pending_ok: bool = False) -> int:
+def until_clean(
+    env: Served, step: Callable[[], Any], attempts: int, *, pending_ok: bool = False
+) -> int:
     """Run `step` until it succeeds with nothing left pending; returns the runs needed."""
     for run in range(1, attempts + 1):
         try:
@@ -78,8 +87,9 @@ def until_clean(env: Served, step: Callable[[], Any], attempts: int, *,
             continue
         if pending_ok or not env.rows("SELECT 1 FROM pending_change LIMIT 1"):
             return run
-    raise AssertionError(f"not converged after {attempts} runs: "
-                         f"{env.rows('SELECT * FROM pending_change')[:5]}")
+    raise AssertionError(
+        f"not converged after {attempts} runs: {env.rows('SELECT * FROM pending_change')[:5]}"
+    )
 
 
 def story(env: Served, *, faulty: bool, seed: int = 7) -> dict[str, Any]:
@@ -118,8 +128,9 @@ def story(env: Served, *, faulty: bool, seed: int = 7) -> dict[str, Any]:
         elif command == "sync":
             runs.append(until_clean(env, lambda: env.sync(client=client()), attempts))
         else:
-            runs.append(until_clean(env, lambda: env.pull(client=client()), attempts,
-                                    pending_ok=True))
+            runs.append(
+                until_clean(env, lambda: env.pull(client=client()), attempts, pending_ok=True)
+            )
             runs.append(until_clean(env, lambda: env.push(client=client()), attempts))
             runs.append(until_clean(env, lambda: env.pull(client=client()), attempts))
     env.configure(faults={"error_rate": 0, "reset_rate": 0, "latency_ms": 0})
@@ -141,15 +152,16 @@ def test_faulty_run_ends_like_a_fault_free_twin(make_served: Callable[..., Serve
     assert_mirror_matches_remote(clean)
     assert_mirror_matches_remote(faulty)
     remote_clean = {i: (r["readStatus"], r["availability"]) for i, r in clean.remote().items()}
-    remote_faulty = {i: (r["readStatus"], r["availability"])
-                     for i, r in faulty.remote().items()}
+    remote_faulty = {i: (r["readStatus"], r["availability"]) for i, r in faulty.remote().items()}
     assert remote_faulty == remote_clean
+
     def state(env: Served) -> dict[int, tuple[Any, ...]]:  # arrivals' times differ: wall clock
         return {i: row[:5] + row[6:] for i, row in mirror(env).items()}
 
     assert state(faulty) == state(clean)
     assert faulty.rows("SELECT message_id FROM tombstone ORDER BY 1") == clean.rows(
-        "SELECT message_id FROM tombstone ORDER BY 1")
+        "SELECT message_id FROM tombstone ORDER BY 1"
+    )
     # A message trashed locally (and never purged on purpose) is not purged remotely: no
     # lost DELETE answer was resent.
     assert got["trashed"] == twin["trashed"]
@@ -160,7 +172,9 @@ def test_faulty_run_ends_like_a_fault_free_twin(make_served: Callable[..., Serve
     # Retries are bounded and jittered: RetryPolicy(attempts=5, base 2 s, cap 60 s).
     assert max(got["sleeps"]) <= 60
     assert len(set(got["sleeps"])) > len(got["sleeps"]) // 2  # jitter: few equal delays
-    print(f"\nfaults {FAULTS}: {counters['total']} requests, statuses {status}, "
-          f"{len(got['sleeps'])} back-offs (max {max(got['sleeps']):.2f}s), "
-          f"runs per step {got['runs']} (twin {twin['runs']}), "
-          f"{len(got['trashed'])} trashed, none purged")
+    print(
+        f"\nfaults {FAULTS}: {counters['total']} requests, statuses {status}, "
+        f"{len(got['sleeps'])} back-offs (max {max(got['sleeps']):.2f}s), "
+        f"runs per step {got['runs']} (twin {twin['runs']}), "
+        f"{len(got['trashed'])} trashed, none purged"
+    )

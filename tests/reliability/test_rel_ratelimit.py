@@ -41,7 +41,8 @@ def make_edits(env: Served) -> int:
         " ORDER BY id DESC LIMIT 1000);"
         "UPDATE message SET availability = 'Alive' WHERE id IN (SELECT id FROM message"
         " WHERE availability = 'Deleted' AND base_availability = 'Deleted' ORDER BY id"
-        " LIMIT 200);")
+        " LIMIT 200);"
+    )
     return int(env.scalar("SELECT count(*) FROM pending_change"))
 
 
@@ -49,13 +50,19 @@ def exhaust_light_group(env: Served, limit: int) -> None:
     """Another client of the same user spends the Light budget and earns a 429: a penalty
     is running when rcsync starts."""
     auth = httpx.BasicAuth(CLIENT_ID, CLIENT_SECRET)
-    token = env.ctl.post("/restapi/oauth/token", auth=auth, data={
-        "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": JWT,
-    }).json()["access_token"]
+    token = env.ctl.post(
+        "/restapi/oauth/token",
+        auth=auth,
+        data={
+            "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            "assertion": JWT,
+        },
+    ).json()["access_token"]
     url = "/restapi/v1.0/account/~/extension/~/message-store"
     for _ in range(limit + 1):
-        status = env.ctl.get(url, headers={"Authorization": f"Bearer {token}"},
-                             params={"perPage": 1}).status_code
+        status = env.ctl.get(
+            url, headers={"Authorization": f"Bearer {token}"}, params={"perPage": 1}
+        ).status_code
         if status == 429:
             return
     raise AssertionError("the Light group never answered 429")
@@ -94,8 +101,10 @@ def test_first_pull_and_push_under_default_limits(make_served: Callable[..., Ser
     assert outcomes["penalty"] == 0 and outcomes["throttled"] == 0, outcomes
     counters = env.counters()
     assert counters["status"].get("429", 0) == 0
-    print(f"\ndefault limits: {counters['total']} requests, {counters['status']},"
-          f" push {pushed.line()}")
+    print(
+        f"\ndefault limits: {counters['total']} requests, {counters['status']},"
+        f" push {pushed.line()}"
+    )
     assert_mirror_matches_remote(env)
     integrity_ok(env)
 
@@ -106,8 +115,9 @@ def test_tight_limits_and_a_running_penalty(make_served: Callable[..., Served]) 
     out after one 429, never restarted."""
     env = make_served(messages=MESSAGES, rate_limits=True)
     limits = {"Light": 12, "Medium": 10, "Auth": 5}
-    env.configure(rate_limits={"enabled": True, "window": WINDOW, "penalty": PENALTY,
-                               "limits": limits})
+    env.configure(
+        rate_limits={"enabled": True, "window": WINDOW, "penalty": PENALTY, "limits": limits}
+    )
     exhaust_light_group(env, limits["Light"])
     started = env.rate_log()[-1]["at"] + 1e-6
 
@@ -131,8 +141,10 @@ def test_tight_limits_and_a_running_penalty(make_served: Callable[..., Served]) 
         assert outcomes["penalty"] + outcomes["throttled"] <= 1, outcomes
     assert client.budget.throttled <= 2
     counters = env.counters()
-    print(f"\nrate limits {limits}: {counters['total']} requests, 429s {counters['status']},"
-          f" client waited {client.budget.waited:.1f}s, runs {first_run} {second_run}")
+    print(
+        f"\nrate limits {limits}: {counters['total']} requests, 429s {counters['status']},"
+        f" client waited {client.budget.waited:.1f}s, runs {first_run} {second_run}"
+    )
     stats = client.budget.stats()
     assert stats["Light"].limit == limits["Light"] and stats["Light"].window == WINDOW
     assert_mirror_matches_remote(env)

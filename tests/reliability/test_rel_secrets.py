@@ -14,9 +14,19 @@ from collections.abc import Callable
 from tests.reliability.rel_env import CLIENT_ID, CLIENT_SECRET, JWT, Served
 
 COMMANDS = [
-    ["login"], ["status"], ["status", "--json"], ["pull"], ["pull", "--full"],
-    ["search", "meeting"], ["push", "--dry-run"], ["push"], ["sync"], ["sync", "--json"],
-    ["pending"], ["logout"], ["pull"],  # pull after logout: logs in again by itself (JWT)
+    ["login"],
+    ["status"],
+    ["status", "--json"],
+    ["pull"],
+    ["pull", "--full"],
+    ["search", "meeting"],
+    ["push", "--dry-run"],
+    ["push"],
+    ["sync"],
+    ["sync", "--json"],
+    ["pending"],
+    ["logout"],
+    ["pull"],  # pull after logout: logs in again by itself (JWT)
 ]
 
 
@@ -37,8 +47,10 @@ def test_no_secret_in_any_output(make_served: Callable[..., Served]) -> None:
 
     for i, args in enumerate(COMMANDS):
         if args == ["push", "--dry-run"]:
-            env.sql("UPDATE message SET read_status = CASE read_status WHEN 'Read' THEN"
-                    " 'Unread' ELSE 'Read' END WHERE id IN (SELECT id FROM message LIMIT 3);")
+            env.sql(
+                "UPDATE message SET read_status = CASE read_status WHEN 'Read' THEN"
+                " 'Unread' ELSE 'Read' END WHERE id IN (SELECT id FROM message LIMIT 3);"
+            )
         if i == 5:
             env.post("/_emulator/expire-tokens")  # a 401 and a refresh, logged at -vv
         run(*args)
@@ -59,8 +71,10 @@ def test_no_secret_in_any_output(make_served: Callable[..., Served]) -> None:
     assert "DEBUG" in text  # -vv really logged
     leaked = sorted(s for s in secrets if s and s in text)
     assert not leaked, [s[:6] + "..." for s in leaked]
-    print(f"\n{len(outputs)} runs with -vv, {len(text):,} characters of output, "
-          f"{len(secrets)} secret values, none shown")
+    print(
+        f"\n{len(outputs)} runs with -vv, {len(text):,} characters of output, "
+        f"{len(secrets)} secret values, none shown"
+    )
 
 
 def test_token_file_is_private_and_a_readable_one_is_reported(env: Served) -> None:

@@ -49,12 +49,14 @@ def dump(env: Served) -> str:
 def logged_in_mirror(env: Served) -> None:
     """A pulled mirror with pending edits, and a token pair on disk (JWT login)."""
     env.pull()
-    env.sql("UPDATE message SET read_status = CASE read_status WHEN 'Read' THEN 'Unread'"
-            " ELSE 'Read' END WHERE id IN (SELECT id FROM message"
-            " WHERE availability = 'Alive' ORDER BY id LIMIT 5);"
-            "UPDATE message SET availability = 'Deleted' WHERE id IN (SELECT id FROM message"
-            " WHERE availability = 'Alive' AND read_status IS base_read_status"
-            " ORDER BY id DESC LIMIT 3);")
+    env.sql(
+        "UPDATE message SET read_status = CASE read_status WHEN 'Read' THEN 'Unread'"
+        " ELSE 'Read' END WHERE id IN (SELECT id FROM message"
+        " WHERE availability = 'Alive' ORDER BY id LIMIT 5);"
+        "UPDATE message SET availability = 'Deleted' WHERE id IN (SELECT id FROM message"
+        " WHERE availability = 'Alive' AND read_status IS base_read_status"
+        " ORDER BY id DESC LIMIT 3);"
+    )
     assert env.scalar("SELECT count(*) FROM pending_change") == 8
 
 
@@ -114,8 +116,11 @@ def test_dead_refresh_token_without_jwt_says_login(
         env.post("/_emulator/expire-refresh-tokens")
     else:
         refresh = json.loads(env.token_file.read_text())["refresh_token"]
-        env.ctl.post("/restapi/oauth/revoke", data={"token": refresh},
-                     auth=httpx.BasicAuth(CLIENT_ID, CLIENT_SECRET)).raise_for_status()
+        env.ctl.post(
+            "/restapi/oauth/revoke",
+            data={"token": refresh},
+            auth=httpx.BasicAuth(CLIENT_ID, CLIENT_SECRET),
+        ).raise_for_status()
     for command in (["push"], ["sync"]):
         done = env.run(*command, config=config)
         assert done.returncode == 1, (command, done.stdout, done.stderr)
@@ -183,13 +188,20 @@ def test_two_processes_refreshing_one_token_file(make_served: Callable[..., Serv
     live refresh token."""
     env = make_served(messages=50)
     # Not limited, and the headers say so (the client paces itself by them).
-    env.configure(rate_limits={"enabled": False, "window": 1,
-                               "limits": {"Light": 10_000, "Auth": 10_000}})
+    env.configure(
+        rate_limits={"enabled": False, "window": 1, "limits": {"Light": 10_000, "Auth": 10_000}}
+    )
     with httpx.Client(base_url=env.url) as http:
         login(http, env.rc(), TokenStore(env.token_file))
-    workers = [subprocess.Popen([sys.executable, "-c", WORKER, env.url, str(env.token_file),
-                                 "6"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True) for _ in range(2)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, env.url, str(env.token_file), "6"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     try:
         time.sleep(1.5)
         for _ in range(EXPIRIES):
@@ -209,9 +221,13 @@ def test_two_processes_refreshing_one_token_file(make_served: Callable[..., Serv
     assert refreshes == EXPIRIES, counters
     # The surviving refresh token is alive: spend it once more.
     saved = json.loads(env.token_file.read_text())
-    answer = env.ctl.post("/restapi/oauth/token", auth=httpx.BasicAuth(CLIENT_ID, CLIENT_SECRET),
-                          data={"grant_type": "refresh_token",
-                                "refresh_token": saved["refresh_token"]})
+    answer = env.ctl.post(
+        "/restapi/oauth/token",
+        auth=httpx.BasicAuth(CLIENT_ID, CLIENT_SECRET),
+        data={"grant_type": "refresh_token", "refresh_token": saved["refresh_token"]},
+    )
     assert answer.status_code == 200, answer.text
-    print(f"\n2 processes: {EXPIRIES} expiries, {counters['status']['401']} 401s, "
-          f"{refreshes} refreshes, {counters['total']} requests")
+    print(
+        f"\n2 processes: {EXPIRIES} expiries, {counters['status']['401']} 401s, "
+        f"{refreshes} refreshes, {counters['total']} requests"
+    )

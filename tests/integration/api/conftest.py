@@ -22,9 +22,14 @@ FAR = "2100-01-01T00:00:00.000Z"
 
 
 def emulator_config(tmp_path: Path, server: str = SERVER, **extra: Any) -> RingCentralConfig:
-    return RingCentralConfig(server=server, client_id="emulator-client",
-                             client_secret="emulator-secret", jwt="emulator-jwt",
-                             token_file=tmp_path / "state" / "tokens.json", **extra)
+    return RingCentralConfig(
+        server=server,
+        client_id="emulator-client",
+        client_secret="emulator-secret",
+        jwt="emulator-jwt",
+        token_file=tmp_path / "state" / "tokens.json",
+        **extra,
+    )
 
 
 class Env:
@@ -32,8 +37,9 @@ class Env:
 
     def __init__(self, tmp_path: Path, messages: int = 300, rate_limits: bool = True) -> None:
         self.clock = emulator.FakeClock()
-        self.emu = emulator.Emulator(messages=messages, seed=1, rate_limits=rate_limits,
-                                     clock=self.clock)
+        self.emu = emulator.Emulator(
+            messages=messages, seed=1, rate_limits=rate_limits, clock=self.clock
+        )
         self.cfg = emulator_config(tmp_path)
         self.store = TokenStore(self.cfg.token_file)
         self.control = httpx.Client(transport=self.emu.transport(), base_url=SERVER)
@@ -42,8 +48,13 @@ class Env:
         self.clock.advance(seconds)
 
     def client(self) -> MessageStoreClient:
-        return build_client(self.cfg, transport=self.emu.transport(), clock=self.clock.now,
-                            sleep=self.sleep, store=self.store)
+        return build_client(
+            self.cfg,
+            transport=self.emu.transport(),
+            clock=self.clock.now,
+            sleep=self.sleep,
+            store=self.store,
+        )
 
     def remote(self) -> dict[int, dict[str, Any]]:
         records = self.control.get("/_emulator/messages").json()["records"]

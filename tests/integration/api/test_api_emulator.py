@@ -21,8 +21,9 @@ FAR = "2100-01-01T00:00:00.000Z"
 def _all_pages(client: Any, per_page: int = 100) -> list[dict[str, Any]]:
     records, page = [], 1
     while True:
-        result = client.list_messages(date_from=EPOCH, date_to=FAR, message_types=ALL_TYPES,
-                                      page=page, per_page=per_page)
+        result = client.list_messages(
+            date_from=EPOCH, date_to=FAR, message_types=ALL_TYPES, page=page, per_page=per_page
+        )
         records += result.records
         if not result.has_next:
             return records
@@ -53,8 +54,9 @@ def test_fsync_then_isync_sees_remote_changes(env: Any) -> None:
     assert full.records and full.sync_token
     some = full.records[0]["id"]
     env.clock.advance(10)
-    env.control.patch(f"/_emulator/messages/{some}", json={"readStatus": "Read",
-                                                           "availability": "Deleted"})
+    env.control.patch(
+        f"/_emulator/messages/{some}", json={"readStatus": "Read", "availability": "Deleted"}
+    )
     new = env.post("/_emulator/messages", {"count": 2}).json()["records"]
     env.clock.advance(10)
     inc = client.incremental_sync(full.sync_token)
@@ -123,8 +125,13 @@ def test_restore_bulk(env: Any) -> None:
 
 def test_content_download_and_resume(env: Any) -> None:
     client = env.client()
-    attachments = [a for r in env.remote().values() if r["availability"] == "Alive"
-                   for a in r.get("attachments", []) if a.get("size", 0) > 1000]
+    attachments = [
+        a
+        for r in env.remote().values()
+        if r["availability"] == "Alive"
+        for a in r.get("attachments", [])
+        if a.get("size", 0) > 1000
+    ]
     att = attachments[0]
     full = io.BytesIO()
     assert client.download_content(att["uri"], full) == att["size"]

@@ -19,8 +19,12 @@ ALL_TYPES = ("SMS", "Fax", "VoiceMail", "Pager")
 def test_end_to_end_over_http(live: Any) -> None:
     _emu, cfg = live
     client = build_client(cfg)
-    page = client.list_messages(date_from="2000-01-01T00:00:00Z", date_to="2100-01-01T00:00:00Z",
-                                message_types=ALL_TYPES, per_page=1000)
+    page = client.list_messages(
+        date_from="2000-01-01T00:00:00Z",
+        date_to="2100-01-01T00:00:00Z",
+        message_types=ALL_TYPES,
+        per_page=1000,
+    )
     assert page.records and not page.has_next
     alive = [r for r in page.records if r["availability"] == "Alive"]
     ids = [r["id"] for r in alive[:60]]
@@ -36,8 +40,9 @@ def test_end_to_end_over_http(live: Any) -> None:
 
 def test_shortened_rate_window_never_hits_429(live: Any) -> None:
     emu, cfg = live
-    emu.configure(rate_limits={"enabled": True, "window": 2, "penalty": 2,
-                               "limits": {"Light": 5, "Auth": 5}})
+    emu.configure(
+        rate_limits={"enabled": True, "window": 2, "penalty": 2, "limits": {"Light": 5, "Auth": 5}}
+    )
     client = build_client(cfg)
     client.budget._margin = 0.2
     for _ in range(15):
@@ -51,9 +56,15 @@ def test_dropped_connection_on_trash_is_ambiguous(live: Any) -> None:
     emu, cfg = live
     client = build_client(cfg)
     client.read_extension()
-    target = next(r["id"] for r in client.list_messages(
-        date_from="2000-01-01T00:00:00Z", date_to="2100-01-01T00:00:00Z",
-        message_types=ALL_TYPES, availability=["Alive"]).records)
+    target = next(
+        r["id"]
+        for r in client.list_messages(
+            date_from="2000-01-01T00:00:00Z",
+            date_to="2100-01-01T00:00:00Z",
+            message_types=ALL_TYPES,
+            availability=["Alive"],
+        ).records
+    )
     emu.configure(faults={"reset_rate": 1.0})
     # A 204 has no body to cut in half, so ask for a 207 (one id does not exist).
     with pytest.raises(AmbiguousWriteError):

@@ -37,10 +37,20 @@ _INSERT = sa.text(
 
 def seed(engine: Engine, records: list[dict[str, Any]]) -> None:
     """Mirror records the way the engine writes them: local = base = remote."""
-    rows = [{"id": r["id"], "type": r["type"], "dir": r.get("direction"),
-             "subject": r.get("subject"), "ct": r["creationTime"],
-             "lmt": r.get("lastModifiedTime"), "raw": json.dumps(r),
-             "rs": r.get("readStatus"), "av": r.get("availability")} for r in records]
+    rows = [
+        {
+            "id": r["id"],
+            "type": r["type"],
+            "dir": r.get("direction"),
+            "subject": r.get("subject"),
+            "ct": r["creationTime"],
+            "lmt": r.get("lastModifiedTime"),
+            "raw": json.dumps(r),
+            "rs": r.get("readStatus"),
+            "av": r.get("availability"),
+        }
+        for r in records
+    ]
     with engine.begin() as conn:
         conn.execute(_INSERT, rows)
 
@@ -61,17 +71,26 @@ class DropFirst(httpx.BaseTransport):
 
 
 class PushEnv:
-    def __init__(self, tmp_path: Path, *, messages: int = 40, rate_limits: bool = False,
-                 seed_db: bool = True) -> None:
+    def __init__(
+        self, tmp_path: Path, *, messages: int = 40, rate_limits: bool = False, seed_db: bool = True
+    ) -> None:
         self.clock = emulator.FakeClock()
-        self.emu = emulator.Emulator(messages=messages, seed=1, rate_limits=rate_limits,
-                                     clock=self.clock)
+        self.emu = emulator.Emulator(
+            messages=messages, seed=1, rate_limits=rate_limits, clock=self.clock
+        )
         self.db = tmp_path / "messages.db"
-        rc = RingCentralConfig(server=SERVER, client_id="emulator-client",
-                               client_secret="emulator-secret", jwt="emulator-jwt",
-                               token_file=tmp_path / "tokens.json")
-        self.config = Config(ringcentral=rc, database=DatabaseConfig(path=self.db),
-                             sync=SyncConfig(download_attachments=False))
+        rc = RingCentralConfig(
+            server=SERVER,
+            client_id="emulator-client",
+            client_secret="emulator-secret",
+            jwt="emulator-jwt",
+            token_file=tmp_path / "tokens.json",
+        )
+        self.config = Config(
+            ringcentral=rc,
+            database=DatabaseConfig(path=self.db),
+            sync=SyncConfig(download_attachments=False),
+        )
         self.engine = open_database(self.db)
         self.tokens = TokenStore(rc.token_file)
         if seed_db:
@@ -84,8 +103,13 @@ class PushEnv:
         self.clock.advance(seconds)
 
     def client(self, transport: httpx.BaseTransport | None = None) -> MessageStoreClient:
-        return build_client(self.config.ringcentral, transport=transport or self.emu.transport(),
-                            clock=self.clock.now, sleep=self.sleep, store=self.tokens)
+        return build_client(
+            self.config.ringcentral,
+            transport=transport or self.emu.transport(),
+            clock=self.clock.now,
+            sleep=self.sleep,
+            store=self.tokens,
+        )
 
     def with_sync(self, **changes: Any) -> Config:
         return replace(self.config, sync=replace(self.config.sync, **changes))
@@ -96,8 +120,9 @@ class PushEnv:
 
     def sql(self, script: str) -> str:
         """Run SQL with the real sqlite3 shell, in another process."""
-        done = subprocess.run([SQLITE3, "-bail", str(self.db), script], capture_output=True,
-                              text=True, timeout=60)
+        done = subprocess.run(
+            [SQLITE3, "-bail", str(self.db), script], capture_output=True, text=True, timeout=60
+        )
         if done.returncode:
             raise AssertionError(f"sqlite3 failed: {done.stderr}")
         return done.stdout
@@ -107,8 +132,10 @@ class PushEnv:
             return [tuple(r) for r in conn.execute(sa.text(query), params)]
 
     def ids(self, where: str, limit: int = 1000) -> list[int]:
-        return [r[0] for r in self.rows(f"SELECT id FROM message WHERE {where} ORDER BY id"
-                                        f" LIMIT {limit}")]
+        return [
+            r[0]
+            for r in self.rows(f"SELECT id FROM message WHERE {where} ORDER BY id LIMIT {limit}")
+        ]
 
     def remote(self, mid: int) -> dict[str, Any]:
         record = self.emu.store.get(mid)
@@ -127,9 +154,13 @@ class PushEnv:
         return self.rows("SELECT message_id, field, new_value FROM pending_change")
 
     def assert_mirror_equals_server(self) -> None:
-        local = {r[0]: (r[1], r[2], r[3], r[4])
-                 for r in self.rows("SELECT id, read_status, availability, base_read_status,"
-                                    " base_availability FROM message")}
+        local = {
+            r[0]: (r[1], r[2], r[3], r[4])
+            for r in self.rows(
+                "SELECT id, read_status, availability, base_read_status,"
+                " base_availability FROM message"
+            )
+        }
         tombstones = dict(self.rows("SELECT message_id, action FROM tombstone"))
         for record in self.emu.store.all_records():
             mid = record["id"]
@@ -141,4 +172,3 @@ class PushEnv:
                 assert local[mid][1] == "Purged", (mid, local[mid], want)
                 continue
             assert local[mid] == want + want, (mid, local[mid], want)
-

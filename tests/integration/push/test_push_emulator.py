@@ -19,14 +19,16 @@ def test_shell_edits_reach_the_server_and_a_second_push_sends_nothing(env: PushE
     deleted = env.ids("availability = 'Deleted'", 1)
     assert len(alive) == 6 and deleted, "emulator seed must have Alive and Deleted messages"
     read_id, unread_id, trash_id, purge_id, row_id, both_id = alive
-    env.sql(f"UPDATE message SET read_status='Unread' WHERE id={unread_id};"
-            f"UPDATE message SET read_status='Unread' WHERE id={read_id};"
-            f"UPDATE message SET read_status='Read' WHERE id={read_id};"  # back and forth
-            f"UPDATE message SET availability='Deleted' WHERE id={trash_id};"
-            f"UPDATE message SET availability='Purged' WHERE id={purge_id};"
-            f"UPDATE message SET availability='Alive' WHERE id={deleted[0]};"
-            f"UPDATE message SET read_status='Unread', availability='Deleted' WHERE id={both_id};"
-            f"DELETE FROM message WHERE id={row_id};")
+    env.sql(
+        f"UPDATE message SET read_status='Unread' WHERE id={unread_id};"
+        f"UPDATE message SET read_status='Unread' WHERE id={read_id};"
+        f"UPDATE message SET read_status='Read' WHERE id={read_id};"  # back and forth
+        f"UPDATE message SET availability='Deleted' WHERE id={trash_id};"
+        f"UPDATE message SET availability='Purged' WHERE id={purge_id};"
+        f"UPDATE message SET availability='Alive' WHERE id={deleted[0]};"
+        f"UPDATE message SET read_status='Unread', availability='Deleted' WHERE id={both_id};"
+        f"DELETE FROM message WHERE id={row_id};"
+    )
     assert len(env.pending()) == 7  # read_id went back to base: not pending
 
     summary = env.push()
@@ -38,7 +40,9 @@ def test_shell_edits_reach_the_server_and_a_second_push_sends_nothing(env: PushE
     assert env.remote(deleted[0])["availability"] == "Alive"
     assert env.remote(row_id)["availability"] == "Deleted"  # row_delete = trash
     assert (env.remote(both_id)["readStatus"], env.remote(both_id)["availability"]) == (
-        "Unread", "Deleted")
+        "Unread",
+        "Deleted",
+    )
     assert env.pending() == []
     assert env.rows("SELECT action FROM tombstone WHERE message_id = :i", i=row_id) == [("trash",)]
     env.assert_mirror_equals_server()
@@ -69,9 +73,11 @@ def test_nothing_pending_sends_no_request(env: PushEnv) -> None:
 
 def test_thousand_read_edits_take_few_requests_and_no_429(make_env: object) -> None:
     env: PushEnv = make_env(messages=1100, rate_limits=True)  # type: ignore[operator]
-    env.sql("UPDATE message SET read_status = CASE read_status WHEN 'Read' THEN 'Unread'"
-            " ELSE 'Read' END WHERE id IN (SELECT id FROM message WHERE availability = 'Alive'"
-            " ORDER BY id LIMIT 1000)")
+    env.sql(
+        "UPDATE message SET read_status = CASE read_status WHEN 'Read' THEN 'Unread'"
+        " ELSE 'Read' END WHERE id IN (SELECT id FROM message WHERE availability = 'Alive'"
+        " ORDER BY id LIMIT 1000)"
+    )
     assert len(env.pending()) == 1000
     summary = env.push()
     writes = env.emu.counters.by_operation["updateMessage"]
@@ -84,10 +90,12 @@ def test_thousand_read_edits_take_few_requests_and_no_429(make_env: object) -> N
 
 def test_dry_run_changes_nothing(env: PushEnv) -> None:
     alive = env.ids("availability = 'Alive'", 4)
-    env.sql(f"UPDATE message SET read_status='Unread' WHERE id={alive[0]};"
-            f"UPDATE message SET availability='Deleted' WHERE id={alive[1]};"
-            f"UPDATE message SET availability='Purged' WHERE id={alive[2]};"
-            f"DELETE FROM message WHERE id={alive[3]};")
+    env.sql(
+        f"UPDATE message SET read_status='Unread' WHERE id={alive[0]};"
+        f"UPDATE message SET availability='Deleted' WHERE id={alive[1]};"
+        f"UPDATE message SET availability='Purged' WHERE id={alive[2]};"
+        f"DELETE FROM message WHERE id={alive[3]};"
+    )
     dump = env.sql(".dump")
     remote = env.emu.store.all_records()
     summary = env.push(dry_run=True)
@@ -102,8 +110,11 @@ def test_dry_run_changes_nothing(env: PushEnv) -> None:
 def test_guard_refuses_mass_delete_without_force(env: PushEnv) -> None:
     env.sql("DELETE FROM message")  # the accident
     count = env.rows("SELECT count(*) FROM tombstone")[0][0]
-    with pytest.raises(GuardError, match=r"refusing to trash \d+ and purge 0 messages \(more "
-                                         r"than delete_guard = 10\); rerun with --force"):
+    with pytest.raises(
+        GuardError,
+        match=r"refusing to trash \d+ and purge 0 messages \(more "
+        r"than delete_guard = 10\); rerun with --force",
+    ):
         env.push(sync={"delete_guard": 10})
     assert env.requests() == 0
     assert len(env.pending()) == count
@@ -158,7 +169,8 @@ def test_remote_change_vs_local_edit_is_a_recorded_conflict(env: PushEnv) -> Non
     summary = env.push(sync={"conflict_policy": "remote"})
     assert summary.conflicts == 1
     assert env.rows("SELECT field, local_value, remote_value, resolution FROM conflict") == [
-        ("availability", "Purged", "Deleted", "took_remote")]
+        ("availability", "Purged", "Deleted", "took_remote")
+    ]
     assert env.remote(mid)["availability"] == "Deleted"
     assert env.pending() == []
 
@@ -183,6 +195,8 @@ def test_trash_of_message_purged_remotely_is_confirmed_as_purged(env: PushEnv) -
     assert env.writes() == 0
     assert summary.conflicts == 1
     assert env.rows("SELECT availability, base_availability FROM message WHERE id=:i", i=mid) == [
-        ("Purged", "Purged")]
+        ("Purged", "Purged")
+    ]
     assert env.rows("SELECT field, local_value, remote_value, resolution FROM conflict") == [
-        ("availability", "Deleted", "Purged", "purged")]
+        ("availability", "Deleted", "Purged", "purged")
+    ]

@@ -47,8 +47,9 @@ class RecordDeletes(httpx.BaseTransport):
 def _trash(env: PushEnv, count: int) -> list[int]:
     victims = env.ids("availability = 'Alive'", count)
     assert len(victims) == count, "the emulator's seed has too few Alive messages"
-    env.sql(f"UPDATE message SET availability = 'Deleted' WHERE id IN"
-            f" ({','.join(map(str, victims))})")
+    env.sql(
+        f"UPDATE message SET availability = 'Deleted' WHERE id IN ({','.join(map(str, victims))})"
+    )
     return victims
 
 
@@ -56,15 +57,13 @@ def _deleted(env: PushEnv, ids: list[int]) -> list[int]:
     return [i for i in ids if env.remote(i)["availability"] == "Deleted"]
 
 
-def test_stop_after_the_first_batch_sends_only_that_batch(
-        make_env: Callable[..., PushEnv]) -> None:
+def test_stop_after_the_first_batch_sends_only_that_batch(make_env: Callable[..., PushEnv]) -> None:
     env = make_env(messages=300)
     victims = _trash(env, 120)  # 3 DELETE batches of 50, 50, 20
     recorder = RecordDeletes(env.emu.transport())
     stop = threading.Event()
 
-    first = env.push(client=env.client(recorder), force=True, stop=stop,
-                     progress=StopAfter(stop))
+    first = env.push(client=env.client(recorder), force=True, stop=stop, progress=StopAfter(stop))
 
     assert env.emu.counters.by_operation["deleteMessage"] == 1
     assert len(recorder.deleted) == 50
@@ -99,8 +98,7 @@ def test_stop_requested_before_the_push_sends_no_write(env: PushEnv) -> None:
     assert sorted(_deleted(env, victims)) == victims and env.pending() == []
 
 
-def test_a_stop_mid_sync_skips_the_pull_after_the_push(
-        make_env: Callable[..., PushEnv]) -> None:
+def test_a_stop_mid_sync_skips_the_pull_after_the_push(make_env: Callable[..., PushEnv]) -> None:
     from rcsync.sync.sync import sync
 
     env = make_env(messages=150)

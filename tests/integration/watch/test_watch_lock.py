@@ -16,7 +16,8 @@ pytestmark = pytest.mark.slow
 
 
 def test_second_watch_is_refused_and_told_who_holds_the_database(
-        make_setup: Callable[..., Setup]) -> None:
+    make_setup: Callable[..., Setup],
+) -> None:
     setup = make_setup(messages=20)
     first = setup.watch("--interval", "60")
     first.wait_log("watching")
@@ -33,7 +34,8 @@ def test_second_watch_is_refused_and_told_who_holds_the_database(
 
 @pytest.mark.parametrize("command", ["pull", "push", "sync"])
 def test_pull_push_sync_are_refused_while_watch_runs(
-        make_setup: Callable[..., Setup], command: str) -> None:
+    make_setup: Callable[..., Setup], command: str
+) -> None:
     setup = make_setup(messages=20)
     first = setup.watch("--interval", "60")
     first.wait_log("watching")
@@ -45,8 +47,7 @@ def test_pull_push_sync_are_refused_while_watch_runs(
     assert first.stop() == 0
 
 
-def test_watch_with_wait_starts_when_the_holder_finishes(
-        make_setup: Callable[..., Setup]) -> None:
+def test_watch_with_wait_starts_when_the_holder_finishes(make_setup: Callable[..., Setup]) -> None:
     setup = make_setup(messages=20)
     first = setup.watch("--interval", "60")
     first.wait_log("watching")

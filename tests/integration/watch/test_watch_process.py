@@ -18,8 +18,11 @@ pytestmark = pytest.mark.slow
 
 
 def _alive_unread(setup: Setup, n: int) -> list[int]:
-    rows = setup.query("SELECT id FROM message WHERE availability = 'Alive' AND "
-                       "read_status = 'Unread' ORDER BY id LIMIT ?", (n,))
+    rows = setup.query(
+        "SELECT id FROM message WHERE availability = 'Alive' AND "
+        "read_status = 'Unread' ORDER BY id LIMIT ?",
+        (n,),
+    )
     assert len(rows) == n, "the emulator's seed has too few unread messages"
     return [r[0] for r in rows]
 
@@ -34,7 +37,8 @@ def _remote(setup: Setup, mid: int, key: str) -> object:
 
 
 def test_edits_go_out_arrivals_come_in_and_sigterm_exits_cleanly(
-        make_setup: Callable[..., Setup]) -> None:
+    make_setup: Callable[..., Setup],
+) -> None:
     setup = make_setup()
     setup.first_pull()
     watch = setup.watch("--interval", "1")
@@ -49,13 +53,18 @@ def test_edits_go_out_arrivals_come_in_and_sigterm_exits_cleanly(
 
     arrived = [r["id"] for r in setup.emu.store.arrive(3)]
     marks = ",".join("?" * len(arrived))
-    wait_for(lambda: len(setup.query(f"SELECT id FROM message WHERE id IN ({marks})",
-                                     tuple(arrived))) == 3,
-             1 + 5, "the arrivals in the local database")
+    wait_for(
+        lambda: (
+            len(setup.query(f"SELECT id FROM message WHERE id IN ({marks})", tuple(arrived))) == 3
+        ),
+        1 + 5,
+        "the arrivals in the local database",
+    )
 
     # A local trash edit made just before SIGTERM is either sent or still pending: never lost.
-    other = setup.query("SELECT id FROM message WHERE availability = 'Alive' AND id <> ? "
-                        "LIMIT 1", (mid,))[0][0]
+    other = setup.query(
+        "SELECT id FROM message WHERE availability = 'Alive' AND id <> ? LIMIT 1", (mid,)
+    )[0][0]
     setup.sql(f"UPDATE message SET availability = 'Deleted' WHERE id = {other}")
     stopped = time.monotonic()
     assert watch.stop(signal.SIGTERM) == 0, watch.log()
@@ -71,12 +80,20 @@ def test_own_writes_do_not_wake_it_into_a_loop(make_setup: Callable[..., Setup])
     setup.first_pull()
     watch = setup.watch("--interval", "30")
     watch.wait_log("pulled")
-    ids = [r[0] for r in setup.query("SELECT id FROM message WHERE availability = 'Alive' "
-                                     "AND read_status = 'Read' ORDER BY id LIMIT 5")]
+    ids = [
+        r[0]
+        for r in setup.query(
+            "SELECT id FROM message WHERE availability = 'Alive' "
+            "AND read_status = 'Read' ORDER BY id LIMIT 5"
+        )
+    ]
     assert len(ids) == 5
     setup.sql(f"UPDATE message SET read_status = 'Unread' WHERE id IN ({_csv(ids)})")
-    wait_for(lambda: all(_remote(setup, m, "readStatus") == "Unread" for m in ids), 10,
-             "the edits on the server")
+    wait_for(
+        lambda: all(_remote(setup, m, "readStatus") == "Unread" for m in ids),
+        10,
+        "the edits on the server",
+    )
     time.sleep(1.5)  # let the push's own writes and the pull after it settle
     before = setup.emu.counters.snapshot()["total"]
     time.sleep(3)
@@ -86,11 +103,11 @@ def test_own_writes_do_not_wake_it_into_a_loop(make_setup: Callable[..., Setup])
 
 
 def test_sigkill_mid_push_then_restart_converges_without_purging_trash(
-        make_setup: Callable[..., Setup]) -> None:
+    make_setup: Callable[..., Setup],
+) -> None:
     setup = make_setup(messages=400, seed=11)
     setup.first_pull()
-    rows = setup.query("SELECT id FROM message WHERE availability = 'Alive' ORDER BY id "
-                       "LIMIT 300")
+    rows = setup.query("SELECT id FROM message WHERE availability = 'Alive' ORDER BY id LIMIT 300")
     trashed = [r[0] for r in rows]
     assert len(trashed) == 300
     setup.emu.configure(faults={"latency_ms": 150})
@@ -110,25 +127,34 @@ def test_sigkill_mid_push_then_restart_converges_without_purging_trash(
     setup.emu.configure(faults={"latency_ms": 0})
     again = setup.watch("--interval", "1")
     wait_for(lambda: setup.pending() == 0, 30, "pending_change to empty after restart")
-    wait_for(lambda: all(_remote(setup, m, "availability") == "Deleted" for m in trashed), 10,
-             "every trash edit on the server")
+    wait_for(
+        lambda: all(_remote(setup, m, "availability") == "Deleted" for m in trashed),
+        10,
+        "every trash edit on the server",
+    )
     time.sleep(1.5)  # one more pull so the mirror has the final server state
     assert again.stop() == 0, again.log()
     purged = [m for m in trashed if _remote(setup, m, "availability") == "Purged"]
     assert purged == []
     local = dict(setup.query("SELECT id, availability FROM message"))
     remote = {r["id"]: r["availability"] for r in setup.emu.store.all_records()}
-    assert {m: local.get(m) for m in remote if m in local} == \
-        {m: remote[m] for m in remote if m in local}
+    assert {m: local.get(m) for m in remote if m in local} == {
+        m: remote[m] for m in remote if m in local
+    }
     assert set(local) <= set(remote)
 
 
 def test_sigterm_mid_push_stops_between_batches_then_restart_converges(
-        make_setup: Callable[..., Setup]) -> None:
+    make_setup: Callable[..., Setup],
+) -> None:
     setup = make_setup(messages=400, seed=11)
     setup.first_pull()
-    trashed = [r[0] for r in setup.query("SELECT id FROM message WHERE availability = 'Alive' "
-                                         "ORDER BY id LIMIT 300")]
+    trashed = [
+        r[0]
+        for r in setup.query(
+            "SELECT id FROM message WHERE availability = 'Alive' ORDER BY id LIMIT 300"
+        )
+    ]
     assert len(trashed) == 300  # 6 DELETE batches of 50
     watch = setup.watch("--interval", "1000")
     watch.wait_log("pulled")
@@ -139,8 +165,12 @@ def test_sigterm_mid_push_stops_between_batches_then_restart_converges(
     def deletes() -> int:
         return int(setup.emu.counters.by_operation["deleteMessage"])
 
-    wait_for(lambda: any(_remote(setup, m, "availability") == "Deleted" for m in trashed), 30,
-             "the first DELETE batch to be applied", every=0.01)
+    wait_for(
+        lambda: any(_remote(setup, m, "availability") == "Deleted" for m in trashed),
+        30,
+        "the first DELETE batch to be applied",
+        every=0.01,
+    )
     sent = deletes()
     stopped = time.monotonic()
     assert watch.stop(signal.SIGTERM) == 0, watch.log()

@@ -52,16 +52,21 @@ def lines() -> Iterator[Lines]:
 
 def _config(tmp_path: Path, jwt: str = "emulator-jwt") -> Config:
     return Config(
-        ringcentral=RingCentralConfig(server=API, client_id="emulator-client",
-                                      client_secret="emulator-secret", jwt=jwt,
-                                      token_file=tmp_path / "tokens.json"),
+        ringcentral=RingCentralConfig(
+            server=API,
+            client_id="emulator-client",
+            client_secret="emulator-secret",
+            jwt=jwt,
+            token_file=tmp_path / "tokens.json",
+        ),
         database=DatabaseConfig(path=tmp_path / "messages.db"),
         sync=SyncConfig(download_attachments=False),
     )
 
 
-def _start(worker: EngineWorker, db: Path, waker: Waker) -> tuple[threading.Thread,
-                                                                  list[BaseException]]:
+def _start(
+    worker: EngineWorker, db: Path, waker: Waker
+) -> tuple[threading.Thread, list[BaseException]]:
     errors: list[BaseException] = []
 
     def target() -> None:
@@ -76,7 +81,8 @@ def _start(worker: EngineWorker, db: Path, waker: Waker) -> tuple[threading.Thre
 
 
 def test_server_errors_are_retried_with_backoff_until_the_edit_goes_out(
-        tmp_path: Path, lines: Lines) -> None:
+    tmp_path: Path, lines: Lines
+) -> None:
     emu = Emulator(messages=30, seed=4, rate_limits=False)
     cfg = _config(tmp_path)
     engine = open_database(cfg.database.path)
@@ -84,8 +90,9 @@ def test_server_errors_are_retried_with_backoff_until_the_edit_goes_out(
     worker = EngineWorker(engine, client, cfg)
     worker.pull()
     with engine.connect() as conn:  # a message the mirror has (not every remote one is)
-        mid, old = conn.execute(sa.text("SELECT id, read_status FROM message "
-                                        "WHERE availability = 'Alive' LIMIT 1")).one()
+        mid, old = conn.execute(
+            sa.text("SELECT id, read_status FROM message WHERE availability = 'Alive' LIMIT 1")
+        ).one()
     new = "Unread" if old == "Read" else "Read"
 
     emu.configure(faults={"error_rate": 1.0})
@@ -93,15 +100,19 @@ def test_server_errors_are_retried_with_backoff_until_the_edit_goes_out(
     thread, errors = _start(worker, cfg.database.path, waker)
     try:
         user = sqlite3.connect(cfg.database.path)
-        assert user.execute(f"UPDATE message SET read_status = '{new}' WHERE id = {mid}"
-                            ).rowcount == 1
+        assert (
+            user.execute(f"UPDATE message SET read_status = '{new}' WHERE id = {mid}").rowcount == 1
+        )
         user.commit()
         user.close()
         wait_for(lambda: lines.saw("push failed, retry in"), 15, "a retry after a 5xx")
         assert thread.is_alive()
         emu.configure(faults={"error_rate": 0.0})
-        wait_for(lambda: emu.store.get(mid)["readStatus"] == new, 20,  # type: ignore[index]
-                 "the edit after the server recovered")
+        wait_for(
+            lambda: emu.store.get(mid)["readStatus"] == new,
+            20,  # type: ignore[index]
+            "the edit after the server recovered",
+        )
     finally:
         waker.request_stop()
         thread.join(10)

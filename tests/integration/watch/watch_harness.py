@@ -22,8 +22,7 @@ from rcsync.emulator import Emulator, serve
 SQLITE3 = "/usr/bin/sqlite3"
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str,
-             every: float = 0.05) -> Any:
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -44,8 +43,12 @@ class Setup:
     procs: list[WatchProcess] = field(default_factory=list)
 
     def rcsync(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "rcsync", "--config", str(self.config),
-                               *args], capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            [sys.executable, "-m", "rcsync", "--config", str(self.config), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def first_pull(self) -> None:
         """`rcsync pull`, or the engine's pull in-process while the CLI is a placeholder."""
@@ -71,8 +74,12 @@ class Setup:
 
     def sql(self, statement: str) -> str:
         """Run SQL with the sqlite3 shell, as a user would."""
-        done = subprocess.run([SQLITE3, "-cmd", ".timeout 30000", str(self.db), statement],
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [SQLITE3, "-cmd", ".timeout 30000", str(self.db), statement],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 0, done.stderr
         return done.stdout.strip()
 
@@ -100,9 +107,10 @@ class WatchProcess:
     def start(cls, setup: Setup, args: list[str], log_path: Path) -> WatchProcess:
         log = log_path.open("wb")
         popen = subprocess.Popen(
-            [sys.executable, "-m", "rcsync", "--config", str(setup.config), "-v", "watch",
-             *args],
-            stdout=log, stderr=subprocess.STDOUT)
+            [sys.executable, "-m", "rcsync", "--config", str(setup.config), "-v", "watch", *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         log.close()
         return cls(popen, log_path)
 
@@ -116,9 +124,11 @@ class WatchProcess:
     def wait_log(self, text: str, timeout: float = 20) -> None:
         """Wait for a line of the watch's own log (rcsync.watch) containing `text`; other
         loggers' lines (-v shows migrations, API calls) could contain the same words."""
+
         def watch_lines() -> str:
-            return "\n".join(line for line in self.log().splitlines()
-                             if not OTHER_LOGGER.match(line))
+            return "\n".join(
+                line for line in self.log().splitlines() if not OTHER_LOGGER.match(line)
+            )
 
         def seen() -> bool:
             if self.popen.poll() is not None and text not in watch_lines():
@@ -146,10 +156,10 @@ server = "{url}"
 client_id = "emulator-client"
 client_secret = "emulator-secret"
 jwt = "emulator-jwt"
-token_file = "{root / 'tokens.json'}"
+token_file = "{root / "tokens.json"}"
 
 [database]
-path = "{root / 'messages.db'}"
+path = "{root / "messages.db"}"
 
 [sync]
 watch_interval = {interval}
@@ -171,8 +181,7 @@ def make_setup(tmp_path: Path) -> Iterator[Callable[..., Setup]]:
         servers.append(cm)
         root = tmp_path / f"s{len(setups)}"
         root.mkdir()
-        setup = Setup(emu, server.url, root, write_config(root, server.url),
-                      root / "messages.db")
+        setup = Setup(emu, server.url, root, write_config(root, server.url), root / "messages.db")
         setups.append(setup)
         return setup
 

@@ -61,25 +61,42 @@ class Seen:
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
-def token_response(access: str = "at-1", refresh: str = "rt-1", expires_in: int = 3600,
-                   refresh_in: int = 604800) -> httpx.Response:
-    return httpx.Response(200, json={
-        "access_token": access, "token_type": "bearer", "expires_in": expires_in,
-        "refresh_token": refresh, "refresh_token_expires_in": refresh_in,
-        "scope": "ReadMessages EditMessages", "owner_id": "101", "session_id": "s1",
-    })
+def token_response(
+    access: str = "at-1", refresh: str = "rt-1", expires_in: int = 3600, refresh_in: int = 604800
+) -> httpx.Response:
+    return httpx.Response(
+        200,
+        json={
+            "access_token": access,
+            "token_type": "bearer",
+            "expires_in": expires_in,
+            "refresh_token": refresh,
+            "refresh_token_expires_in": refresh_in,
+            "scope": "ReadMessages EditMessages",
+            "owner_id": "101",
+            "session_id": "s1",
+        },
+    )
 
 
 def rc_error(status: int, code: str, message: str, **headers: str) -> httpx.Response:
-    body = {"errorCode": code, "message": message,
-            "errors": [{"errorCode": code, "message": message}]}
+    body = {
+        "errorCode": code,
+        "message": message,
+        "errors": [{"errorCode": code, "message": message}],
+    }
     return httpx.Response(status, json=body, headers=headers)
 
 
 def oauth_error(status: int, error: str, code: str, description: str) -> httpx.Response:
-    return httpx.Response(status, json={
-        "error": error, "error_description": description,
-        "errors": [{"errorCode": code, "message": description}]})
+    return httpx.Response(
+        status,
+        json={
+            "error": error,
+            "error_description": description,
+            "errors": [{"errorCode": code, "message": description}],
+        },
+    )
 
 
 @dataclass
@@ -100,9 +117,16 @@ class FakeRC:
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
-        self.seen.append(Seen(request.method, request.url.path,
-                              list(request.url.params.multi_items()), request.headers, body,
-                              self.clock()))
+        self.seen.append(
+            Seen(
+                request.method,
+                request.url.path,
+                list(request.url.params.multi_items()),
+                request.headers,
+                body,
+                self.clock(),
+            )
+        )
         for method, pattern, handler in self.routes:
             if method == request.method and pattern.match(request.url.path):
                 return handler(request)
@@ -134,8 +158,13 @@ def fake(clock: Clock) -> FakeRC:
 
 @pytest.fixture
 def cfg(tmp_path: Path) -> RingCentralConfig:
-    return RingCentralConfig(server=SERVER, client_id="cid", client_secret=SECRET, jwt=JWT,
-                             token_file=tmp_path / "state" / "tokens.json")
+    return RingCentralConfig(
+        server=SERVER,
+        client_id="cid",
+        client_secret=SECRET,
+        jwt=JWT,
+        token_file=tmp_path / "state" / "tokens.json",
+    )
 
 
 @pytest.fixture
@@ -143,27 +172,47 @@ def store(cfg: RingCentralConfig) -> TokenStore:
     return TokenStore(cfg.token_file)
 
 
-def valid_tokens(clock: Clock, *, access: str = "at-0", refresh: str = "rt-0",
-                 ttl: float = 3600, refresh_ttl: float = 86400) -> TokenInfo:
-    return TokenInfo(access_token=access, refresh_token=refresh, expires_at=clock() + ttl,
-                     refresh_expires_at=clock() + refresh_ttl, owner_id="101", scope="",
-                     server=SERVER, client_id="cid")
+def valid_tokens(
+    clock: Clock,
+    *,
+    access: str = "at-0",
+    refresh: str = "rt-0",
+    ttl: float = 3600,
+    refresh_ttl: float = 86400,
+) -> TokenInfo:
+    return TokenInfo(
+        access_token=access,
+        refresh_token=refresh,
+        expires_at=clock() + ttl,
+        refresh_expires_at=clock() + refresh_ttl,
+        owner_id="101",
+        scope="",
+        server=SERVER,
+        client_id="cid",
+    )
 
 
 MakeClient = Callable[..., MessageStoreClient]
 
 
 @pytest.fixture
-def make_client(fake: FakeRC, clock: Clock, cfg: RingCentralConfig, store: TokenStore
-                ) -> MakeClient:
+def make_client(
+    fake: FakeRC, clock: Clock, cfg: RingCentralConfig, store: TokenStore
+) -> MakeClient:
     """build_client over the fake; `logged_in=True` stores a valid pair first."""
 
-    def make(*, logged_in: bool = True, cfg_: RingCentralConfig | None = None,
-             **kwargs: Any) -> MessageStoreClient:
+    def make(
+        *, logged_in: bool = True, cfg_: RingCentralConfig | None = None, **kwargs: Any
+    ) -> MessageStoreClient:
         if logged_in:
             store.save(valid_tokens(clock))
-        client = build_client(cfg_ or cfg, transport=httpx.MockTransport(fake), sleep=clock.sleep,
-                              clock=clock, store=store)
+        client = build_client(
+            cfg_ or cfg,
+            transport=httpx.MockTransport(fake),
+            sleep=clock.sleep,
+            clock=clock,
+            store=store,
+        )
         client.session._rand = lambda: 0.5
         for key, value in kwargs.items():
             setattr(client, key, value)
@@ -178,8 +227,13 @@ def policy() -> RetryPolicy:
 
 
 def record(message_id: int, **extra: Any) -> dict[str, Any]:
-    return {"id": message_id, "type": "SMS", "readStatus": "Unread", "availability": "Alive",
-            **extra}
+    return {
+        "id": message_id,
+        "type": "SMS",
+        "readStatus": "Unread",
+        "availability": "Alive",
+        **extra,
+    }
 
 
 @pytest.fixture

@@ -25,14 +25,17 @@ def _bearer(seen: Any) -> str:
     return str(seen.headers["authorization"])
 
 
-def test_logs_in_by_itself_with_jwt(fake: Any, make_client: Any, helpers: Any,
-                                    store: TokenStore) -> None:
+def test_logs_in_by_itself_with_jwt(
+    fake: Any, make_client: Any, helpers: Any, store: TokenStore
+) -> None:
     fake.on("GET", EXT, _ok)
     client = make_client(logged_in=False)
     assert client.read_extension() == {"id": 101}
     token_req, api_req = fake.seen
-    assert token_req.form == {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
-                              "assertion": helpers.JWT}
+    assert token_req.form == {
+        "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        "assertion": helpers.JWT,
+    }
     expected = base64.b64encode(f"cid:{helpers.SECRET}".encode()).decode()
     assert token_req.headers["authorization"] == f"Basic {expected}"
     assert _bearer(api_req) == "Bearer at-l1"
@@ -44,11 +47,16 @@ def test_logs_in_by_itself_with_jwt(fake: Any, make_client: Any, helpers: Any,
 
 def test_password_grant_when_no_jwt(fake: Any, make_client: Any, cfg: Any) -> None:
     fake.on("GET", EXT, _ok)
-    cfg2 = dataclasses.replace(cfg, jwt="", username="+15550100", extension="101",
-                               password="pw-SECRET")
+    cfg2 = dataclasses.replace(
+        cfg, jwt="", username="+15550100", extension="101", password="pw-SECRET"
+    )
     make_client(logged_in=False, cfg_=cfg2).read_extension()
-    assert fake.seen[0].form == {"grant_type": "password", "username": "+15550100",
-                                 "password": "pw-SECRET", "extension": "101"}
+    assert fake.seen[0].form == {
+        "grant_type": "password",
+        "username": "+15550100",
+        "password": "pw-SECRET",
+        "extension": "101",
+    }
 
 
 def test_no_credentials_means_not_logged_in(fake: Any, make_client: Any, cfg: Any) -> None:
@@ -58,8 +66,9 @@ def test_no_credentials_means_not_logged_in(fake: Any, make_client: Any, cfg: An
     assert fake.seen == []
 
 
-def test_refresh_ahead_of_expiry_saves_before_use(fake: Any, make_client: Any, clock: Any,
-                                                  store: TokenStore, helpers: Any) -> None:
+def test_refresh_ahead_of_expiry_saves_before_use(
+    fake: Any, make_client: Any, clock: Any, store: TokenStore, helpers: Any
+) -> None:
     on_disk_when_used: list[str | None] = []
 
     def api(request: httpx.Request) -> httpx.Response:
@@ -91,8 +100,7 @@ def test_401_refreshes_once_and_retries(fake: Any, make_client: Any, helpers: An
     assert fake.refreshes == 1
 
 
-def test_second_401_is_an_auth_error_not_a_loop(fake: Any, make_client: Any,
-                                                helpers: Any) -> None:
+def test_second_401_is_an_auth_error_not_a_loop(fake: Any, make_client: Any, helpers: Any) -> None:
     fake.on("GET", EXT, lambda r: helpers.rc_error(401, "OAU-128", "Access token expired."))
     with pytest.raises(AuthError) as info:
         make_client().read_extension()
@@ -101,9 +109,9 @@ def test_second_401_is_an_auth_error_not_a_loop(fake: Any, make_client: Any,
     assert len(fake.api()) == 2 and fake.refreshes == 1
 
 
-def test_expired_refresh_without_jwt_says_run_login(fake: Any, make_client: Any, cfg: Any,
-                                                    clock: Any, store: TokenStore,
-                                                    helpers: Any) -> None:
+def test_expired_refresh_without_jwt_says_run_login(
+    fake: Any, make_client: Any, cfg: Any, clock: Any, store: TokenStore, helpers: Any
+) -> None:
     client = make_client(cfg_=dataclasses.replace(cfg, jwt=""))
     store.save(helpers.valid_tokens(clock, ttl=-10, refresh_ttl=-5))
     with pytest.raises(AuthError) as info:
@@ -113,18 +121,23 @@ def test_expired_refresh_without_jwt_says_run_login(fake: Any, make_client: Any,
     assert fake.seen == []
 
 
-def test_revoked_refresh_without_jwt(fake: Any, make_client: Any, cfg: Any, clock: Any,
-                                     store: TokenStore, helpers: Any) -> None:
-    fake.on("POST", "/restapi/oauth/token", lambda r: helpers.oauth_error(
-        400, "invalid_grant", "OAU-210", "Token expired"))
+def test_revoked_refresh_without_jwt(
+    fake: Any, make_client: Any, cfg: Any, clock: Any, store: TokenStore, helpers: Any
+) -> None:
+    fake.on(
+        "POST",
+        "/restapi/oauth/token",
+        lambda r: helpers.oauth_error(400, "invalid_grant", "OAU-210", "Token expired"),
+    )
     client = make_client(cfg_=dataclasses.replace(cfg, jwt=""))
     store.save(helpers.valid_tokens(clock, ttl=10))
     with pytest.raises(AuthError, match=r"session expired or revoked \(OAU-210\): run `rcsync"):
         client.read_extension()
 
 
-def test_rejected_refresh_falls_back_to_jwt_login(fake: Any, make_client: Any, clock: Any,
-                                                  store: TokenStore, helpers: Any) -> None:
+def test_rejected_refresh_falls_back_to_jwt_login(
+    fake: Any, make_client: Any, clock: Any, store: TokenStore, helpers: Any
+) -> None:
     def token(request: httpx.Request) -> httpx.Response:
         if "refresh_token" in request.content.decode():
             return helpers.oauth_error(400, "invalid_grant", "OAU-210", "Token expired")
@@ -138,14 +151,17 @@ def test_rejected_refresh_falls_back_to_jwt_login(fake: Any, make_client: Any, c
     assert _bearer(fake.seen[-1]) == "Bearer at-jwt"
 
 
-@pytest.mark.parametrize(("error", "code", "expected"), [
-    ("invalid_client", "OAU-146", "invalid client credentials"),
-    ("invalid_grant", "OAU-140", "the JWT was rejected"),
-    ("unauthorized_client", "OAU-125", "may not use the JWT grant"),
-])
-def test_token_errors_name_the_problem_without_secrets(fake: Any, make_client: Any,
-                                                       helpers: Any, error: str, code: str,
-                                                       expected: str) -> None:
+@pytest.mark.parametrize(
+    ("error", "code", "expected"),
+    [
+        ("invalid_client", "OAU-146", "invalid client credentials"),
+        ("invalid_grant", "OAU-140", "the JWT was rejected"),
+        ("unauthorized_client", "OAU-125", "may not use the JWT grant"),
+    ],
+)
+def test_token_errors_name_the_problem_without_secrets(
+    fake: Any, make_client: Any, helpers: Any, error: str, code: str, expected: str
+) -> None:
     # A hostile/buggy server echoing secrets back must not make us print them.
     echo = f"bad {helpers.SECRET} {helpers.JWT}"
     fake.on("POST", "/restapi/oauth/token", lambda r: helpers.oauth_error(401, error, code, echo))
@@ -156,8 +172,9 @@ def test_token_errors_name_the_problem_without_secrets(fake: Any, make_client: A
     assert helpers.SECRET not in msg and helpers.JWT not in msg
 
 
-def test_secrets_and_tokens_never_logged(fake: Any, make_client: Any, helpers: Any,
-                                         caplog: pytest.LogCaptureFixture) -> None:
+def test_secrets_and_tokens_never_logged(
+    fake: Any, make_client: Any, helpers: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     fake.on("GET", EXT, lambda r: helpers.rc_error(401, "OAU-128", "expired"))
     caplog.set_level("DEBUG", logger="rcsync")
     with pytest.raises(AuthError):
@@ -167,8 +184,9 @@ def test_secrets_and_tokens_never_logged(fake: Any, make_client: Any, helpers: A
         assert secret not in text
 
 
-def test_other_process_already_refreshed(fake: Any, make_client: Any, clock: Any,
-                                         store: TokenStore, helpers: Any) -> None:
+def test_other_process_already_refreshed(
+    fake: Any, make_client: Any, clock: Any, store: TokenStore, helpers: Any
+) -> None:
     fake.on("GET", EXT, _ok)
     client = make_client()
     store.save(helpers.valid_tokens(clock, ttl=10))
@@ -181,8 +199,9 @@ def test_other_process_already_refreshed(fake: Any, make_client: Any, clock: Any
     assert _bearer(fake.seen[-1]) == "Bearer at-other"
 
 
-def test_concurrent_refreshes_spend_the_refresh_token_once(fake: Any, cfg: Any, clock: Any,
-                                                           helpers: Any) -> None:
+def test_concurrent_refreshes_spend_the_refresh_token_once(
+    fake: Any, cfg: Any, clock: Any, helpers: Any
+) -> None:
     """Two clients with separate auths (as two processes) share one token file."""
     used: list[str] = []
     lock = threading.Lock()
@@ -200,8 +219,12 @@ def test_concurrent_refreshes_spend_the_refresh_token_once(fake: Any, cfg: Any, 
     fake.on("GET", EXT, _ok)
     TokenStore(cfg.token_file).save(helpers.valid_tokens(clock, ttl=10))
     cfg_no_jwt = dataclasses.replace(cfg, jwt="")
-    clients = [build_client(cfg_no_jwt, transport=httpx.MockTransport(fake), clock=clock,
-                            sleep=clock.sleep) for _ in range(4)]
+    clients = [
+        build_client(
+            cfg_no_jwt, transport=httpx.MockTransport(fake), clock=clock, sleep=clock.sleep
+        )
+        for _ in range(4)
+    ]
     errors: list[BaseException] = []
 
     def run(c: Any) -> None:
@@ -248,8 +271,9 @@ def test_login_and_logout(fake: Any, cfg: Any, store: TokenStore, helpers: Any) 
     assert store.load() is None
 
 
-def test_logout_ignores_revoke_errors_but_clears(fake: Any, cfg: Any, store: TokenStore,
-                                                 clock: Any, helpers: Any) -> None:
+def test_logout_ignores_revoke_errors_but_clears(
+    fake: Any, cfg: Any, store: TokenStore, clock: Any, helpers: Any
+) -> None:
     def broken(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("down", request=request)
 
@@ -260,8 +284,9 @@ def test_logout_ignores_revoke_errors_but_clears(fake: Any, cfg: Any, store: Tok
     assert store.load() is None
 
 
-def test_login_without_jwt_is_a_clear_error(fake: Any, cfg: Any, store: TokenStore,
-                                            helpers: Any) -> None:
+def test_login_without_jwt_is_a_clear_error(
+    fake: Any, cfg: Any, store: TokenStore, helpers: Any
+) -> None:
     http = httpx.Client(base_url=helpers.SERVER, transport=httpx.MockTransport(fake))
     with pytest.raises(AuthError, match="no JWT configured"):
         login(http, dataclasses.replace(cfg, jwt=""), store)
@@ -281,8 +306,9 @@ def test_token_endpoint_429_is_waited_out(fake: Any, make_client: Any, helpers: 
     def token(request: httpx.Request) -> httpx.Response:
         calls["n"] += 1
         if calls["n"] == 1:
-            return helpers.rc_error(429, "CMN-301", "Request rate exceeded",
-                                    **{"Retry-After": "20"})
+            return helpers.rc_error(
+                429, "CMN-301", "Request rate exceeded", **{"Retry-After": "20"}
+            )
         return helpers.token_response()
 
     fake.on("POST", "/restapi/oauth/token", token)

@@ -94,8 +94,7 @@ def test_broken_body_is_resumed(fake: Any, make_client: Any) -> None:
     dest = io.BytesIO()
     assert make_client().download_content(URI, dest) == len(DATA)
     assert dest.getvalue() == DATA
-    assert [s.headers.get("range") for s in fake.api()] == [None, "bytes=70000-",
-                                                            "bytes=140000-"]
+    assert [s.headers.get("range") for s in fake.api()] == [None, "bytes=70000-", "bytes=140000-"]
 
 
 def test_broken_body_gives_up(fake: Any, make_client: Any) -> None:

@@ -13,8 +13,16 @@ from rcsync.api import build_client, build_http_client, check_server
 from rcsync.errors import ConfigError
 
 
-@pytest.mark.parametrize("server", ["http://127.0.0.1:8090", "http://localhost:1", "http://[::1]:9",
-                                    "http://127.5.0.1", "https://platform.ringcentral.com"])
+@pytest.mark.parametrize(
+    "server",
+    [
+        "http://127.0.0.1:8090",
+        "http://localhost:1",
+        "http://[::1]:9",
+        "http://127.5.0.1",
+        "https://platform.ringcentral.com",
+    ],
+)
 def test_allowed_servers(server: str) -> None:
     assert str(check_server(server)).rstrip("/") == server
 
@@ -40,8 +48,9 @@ def test_http_client_settings(cfg: Any) -> None:
         seen.append(request)
         return httpx.Response(200)
 
-    http = build_http_client(dataclasses.replace(cfg, timeout=12.0),
-                             transport=httpx.MockTransport(handler))
+    http = build_http_client(
+        dataclasses.replace(cfg, timeout=12.0), transport=httpx.MockTransport(handler)
+    )
     http.get("/x")
     assert str(seen[0].url) == "https://platform.ringcentral.com/x"
     assert seen[0].headers["user-agent"] == f"rcsync/{__version__}"

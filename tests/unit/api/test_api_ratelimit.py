@@ -19,8 +19,14 @@ class SlidingWindowServer:
     """Enforces RingCentral's rule: > limit requests in `window` s -> 429 + penalty that every
     request during it restarts. Sends X-Rate-Limit-* headers like RingCentral (lowercase group)."""
 
-    def __init__(self, clock: Any, limit: int = 50, window: float = 60.0,
-                 penalty: float = 60.0, retry_after: bool = True) -> None:
+    def __init__(
+        self,
+        clock: Any,
+        limit: int = 50,
+        window: float = 60.0,
+        penalty: float = 60.0,
+        retry_after: bool = True,
+    ) -> None:
         self.clock, self.limit, self.window, self.penalty = clock, limit, window, penalty
         self.retry_after = retry_after
         self.times: list[float] = []
@@ -37,9 +43,12 @@ class SlidingWindowServer:
             self.blocked_until = now + self.penalty
             return self._429(now)
         self.times.append(now)
-        headers = {"X-Rate-Limit-Group": "light", "X-Rate-Limit-Limit": str(self.limit),
-                   "X-Rate-Limit-Remaining": str(self.limit - len(self.times)),
-                   "X-Rate-Limit-Window": str(int(self.window))}
+        headers = {
+            "X-Rate-Limit-Group": "light",
+            "X-Rate-Limit-Limit": str(self.limit),
+            "X-Rate-Limit-Remaining": str(self.limit - len(self.times)),
+            "X-Rate-Limit-Window": str(int(self.window)),
+        }
         return httpx.Response(200, json={"id": 1}, headers=headers)
 
     def _429(self, now: float) -> httpx.Response:
@@ -49,8 +58,7 @@ class SlidingWindowServer:
         return httpx.Response(429, json=body, headers=headers)
 
 
-def test_long_run_is_paced_and_never_meets_a_429(fake: Any, make_client: Any,
-                                                 clock: Any) -> None:
+def test_long_run_is_paced_and_never_meets_a_429(fake: Any, make_client: Any, clock: Any) -> None:
     server = SlidingWindowServer(clock)
     fake.on("GET", EXT, server)
     client = make_client()
@@ -63,8 +71,9 @@ def test_long_run_is_paced_and_never_meets_a_429(fake: Any, make_client: Any,
     assert 120 <= client.budget.waited < 200  # two full windows (plus margins), no more
 
 
-def test_first_requests_are_paced_by_documented_defaults(fake: Any, make_client: Any,
-                                                         clock: Any) -> None:
+def test_first_requests_are_paced_by_documented_defaults(
+    fake: Any, make_client: Any, clock: Any
+) -> None:
     """A server that says nothing about limits still never sees > 50 Light requests/min."""
     fake.on("GET", EXT, lambda r: httpx.Response(200, json={}))
     client = make_client()
@@ -74,8 +83,9 @@ def test_first_requests_are_paced_by_documented_defaults(fake: Any, make_client:
     assert times[50] - times[0] >= 60
 
 
-def test_server_limit_smaller_than_default_is_learned(fake: Any, make_client: Any,
-                                                      clock: Any) -> None:
+def test_server_limit_smaller_than_default_is_learned(
+    fake: Any, make_client: Any, clock: Any
+) -> None:
     server = SlidingWindowServer(clock, limit=5, window=10)
     fake.on("GET", EXT, server)
     client = make_client()
@@ -91,17 +101,24 @@ def test_remaining_zero_waits_a_window(clock: Any) -> None:
     budget = RateBudget(clock=clock, sleep=clock.sleep, margin=0)
     with budget.slot("Light"):
         pass
-    response = httpx.Response(200, headers={
-        "X-Rate-Limit-Group": "LIGHT", "X-Rate-Limit-Limit": "50",
-        "X-Rate-Limit-Remaining": "0", "X-Rate-Limit-Window": "60"})
+    response = httpx.Response(
+        200,
+        headers={
+            "X-Rate-Limit-Group": "LIGHT",
+            "X-Rate-Limit-Limit": "50",
+            "X-Rate-Limit-Remaining": "0",
+            "X-Rate-Limit-Window": "60",
+        },
+    )
     budget.observe("listMessages", response)
     with budget.slot("Light"):
         pass
     assert clock.sleeps == [60]
 
 
-def test_429_pauses_the_group_and_is_met_once(fake: Any, make_client: Any, clock: Any,
-                                              helpers: Any) -> None:
+def test_429_pauses_the_group_and_is_met_once(
+    fake: Any, make_client: Any, clock: Any, helpers: Any
+) -> None:
     """Another client used up the quota: we get one 429, then send nothing until it ends."""
     server = SlidingWindowServer(clock, penalty=30)
     server.blocked_until = clock() + 30
@@ -124,10 +141,14 @@ def test_429_without_retry_after_waits_60(fake: Any, make_client: Any, clock: An
     assert second.time - first.time >= 60
 
 
-def test_persistent_429_gives_up_with_rate_limited_error(fake: Any, make_client: Any,
-                                                         helpers: Any) -> None:
-    fake.on("GET", EXT, lambda r: helpers.rc_error(429, "CMN-301", "Request rate exceeded",
-                                                   **{"Retry-After": "5"}))
+def test_persistent_429_gives_up_with_rate_limited_error(
+    fake: Any, make_client: Any, helpers: Any
+) -> None:
+    fake.on(
+        "GET",
+        EXT,
+        lambda r: helpers.rc_error(429, "CMN-301", "Request rate exceeded", **{"Retry-After": "5"}),
+    )
     with pytest.raises(RateLimitedError, match=r"readExtension: HTTP 429 CMN-301"):
         make_client().read_extension()
     assert len(fake.api()) == 6  # bounded
@@ -162,9 +183,18 @@ def test_penalty_blocks_every_caller(clock: Any) -> None:
 def test_group_names_case_insensitive_and_op_group_learned(clock: Any) -> None:
     assert normalize_group("light") == normalize_group("LIGHT") == "Light"
     budget = RateBudget(clock=clock, sleep=clock.sleep)
-    budget.observe("readMessageContent", httpx.Response(200, headers={
-        "X-Rate-Limit-Group": "heavy", "X-Rate-Limit-Limit": "10",
-        "X-Rate-Limit-Remaining": "9", "X-Rate-Limit-Window": "60"}))
+    budget.observe(
+        "readMessageContent",
+        httpx.Response(
+            200,
+            headers={
+                "X-Rate-Limit-Group": "heavy",
+                "X-Rate-Limit-Limit": "10",
+                "X-Rate-Limit-Remaining": "9",
+                "X-Rate-Limit-Window": "60",
+            },
+        ),
+    )
     assert budget.group_for("readMessageContent", "Medium") == "Heavy"
     assert budget.group_for("listMessages", "Light") == "Light"
 

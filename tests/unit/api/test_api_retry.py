@@ -15,9 +15,13 @@ EXT = "/restapi/v1.0/account/~/extension/~"
 STORE = "/restapi/v1.0/account/~/extension/~/message-store"
 
 
-def failing(times: int, exc: type[httpx.TransportError] | None = None, status: int = 0,
-            then: Callable[[httpx.Request], httpx.Response] | None = None,
-            headers: dict[str, str] | None = None) -> Callable[[httpx.Request], httpx.Response]:
+def failing(
+    times: int,
+    exc: type[httpx.TransportError] | None = None,
+    status: int = 0,
+    then: Callable[[httpx.Request], httpx.Response] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Callable[[httpx.Request], httpx.Response]:
     count = {"n": 0}
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -25,9 +29,11 @@ def failing(times: int, exc: type[httpx.TransportError] | None = None, status: i
         if count["n"] <= times:
             if exc is not None:
                 raise exc("boom", request=request)
-            return httpx.Response(status, json={"errorCode": "CMN-201",
-                                                "message": "Service Temporary Unavailable"},
-                                  headers=headers or {})
+            return httpx.Response(
+                status,
+                json={"errorCode": "CMN-201", "message": "Service Temporary Unavailable"},
+                headers=headers or {},
+            )
         assert then is not None
         return then(request)
 
@@ -49,10 +55,12 @@ def test_backoff_is_exponential_capped_and_jittered() -> None:
     assert p.backoff(3, 0.0) == 0
 
 
-@pytest.mark.parametrize("exc", [httpx.ConnectError, httpx.ReadError, httpx.ReadTimeout,
-                                 httpx.RemoteProtocolError])
-def test_transport_errors_are_retried(fake: Any, make_client: Any, clock: Any,
-                                      exc: type[httpx.TransportError]) -> None:
+@pytest.mark.parametrize(
+    "exc", [httpx.ConnectError, httpx.ReadError, httpx.ReadTimeout, httpx.RemoteProtocolError]
+)
+def test_transport_errors_are_retried(
+    fake: Any, make_client: Any, clock: Any, exc: type[httpx.TransportError]
+) -> None:
     fake.on("GET", EXT, failing(2, exc, then=_ok))
     assert make_client().read_extension() == {"id": 1}
     assert len(fake.api()) == 3
@@ -63,8 +71,10 @@ def test_transport_errors_give_up_with_network_error(fake: Any, make_client: Any
     fake.on("GET", EXT, failing(99, httpx.ConnectError))
     with pytest.raises(NetworkError) as info:
         make_client().read_extension()
-    assert str(info.value) == ("readExtension: cannot reach platform.ringcentral.com "
-                               "(ConnectError); gave up after 5 attempts")
+    assert str(info.value) == (
+        "readExtension: cannot reach platform.ringcentral.com "
+        "(ConnectError); gave up after 5 attempts"
+    )
     assert len(fake.api()) == 5
 
 
@@ -72,8 +82,9 @@ def test_5xx_retried_then_server_error(fake: Any, make_client: Any) -> None:
     fake.on("GET", EXT, failing(99, status=500))
     with pytest.raises(ServerError) as info:
         make_client().read_extension()
-    assert str(info.value) == ("readExtension: HTTP 500 CMN-201: Service Temporary Unavailable "
-                               "(gave up after 5 attempts)")
+    assert str(info.value) == (
+        "readExtension: HTTP 500 CMN-201: Service Temporary Unavailable (gave up after 5 attempts)"
+    )
     assert len(fake.api()) == 5
 
 
@@ -93,8 +104,9 @@ def test_trash_delete_not_resent_after_dropped_connection(fake: Any, make_client
 
 
 @pytest.mark.parametrize("exc", [httpx.ReadTimeout, httpx.WriteError])
-def test_trash_delete_not_resent_after_timeout(fake: Any, make_client: Any,
-                                               exc: type[httpx.TransportError]) -> None:
+def test_trash_delete_not_resent_after_timeout(
+    fake: Any, make_client: Any, exc: type[httpx.TransportError]
+) -> None:
     fake.on("DELETE", STORE + "/.*", failing(1, exc, then=_no_content))
     with pytest.raises(AmbiguousWriteError):
         make_client().delete_messages([11], purge=False)
@@ -116,11 +128,14 @@ def test_trash_delete_retried_when_it_never_left(fake: Any, make_client: Any) ->
     assert len(fake.api()) == 3
 
 
-def test_trash_delete_retried_when_the_token_refresh_failed(fake: Any, make_client: Any,
-                                                            clock: Any, store: Any,
-                                                            helpers: Any) -> None:
-    fake.on("POST", "/restapi/oauth/token",
-            failing(1, httpx.ReadError, then=lambda r: helpers.token_response()))
+def test_trash_delete_retried_when_the_token_refresh_failed(
+    fake: Any, make_client: Any, clock: Any, store: Any, helpers: Any
+) -> None:
+    fake.on(
+        "POST",
+        "/restapi/oauth/token",
+        failing(1, httpx.ReadError, then=lambda r: helpers.token_response()),
+    )
     fake.on("DELETE", STORE + "/.*", _no_content)
     client = make_client()
     store.save(helpers.valid_tokens(clock, ttl=5))  # refresh due before the DELETE
@@ -128,11 +143,13 @@ def test_trash_delete_retried_when_the_token_refresh_failed(fake: Any, make_clie
     assert [s.method for s in fake.seen] == ["POST", "POST", "DELETE"]
 
 
-def test_purge_and_put_are_retried_after_dropped_connection(fake: Any,
-                                                            make_client: Any) -> None:
+def test_purge_and_put_are_retried_after_dropped_connection(fake: Any, make_client: Any) -> None:
     fake.on("DELETE", STORE + "/.*", failing(1, httpx.RemoteProtocolError, then=_no_content))
-    fake.on("PUT", STORE + "/.*", failing(1, httpx.RemoteProtocolError,
-                                          then=lambda r: httpx.Response(200, json={"id": 11})))
+    fake.on(
+        "PUT",
+        STORE + "/.*",
+        failing(1, httpx.RemoteProtocolError, then=lambda r: httpx.Response(200, json={"id": 11})),
+    )
     client = make_client()
     assert client.delete_messages([11], purge=True)[11].ok
     assert client.set_read_status({11: "Read"})[11].ok

@@ -16,9 +16,16 @@ from rcsync.api import TokenInfo, TokenStore
 
 
 def _pair(access: str = "at-1") -> TokenInfo:
-    return TokenInfo(access_token=access, refresh_token="rt-1", expires_at=1000.0,
-                     refresh_expires_at=2000.0, owner_id="101", scope="ReadMessages",
-                     server="https://platform.ringcentral.com", client_id="cid")
+    return TokenInfo(
+        access_token=access,
+        refresh_token="rt-1",
+        expires_at=1000.0,
+        refresh_expires_at=2000.0,
+        owner_id="101",
+        scope="ReadMessages",
+        server="https://platform.ringcentral.com",
+        client_id="cid",
+    )
 
 
 def test_save_load_roundtrip_private_and_parents_created(tmp_path: Path) -> None:
@@ -27,13 +34,22 @@ def test_save_load_roundtrip_private_and_parents_created(tmp_path: Path) -> None
     assert store.load() == _pair()
     assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
     data = json.loads(store.path.read_text())
-    assert set(data) == {"access_token", "refresh_token", "expires_at", "refresh_expires_at",
-                         "owner_id", "scope", "server", "client_id"}
+    assert set(data) == {
+        "access_token",
+        "refresh_token",
+        "expires_at",
+        "refresh_expires_at",
+        "owner_id",
+        "scope",
+        "server",
+        "client_id",
+    }
     assert os.listdir(store.path.parent) == ["tokens.json"]  # no temp file left
 
 
-def test_failed_replace_keeps_old_file_and_leaves_no_temp(tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_replace_keeps_old_file_and_leaves_no_temp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = TokenStore(tmp_path / "tokens.json")
     store.save(_pair("old"))
 

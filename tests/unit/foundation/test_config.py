@@ -29,8 +29,11 @@ def test_defaults_without_any_file() -> None:
 
 
 def test_values_are_read_and_converted(tmp_path: Path) -> None:
-    p = write(tmp_path, '[sync]\nhistory_start = "2019-05-01"\nmessage_types = ["SMS"]\n'
-                        'watch_interval = 5\n[database]\npath = "~/x.db"\n')
+    p = write(
+        tmp_path,
+        '[sync]\nhistory_start = "2019-05-01"\nmessage_types = ["SMS"]\n'
+        'watch_interval = 5\n[database]\npath = "~/x.db"\n',
+    )
     cfg = load_config(p, env={})
     assert cfg.sync.history_start == dt.date(2019, 5, 1)
     assert cfg.sync.message_types == ("SMS",)
@@ -54,7 +57,7 @@ def test_unknown_key_is_reported(tmp_path: Path) -> None:
 
 
 def test_unknown_section_is_reported(tmp_path: Path) -> None:
-    p = write(tmp_path, '[synk]\nx = 1\n')
+    p = write(tmp_path, "[synk]\nx = 1\n")
     with pytest.raises(ConfigError, match=r"unknown section \[synk\]"):
         load_config(p, env={})
 
@@ -67,16 +70,19 @@ def test_broken_toml_shows_line_and_column(tmp_path: Path) -> None:
     assert str(p) in str(err.value)
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ('[sync]\nmessage_types = ["SMS", "Email"]\n', "expected a list of SMS, Fax"),
-    ('[sync]\nmessage_types = []\n', "at least one"),
-    ('[sync]\nwatch_interval = -1\n', "expected a positive number"),
-    ('[sync]\ndelete_guard = true\n', "expected a whole number"),
-    ('[sync]\nhistory_start = "yesterday"\n', "expected a date"),
-    ('[ringcentral]\nserver = "ftp://x"\n', "expected an http(s) URL"),
-    ('[ringcentral]\ninsecure = "yes"\n', "expected true or false"),
-    ('sync = 3\n', "must be a table"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ('[sync]\nmessage_types = ["SMS", "Email"]\n', "expected a list of SMS, Fax"),
+        ("[sync]\nmessage_types = []\n", "at least one"),
+        ("[sync]\nwatch_interval = -1\n", "expected a positive number"),
+        ("[sync]\ndelete_guard = true\n", "expected a whole number"),
+        ('[sync]\nhistory_start = "yesterday"\n', "expected a date"),
+        ('[ringcentral]\nserver = "ftp://x"\n', "expected an http(s) URL"),
+        ('[ringcentral]\ninsecure = "yes"\n', "expected true or false"),
+        ("sync = 3\n", "must be a table"),
+    ],
+)
 def test_each_checker_rejects_bad_values(tmp_path: Path, text: str, fragment: str) -> None:
     with pytest.raises(ConfigError) as err:
         load_config(write(tmp_path, text), env={})
@@ -85,8 +91,14 @@ def test_each_checker_rejects_bad_values(tmp_path: Path, text: str, fragment: st
 
 def test_environment_overrides_file(tmp_path: Path) -> None:
     p = write(tmp_path, '[ringcentral]\nclient_id = "file"\n')
-    cfg = load_config(p, env={"RCSYNC_CLIENT_ID": "env", "RCSYNC_DB": str(tmp_path / "e.db"),
-                              "RCSYNC_SERVER": "http://127.0.0.1:9"})
+    cfg = load_config(
+        p,
+        env={
+            "RCSYNC_CLIENT_ID": "env",
+            "RCSYNC_DB": str(tmp_path / "e.db"),
+            "RCSYNC_SERVER": "http://127.0.0.1:9",
+        },
+    )
     assert cfg.ringcentral.client_id == "env"
     assert cfg.database.path == tmp_path / "e.db"
     assert cfg.ringcentral.server == "http://127.0.0.1:9"

@@ -34,16 +34,18 @@ def test_upgrade_creates_interface_tables(db_path: Path) -> None:
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def _ignore_fts(obj: object, name: str | None, type_: str, reflected: bool,
-                compare_to: object) -> bool:
+def _ignore_fts(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
     return not (type_ == "table" and name is not None and name.startswith(FTS_SHADOW_PREFIX))
 
 
 def test_migrations_and_models_agree(db_path: Path) -> None:
     engine = create_db_engine(db_path)
     with engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"include_object": _ignore_fts,
-                                                     "compare_type": True})
+        ctx = MigrationContext.configure(
+            conn, opts={"include_object": _ignore_fts, "compare_type": True}
+        )
         diff = compare_metadata(ctx, SQLModel.metadata)
     assert diff == []
 
@@ -117,8 +119,10 @@ def test_old_schema_is_brought_up_to_date(tmp_path: Path) -> None:
     open_database(path).dispose()
     con = sqlite3.connect(path)
     assert con.execute("SELECT version_num FROM alembic_version").fetchone()[0] == head_revision()
-    assert "CROSS JOIN" in con.execute(
-        "SELECT sql FROM sqlite_master WHERE name = 'pending_change'").fetchone()[0]
+    assert (
+        "CROSS JOIN"
+        in con.execute("SELECT sql FROM sqlite_master WHERE name = 'pending_change'").fetchone()[0]
+    )
 
 
 def test_0004_backfills_sms_text_from_subject(tmp_path: Path) -> None:
@@ -129,12 +133,14 @@ def test_0004_backfills_sms_text_from_subject(tmp_path: Path) -> None:
         for mid, mtype in ((1, "SMS"), (2, "Fax")):
             conn.exec_driver_sql(
                 "INSERT INTO message (id, type, creation_time, raw, subject)"
-                f" VALUES ({mid}, '{mtype}', '2024-01-01T00:00:00.000Z', '{{}}', 'hi there')")
+                f" VALUES ({mid}, '{mtype}', '2024-01-01T00:00:00.000Z', '{{}}', 'hi there')"
+            )
     upgrade(engine)
     with engine.connect() as conn:
         rows = conn.exec_driver_sql("SELECT id, text FROM message ORDER BY id").fetchall()
         hits = conn.exec_driver_sql(
-            "SELECT rowid FROM message_fts WHERE message_fts MATCH 'there'").fetchall()
+            "SELECT rowid FROM message_fts WHERE message_fts MATCH 'there'"
+        ).fetchall()
     engine.dispose()
     assert [tuple(r) for r in rows] == [(1, "hi there"), (2, None)]
     assert [r[0] for r in hits] == [1, 2]  # both by subject; the SMS text is indexed too

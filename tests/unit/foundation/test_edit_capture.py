@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 
-def insert(con: sqlite3.Connection, mid: int, read: str = "Unread",
-           avail: str = "Alive") -> None:
+def insert(con: sqlite3.Connection, mid: int, read: str = "Unread", avail: str = "Alive") -> None:
     # An engine write: local, base and remote together.
     con.execute(
         "INSERT INTO message (id, type, creation_time, raw, read_status, base_read_status,"
@@ -21,8 +20,11 @@ def insert(con: sqlite3.Connection, mid: int, read: str = "Unread",
 
 
 def pending(con: sqlite3.Connection) -> list[tuple[int, str, str, str]]:
-    return list(con.execute(
-        "SELECT message_id, field, old_value, new_value FROM pending_change ORDER BY 1, 2"))
+    return list(
+        con.execute(
+            "SELECT message_id, field, old_value, new_value FROM pending_change ORDER BY 1, 2"
+        )
+    )
 
 
 @pytest.fixture
@@ -61,11 +63,14 @@ def test_row_delete_leaves_tombstone_with_row(con: sqlite3.Connection) -> None:
     assert '"subject":"hello there"' in row_json
 
 
-@pytest.mark.parametrize("sql, message", [
-    ("UPDATE message SET read_status='read' WHERE id=1", "read_status must be"),
-    ("UPDATE message SET availability='Gone' WHERE id=1", "availability must be"),
-    ("UPDATE message SET availability='Alive' WHERE id=3", "purged message cannot be"),
-])
+@pytest.mark.parametrize(
+    "sql, message",
+    [
+        ("UPDATE message SET read_status='read' WHERE id=1", "read_status must be"),
+        ("UPDATE message SET availability='Gone' WHERE id=1", "availability must be"),
+        ("UPDATE message SET availability='Alive' WHERE id=3", "purged message cannot be"),
+    ],
+)
 def test_unpushable_edits_are_rejected(con: sqlite3.Connection, sql: str, message: str) -> None:
     with pytest.raises(sqlite3.IntegrityError, match=message):
         con.execute(sql)
@@ -80,8 +85,12 @@ def test_unknown_remote_values_are_stored_as_is(con: sqlite3.Connection) -> None
 
 def test_fts_follows_inserts_updates_and_deletes(con: sqlite3.Connection) -> None:
     def hits(q: str) -> list[int]:
-        return [r[0] for r in con.execute(
-            "SELECT rowid FROM message_fts WHERE message_fts MATCH ? ORDER BY rowid", (q,))]
+        return [
+            r[0]
+            for r in con.execute(
+                "SELECT rowid FROM message_fts WHERE message_fts MATCH ? ORDER BY rowid", (q,)
+            )
+        ]
 
     assert hits("hello") == [1, 2, 3]
     con.execute("UPDATE message SET text='dentist appointment' WHERE id=2")
@@ -94,10 +103,10 @@ def test_engine_write_does_not_restamp_a_pending_edit(con: sqlite3.Connection) -
     con.execute("UPDATE message SET read_status='Read' WHERE id=1")
     con.execute("UPDATE local_edit SET edited_at='2000-01-01T00:00:00.000Z' WHERE message_id=1")
     # A pull changes the other field (value and base together): not a user change.
-    con.execute("UPDATE message SET availability='Deleted', base_availability='Deleted' "
-                "WHERE id=1")
+    con.execute("UPDATE message SET availability='Deleted', base_availability='Deleted' WHERE id=1")
     assert con.execute("SELECT edited_at FROM local_edit WHERE message_id=1").fetchone() == (
-        "2000-01-01T00:00:00.000Z",)
+        "2000-01-01T00:00:00.000Z",
+    )
 
 
 def test_base_moving_away_from_local_makes_an_edit(con: sqlite3.Connection) -> None:
@@ -107,15 +116,16 @@ def test_base_moving_away_from_local_makes_an_edit(con: sqlite3.Connection) -> N
 
 
 def test_finding_pending_edits_does_not_scan_the_archive(con: sqlite3.Connection) -> None:
-    plan = " | ".join(r[3] for r in con.execute(
-        "EXPLAIN QUERY PLAN SELECT * FROM pending_change"))
+    plan = " | ".join(r[3] for r in con.execute("EXPLAIN QUERY PLAN SELECT * FROM pending_change"))
     assert "SCAN m" not in plan and "SCAN message" not in plan
     assert "USING INDEX ix_tombstone_pending" in plan or "ix_tombstone_pending" in plan
 
 
 def test_row_delete_with_foreign_keys_off_leaves_no_orphans(con: sqlite3.Connection) -> None:
-    con.execute("INSERT INTO attachment (message_id, id, type, path, sha256)"
-                " VALUES (2, 77, 'AudioRecording', '2024/x.wav', 'abc')")
+    con.execute(
+        "INSERT INTO attachment (message_id, id, type, path, sha256)"
+        " VALUES (2, 77, 'AudioRecording', '2024/x.wav', 'abc')"
+    )
     con.commit()
     assert con.execute("PRAGMA foreign_keys").fetchone()[0] == 0  # the shell's default
     con.execute("DELETE FROM message WHERE id = 2")
@@ -139,5 +149,6 @@ def test_revert_of_a_row_delete_brings_back_row_and_attachments(db_path: Path) -
     engine.dispose()
     assert c.execute("SELECT subject FROM message WHERE id = 5").fetchone() == ("hello there",)
     assert c.execute("SELECT id, path FROM attachment WHERE message_id = 5").fetchall() == [
-        (9, "a")]
+        (9, "a")
+    ]
     assert pending(c) == []

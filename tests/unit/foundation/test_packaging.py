@@ -7,8 +7,9 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def test_every_subpackage_ships_in_the_wheel() -> None:
-    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
-                 ["packages"])
+    listed = set(
+        tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
     found = {
         ".".join(init.parent.relative_to(REPO).parts)
         for init in (REPO / "rcsync").rglob("__init__.py")

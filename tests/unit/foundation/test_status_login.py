@@ -13,16 +13,31 @@ NOW = 1_800_000_000.0
 
 
 def config(tmp_path: Path, **rc: str) -> Config:
-    ring = RingCentralConfig(server="https://platform.ringcentral.com", client_id="app",
-                             token_file=tmp_path / "tokens.json")
+    ring = RingCentralConfig(
+        server="https://platform.ringcentral.com",
+        client_id="app",
+        token_file=tmp_path / "tokens.json",
+    )
     return Config(ringcentral=replace(ring, **rc))  # type: ignore[arg-type]
 
 
-def store(cfg: Config, *, server: str = "https://platform.ringcentral.com",
-          expires: float = NOW + 1800, refresh_expires: float = NOW + 86400) -> None:
-    TokenStore(cfg.ringcentral.token_file).save(TokenInfo(
-        access_token="a", refresh_token="r", expires_at=expires,
-        refresh_expires_at=refresh_expires, server=server, client_id="app"))
+def store(
+    cfg: Config,
+    *,
+    server: str = "https://platform.ringcentral.com",
+    expires: float = NOW + 1800,
+    refresh_expires: float = NOW + 86400,
+) -> None:
+    TokenStore(cfg.ringcentral.token_file).save(
+        TokenInfo(
+            access_token="a",
+            refresh_token="r",
+            expires_at=expires,
+            refresh_expires_at=refresh_expires,
+            server=server,
+            client_id="app",
+        )
+    )
 
 
 def test_not_logged_in_mentions_a_configured_jwt(tmp_path: Path) -> None:

@@ -33,15 +33,20 @@ def make_config(tmp_path: Path, *, server: str = SERVER, **sync: Any) -> Config:
     sync.setdefault("download_attachments", False)
     return Config(
         ringcentral=RingCentralConfig(
-            server=server, client_id="emulator-client", client_secret="emulator-secret",
-            jwt="emulator-jwt", token_file=tmp_path / "tokens.json"),
+            server=server,
+            client_id="emulator-client",
+            client_secret="emulator-secret",
+            jwt="emulator-jwt",
+            token_file=tmp_path / "tokens.json",
+        ),
         database=DatabaseConfig(path=tmp_path / "messages.db", files=tmp_path / "files"),
         sync=replace(SyncConfig(), **sync),
     )
 
 
 UNLIMITED: dict[str, tuple[int, float]] = {
-    g: (1_000_000, 60.0) for g in ("Light", "Medium", "Heavy", "Auth")}
+    g: (1_000_000, 60.0) for g in ("Light", "Medium", "Heavy", "Auth")
+}
 
 
 def fast_emulator(messages: int, seed: int = 1, clock: Clock | None = None) -> Emulator:
@@ -51,18 +56,24 @@ def fast_emulator(messages: int, seed: int = 1, clock: Clock | None = None) -> E
     headers, and the client, rightly trusting them, paces at 40 content requests a minute.)
     """
     emu = Emulator(messages=messages, seed=seed, clock=clock)
-    emu.configure(rate_limits={"enabled": True,
-                               "limits": {g: n for g, (n, _w) in UNLIMITED.items()}})
+    emu.configure(
+        rate_limits={"enabled": True, "limits": {g: n for g, (n, _w) in UNLIMITED.items()}}
+    )
     return emu
 
 
-def make_client(config: Config, transport: httpx.BaseTransport, *,
-                paced: bool = False) -> MessageStoreClient:
+def make_client(
+    config: Config, transport: httpx.BaseTransport, *, paced: bool = False
+) -> MessageStoreClient:
     """A client; unless `paced`, its rate budget does not pace (emulator limits off)."""
     if paced:
         return build_client(config.ringcentral, transport=transport)
-    return build_client(config.ringcentral, transport=transport, sleep=lambda s: None,
-                        budget=RateBudget(limits=UNLIMITED, sleep=lambda s: None))
+    return build_client(
+        config.ringcentral,
+        transport=transport,
+        sleep=lambda s: None,
+        budget=RateBudget(limits=UNLIMITED, sleep=lambda s: None),
+    )
 
 
 class Interrupted(RuntimeError):
@@ -111,8 +122,9 @@ def row_problems(record: dict[str, Any], row: dict[str, Any] | None) -> list[str
     return out
 
 
-def mirror_problems(engine: Engine, emu: Emulator, types: tuple[str, ...] | None = None
-                    ) -> list[str]:
+def mirror_problems(
+    engine: Engine, emu: Emulator, types: tuple[str, ...] | None = None
+) -> list[str]:
     rows, tombstones = _rows(engine), _tombstones(engine)
     problems: list[str] = []
     for record in emu.store.all_records():
@@ -134,9 +146,11 @@ def attachment_problems(engine: Engine, emu: Emulator, files: Path) -> list[str]
     """Every downloaded file hashes to the server's bytes (where the server still has them)."""
     problems = []
     with engine.connect() as conn:
-        rows = conn.execute(sa.text(
-            "SELECT message_id, id, path, sha256, size FROM attachment WHERE path IS NOT NULL"
-        )).all()
+        rows = conn.execute(
+            sa.text(
+                "SELECT message_id, id, path, sha256, size FROM attachment WHERE path IS NOT NULL"
+            )
+        ).all()
     for mid, aid, path, sha, size in rows:
         data = (files / path).read_bytes()
         if hashlib.sha256(data).hexdigest() != sha or len(data) != size:

@@ -32,18 +32,25 @@ def _count(db: Engine, sql: str) -> int:
         return int(conn.execute(sa.text(sql)).scalar_one())
 
 
-def test_downloads_match_server_bytes_and_fill_text(emu: Emulator, config: Config,
-                                                    db: Engine) -> None:
+def test_downloads_match_server_bytes_and_fill_text(
+    emu: Emulator, config: Config, db: Engine
+) -> None:
     config = _with(config, download_text_parts=True)
     summary = pull(db, make_client(config, emu.transport()), config)
     assert summary.attachments_downloaded > 0 and summary.attachment_bytes > 0
     assert attachment_problems(db, emu, _files(config)) == []
     assert mirror_problems(db, emu) == []
-    missing = _count(db, "SELECT count(*) FROM attachment a JOIN message m"
-                         " ON m.id = a.message_id WHERE a.path IS NULL"
-                         " AND m.availability <> 'Purged'")
-    sms_text = _count(db, "SELECT count(*) FROM message WHERE type = 'SMS' AND text IS NULL"
-                          " AND availability <> 'Purged'")
+    missing = _count(
+        db,
+        "SELECT count(*) FROM attachment a JOIN message m"
+        " ON m.id = a.message_id WHERE a.path IS NULL"
+        " AND m.availability <> 'Purged'",
+    )
+    sms_text = _count(
+        db,
+        "SELECT count(*) FROM message WHERE type = 'SMS' AND text IS NULL"
+        " AND availability <> 'Purged'",
+    )
     transcripts = _count(db, "SELECT count(*) FROM message WHERE transcription IS NOT NULL")
     assert missing == 0 and sms_text == 0 and transcripts > 0
     assert not list(_files(config).rglob("*.part"))
@@ -56,8 +63,9 @@ def test_downloads_match_server_bytes_and_fill_text(emu: Emulator, config: Confi
     assert victim.exists()
 
 
-def test_text_parts_are_not_downloaded_by_default(emu: Emulator, config: Config,
-                                                  db: Engine) -> None:
+def test_text_parts_are_not_downloaded_by_default(
+    emu: Emulator, config: Config, db: Engine
+) -> None:
     config = _with(config)
     assert not config.sync.download_text_parts
     summary = pull(db, make_client(config, emu.transport()), config)
@@ -65,21 +73,40 @@ def test_text_parts_are_not_downloaded_by_default(emu: Emulator, config: Config,
     # Every content request was for a part other than Text: one per downloaded file.
     assert emu.counters.by_operation["readMessageContent"] == downloaded
     assert summary.attachments_downloaded == downloaded > 0
-    assert _count(db, "SELECT count(*) FROM attachment WHERE type = 'Text'"
-                      " AND path IS NOT NULL") == 0
-    assert _count(db, "SELECT count(*) FROM attachment WHERE type = 'Text'"
-                      f" AND skipped = '{TEXT_PART_REASON}'") > 0
+    assert (
+        _count(db, "SELECT count(*) FROM attachment WHERE type = 'Text' AND path IS NOT NULL") == 0
+    )
+    assert (
+        _count(
+            db,
+            "SELECT count(*) FROM attachment WHERE type = 'Text'"
+            f" AND skipped = '{TEXT_PART_REASON}'",
+        )
+        > 0
+    )
     # Audio, transcriptions, faxes and MMS images still come; nothing else is missing.
-    assert _count(db, "SELECT count(*) FROM attachment a JOIN message m ON m.id = a.message_id"
-                      " WHERE a.path IS NULL AND a.type <> 'Text'"
-                      " AND m.availability <> 'Purged'") == 0
+    assert (
+        _count(
+            db,
+            "SELECT count(*) FROM attachment a JOIN message m ON m.id = a.message_id"
+            " WHERE a.path IS NULL AND a.type <> 'Text'"
+            " AND m.availability <> 'Purged'",
+        )
+        == 0
+    )
     assert _count(db, "SELECT count(*) FROM message WHERE transcription IS NOT NULL") > 0
     # The text is the subject, searchable; the mirror is exact.
-    assert _count(db, "SELECT count(*) FROM message WHERE type IN ('SMS', 'Pager')"
-                      " AND text IS NOT subject") == 0
+    assert (
+        _count(
+            db,
+            "SELECT count(*) FROM message WHERE type IN ('SMS', 'Pager') AND text IS NOT subject",
+        )
+        == 0
+    )
     assert mirror_problems(db, emu) == []
-    sms = next(r for r in emu.store.all_records()
-               if r["type"] == "SMS" and r["availability"] == "Alive")
+    sms = next(
+        r for r in emu.store.all_records() if r["type"] == "SMS" and r["availability"] == "Alive"
+    )
     word = max(str(sms["subject"]).split(), key=len).strip(".,!?")
     with db.connect() as conn:
         hits = {h.id for h in search(conn, word, limit=1000)}
@@ -110,31 +137,41 @@ class _WholeText:
         return len(data) - offset
 
 
-def test_text_parts_fetched_when_configured_later(emu: Emulator, config: Config,
-                                                  db: Engine) -> None:
+def test_text_parts_fetched_when_configured_later(
+    emu: Emulator, config: Config, db: Engine
+) -> None:
     pull(db, make_client(config, emu.transport()), _with(config))
     with db.connect() as conn:
-        uris = {r[0] for r in conn.execute(sa.text(
-            "SELECT uri FROM attachment WHERE type = 'Text'"))}
+        uris = {
+            r[0] for r in conn.execute(sa.text("SELECT uri FROM attachment WHERE type = 'Text'"))
+        }
     config = _with(config, download_text_parts=True)
     client = _WholeText(make_client(config, emu.transport()), uris)
     emu.counters.reset()
     summary = pull(db, client, config)  # type: ignore[arg-type]
-    held = _count(db, "SELECT count(*) FROM attachment WHERE type = 'Text' AND path IS NULL"
-                      " AND skipped IS NOT 'purged remotely'")
-    fetched = _count(db, "SELECT count(*) FROM attachment WHERE type = 'Text'"
-                         " AND path IS NOT NULL")
+    held = _count(
+        db,
+        "SELECT count(*) FROM attachment WHERE type = 'Text' AND path IS NULL"
+        " AND skipped IS NOT 'purged remotely'",
+    )
+    fetched = _count(db, "SELECT count(*) FROM attachment WHERE type = 'Text' AND path IS NOT NULL")
     assert held == 0 and fetched > 0
     assert emu.counters.by_operation["readMessageContent"] == fetched
     assert summary.attachments_downloaded == fetched
     # The part's content is the text, and later pulls (even full ones) keep it.
     pull(db, client, config, full=True)  # type: ignore[arg-type]
     with db.connect() as conn:
-        rows = conn.execute(sa.text(
-            "SELECT m.text, m.subject, a.path FROM message m JOIN attachment a"
-            " ON a.message_id = m.id WHERE a.type = 'Text' AND a.path IS NOT NULL")).all()
-        hits = conn.execute(sa.text("SELECT count(*) FROM message_fts"
-                                    " WHERE message_fts MATCH 'text: \"whole text\"'")).scalar_one()
+        rows = conn.execute(
+            sa.text(
+                "SELECT m.text, m.subject, a.path FROM message m JOIN attachment a"
+                " ON a.message_id = m.id WHERE a.type = 'Text' AND a.path IS NOT NULL"
+            )
+        ).all()
+        hits = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM message_fts WHERE message_fts MATCH 'text: \"whole text\"'"
+            )
+        ).scalar_one()
     assert len(rows) == fetched and hits == fetched
     for text, subject, path in rows:
         assert text == (_files(config) / path).read_text(encoding="utf-8")
@@ -142,25 +179,37 @@ def test_text_parts_fetched_when_configured_later(emu: Emulator, config: Config,
 
 
 def test_filters_record_why(emu: Emulator, config: Config, db: Engine) -> None:
-    config = _with(config, attachment_types=("Text",), max_attachment_size=20,
-                   download_text_parts=True)
+    config = _with(
+        config, attachment_types=("Text",), max_attachment_size=20, download_text_parts=True
+    )
     summary = pull(db, make_client(config, emu.transport()), config)
     assert summary.attachments_skipped > 0
     with db.connect() as conn:
-        reasons = {r[0].split(" ")[0] for r in conn.execute(sa.text(
-            "SELECT skipped FROM attachment WHERE skipped IS NOT NULL"))}
-        wrong = conn.execute(sa.text(
-            "SELECT count(*) FROM attachment WHERE path IS NOT NULL"
-            " AND (type <> 'Text' OR size > 20)")).scalar_one()
+        reasons = {
+            r[0].split(" ")[0]
+            for r in conn.execute(
+                sa.text("SELECT skipped FROM attachment WHERE skipped IS NOT NULL")
+            )
+        }
+        wrong = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM attachment WHERE path IS NOT NULL"
+                " AND (type <> 'Text' OR size > 20)"
+            )
+        ).scalar_one()
     assert "type" in reasons and wrong == 0
 
 
-def test_purged_after_listing_is_skipped_not_fatal(emu: Emulator, config: Config,
-                                                   db: Engine) -> None:
+def test_purged_after_listing_is_skipped_not_fatal(
+    emu: Emulator, config: Config, db: Engine
+) -> None:
     client = make_client(config, emu.transport())
     pull(db, client, config)  # attachments off: metadata only
-    vm = next(r["id"] for r in emu.store.all_records()
-              if r["type"] == "VoiceMail" and r["availability"] == "Alive")
+    vm = next(
+        r["id"]
+        for r in emu.store.all_records()
+        if r["type"] == "VoiceMail" and r["availability"] == "Alive"
+    )
     # Purged between listing and download: the content answers 404.
     slot = emu.store.slot_of(vm)
     assert slot is not None
@@ -169,8 +218,9 @@ def test_purged_after_listing_is_skipped_not_fatal(emu: Emulator, config: Config
     summary = pull(db, client, config)
     assert summary.attachments_failed == 0 and summary.attachments_skipped >= 1
     with db.connect() as conn:
-        reason = conn.execute(sa.text("SELECT skipped FROM attachment WHERE message_id = :i"
-                                      " LIMIT 1"), {"i": vm}).scalar_one()
+        reason = conn.execute(
+            sa.text("SELECT skipped FROM attachment WHERE message_id = :i LIMIT 1"), {"i": vm}
+        ).scalar_one()
     assert reason == "purged remotely"
 
 
@@ -179,11 +229,16 @@ def test_part_file_resumes(emu: Emulator, config: Config, db: Engine) -> None:
     pull(db, client, config)
     config = _with(config)
     with db.connect() as conn:
-        job = Job(*conn.execute(sa.text(
-            "SELECT a.message_id, a.id, a.type, a.content_type, a.size, a.uri, m.type,"
-            " m.direction, m.creation_time, m.from_phone_number, m.to_phone_numbers,"
-            " m.remote_availability FROM attachment a JOIN message m ON m.id = a.message_id"
-            " WHERE a.type = 'AudioRecording' AND m.availability = 'Alive' LIMIT 1")).one())
+        job = Job(
+            *conn.execute(
+                sa.text(
+                    "SELECT a.message_id, a.id, a.type, a.content_type, a.size, a.uri, m.type,"
+                    " m.direction, m.creation_time, m.from_phone_number, m.to_phone_numbers,"
+                    " m.remote_availability FROM attachment a JOIN message m ON m.id = a.message_id"
+                    " WHERE a.type = 'AudioRecording' AND m.availability = 'Alive' LIMIT 1"
+                )
+            ).one()
+        )
     slot = emu.store.slot_of(job.message_id)
     assert slot is not None
     content = emu.store.content(slot, job.id)
@@ -197,12 +252,28 @@ def test_part_file_resumes(emu: Emulator, config: Config, db: Engine) -> None:
 
 
 def test_readable_file_names() -> None:
-    job = Job(1234, 12340, "AudioRecording", "audio/x-wav", 10, "u", "VoiceMail", "Inbound",
-              "2024-05-13T10:22:01.000Z", "+15551234567", "+15550000000", "Alive")
-    assert file_name(job) == \
-        "2024/05/2024-05-13T10-22-01_voicemail_+15551234567_1234_12340.wav"
-    out = replace(job, direction="Outbound", to_numbers="+1 (555) 222,+15553333333",
-                  content_type="application/pdf", message_type="Fax")
+    job = Job(
+        1234,
+        12340,
+        "AudioRecording",
+        "audio/x-wav",
+        10,
+        "u",
+        "VoiceMail",
+        "Inbound",
+        "2024-05-13T10:22:01.000Z",
+        "+15551234567",
+        "+15550000000",
+        "Alive",
+    )
+    assert file_name(job) == "2024/05/2024-05-13T10-22-01_voicemail_+15551234567_1234_12340.wav"
+    out = replace(
+        job,
+        direction="Outbound",
+        to_numbers="+1 (555) 222,+15553333333",
+        content_type="application/pdf",
+        message_type="Fax",
+    )
     assert file_name(out).endswith("_fax_+1_555_222_1234_12340.pdf")
     assert extension_for("image/jpeg") == "jpg"
     assert extension_for("application/x-weird; q=1") == "weird"

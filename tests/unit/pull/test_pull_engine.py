@@ -51,8 +51,7 @@ def test_first_pull_mirrors_alive_and_deleted(emu: Emulator, config: Config, db:
     assert _state(db, FIRST_PULL) is None
 
 
-def test_incremental_pull_follows_remote_changes(emu: Emulator, config: Config,
-                                                 db: Engine) -> None:
+def test_incremental_pull_follows_remote_changes(emu: Emulator, config: Config, db: Engine) -> None:
     client = make_client(config, emu.transport())
     pull(db, client, config)
     alive = [r["id"] for r in emu.store.all_records() if r["availability"] == "Alive"]
@@ -68,13 +67,13 @@ def test_incremental_pull_follows_remote_changes(emu: Emulator, config: Config,
     assert summary.new == 5 and summary.purged == 1 and summary.remote_deleted == 2
     assert mirror_problems(db, emu) == []
     with db.connect() as conn:
-        purged = conn.execute(sa.text("SELECT availability, raw FROM message WHERE id = :i"),
-                              {"i": alive[3]}).one()
+        purged = conn.execute(
+            sa.text("SELECT availability, raw FROM message WHERE id = :i"), {"i": alive[3]}
+        ).one()
     assert purged[0] == "Purged" and json.loads(purged[1])["availability"] == "Purged"
 
 
-def test_pull_with_nothing_new_makes_one_request(emu: Emulator, config: Config,
-                                                 db: Engine) -> None:
+def test_pull_with_nothing_new_makes_one_request(emu: Emulator, config: Config, db: Engine) -> None:
     client = make_client(config, emu.transport())
     pull(db, client, config)
     emu.counters.reset()
@@ -102,8 +101,9 @@ def test_interrupted_first_pull_resumes(tmp_path: Path, after: int) -> None:
     emu = fast_emulator(2500, 5)
     config = make_config(tmp_path)
     engine = open_database(config.database.path)
-    broken = make_client(config, Interrupting(emu.transport(), after=after,
-                                              marker="message-store?"))
+    broken = make_client(
+        config, Interrupting(emu.transport(), after=after, marker="message-store?")
+    )
     with pytest.raises(Interrupted):
         pull(engine, broken, config)
     stored = count_rows(engine)
@@ -134,13 +134,19 @@ def test_interrupt_before_final_isync_keeps_progress(tmp_path: Path) -> None:
 
 
 def test_invalid_sync_token_triggers_full_resync_keeping_local_state(
-        emu: Emulator, config: Config, db: Engine) -> None:
+    emu: Emulator, config: Config, db: Engine
+) -> None:
     client = make_client(config, emu.transport())
     pull(db, client, config)
     alive = [r["id"] for r in emu.store.all_records() if r["availability"] == "Alive"]
     with db.begin() as conn:
-        conn.execute(sa.text("UPDATE message SET read_status = 'Read', text = 'local text'"
-                             " WHERE id = :i AND read_status = 'Unread'"), {"i": alive[0]})
+        conn.execute(
+            sa.text(
+                "UPDATE message SET read_status = 'Read', text = 'local text'"
+                " WHERE id = :i AND read_status = 'Unread'"
+            ),
+            {"i": alive[0]},
+        )
         conn.execute(sa.text("UPDATE message SET text = 'kept' WHERE id = :i"), {"i": alive[1]})
         conn.execute(sa.text("DELETE FROM message WHERE id = :i"), {"i": alive[2]})
     pending_before = count_rows(db, "SELECT count(*) FROM pending_change")
@@ -150,10 +156,18 @@ def test_invalid_sync_token_triggers_full_resync_keeping_local_state(
     assert summary.full
     assert mirror_problems(db, emu) == []
     with db.connect() as conn:
-        assert conn.execute(sa.text("SELECT text FROM message WHERE id = :i"),
-                            {"i": alive[1]}).scalar_one() == "kept"
-        assert conn.execute(sa.text("SELECT count(*) FROM message WHERE id = :i"),
-                            {"i": alive[2]}).scalar_one() == 0
+        assert (
+            conn.execute(
+                sa.text("SELECT text FROM message WHERE id = :i"), {"i": alive[1]}
+            ).scalar_one()
+            == "kept"
+        )
+        assert (
+            conn.execute(
+                sa.text("SELECT count(*) FROM message WHERE id = :i"), {"i": alive[2]}
+            ).scalar_one()
+            == 0
+        )
     assert count_rows(db, "SELECT count(*) FROM pending_change") == pending_before
 
 
@@ -171,15 +185,26 @@ def test_full_flag_and_frame_change_resync(emu: Emulator, config: Config, db: En
 def test_crowded_instant_pages_through(tmp_path: Path) -> None:
     emu = fast_emulator(50, 2)
     when = "2024-03-01T12:00:00.000Z"
-    emu.store.inject([{"id": 1_500_000_000_000 + i, "type": "SMS", "creationTime": when,
-                       "subject": f"crowd {i}", "from": {"phoneNumber": "+15550001111"},
-                       "to": [{"phoneNumber": "+15550002222"}]} for i in range(2300)])
+    emu.store.inject(
+        [
+            {
+                "id": 1_500_000_000_000 + i,
+                "type": "SMS",
+                "creationTime": when,
+                "subject": f"crowd {i}",
+                "from": {"phoneNumber": "+15550001111"},
+                "to": [{"phoneNumber": "+15550002222"}],
+            }
+            for i in range(2300)
+        ]
+    )
     config = make_config(tmp_path)
     engine = open_database(config.database.path)
     pull(engine, make_client(config, emu.transport()), config)
     assert mirror_problems(engine, emu) == []
-    assert count_rows(engine, f"SELECT count(*) FROM message WHERE creation_time = '{when}'") \
-        == 2300
+    assert (
+        count_rows(engine, f"SELECT count(*) FROM message WHERE creation_time = '{when}'") == 2300
+    )
 
 
 def test_retention_never_deletes_rows(emu: Emulator, config: Config, db: Engine) -> None:
@@ -188,6 +213,7 @@ def test_retention_never_deletes_rows(emu: Emulator, config: Config, db: Engine)
     before = count_rows(db)
     oldest = min(r["creationTime"] for r in emu.store.all_records())
     from rcsync.emulator.times import parse_iso
+
     assert emu.store.drop_before(parse_iso(oldest) + 86_400_000 * 30) > 0
     pull(db, client, config, full=True)
     assert count_rows(db) == before
@@ -217,8 +243,9 @@ class _Recorder(NullProgress):
 
 
 @pytest.mark.parametrize("junk", ["lots", 1.5, {"n": 3}, [], True, -3, "9" * 5000, None])
-def test_junk_total_elements_means_total_unknown(emu: Emulator, config: Config, db: Engine,
-                                                 junk: object) -> None:
+def test_junk_total_elements_means_total_unknown(
+    emu: Emulator, config: Config, db: Engine, junk: object
+) -> None:
     progress = _Recorder()
     pull(db, make_client(config, _Totals(emu.transport(), junk)), config, progress=progress)
     assert mirror_problems(db, emu) == []
@@ -232,7 +259,8 @@ def test_total_elements_as_text_still_counts(emu: Emulator, config: Config, db: 
 
 
 def test_failed_page_write_leaves_earlier_pages_and_an_idle_client(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import rcsync.sync.pull as pull_module
 
     emu = fast_emulator(2500, 5)
@@ -271,20 +299,25 @@ def test_prefetch_returns_raises_and_settles() -> None:
     failing.settle()  # an error already handed over is not raised again
 
 
-def test_read_change_on_an_already_trashed_message_is_pulled(emu: Emulator, config: Config,
-                                                              db: Engine) -> None:
+def test_read_change_on_an_already_trashed_message_is_pulled(
+    emu: Emulator, config: Config, db: Engine
+) -> None:
     # RingCentral reports any change to a trashed message as the same id + availability
     # stub, so a stub for a message we already know as trashed must still be re-read.
     client = make_client(config, emu.transport())
     pull(db, client, config)
-    target = next(r["id"] for r in emu.store.all_records()
-                  if r["availability"] == "Alive" and r["readStatus"] == "Read")
+    target = next(
+        r["id"]
+        for r in emu.store.all_records()
+        if r["availability"] == "Alive" and r["readStatus"] == "Read"
+    )
     emu.store.remote_edit(target, availability="Deleted")
     pull(db, client, config)
     emu.store.remote_edit(target, read_status="Unread")
     pull(db, client, config)
     with db.connect() as conn:
-        row = conn.execute(sa.text("SELECT read_status, availability FROM message WHERE id = :i"),
-                           {"i": target}).one()
+        row = conn.execute(
+            sa.text("SELECT read_status, availability FROM message WHERE id = :i"), {"i": target}
+        ).one()
     assert tuple(row) == ("Unread", "Deleted")
     assert mirror_problems(db, emu) == []

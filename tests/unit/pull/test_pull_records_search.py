@@ -17,12 +17,24 @@ from tests.unit.pull.pull_harness import fast_emulator
 
 def test_message_row_maps_parties_and_details() -> None:
     record = {
-        "id": 7, "type": "VoiceMail", "creationTime": "2024-05-13T10:22:01.000Z",
+        "id": 7,
+        "type": "VoiceMail",
+        "creationTime": "2024-05-13T10:22:01.000Z",
         "from": {"phoneNumber": "+15551234567", "name": "Alice"},
         "to": [{"extensionNumber": "101", "name": "Me"}, {"phoneNumber": "+1555", "name": None}],
-        "attachments": [{"id": 70, "type": "AudioRecording", "contentType": "audio/x-wav",
-                         "vmDuration": 31, "size": 100, "uri": "https://m/70"}],
-        "extensionId": 101, "readStatus": "Unread", "availability": "Alive",
+        "attachments": [
+            {
+                "id": 70,
+                "type": "AudioRecording",
+                "contentType": "audio/x-wav",
+                "vmDuration": 31,
+                "size": 100,
+                "uri": "https://m/70",
+            }
+        ],
+        "extensionId": 101,
+        "readStatus": "Unread",
+        "availability": "Alive",
     }
     row = rec.message_row(record)
     assert row["from_phone_number"] == "+15551234567" and row["from_name"] == "Alice"
@@ -43,8 +55,11 @@ def _r(i: int, t: str) -> dict[str, object]:
 
 def test_next_listing_keyset_steps() -> None:
     start = Listing(frame={}, token="t", date_to="2030-01-01T00:00:00.000Z")
-    page = [_r(3, "2024-01-03T00:00:00.000Z"), _r(2, "2024-01-02T00:00:00.000Z"),
-            _r(1, "2024-01-02T00:00:00.000Z")]
+    page = [
+        _r(3, "2024-01-03T00:00:00.000Z"),
+        _r(2, "2024-01-02T00:00:00.000Z"),
+        _r(1, "2024-01-02T00:00:00.000Z"),
+    ]
     step = next_listing(start, page, has_next=True)
     assert step.date_to == "2024-01-02T00:00:00.001Z" and step.page == 1
     assert step.boundary == (1, 2) and step.oldest == "2024-01-02T00:00:00.000Z"
@@ -70,7 +85,7 @@ def test_search_finds_and_highlights(searchable: Engine) -> None:
         assert {h.type for h in only_sms} <= {"SMS"}
 
 
-@pytest.mark.parametrize("query", ['"\'; DROP TABLE message; --', "a:b", "((", "NOT", '"'])
+@pytest.mark.parametrize("query", ["\"'; DROP TABLE message; --", "a:b", "((", "NOT", '"'])
 def test_hostile_queries_do_not_break(searchable: Engine, query: str) -> None:
     with searchable.connect() as conn:
         with contextlib.suppress(SearchError):

@@ -26,15 +26,22 @@ RD, UN = "Read", "Unread"
 OLD, NEW = "2024-01-01T00:00:00.000Z", "2024-06-01T00:00:00.000Z"
 
 
-def msg(read: tuple[str | None, str | None, str | None] = (UN, UN, UN),
-        avail: tuple[str | None, str | None, str | None] = (A, A, A), *, mid: int = 7,
-        local_time: str = NEW, remote_time: str = OLD) -> PendingMessage:
-    return PendingMessage(mid, FieldState(*read, local_time, remote_time),
-                          FieldState(*avail, local_time, remote_time))
+def msg(
+    read: tuple[str | None, str | None, str | None] = (UN, UN, UN),
+    avail: tuple[str | None, str | None, str | None] = (A, A, A),
+    *,
+    mid: int = 7,
+    local_time: str = NEW,
+    remote_time: str = OLD,
+) -> PendingMessage:
+    return PendingMessage(
+        mid, FieldState(*read, local_time, remote_time), FieldState(*avail, local_time, remote_time)
+    )
 
 
-def summary(plan: Plan) -> tuple[set[tuple[str, str | None]], set[tuple[str, str, str | None]],
-                                 set[tuple[str, str]]]:
+def summary(
+    plan: Plan,
+) -> tuple[set[tuple[str, str | None]], set[tuple[str, str, str | None]], set[tuple[str, str]]]:
     """(remote ops, fixes, conflicts) without ids: one message per test."""
     return (
         {(a.op.value, a.value) for a in plan.actions},
@@ -64,9 +71,11 @@ def test_read_table_is_complete() -> None:
 
 @pytest.mark.parametrize("policy", list(Policy))
 @pytest.mark.parametrize(("cell", "expected"), list(READ_CELLS.items()), ids=str)
-def test_read_status_cells(cell: tuple[str, str, str],
-                           expected: tuple[set[tuple[str, str]], set[tuple[str, str, str]]],
-                           policy: Policy) -> None:
+def test_read_status_cells(
+    cell: tuple[str, str, str],
+    expected: tuple[set[tuple[str, str]], set[tuple[str, str, str]]],
+    policy: Policy,
+) -> None:
     ops, fixes, conflicts = summary(plan_push([msg(read=cell)], policy=policy))
     assert (ops, fixes) == expected
     assert conflicts == set()
@@ -74,7 +83,8 @@ def test_read_status_cells(cell: tuple[str, str, str],
 
 @pytest.mark.parametrize("base_remote", [(UN, UN), (UN, RD), (RD, UN)])
 def test_read_edit_on_remotely_purged_message_is_dropped_and_recorded(
-        base_remote: tuple[str, str]) -> None:
+    base_remote: tuple[str, str],
+) -> None:
     base, remote = base_remote
     local = RD if base == UN else UN
     plan = plan_push([msg(read=(local, base, remote), avail=(A, A, P))])
@@ -115,23 +125,42 @@ REJECT: Expect = (set(), {("reject", "availability", P)}, {("availability", "rej
 PURGED_WINS: Expect = (set(), {("take_remote", "availability", P)}, {("availability", "purged")})
 
 AVAIL_CELLS: dict[Cell, Expect] = {
-    (A, A, A): NO, (A, A, D): take(D), (A, A, P): take(P),
-    (D, A, A): op("trash"), (D, A, D): conv(D), (D, A, P): PURGED_WINS,
-    (P, A, A): op("purge"), (P, A, P): conv(P),
-    (A, D, A): conv(A), (A, D, D): op("restore"), (A, D, P): PURGED_WINS,
-    (D, D, A): take(A), (D, D, D): NO, (D, D, P): take(P),
-    (P, D, D): op("purge"), (P, D, P): conv(P),
+    (A, A, A): NO,
+    (A, A, D): take(D),
+    (A, A, P): take(P),
+    (D, A, A): op("trash"),
+    (D, A, D): conv(D),
+    (D, A, P): PURGED_WINS,
+    (P, A, A): op("purge"),
+    (P, A, P): conv(P),
+    (A, D, A): conv(A),
+    (A, D, D): op("restore"),
+    (A, D, P): PURGED_WINS,
+    (D, D, A): take(A),
+    (D, D, D): NO,
+    (D, D, P): take(P),
+    (P, D, D): op("purge"),
+    (P, D, P): conv(P),
     # base Purged: nothing leaves Purged. Local edits are rejected (the schema trigger
     # forbids them; a client bypassing it gets them undone); remote reports are ignored.
-    (A, P, A): REJECT, (A, P, D): REJECT, (A, P, P): REJECT,
-    (D, P, A): REJECT, (D, P, D): REJECT, (D, P, P): REJECT,
-    (P, P, A): NO, (P, P, D): NO, (P, P, P): NO,
+    (A, P, A): REJECT,
+    (A, P, D): REJECT,
+    (A, P, P): REJECT,
+    (D, P, A): REJECT,
+    (D, P, D): REJECT,
+    (D, P, P): REJECT,
+    (P, P, A): NO,
+    (P, P, D): NO,
+    (P, P, P): NO,
 }
 
 
 def kept(purge_from: str) -> Expect:
-    return ({("purge", None)}, {("move_base", "availability", purge_from)},
-            {("availability", "kept_local")})
+    return (
+        {("purge", None)},
+        {("move_base", "availability", purge_from)},
+        {("availability", "kept_local")},
+    )
 
 
 def took(v: str) -> Expect:
@@ -147,8 +176,7 @@ AVAIL_POLICY_CELLS: dict[Cell, dict[Policy, Expect]] = {
 
 
 def test_availability_table_is_complete() -> None:
-    assert set(AVAIL_CELLS) | set(AVAIL_POLICY_CELLS) == set(itertools.product((A, D, P),
-                                                                                repeat=3))
+    assert set(AVAIL_CELLS) | set(AVAIL_POLICY_CELLS) == set(itertools.product((A, D, P), repeat=3))
 
 
 @pytest.mark.parametrize("policy", list(Policy))
@@ -157,9 +185,11 @@ def test_availability_cells(cell: Cell, expected: Expect, policy: Policy) -> Non
     assert summary(plan_push([msg(avail=cell)], policy=policy)) == expected
 
 
-@pytest.mark.parametrize(("cell", "policy", "expected"),
-                         [(c, p, e) for c, by in AVAIL_POLICY_CELLS.items() for p, e in by.items()],
-                         ids=str)
+@pytest.mark.parametrize(
+    ("cell", "policy", "expected"),
+    [(c, p, e) for c, by in AVAIL_POLICY_CELLS.items() for p, e in by.items()],
+    ids=str,
+)
 def test_availability_conflict_cells(cell: Cell, policy: Policy, expected: Expect) -> None:
     assert summary(plan_push([msg(avail=cell)], policy=policy)) == expected
 
@@ -201,19 +231,24 @@ def test_kept_local_conflict_on_restore_vs_remote_purge_is_impossible() -> None:
 
 # --- tombstones -----------------------------------------------------------------------
 
+
 def tomb(base: str, remote: str, mid: int = 9) -> PendingTombstone:
     return PendingTombstone(mid, base, remote, NEW, OLD)
 
 
-def tsum(plan: Plan) -> tuple[set[tuple[str, bool]], set[tuple[str, str | None, str | None]],
-                               set[str]]:
-    return ({(a.op.value, a.row) for a in plan.actions},
-            {(f.kind.value, f.value, f.row_action) for f in plan.fixes},
-            {c.resolution for c in plan.conflicts})
+def tsum(
+    plan: Plan,
+) -> tuple[set[tuple[str, bool]], set[tuple[str, str | None, str | None]], set[str]]:
+    return (
+        {(a.op.value, a.row) for a in plan.actions},
+        {(f.kind.value, f.value, f.row_action) for f in plan.fixes},
+        {c.resolution for c in plan.conflicts},
+    )
 
 
-TOMB_CELLS: dict[tuple[str, str, str], tuple[set[tuple[str, bool]], set[tuple[str, str, str]],
-                                               set[str]]] = {
+TOMB_CELLS: dict[
+    tuple[str, str, str], tuple[set[tuple[str, bool]], set[tuple[str, str, str]], set[str]]
+] = {
     # (row_delete, base, remote)
     ("trash", A, A): ({("trash", True)}, set(), set()),
     ("trash", A, D): (set(), {("confirm_row", D, "trash")}, set()),
@@ -233,9 +268,10 @@ TOMB_CELLS: dict[tuple[str, str, str], tuple[set[tuple[str, bool]], set[tuple[st
 
 
 @pytest.mark.parametrize(("cell", "expected"), list(TOMB_CELLS.items()), ids=str)
-def test_tombstone_cells(cell: tuple[str, str, str],
-                         expected: tuple[set[tuple[str, bool]], set[tuple[str, str, str]],
-                                         set[str]]) -> None:
+def test_tombstone_cells(
+    cell: tuple[str, str, str],
+    expected: tuple[set[tuple[str, bool]], set[tuple[str, str, str]], set[str]],
+) -> None:
     row_delete, base, remote = cell
     assert tsum(plan_push([], [tomb(base, remote)], row_delete=row_delete)) == expected
 
@@ -248,19 +284,21 @@ def test_tombstones_ignore_policy(policy: Policy) -> None:
 
 # --- trash verification -----------------------------------------------------------------
 
+
 def test_trash_candidates_are_messages_and_rows() -> None:
-    plan = plan_push([msg(avail=(D, A, A), mid=1), msg(avail=(P, A, A), mid=2)],
-                     [tomb(A, A, mid=3)])
+    plan = plan_push(
+        [msg(avail=(D, A, A), mid=1), msg(avail=(P, A, A), mid=2)], [tomb(A, A, mid=3)]
+    )
     assert sorted(trash_candidates(plan)) == [1, 3]
 
 
 def test_fresh_state_already_deleted_only_confirms() -> None:
     fresh = {1: RemoteState(UN, D, NEW), 3: RemoteState(UN, D, NEW)}
-    plan = plan_push([msg(avail=(D, A, A), mid=1)], [tomb(A, A, mid=3)], fresh=fresh,
-                     verified=frozenset(fresh))
+    plan = plan_push(
+        [msg(avail=(D, A, A), mid=1)], [tomb(A, A, mid=3)], fresh=fresh, verified=frozenset(fresh)
+    )
     assert plan.actions == ()
-    assert {(f.kind, f.message_id) for f in plan.fixes} == {(Fix.CONVERGE, 1),
-                                                            (Fix.CONFIRM_ROW, 3)}
+    assert {(f.kind, f.message_id) for f in plan.fixes} == {(Fix.CONVERGE, 1), (Fix.CONFIRM_ROW, 3)}
 
 
 def test_fresh_state_purged_when_user_asked_trash_is_a_recorded_conflict() -> None:
@@ -270,8 +308,11 @@ def test_fresh_state_purged_when_user_asked_trash_is_a_recorded_conflict() -> No
 
 
 def test_unverified_trash_is_deferred_never_sent() -> None:
-    plan = plan_push([msg(avail=(D, A, A), mid=1), msg(avail=(P, A, A), mid=2)],
-                     [tomb(A, A, mid=3)], verified=frozenset())
+    plan = plan_push(
+        [msg(avail=(D, A, A), mid=1), msg(avail=(P, A, A), mid=2)],
+        [tomb(A, A, mid=3)],
+        verified=frozenset(),
+    )
     assert plan.actions == (RemoteAction(Op.PURGE, 2),)
     assert {(d.message_id, d.row) for d in plan.deferred} == {(1, False), (3, True)}
 
@@ -285,6 +326,7 @@ def test_fresh_read_status_is_used() -> None:
 
 
 # --- grouping and counting ------------------------------------------------------------
+
 
 def test_groups_count_requests_per_batch_limits() -> None:
     msgs = [msg(read=(RD, UN, UN), mid=i) for i in range(1500)]

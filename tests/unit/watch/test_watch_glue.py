@@ -34,18 +34,21 @@ DB = Path("/data/messages.db")
 NAMES = watched_names(DB)
 
 
-@pytest.mark.parametrize(("event", "wakes"), [
-    (FileModifiedEvent("/data/messages.db"), True),
-    (FileModifiedEvent("/data/messages.db-wal"), True),
-    (FileCreatedEvent("/data/messages.db-journal"), True),
-    (FileMovedEvent("/data/tmp123", "/data/messages.db"), True),
-    (FileModifiedEvent("/data/messages.db-shm"), False),
-    (FileModifiedEvent("/data/messages.db.lock"), False),
-    (FileModifiedEvent("/data/files/123/1.pdf"), False),
-    (FileModifiedEvent("/data/other.db"), False),
-    (FileOpenedEvent("/data/messages.db"), False),
-    (FileClosedEvent("/data/messages.db"), False),
-])
+@pytest.mark.parametrize(
+    ("event", "wakes"),
+    [
+        (FileModifiedEvent("/data/messages.db"), True),
+        (FileModifiedEvent("/data/messages.db-wal"), True),
+        (FileCreatedEvent("/data/messages.db-journal"), True),
+        (FileMovedEvent("/data/tmp123", "/data/messages.db"), True),
+        (FileModifiedEvent("/data/messages.db-shm"), False),
+        (FileModifiedEvent("/data/messages.db.lock"), False),
+        (FileModifiedEvent("/data/files/123/1.pdf"), False),
+        (FileModifiedEvent("/data/other.db"), False),
+        (FileOpenedEvent("/data/messages.db"), False),
+        (FileClosedEvent("/data/messages.db"), False),
+    ],
+)
 def test_only_writes_to_the_database_or_its_wal_wake(event: object, wakes: bool) -> None:
     assert is_database_write(event, NAMES) is wakes  # type: ignore[arg-type]
 
@@ -66,11 +69,15 @@ def test_observer_wakes_on_a_commit_by_another_connection(db_path: Path) -> None
 
 
 def _insert_message(conn: sa.Connection, mid: int) -> None:
-    conn.execute(sa.text(
-        "INSERT INTO message (id, type, creation_time, raw, read_status, base_read_status,"
-        " remote_read_status, availability, base_availability, remote_availability)"
-        " VALUES (:id, 'SMS', '2024-01-01T00:00:00.000Z', '{}', 'Unread', 'Unread', 'Unread',"
-        " 'Alive', 'Alive', 'Alive')"), {"id": mid})
+    conn.execute(
+        sa.text(
+            "INSERT INTO message (id, type, creation_time, raw, read_status, base_read_status,"
+            " remote_read_status, availability, base_availability, remote_availability)"
+            " VALUES (:id, 'SMS', '2024-01-01T00:00:00.000Z', '{}', 'Unread', 'Unread', 'Unread',"
+            " 'Alive', 'Alive', 'Alive')"
+        ),
+        {"id": mid},
+    )
 
 
 def test_pending_counts_user_edits_not_engine_writes(engine: Engine) -> None:
@@ -78,8 +85,11 @@ def test_pending_counts_user_edits_not_engine_writes(engine: Engine) -> None:
         for mid in (1, 2, 3):
             _insert_message(conn, mid)
         # The engine writes value and base together: not an edit.
-        conn.execute(sa.text("UPDATE message SET read_status = 'Read', base_read_status = 'Read'"
-                             " WHERE id = 1"))
+        conn.execute(
+            sa.text(
+                "UPDATE message SET read_status = 'Read', base_read_status = 'Read' WHERE id = 1"
+            )
+        )
     assert read_pending(engine).count == 0
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE message SET read_status = 'Read' WHERE id = 2"))
@@ -103,4 +113,6 @@ def test_outcomes_read_as_one_line_per_action() -> None:
         push_outcome(PushSummary(pushed=1, failed=2, errors=["HTTP 503"]))
     stopped = push_outcome(PushSummary(pushed=50, stopped=True, left=70))
     assert (stopped.count, stopped.summary) == (
-        50, "pushed 50; stopped early; 70 edits left pending")
+        50,
+        "pushed 50; stopped early; 70 edits left pending",
+    )

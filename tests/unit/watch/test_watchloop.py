@@ -126,7 +126,7 @@ class FakeWorker:
         self.clock.t += self.op_seconds
         sent = len(self.pending_edits) - self.rejected
         self.pushed_edits.append(sent)
-        self.pending_edits = self.pending_edits[:self.rejected]
+        self.pending_edits = self.pending_edits[: self.rejected]
         self.waker.at(self.clock.t)  # our own commit wakes the watcher
         return Outcome(sent, f"pushed {sent}")
 
@@ -141,8 +141,9 @@ class FakeWorker:
         return [t for k, t in self.calls if k == kind]
 
 
-def make(interval: float = 60.0, end: float = 1200.0, jitter: float = 0.5
-         ) -> tuple[Clock, SimWaker, FakeWorker, Runner]:
+def make(
+    interval: float = 60.0, end: float = 1200.0, jitter: float = 0.5
+) -> tuple[Clock, SimWaker, FakeWorker, Runner]:
     clock = Clock()
     waker = SimWaker(clock, end=clock.t + end)
     worker = FakeWorker(clock, waker)
@@ -214,10 +215,15 @@ def test_new_edit_after_rejected_one_is_still_pushed_promptly() -> None:
     assert len(pushes) == 2 and 1050.2 - 1e-6 <= pushes[1] <= 1051.0
 
 
-@pytest.mark.parametrize("exc", [
-    NetworkError("connection refused"), ServerError("HTTP 503", status=503),
-    RateLimitedError("HTTP 429", status=429), ApiError("HTTP 400", status=400),
-])
+@pytest.mark.parametrize(
+    "exc",
+    [
+        NetworkError("connection refused"),
+        ServerError("HTTP 503", status=503),
+        RateLimitedError("HTTP 429", status=429),
+        ApiError("HTTP 400", status=400),
+    ],
+)
 def test_transient_errors_back_off_with_growing_capped_delays(exc: Exception) -> None:
     _clock, _waker, worker, runner = make(interval=3600, end=4000)
     worker.errors["pull"] = [exc] * 12
