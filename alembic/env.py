@@ -1,10 +1,10 @@
-"""Alembic environment for rcsync. Run from code (rcsync.db), which hands us a connection."""
+"""Alembic environment; run from code (rcsync.store.database), which passes a connection."""
 
 from __future__ import annotations
 
 from alembic import context
 
-from rcsync.model import SQLModel
+from rcsync.store.schema import SQLModel
 
 target_metadata = SQLModel.metadata
 

@@ -48,7 +48,7 @@ def _config(server: str, folder: Path) -> Any:
 
 def run_pull(server: str, folder: Path) -> dict[str, Any]:
     from rcsync.api import RateBudget, build_client
-    from rcsync.db import open_database
+    from rcsync.store.database import open_database
     from rcsync.sync.pull import pull
 
     config = _config(server, folder)
@@ -120,7 +120,7 @@ def run_baseline(server: str, folder: Path) -> dict[str, Any]:
 
     import httpx
 
-    from rcsync.db import open_database
+    from rcsync.store.database import open_database
 
     db = folder / "messages.db"
     open_database(db).dispose()

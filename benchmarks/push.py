@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from rcsync.api import TokenStore, build_client
 from rcsync.config import Config, DatabaseConfig, RingCentralConfig, SyncConfig
-from rcsync.db import open_database
+from rcsync.store.database import open_database
 from rcsync.sync.push import load_pending, push
 
 SERVER = "https://platform.ringcentral.com"

@@ -61,7 +61,7 @@ def first_pull(config: Path) -> None:
     # The pull command may still be a placeholder: use the engine directly.
     from rcsync.api import build_client
     from rcsync.config import load_config
-    from rcsync.db import open_database
+    from rcsync.store.database import open_database
     from rcsync.sync.pull import pull
 
     cfg = load_config(config)

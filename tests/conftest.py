@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from rcsync.db import open_database
+from rcsync.store.database import open_database
 
 
 @pytest.fixture(autouse=True)

@@ -15,8 +15,8 @@ from rcsync.api.auth import Credentials, RingCentralAuth, login, logout
 from rcsync.api.client import PATH_LIMIT, STAR_LIMIT, MessageStoreClient
 from rcsync.api.errors import AmbiguousWriteError, MalformedResponse
 from rcsync.api.factory import build_client, build_http_client, check_server
-from rcsync.api.models import ItemResult, MessagePage, SyncResult
 from rcsync.api.ratelimit import Group, GroupStats, RateBudget
+from rcsync.api.results import ItemResult, MessagePage, SyncResult
 from rcsync.api.retry import RetryPolicy
 from rcsync.api.session import ApiSession, Operation
 from rcsync.api.tokens import TokenInfo, TokenStore

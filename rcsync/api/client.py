@@ -25,9 +25,9 @@ import httpx
 
 from rcsync.api.content import download
 from rcsync.api.errors import AmbiguousWriteError, describe, malformed
-from rcsync.api.models import ItemResult, MessagePage, Record, SyncResult
 from rcsync.api.multipart import MULTIPART_JSON, item_from, parse_parts, results_from_parts
 from rcsync.api.ratelimit import Group, RateBudget
+from rcsync.api.results import ItemResult, MessagePage, Record, SyncResult
 from rcsync.api.session import ApiSession, Operation
 from rcsync.errors import ApiError
 

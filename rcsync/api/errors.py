@@ -24,7 +24,7 @@ from rcsync.errors import (
 )
 
 if TYPE_CHECKING:
-    from rcsync.api.models import ItemResult
+    from rcsync.api.results import ItemResult
 
 LOGIN_HINT = "run `rcsync login`"
 _MAX_MESSAGE = 200

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from rcsync.api.errors import error_details, malformed
-from rcsync.api.models import ItemResult
+from rcsync.api.results import ItemResult
 
 MULTIPART_JSON = "application/vnd.ringcentral.multipart+json"
 

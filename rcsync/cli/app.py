@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Engine
 
 from rcsync.config import Config, load_config
-from rcsync.lock import engine_lock
+from rcsync.store.lock import engine_lock
 
 if TYPE_CHECKING:
     from rcsync.api import MessageStoreClient
@@ -57,7 +57,7 @@ class App:
                 "(run `rcsync pull` first, or check --db / [database] path)"
             )
         if self._engine is None:
-            from rcsync.db import open_database
+            from rcsync.store.database import open_database
 
             self._engine = open_database(self.database_path)
         return self._engine

@@ -117,10 +117,10 @@ def demo(app: App, directory: Path | None, messages: int, seed: int) -> None:
 
 def _run(app: App, emu: Any) -> None:
     from rcsync.cli.status_cmd import print_status
-    from rcsync.search import search
+    from rcsync.store.search import search
     from rcsync.sync.pull import pull
     from rcsync.sync.push import push
-    from rcsync.sync.sync import sync
+    from rcsync.sync.reconcile import sync
 
     out = app.output
     config = app.config

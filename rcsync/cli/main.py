@@ -43,7 +43,7 @@ class RcsyncGroup(click.Group):
             self._report(ctx, exc, _one_line(exc))
             ctx.exit(exc.exit_code)
         except (sqlalchemy.exc.SQLAlchemyError, sqlite3.Error) as exc:
-            from rcsync.db import describe_sqlite_error
+            from rcsync.store.database import describe_sqlite_error
 
             self._report(ctx, exc, f"database: {describe_sqlite_error(exc)}")
             ctx.exit(1)

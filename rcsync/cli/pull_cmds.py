@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from rcsync.cli.app import App
-from rcsync.search import MARK_END, MARK_START, Hit
+from rcsync.store.search import MARK_END, MARK_START, Hit
 from rcsync.sync.pull import PullSummary
 
 pass_app = click.make_pass_decorator(App)
@@ -95,7 +95,7 @@ def search(app: App, query: str, as_json: bool, limit: int, message_type: str | 
       rcsync search dentist
       rcsync search '"call me back"' --type VoiceMail --json
     """
-    from rcsync.search import search as run_search
+    from rcsync.store.search import search as run_search
 
     with app.engine(create=False).connect() as conn:
         hits = run_search(conn, query, limit=limit, message_type=message_type)

@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
-from rcsync import edits
 from rcsync.cli.app import App
+from rcsync.store import edits
 
 pass_app = click.make_pass_decorator(App)
 
@@ -84,7 +84,7 @@ def sync(app: App, dry_run: bool, force: bool, as_json: bool) -> None:
     Example:
       rcsync sync
     """
-    from rcsync.sync.sync import sync as run_sync
+    from rcsync.sync.reconcile import sync as run_sync
 
     with app.engine_lock("sync"):
         summary = run_sync(

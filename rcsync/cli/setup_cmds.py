@@ -118,7 +118,7 @@ def upgrade(app: App) -> None:
     Example:
       rcsync --db new.db db upgrade
     """
-    from rcsync.db import head_revision
+    from rcsync.store.database import head_revision
 
     app.engine()
     app.output.echo(f"{app.database_path}: schema at {head_revision()} (current)")
@@ -133,7 +133,7 @@ def current(app: App) -> None:
     Example:
       rcsync db current
     """
-    from rcsync.db import create_db_engine, current_revision, head_revision
+    from rcsync.store.database import create_db_engine, current_revision, head_revision
 
     path = app.database_path
     if not path.exists():

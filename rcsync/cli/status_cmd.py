@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from rcsync.cli.app import App
-from rcsync.status import collect_status, empty_status
+from rcsync.store.status import collect_status, empty_status
 
 pass_app = click.make_pass_decorator(App)
 

@@ -111,9 +111,9 @@ def watch(app: App, interval: float | None, wait: bool, log_file: Path | None, f
       rcsync watch --interval 60 --log-file ~/rcsync-watch.log
     """
     from rcsync.api import build_client
-    from rcsync.signals import run_stoppable, stop_on_signals
-    from rcsync.watch import EngineWorker, LogProgress, run_watch
-    from rcsync.watchloop import Waker, interruptible_sleep
+    from rcsync.watch.runner import EngineWorker, LogProgress, run_watch
+    from rcsync.watch.schedule import Waker, interruptible_sleep
+    from rcsync.watch.signals import run_stoppable, stop_on_signals
 
     config = app.config
     every = interval if interval is not None else config.sync.watch_interval

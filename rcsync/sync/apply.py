@@ -8,7 +8,7 @@ Order of work (each step its own transaction, so a crash anywhere loses nothing)
    the value sent (never local: a user edit made meanwhile stays pending), a failure stays
    pending with its error and one more attempt.
 
-The database writes themselves are in `rcsync.sync.push_save`; this module decides which
+The database writes themselves are in `rcsync.store.pushes`; this module decides which
 to make from RingCentral's answers, and keeps the in-flight journal.
 
 A stop request (`stop`, set by `rcsync watch` on SIGINT/SIGTERM) is honoured between batches,
@@ -34,12 +34,12 @@ from typing import Any, Protocol
 from sqlalchemy.engine import Connection, Engine
 
 from rcsync.api.errors import AmbiguousWriteError
-from rcsync.api.models import ItemResult
+from rcsync.api.results import ItemResult
 from rcsync.errors import RcsyncError
 from rcsync.progress import NullProgress, Progress
-from rcsync.sync.actions import AVAILABILITY, PATH_BATCH, READ, READ_BATCH, Op, Plan, RemoteAction
-from rcsync.sync.merge import Policy
-from rcsync.sync.push_save import (
+from rcsync.rules.actions import AVAILABILITY, PATH_BATCH, READ, READ_BATCH, Op, Plan, RemoteAction
+from rcsync.rules.merge import Policy
+from rcsync.store.pushes import (
     TARGET,
     confirm_field,
     confirm_row,
@@ -48,7 +48,7 @@ from rcsync.sync.push_save import (
     save_local_steps,
     save_success,
 )
-from rcsync.sync.state import get_state, set_state, utc_now_iso
+from rcsync.store.state import get_state, set_state, utc_now_iso
 
 # sync_state key: JSON list of batches sent whose answers were not saved yet.
 IN_FLIGHT = "push_in_flight"

@@ -35,7 +35,7 @@ from sqlalchemy.engine import Engine
 from rcsync.config import Config, SyncConfig
 from rcsync.errors import ApiError
 from rcsync.progress import Progress
-from rcsync.sync.state import utc_now_iso
+from rcsync.store.state import utc_now_iso
 
 PURGED_REASON = "purged remotely"
 TEXT_PART_REASON = "text is in subject ([sync] download_text_parts = false)"

@@ -38,15 +38,13 @@ from sqlalchemy.engine import Connection, Engine
 
 from rcsync.api.errors import MalformedResponse
 from rcsync.config import Config
-from rcsync.db import translate_errors
 from rcsync.errors import SyncTokenInvalid
 from rcsync.progress import NullProgress, Progress
-from rcsync.sync import records as rec
-from rcsync.sync.attachments import AttachmentCounts, ContentClient, download_attachments
-from rcsync.sync.merge import Policy
-from rcsync.sync.prefetch import Prefetch
-from rcsync.sync.save import SaveCounts, save_records
-from rcsync.sync.state import (
+from rcsync.rules import records as rec
+from rcsync.rules.merge import Policy
+from rcsync.store.database import translate_errors
+from rcsync.store.messages import SaveCounts, save_records
+from rcsync.store.state import (
     FIRST_PULL,
     LAST_PULL_AT,
     SYNC_FRAME,
@@ -55,6 +53,8 @@ from rcsync.sync.state import (
     set_state,
     utc_now_iso,
 )
+from rcsync.sync.attachments import AttachmentCounts, ContentClient, download_attachments
+from rcsync.sync.prefetch import Prefetch
 
 PER_PAGE = 1000
 BATCH = 1000

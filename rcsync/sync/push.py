@@ -22,15 +22,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from rcsync.api.models import ItemResult
+from rcsync.api.results import ItemResult
 from rcsync.config import Config
 from rcsync.errors import AuthError, GuardError, RcsyncError
 from rcsync.progress import NullProgress, Progress
-from rcsync.sync.actions import PATH_BATCH, PendingMessage, PendingTombstone, Plan, RemoteState
+from rcsync.rules.actions import PATH_BATCH, PendingMessage, PendingTombstone, Plan, RemoteState
+from rcsync.rules.merge import FieldState, Policy
+from rcsync.rules.plan import plan_push, trash_candidates
+from rcsync.store.state import LAST_PUSH_AT, set_state, utc_now_iso
 from rcsync.sync.apply import ApplyResult, PushClient, apply_plan, recover_in_flight
-from rcsync.sync.merge import FieldState, Policy
-from rcsync.sync.plan import plan_push, trash_candidates
-from rcsync.sync.state import LAST_PUSH_AT, set_state, utc_now_iso
 
 _PENDING_MESSAGES = sa.text(
     "SELECT m.id, m.read_status, m.base_read_status, m.remote_read_status,"

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from rcsync.cli.main import cli
-from rcsync.db import open_database
 from rcsync.emulator import Emulator, serve
+from rcsync.store.database import open_database
 from tests.unit.pull.pull_harness import fast_emulator, mirror_problems
 
 

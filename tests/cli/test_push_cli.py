@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner, Result
 
 from rcsync.cli import cli
-from rcsync.db import open_database
+from rcsync.store.database import open_database
 
 emulator = pytest.importorskip("rcsync.emulator")
 

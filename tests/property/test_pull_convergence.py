@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from rcsync.db import open_database
+from rcsync.store.database import open_database
 from rcsync.sync.pull import pull
 from tests.unit.pull.pull_harness import (
     Interrupted,

@@ -30,13 +30,13 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from rcsync.api import TokenStore, build_client
 from rcsync.config import Config, DatabaseConfig, RingCentralConfig, SyncConfig
-from rcsync.db import open_database
 from rcsync.errors import RcsyncError
+from rcsync.store.database import open_database
 
 emulator = pytest.importorskip("rcsync.emulator")
 pull_mod = pytest.importorskip("rcsync.sync.pull")
 
-from rcsync.sync.sync import sync  # noqa: E402
+from rcsync.sync.reconcile import sync  # noqa: E402
 
 N = 10
 SERVER = "https://platform.ringcentral.com"

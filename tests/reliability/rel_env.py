@@ -25,8 +25,8 @@ from sqlalchemy.engine import Engine
 
 from rcsync.api import MessageStoreClient, TokenStore, build_client
 from rcsync.config import Config, DatabaseConfig, RingCentralConfig, SyncConfig
-from rcsync.db import open_database
 from rcsync.emulator import Emulator, serve
+from rcsync.store.database import open_database
 
 SQLITE3 = shutil.which("sqlite3") or "/usr/bin/sqlite3"
 CLIENT_ID = "emulator-client"
@@ -178,7 +178,7 @@ class Served:
                 client.close()
 
     def sync(self, **kw: Any) -> Any:
-        from rcsync.sync.sync import sync
+        from rcsync.sync.reconcile import sync
 
         config = kw.pop("config", None) or self.config()
         given = kw.pop("client", None)

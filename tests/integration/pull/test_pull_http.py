@@ -7,8 +7,8 @@ from pathlib import Path
 
 import httpx
 
-from rcsync.db import open_database
 from rcsync.emulator import FakeClock, serve
+from rcsync.store.database import open_database
 from rcsync.sync.pull import pull
 from tests.unit.pull.pull_harness import (
     UNLIMITED,

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from rcsync.api import MessageStoreClient, TokenStore, build_client
 from rcsync.config import Config, DatabaseConfig, RingCentralConfig, SyncConfig
-from rcsync.db import open_database
+from rcsync.store.database import open_database
 from rcsync.sync.push import PushSummary, push
 
 emulator = pytest.importorskip("rcsync.emulator")

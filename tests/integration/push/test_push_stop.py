@@ -15,7 +15,7 @@ import httpx
 from push_env import PushEnv
 
 from rcsync.progress import NullProgress
-from rcsync.sync.state import get_state
+from rcsync.store.state import get_state
 
 
 class StopAfter(NullProgress):
@@ -99,7 +99,7 @@ def test_stop_requested_before_the_push_sends_no_write(env: PushEnv) -> None:
 
 
 def test_a_stop_mid_sync_skips_the_pull_after_the_push(make_env: Callable[..., PushEnv]) -> None:
-    from rcsync.sync.sync import sync
+    from rcsync.sync.reconcile import sync
 
     env = make_env(messages=150)
     _trash(env, 60)

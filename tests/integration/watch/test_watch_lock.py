@@ -10,7 +10,7 @@ import pytest
 from watch_harness import Setup
 
 from rcsync.errors import LockedError
-from rcsync.lock import engine_lock
+from rcsync.store.lock import engine_lock
 
 pytestmark = pytest.mark.slow
 

@@ -17,11 +17,11 @@ from watch_harness import Setup, wait_for
 
 from rcsync.api import build_client
 from rcsync.config import Config, DatabaseConfig, RingCentralConfig, SyncConfig
-from rcsync.db import open_database
 from rcsync.emulator import Emulator
 from rcsync.errors import AuthError
-from rcsync.watch import EngineWorker, run_watch
-from rcsync.watchloop import Waker
+from rcsync.store.database import open_database
+from rcsync.watch.runner import EngineWorker, run_watch
+from rcsync.watch.schedule import Waker
 
 API = "https://platform.ringcentral.com"
 

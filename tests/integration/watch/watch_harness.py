@@ -58,7 +58,7 @@ class Setup:
         assert "not implemented" in done.stderr, done.stderr
         from rcsync.api import build_client
         from rcsync.config import load_config
-        from rcsync.db import open_database
+        from rcsync.store.database import open_database
         from rcsync.sync.pull import pull
 
         cfg = load_config(self.config)

@@ -11,7 +11,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from rcsync.db import (
+from rcsync.errors import DatabaseError, SchemaTooNewError
+from rcsync.store.database import (
     alembic_config,
     create_db_engine,
     current_revision,
@@ -19,8 +20,7 @@ from rcsync.db import (
     open_database,
     upgrade,
 )
-from rcsync.errors import DatabaseError, SchemaTooNewError
-from rcsync.model import FTS_SHADOW_PREFIX, SQLModel
+from rcsync.store.schema import FTS_SHADOW_PREFIX, SQLModel
 
 
 def test_exactly_one_migration_head() -> None:

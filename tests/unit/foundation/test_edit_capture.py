@@ -135,8 +135,8 @@ def test_row_delete_with_foreign_keys_off_leaves_no_orphans(con: sqlite3.Connect
 
 
 def test_revert_of_a_row_delete_brings_back_row_and_attachments(db_path: Path) -> None:
-    from rcsync.db import open_database
-    from rcsync.edits import revert
+    from rcsync.store.database import open_database
+    from rcsync.store.edits import revert
 
     c = sqlite3.connect(db_path)
     insert(c, 5)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rcsync.api.tokens import TokenInfo, TokenStore
 from rcsync.config import Config, RingCentralConfig
-from rcsync.status import login_state
+from rcsync.store.status import login_state
 
 NOW = 1_800_000_000.0
 

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from rcsync.config import Config
-from rcsync.db import open_database
 from rcsync.emulator import Emulator
+from rcsync.store.database import open_database
 from tests.unit.pull.pull_harness import fast_emulator, make_config
 
 

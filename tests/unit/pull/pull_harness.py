@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from rcsync.api import MessageStoreClient, RateBudget, build_client
 from rcsync.config import Config, DatabaseConfig, RingCentralConfig, SyncConfig
 from rcsync.emulator import Clock, Emulator
-from rcsync.sync.records import META_COLUMNS, message_row
+from rcsync.rules.records import META_COLUMNS, message_row
 
 SERVER = "https://platform.ringcentral.com"
 

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from rcsync.api import MessageStoreClient
 from rcsync.config import Config
 from rcsync.emulator import Emulator
-from rcsync.search import search
+from rcsync.store.search import search
 from rcsync.sync.attachments import TEXT_PART_REASON, Job, extension_for, file_name
 from rcsync.sync.pull import pull
 from tests.unit.pull.pull_harness import attachment_problems, make_client, mirror_problems

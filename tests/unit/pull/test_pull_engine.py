@@ -14,11 +14,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from rcsync.config import Config
-from rcsync.db import open_database
 from rcsync.emulator import Emulator
 from rcsync.progress import NullProgress
+from rcsync.store.database import open_database
+from rcsync.store.state import FIRST_PULL, SYNC_FRAME, SYNC_TOKEN, get_state
 from rcsync.sync.pull import pull
-from rcsync.sync.state import FIRST_PULL, SYNC_FRAME, SYNC_TOKEN, get_state
 from tests.unit.pull.pull_harness import (
     Interrupted,
     Interrupting,

@@ -7,11 +7,11 @@ import contextlib
 import pytest
 from sqlalchemy.engine import Engine
 
-from rcsync.search import SearchError, search
-from rcsync.sync import records as rec
-from rcsync.sync.merge import Policy
+from rcsync.rules import records as rec
+from rcsync.rules.merge import Policy
+from rcsync.store.messages import save_records
+from rcsync.store.search import SearchError, search
 from rcsync.sync.pull import Listing, next_listing
-from rcsync.sync.save import save_records
 from tests.unit.pull.pull_harness import fast_emulator
 
 

@@ -8,8 +8,8 @@ import itertools
 
 import pytest
 
-from rcsync.sync.merge import FieldState, Policy
-from rcsync.sync.plan import (
+from rcsync.rules.merge import FieldState, Policy
+from rcsync.rules.plan import (
     Fix,
     Op,
     PendingMessage,

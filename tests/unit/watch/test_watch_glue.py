@@ -20,7 +20,7 @@ from watchdog.events import (
 
 from rcsync.sync.pull import PullSummary
 from rcsync.sync.push import PushSummary
-from rcsync.watch import (
+from rcsync.watch.runner import (
     is_database_write,
     pull_outcome,
     push_outcome,
@@ -28,7 +28,7 @@ from rcsync.watch import (
     watched_names,
     watching,
 )
-from rcsync.watchloop import StepIncomplete
+from rcsync.watch.schedule import StepIncomplete
 
 DB = Path("/data/messages.db")
 NAMES = watched_names(DB)

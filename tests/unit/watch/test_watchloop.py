@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from rcsync.backoff import Backoff
 from rcsync.errors import (
     ApiError,
     AuthError,
@@ -22,7 +21,8 @@ from rcsync.errors import (
     RateLimitedError,
     ServerError,
 )
-from rcsync.watchloop import (
+from rcsync.watch.backoff import Backoff
+from rcsync.watch.schedule import (
     Outcome,
     Pending,
     Runner,
@@ -343,7 +343,7 @@ def test_a_push_that_keeps_failing_slows_down_and_does_not_starve_pulls() -> Non
 
 
 def test_a_stop_during_a_wait_inside_a_step_ends_the_step_quietly() -> None:
-    from rcsync.watchloop import StopRequested, interruptible_sleep
+    from rcsync.watch.schedule import StopRequested, interruptible_sleep
 
     clock, waker, worker, runner = make(end=100)
     sleep = interruptible_sleep(waker.stop_requested)

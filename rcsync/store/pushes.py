@@ -16,8 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from rcsync.model import NOW_SQL
-from rcsync.sync.actions import (
+from rcsync.rules.actions import (
     AVAILABILITY,
     READ,
     ConflictNote,
@@ -28,8 +27,9 @@ from rcsync.sync.actions import (
     Plan,
     RemoteAction,
 )
-from rcsync.sync.merge import FieldState, Policy, Resolution
-from rcsync.sync.state import save_conflict
+from rcsync.rules.merge import FieldState, Policy, Resolution
+from rcsync.store.schema import NOW_SQL
+from rcsync.store.state import save_conflict
 
 # The availability a successful call leaves a message in.
 TARGET = {Op.RESTORE: "Alive", Op.TRASH: "Deleted", Op.PURGE: "Purged"}

@@ -7,7 +7,7 @@ it with a fake clock; the runner drives it with `time.monotonic` and a `Waker`.
 
 Rules, in priority order:
 
-* After a failure nothing happens until the backoff delay has passed (`rcsync.backoff`).
+* After a failure nothing happens until the backoff delay has passed (`rcsync.watch.backoff`).
 * A wanted push goes first; each successful push is followed at once by a pull, so the base
   of every field is fresh before the next edit is judged. While steps fail, the one that did
   not fail last goes first, so a broken pull never holds edits back, nor the reverse.
@@ -37,7 +37,6 @@ from typing import Protocol
 import httpx
 import sqlalchemy.exc
 
-from rcsync.backoff import Backoff
 from rcsync.errors import (
     ApiError,
     AuthError,
@@ -48,6 +47,7 @@ from rcsync.errors import (
     NetworkError,
     SchemaTooNewError,
 )
+from rcsync.watch.backoff import Backoff
 
 log = logging.getLogger("rcsync.watch")
 

@@ -1,6 +1,6 @@
 """The push's vocabulary: what is pending, what the planner decides, and the plan itself.
 
-Plain frozen dataclasses and enums, shared by the planner (`rcsync.sync.plan`, which makes
+Plain frozen dataclasses and enums, shared by the planner (`rcsync.rules.plan`, which makes
 a `Plan`), the applier (`rcsync.sync.apply`, which performs one), the push pipeline and the
 dry-run (which prints one, as `RequestGroup` lines). No logic beyond grouping a plan's
 actions into requests the way the applier batches them.
@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from rcsync.sync.merge import FieldState
+from rcsync.rules.merge import FieldState
 
 READ = "read_status"
 AVAILABILITY = "availability"

@@ -25,9 +25,9 @@ from sqlalchemy.engine import Engine
 
 from rcsync.config import Config
 from rcsync.progress import NullProgress, Progress
+from rcsync.store.state import SYNC_TOKEN, get_state
 from rcsync.sync.apply import recover_in_flight
 from rcsync.sync.push import PushSummary, push
-from rcsync.sync.state import SYNC_TOKEN, get_state
 
 if TYPE_CHECKING:
     from rcsync.sync.pull import PullSummary

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 
 from rcsync.api.tokens import TokenStore
 from rcsync.config import Config
-from rcsync.sync.state import LAST_PULL_AT, LAST_PUSH_AT, get_state
+from rcsync.store.state import LAST_PULL_AT, LAST_PUSH_AT, get_state
 
 
 def login_state(config: Config, now: float | None = None) -> str:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from rcsync.errors import RcsyncError
-from rcsync.model import ATTACHMENT_COLUMNS, MESSAGE_COLUMNS
+from rcsync.store.schema import ATTACHMENT_COLUMNS, MESSAGE_COLUMNS
 
 _MAX_LISTED = 5
 

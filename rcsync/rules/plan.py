@@ -4,11 +4,11 @@ It turns what is pending locally (dirty messages and row tombstones, each with i
 base and remote values) into a `Plan`: the remote writes to send (`RemoteAction`), the
 database-only fixes to make (`LocalFix`: take a remote change, move a base after a kept-local
 conflict, reject an impossible edit, confirm a change both sides already agree on), and the
-conflicts to record. These types are defined in `rcsync.sync.actions` and re-exported
+conflicts to record. These types are defined in `rcsync.rules.actions` and re-exported
 here. The applier (`rcsync.sync.apply`) performs a plan; dry-run prints one;
 so what is printed is exactly what would be done (habit 1 of STYLE.md).
 
-Per field the rule is the three-way merge of `rcsync.sync.merge`. On top of it:
+Per field the rule is the three-way merge of `rcsync.rules.merge`. On top of it:
 
 * availability edits map to RingCentral calls by (remote value, wanted value):
   Alive→Deleted = trash (DELETE), anything→Purged = purge (DELETE ?purge=true),
@@ -31,8 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from rcsync.model import AVAILABILITIES, READ_STATUSES
-from rcsync.sync.actions import (
+from rcsync.rules.actions import (
     AVAILABILITY,
     PATH_BATCH,
     READ,
@@ -52,9 +51,10 @@ from rcsync.sync.actions import (
     Resolved,
     group_read_actions,
 )
-from rcsync.sync.merge import Decision, FieldState, Outcome, Policy, Resolution, merge_field
+from rcsync.rules.merge import Decision, FieldState, Outcome, Policy, Resolution, merge_field
+from rcsync.store.schema import AVAILABILITIES, READ_STATUSES
 
-# The vocabulary lives in `rcsync.sync.actions`; it is re-exported here so that callers can
+# The vocabulary lives in `rcsync.rules.actions`; it is re-exported here so that callers can
 # import a plan and the planner from one place.
 __all__ = [
     "AVAILABILITY",

@@ -27,9 +27,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from rcsync.sync import records as rec
-from rcsync.sync.merge import FieldState, Outcome, Policy, merge_field
-from rcsync.sync.state import save_conflict
+from rcsync.rules import records as rec
+from rcsync.rules.merge import FieldState, Outcome, Policy, merge_field
+from rcsync.store.state import save_conflict
 
 FIELDS = ("read_status", "availability")
 _REMOTE_KEY = {"read_status": "readStatus", "availability": "availability"}

@@ -1,12 +1,12 @@
 """`watch`: keep the mirror current, reacting to local edits and pulling periodically.
 
 The database records every local edit itself (triggers fill ``local_edit``/``tombstone``,
-see `rcsync.model`); this module only *wakes* the engine. A watchdog observer (inotify on
+see `rcsync.store.schema`); this module only *wakes* the engine. A watchdog observer (inotify on
 Linux) watches the database's folder for writes to the database file and its ``-wal``
 (in WAL mode a commit touches only the WAL) or ``-journal``; the ``-shm`` index, the engine
 lock, the attachments folder and unrelated files are ignored, and so are opens and closes
 (readers open the file too). Each relevant event only nudges the `Waker`; the scheduler in
-`rcsync.watchloop` debounces, checks cheaply what is pending, and decides on push or pull.
+`rcsync.watch.schedule` debounces, checks cheaply what is pending, and decides on push or pull.
 
 Composition only: the watcher glue, the cheap pending check, and the adapter from the
 pull/push engines to the loop's `Worker`. No printing; the CLI sets up the log handlers.
@@ -36,10 +36,10 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
-from rcsync.backoff import Backoff
 from rcsync.config import Config
 from rcsync.progress import NullProgress, Progress
-from rcsync.watchloop import Outcome, Pending, Runner, Scheduler, StepIncomplete, Waker
+from rcsync.watch.backoff import Backoff
+from rcsync.watch.schedule import Outcome, Pending, Runner, Scheduler, StepIncomplete, Waker
 
 if TYPE_CHECKING:
     from rcsync.api import MessageStoreClient

@@ -1,7 +1,7 @@
 """Full-text search over the archive (subjects, SMS text, voicemail transcriptions).
 
 Uses the FTS5 index ``message_fts`` (external content over ``message``, kept current by the
-triggers in `rcsync.model`). The user's query is always a bound parameter, never spliced
+triggers in `rcsync.store.schema`). The user's query is always a bound parameter, never spliced
 into SQL. FTS5 has its own query language (``"phrase"``, ``AND``/``OR``/``NOT``, ``pre*``);
 a query it cannot parse (an unbalanced quote, a stray ``:``) is retried as one quoted
 phrase, so typing anything never ends in a traceback. Read-only.

@@ -42,7 +42,7 @@ def migrations_dir() -> Path:
 
         return Path(next(iter(pkg.__path__))).resolve()
     except ImportError:
-        checkout = Path(__file__).resolve().parent.parent / "alembic"
+        checkout = Path(__file__).resolve().parents[2] / "alembic"
         if (checkout / "env.py").exists():
             return checkout
         raise DatabaseError("rcsync's migration scripts are missing from this install") from None

@@ -10,7 +10,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from rcsync.sync.merge import FieldState, Policy, Resolution
+from rcsync.rules.merge import FieldState, Policy, Resolution
 
 # Keys of sync_state (documented in the README's database section).
 SYNC_TOKEN = "sync_token"  # the message-sync token of the last committed pull
