@@ -15,19 +15,21 @@ import datetime as dt
 import os
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import platformdirs
 
 from rcsync.errors import ConfigError
+from rcsync.types import ConflictPolicy, MessageType, RowDelete
 
 APP = "rcsync"
 DEFAULT_SERVER = "https://platform.ringcentral.com"
-MESSAGE_TYPES = ("SMS", "Fax", "VoiceMail", "Pager")
-CONFLICT_POLICIES = ("newest", "remote", "local")
-ROW_DELETE_ACTIONS = ("trash", "purge")
+
+
+E = TypeVar("E", bound=StrEnum)
 
 
 def default_config_path() -> Path:
@@ -77,7 +79,7 @@ class DatabaseConfig:
 @dataclass(frozen=True)
 class SyncConfig:
     history_start: dt.date = dt.date(2000, 1, 1)
-    message_types: tuple[str, ...] = MESSAGE_TYPES
+    message_types: tuple[MessageType, ...] = tuple(MessageType)
     download_attachments: bool = True
     # SMS/Pager text is taken from the record's subject (RingCentral replicates the text
     # there); true also fetches each Text part: one Medium-group request (40/min) per message.
@@ -86,8 +88,8 @@ class SyncConfig:
     max_attachment_size: int = 0
     # Attachment types to download (MessageAttachmentTypeEnum); empty = all.
     attachment_types: tuple[str, ...] = ()
-    conflict_policy: str = "newest"
-    row_delete: str = "trash"
+    conflict_policy: ConflictPolicy = ConflictPolicy.NEWEST
+    row_delete: RowDelete = RowDelete.TRASH
     watch_interval: float = 300.0
     # A push that would trash or purge more messages than this needs --force.
     delete_guard: int = 100
@@ -158,11 +160,13 @@ def _server(v: Any) -> str:
     return s
 
 
-def _one_of(choices: tuple[str, ...]) -> Callable[[Any], str]:
-    def check(v: Any) -> str:
+def _one_of(enum: type[E]) -> Callable[[Any], E]:
+    choices = tuple(enum)
+
+    def check(v: Any) -> E:
         if v not in choices:
             raise ValueError("expected " + ", ".join(choices[:-1]) + " or " + choices[-1])
-        return str(v)
+        return enum(v)
 
     return check
 
@@ -170,6 +174,8 @@ def _one_of(choices: tuple[str, ...]) -> Callable[[Any], str]:
 def _list_of(
     choices: tuple[str, ...] | None, *, allow_empty: bool
 ) -> Callable[[Any], tuple[str, ...]]:
+    """A list of strings (each one of `choices`, when given), duplicates dropped."""
+
     def check(v: Any) -> tuple[str, ...]:
         what = f"a list of {', '.join(choices)}" if choices else "a list of strings"
         if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
@@ -181,6 +187,13 @@ def _list_of(
         return tuple(dict.fromkeys(v))
 
     return check
+
+
+_message_type_names = _list_of(tuple(MessageType), allow_empty=False)
+
+
+def _message_types(v: Any) -> tuple[MessageType, ...]:
+    return tuple(MessageType(x) for x in _message_type_names(v))
 
 
 ATTACHMENT_TYPES = (
@@ -209,13 +222,13 @@ _CHECKERS: dict[str, dict[str, Callable[[Any], Any]]] = {
     "database": {"path": _path, "files": _path},
     "sync": {
         "history_start": _date,
-        "message_types": _list_of(MESSAGE_TYPES, allow_empty=False),
+        "message_types": _message_types,
         "download_attachments": _bool,
         "download_text_parts": _bool,
         "max_attachment_size": _non_negative_int,
         "attachment_types": _list_of(ATTACHMENT_TYPES, allow_empty=True),
-        "conflict_policy": _one_of(CONFLICT_POLICIES),
-        "row_delete": _one_of(ROW_DELETE_ACTIONS),
+        "conflict_policy": _one_of(ConflictPolicy),
+        "row_delete": _one_of(RowDelete),
         "watch_interval": _positive_number,
         "delete_guard": _non_negative_int,
     },
@@ -312,23 +325,3 @@ def load_config(
         current = getattr(cfg, section)
         cfg = replace(cfg, **{section: replace(current, **values)})
     return cfg
-
-
-def as_toml_dict(cfg: Config, *, hide_secrets: bool = True) -> dict[str, dict[str, Any]]:
-    """The effective configuration as plain values (for `rcsync status` / `init`)."""
-    secret = {"client_secret", "jwt", "password"}
-    out: dict[str, dict[str, Any]] = {}
-    for section in ("ringcentral", "database", "sync"):
-        obj = getattr(cfg, section)
-        for f in fields(obj):
-            v = getattr(obj, f.name)
-            if hide_secrets and f.name in secret and v:
-                v = "***"
-            elif isinstance(v, Path):
-                v = str(v)
-            elif isinstance(v, dt.date):
-                v = v.isoformat()
-            elif isinstance(v, tuple):
-                v = list(v)
-            out.setdefault(section, {})[f.name] = v
-    return out

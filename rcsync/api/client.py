@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import IO, Any
 
 import httpx
@@ -30,6 +30,7 @@ from rcsync.api.ratelimit import Group, RateBudget
 from rcsync.api.results import ItemResult, MessagePage, Record, SyncResult
 from rcsync.api.session import ApiSession, Operation
 from rcsync.errors import ApiError
+from rcsync.types import ReadStatus, iso_utc
 
 PATH_LIMIT = 50  # ids per request in the path (PUT documents 50; GET/PATCH/DELETE assumed same)
 STAR_LIMIT = 1000  # ids per request in the body of a `*` request
@@ -43,7 +44,6 @@ TRASH = Operation("deleteMessage", Group.MEDIUM, idempotent=False)  # 2nd DELETE
 PURGE = Operation("deleteMessage", Group.MEDIUM)
 EXTENSION = Operation("readExtension", Group.LIGHT)
 
-READ_STATUSES = ("Read", "Unread")
 # Statuses that concern the message itself rather than the call (one id per request).
 _ITEM_STATUSES = frozenset({400, 404, 409, 410, 422})
 # Answers to a bulk PATCH meaning "this server does not do bulk PATCH": fall back to one by one.
@@ -54,8 +54,7 @@ def iso(value: str | datetime) -> str:
     """ISO 8601 with ``Z``; strings are passed through (the caller owns their format)."""
     if isinstance(value, str):
         return value
-    value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return iso_utc(value)
 
 
 def ids_path(ids: Sequence[int]) -> str:
@@ -186,7 +185,7 @@ class MessageStoreClient:
         """Set readStatus per id. `ids_in_path=True` forbids the `*` form."""
         for message_id, value in changes.items():
             ids_path([message_id])
-            if value not in READ_STATUSES:
+            if value not in tuple(ReadStatus):
                 raise ValueError(f"readStatus must be Read or Unread, got {value!r}")
         ids = list(changes)
         star = self.star_bulk if ids_in_path is None else not ids_in_path

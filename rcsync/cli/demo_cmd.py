@@ -158,7 +158,7 @@ def _run(app: App, emu: Any) -> None:
     emu.store.arrive(3)
 
     _heading(out, "6. sync: push + pull, three-way")
-    out.echo(sync(engine, client, config).describe())
+    out.echo(sync(engine, client, config).line())
 
     _heading(out, "7. before and after (local = your database, remote = the emulator)")
     after = _snapshot(config.database.path, emu, picked)

@@ -13,6 +13,7 @@ import click
 
 from rcsync.cli.app import App
 from rcsync.store import edits
+from rcsync.types import iso_utc
 
 pass_app = click.make_pass_decorator(App)
 
@@ -110,9 +111,8 @@ def sync(app: App, dry_run: bool, force: bool, as_json: bool) -> None:
 def _iso(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    # click.DateTime has whole seconds: the milliseconds are always .000.
+    return iso_utc(value)
 
 
 def selection_options(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -188,8 +188,3 @@ def _group_by_value(actions: Iterable[RemoteAction]) -> dict[str | None, list[in
     for a in actions:
         groups.setdefault(a.value, []).append(a.message_id)
     return groups
-
-
-def group_read_actions(plan: Plan) -> dict[str, list[int]]:
-    """READ actions as {readStatus: ids}, the shape of one bulk PUT per value."""
-    return {str(v): ids for v, ids in _group_by_value(plan.of(Op.READ)).items()}

@@ -20,11 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-
-class Policy(StrEnum):
-    NEWEST = "newest"
-    REMOTE = "remote"
-    LOCAL = "local"
+from rcsync.types import ConflictPolicy
 
 
 class Outcome(StrEnum):
@@ -59,10 +55,6 @@ class Decision:
     base: str | None
     conflict: Resolution | None = None
 
-    @property
-    def needs_push(self) -> bool:
-        return self.outcome is Outcome.PUSH_LOCAL
-
 
 def _local_is_newer(state: FieldState) -> bool:
     # A remote change whose time we do not know (ISync sends deleted records as id +
@@ -74,7 +66,7 @@ def _local_is_newer(state: FieldState) -> bool:
     return state.local_time > state.remote_time
 
 
-def merge_field(field: str, state: FieldState, policy: Policy) -> Decision:
+def merge_field(field: str, state: FieldState, policy: ConflictPolicy) -> Decision:
     """Decide one field. `field` matters only for the purge rule on availability."""
     local, base, remote = state.local, state.base, state.remote
     changed_local = local != base
@@ -90,7 +82,9 @@ def merge_field(field: str, state: FieldState, policy: Policy) -> Decision:
     # Both sides changed to different values: a conflict.
     if field == "availability" and remote == "Purged":
         return Decision(Outcome.TAKE_REMOTE, remote, remote, Resolution.PURGED)
-    keep_local = policy is Policy.LOCAL or (policy is Policy.NEWEST and _local_is_newer(state))
+    keep_local = policy is ConflictPolicy.LOCAL or (
+        policy is ConflictPolicy.NEWEST and _local_is_newer(state)
+    )
     if keep_local:
         # Base moves to the remote value we have now seen and overruled, so the next pull
         # (still reporting that value) is not a second conflict; the push then sends local.

@@ -4,9 +4,9 @@ It turns what is pending locally (dirty messages and row tombstones, each with i
 base and remote values) into a `Plan`: the remote writes to send (`RemoteAction`), the
 database-only fixes to make (`LocalFix`: take a remote change, move a base after a kept-local
 conflict, reject an impossible edit, confirm a change both sides already agree on), and the
-conflicts to record. These types are defined in `rcsync.rules.actions` and re-exported
-here. The applier (`rcsync.sync.apply`) performs a plan; dry-run prints one;
-so what is printed is exactly what would be done (habit 1 of STYLE.md).
+conflicts to record. These types are defined in `rcsync.rules.actions`. The applier
+(`rcsync.sync.apply`) performs a plan; dry-run prints one; so what is printed is exactly
+what would be done (habit 1 of STYLE.md).
 
 Per field the rule is the three-way merge of `rcsync.rules.merge`. On top of it:
 
@@ -33,9 +33,7 @@ from dataclasses import dataclass, field, replace
 
 from rcsync.rules.actions import (
     AVAILABILITY,
-    PATH_BATCH,
     READ,
-    READ_BATCH,
     ROW,
     ConflictNote,
     Deferred,
@@ -47,38 +45,10 @@ from rcsync.rules.actions import (
     Plan,
     RemoteAction,
     RemoteState,
-    RequestGroup,
     Resolved,
-    group_read_actions,
 )
-from rcsync.rules.merge import Decision, FieldState, Outcome, Policy, Resolution, merge_field
-from rcsync.store.schema import AVAILABILITIES, READ_STATUSES
-
-# The vocabulary lives in `rcsync.rules.actions`; it is re-exported here so that callers can
-# import a plan and the planner from one place.
-__all__ = [
-    "AVAILABILITY",
-    "PATH_BATCH",
-    "READ",
-    "READ_BATCH",
-    "ROW",
-    "ConflictNote",
-    "Deferred",
-    "Fix",
-    "LocalFix",
-    "Op",
-    "PendingMessage",
-    "PendingTombstone",
-    "Plan",
-    "RemoteAction",
-    "RemoteState",
-    "RequestGroup",
-    "Resolved",
-    "group_read_actions",
-    "plan_push",
-    "trash_candidates",
-]
-
+from rcsync.rules.merge import Decision, FieldState, Outcome, Resolution, merge_field
+from rcsync.types import Availability, ConflictPolicy, ReadStatus
 
 # --- the planner --------------------------------------------------------------------------
 
@@ -105,7 +75,7 @@ def plan_push(
     messages: Iterable[PendingMessage],
     tombstones: Iterable[PendingTombstone] = (),
     *,
-    policy: Policy = Policy.NEWEST,
+    policy: ConflictPolicy = ConflictPolicy.NEWEST,
     row_delete: str = "trash",
     fresh: Mapping[int, RemoteState] | None = None,
     verified: frozenset[int] | None = None,
@@ -170,13 +140,15 @@ def _defer_unverified_trash(b: _Builder, verified: frozenset[int]) -> None:
 # --- messages ---------------------------------------------------------------------------
 
 
-def _plan_message(b: _Builder, m: PendingMessage, policy: Policy) -> None:
+def _plan_message(b: _Builder, m: PendingMessage, policy: ConflictPolicy) -> None:
     _plan_availability(b, m.message_id, m.availability, policy)
     remote_gone = m.availability.remote == "Purged"
     _plan_read(b, m.message_id, m.read, policy, remote_gone=remote_gone)
 
 
-def _plan_read(b: _Builder, mid: int, s: FieldState, policy: Policy, *, remote_gone: bool) -> None:
+def _plan_read(
+    b: _Builder, mid: int, s: FieldState, policy: ConflictPolicy, *, remote_gone: bool
+) -> None:
     dirty = s.local != s.base
     if remote_gone and dirty:
         # A purged message cannot be updated any more; drop the edit, say so.
@@ -184,7 +156,7 @@ def _plan_read(b: _Builder, mid: int, s: FieldState, policy: Policy, *, remote_g
         b.fixes.append(LocalFix(Fix.TAKE_REMOTE, mid, READ, value, s.local))
         b.conflict(mid, READ, s, Resolution.PURGED, value)
         return
-    if dirty and s.local not in READ_STATUSES:
+    if dirty and s.local not in tuple(ReadStatus):
         _reject(b, mid, READ, s)
         return
     d = merge_field(READ, s, policy)
@@ -195,9 +167,9 @@ def _plan_read(b: _Builder, mid: int, s: FieldState, policy: Policy, *, remote_g
     _settle(b, mid, READ, s, d)
 
 
-def _plan_availability(b: _Builder, mid: int, s: FieldState, policy: Policy) -> None:
+def _plan_availability(b: _Builder, mid: int, s: FieldState, policy: ConflictPolicy) -> None:
     dirty = s.local != s.base
-    if dirty and (s.local not in AVAILABILITIES or s.base == "Purged"):
+    if dirty and (s.local not in tuple(Availability) or s.base == "Purged"):
         _reject(b, mid, AVAILABILITY, s)
         return
     if s.base == "Purged":

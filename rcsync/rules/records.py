@@ -20,6 +20,8 @@ import json
 from collections.abc import Mapping
 from typing import Any, TypeGuard
 
+from rcsync.types import iso_utc
+
 Record = Mapping[str, Any]
 Row = dict[str, Any]
 
@@ -199,16 +201,11 @@ def parse_time(text: str) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def format_time(value: dt.datetime) -> str:
-    value = value.astimezone(dt.UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-
-
 def plus_one_ms(text: str) -> str:
     """`text` + 1 ms: a ``dateTo`` that includes `text` whether the API treats it as
     inclusive or exclusive (duplicates at that instant are removed by id)."""
-    return format_time(parse_time(text) + dt.timedelta(milliseconds=1))
+    return iso_utc(parse_time(text) + dt.timedelta(milliseconds=1))
 
 
 def day_start(day: dt.date) -> str:
-    return format_time(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC))
+    return iso_utc(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC))

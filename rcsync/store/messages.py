@@ -28,8 +28,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from rcsync.rules import records as rec
-from rcsync.rules.merge import FieldState, Outcome, Policy, merge_field
+from rcsync.rules.merge import FieldState, Outcome, merge_field
 from rcsync.store.state import save_conflict
+from rcsync.types import ConflictPolicy
 
 FIELDS = ("read_status", "availability")
 _REMOTE_KEY = {"read_status": "readStatus", "availability": "availability"}
@@ -164,7 +165,7 @@ def save_records(
     conn: Connection,
     records: Iterable[Mapping[str, Any]],
     *,
-    policy: Policy,
+    policy: ConflictPolicy,
     now: str,
 ) -> SaveCounts:
     """Store a batch of remote records (full or stubs) by the three-way rule; see module doc."""
@@ -246,7 +247,7 @@ def _merge_dirty(
     conn: Connection,
     existing: dict[int, Existing],
     remote_values: dict[int, tuple[dict[str, Any], str | None]],
-    policy: Policy,
+    policy: ConflictPolicy,
     now: str,
 ) -> int:
     """Three-way merge of the dirty fields the batch changed remotely; returns conflicts."""

@@ -27,9 +27,10 @@ from rcsync.rules.actions import (
     Plan,
     RemoteAction,
 )
-from rcsync.rules.merge import FieldState, Policy, Resolution
+from rcsync.rules.merge import FieldState, Resolution
 from rcsync.store.schema import NOW_SQL
 from rcsync.store.state import save_conflict
+from rcsync.types import ConflictPolicy
 
 # The availability a successful call leaves a message in.
 TARGET = {Op.RESTORE: "Alive", Op.TRASH: "Deleted", Op.PURGE: "Purged"}
@@ -96,7 +97,7 @@ def confirm_row(conn: Connection, mid: int, action: str, now: str) -> None:
     )
 
 
-def save_gone(conn: Connection, a: RemoteAction, policy: Policy, now: str) -> None:
+def save_gone(conn: Connection, a: RemoteAction, policy: ConflictPolicy, now: str) -> None:
     """404: the message no longer exists remotely, i.e. it was purged. The purge wins; the
     edit that could not be applied (anything but a purge) is recorded as a conflict."""
     if a.row:
@@ -143,7 +144,7 @@ def save_failure(conn: Connection, a: RemoteAction, error: str, now: str) -> Non
 # --- database-only steps -----------------------------------------------------------------
 
 
-def save_local_steps(conn: Connection, plan: Plan, *, policy: Policy, now: str) -> int:
+def save_local_steps(conn: Connection, plan: Plan, *, policy: ConflictPolicy, now: str) -> int:
     """Fixes, conflicts and deferrals of `plan`, in one transaction; returns the fix count."""
     for note in plan.conflicts:
         _save_note(conn, note, policy, now)
@@ -154,7 +155,7 @@ def save_local_steps(conn: Connection, plan: Plan, *, policy: Policy, now: str) 
     return len(plan.fixes)
 
 
-def _save_note(conn: Connection, note: ConflictNote, policy: Policy, now: str) -> None:
+def _save_note(conn: Connection, note: ConflictNote, policy: ConflictPolicy, now: str) -> None:
     save_conflict(
         conn,
         message_id=note.message_id,

@@ -15,8 +15,9 @@ row per ``DELETE FROM message``) so that finding pending edits costs O(pending),
 O(archive). ``pending_change`` is a view over both. ``message_fts`` is an FTS5 index over
 subject, SMS text and voicemail transcriptions, kept current by triggers.
 
-Columns are portable SQL; the triggers/views/FTS below are SQLite's and are only installed
-on SQLite (a PostgreSQL archive will get its own equivalents).
+Columns are portable SQL; the triggers, the view and the FTS index are SQLite's, installed
+by the migrations (alembic/versions) on SQLite only (a PostgreSQL archive will get its own
+equivalents).
 """
 
 from __future__ import annotations
@@ -27,8 +28,6 @@ from sqlmodel import Field, SQLModel
 # A 64-bit integer that is still SQLite's rowid alias ("INTEGER PRIMARY KEY") there.
 Int64 = BigInteger().with_variant(Integer(), "sqlite")
 
-READ_STATUSES = ("Read", "Unread")
-AVAILABILITIES = ("Alive", "Deleted", "Purged")
 # Fields a user may edit locally and that are pushed back.
 SYNCED_FIELDS = ("read_status", "availability")
 
@@ -172,8 +171,9 @@ class SyncState(SQLModel, table=True):
 
 
 # ---------------------------------------------------------------------------------------
-# SQLite-only SQL: edit capture, pending_change view, full-text search.
-# Installed by the migrations (alembic/versions), kept here so there is one source.
+# SQLite-only SQL: edit capture, pending_change view, full-text search. Each migration in
+# alembic/versions freezes the SQL of its revision; the migrated database is the source
+# (tests/unit/foundation/test_db.py checks models and migrations agree).
 # ---------------------------------------------------------------------------------------
 
 NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
@@ -181,146 +181,5 @@ NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 MESSAGE_COLUMNS = tuple(Message.__table__.columns.keys())  # type: ignore[attr-defined]
 ATTACHMENT_COLUMNS = tuple(Attachment.__table__.columns.keys())  # type: ignore[attr-defined]
 
-_DIRTY = (
-    "(NEW.read_status IS NOT NEW.base_read_status OR NEW.availability IS NOT NEW.base_availability)"
-)
-
-_USER_CHANGE = (
-    "((NEW.read_status IS NOT OLD.read_status AND NEW.read_status IS NOT NEW.base_read_status)"
-    " OR (NEW.availability IS NOT OLD.availability"
-    " AND NEW.availability IS NOT NEW.base_availability))"
-)
-
-SQLITE_DDL: tuple[str, ...] = (
-    # Reject local edits that can never be pushed, with a message the sqlite3 shell shows.
-    # Engine writes set value = base, so unknown values RingCentral sends are stored as-is.
-    f"""
-    CREATE TRIGGER message_edit_check BEFORE UPDATE OF read_status, availability ON message
-    BEGIN
-      SELECT RAISE(ABORT, 'rcsync: read_status must be ''Read'' or ''Unread''')
-       WHERE NEW.read_status IS NOT OLD.read_status
-         AND NEW.read_status IS NOT NEW.base_read_status
-         AND NEW.read_status NOT IN {READ_STATUSES!r};
-      SELECT RAISE(ABORT, 'rcsync: availability must be ''Alive'', ''Deleted'' or ''Purged''')
-       WHERE NEW.availability IS NOT OLD.availability
-         AND NEW.availability IS NOT NEW.base_availability
-         AND NEW.availability NOT IN {AVAILABILITIES!r};
-      SELECT RAISE(ABORT, 'rcsync: a purged message cannot be restored or un-purged')
-       WHERE NEW.availability IS NOT OLD.availability
-         AND NEW.base_availability = 'Purged' AND NEW.availability <> 'Purged';
-    END
-    """,
-    # A user's change: a synced field moved to a value other than its base (the engine
-    # moves value and base together, so its writes never match). It stamps the edit time,
-    # which the `newest` conflict policy compares with RingCentral's lastModifiedTime.
-    f"""
-    CREATE TRIGGER message_edit AFTER UPDATE OF read_status, availability ON message
-    WHEN NEW.read_status IS NOT OLD.read_status OR NEW.availability IS NOT OLD.availability
-    BEGIN
-      INSERT INTO local_edit (message_id, edited_at, attempts)
-        SELECT NEW.id, {NOW_SQL}, 0 WHERE {_USER_CHANGE}
-        ON CONFLICT (message_id) DO UPDATE SET edited_at = excluded.edited_at,
-                                               last_error = NULL;
-      DELETE FROM local_edit WHERE message_id = NEW.id AND NOT {_DIRTY};
-    END
-    """,
-    # The engine moving base: meeting local (a confirmed push) cleans the edit up; moving
-    # away from it (the user undid an edit while its write was in flight) makes one.
-    f"""
-    CREATE TRIGGER message_base_moved AFTER UPDATE OF base_read_status, base_availability
-    ON message
-    BEGIN
-      DELETE FROM local_edit WHERE message_id = NEW.id AND NOT {_DIRTY};
-      INSERT INTO local_edit (message_id, edited_at, attempts)
-        SELECT NEW.id, {NOW_SQL}, 0 WHERE {_DIRTY}
-        ON CONFLICT (message_id) DO NOTHING;
-    END
-    """,
-    # DELETE FROM message: remember it (the row and its attachment rows, for undo); the
-    # engine never deletes rows. BEFORE, so the attachment rows are still there to keep
-    # (a client with foreign keys on cascades them away), and they are removed here so a
-    # client with foreign keys off (the sqlite3 shell's default) leaves no orphans.
-    """
-    CREATE TRIGGER message_row_delete BEFORE DELETE ON message
-    BEGIN
-      INSERT INTO tombstone (message_id, deleted_at, base_availability, row_json,
-                             attachments_json, attempts)
-        VALUES (OLD.id, {now}, OLD.base_availability, json_object({pairs}),
-                (SELECT json_group_array(json_object({att_pairs}))
-                   FROM attachment WHERE message_id = OLD.id), 0)
-        ON CONFLICT (message_id) DO NOTHING;
-      DELETE FROM local_edit WHERE message_id = OLD.id;
-      DELETE FROM attachment WHERE message_id = OLD.id;
-    END
-    """.format(
-        now=NOW_SQL,
-        pairs=", ".join(f"'{c}', OLD.{c}" for c in MESSAGE_COLUMNS),
-        att_pairs=", ".join(f"'{c}', {c}" for c in ATTACHMENT_COLUMNS),
-    ),
-    # CROSS JOIN makes local_edit the outer loop: SQLite's planner would otherwise scan
-    # the whole archive, and finding pending edits must cost O(pending), not O(archive).
-    """
-    CREATE VIEW pending_change AS
-      SELECT m.id AS message_id, 'read_status' AS field, m.base_read_status AS old_value,
-             m.read_status AS new_value, e.edited_at AS since, e.attempts AS attempts,
-             e.last_error AS last_error
-        FROM local_edit e CROSS JOIN message m ON m.id = e.message_id
-       WHERE m.read_status IS NOT m.base_read_status
-      UNION ALL
-      SELECT m.id, 'availability', m.base_availability, m.availability, e.edited_at,
-             e.attempts, e.last_error
-        FROM local_edit e CROSS JOIN message m ON m.id = e.message_id
-       WHERE m.availability IS NOT m.base_availability
-      UNION ALL
-      SELECT t.message_id, 'row', t.base_availability, 'row deleted', t.deleted_at,
-             t.attempts, t.last_error
-        FROM tombstone t WHERE t.pushed_at IS NULL
-    """,
-    # Full-text search over subject, SMS text and transcription (external content).
-    """
-    CREATE VIRTUAL TABLE message_fts USING fts5(
-      subject, text, transcription, content='message', content_rowid='id',
-      tokenize='unicode61 remove_diacritics 2'
-    )
-    """,
-    """
-    CREATE TRIGGER message_fts_insert AFTER INSERT ON message BEGIN
-      INSERT INTO message_fts (rowid, subject, text, transcription)
-        VALUES (NEW.id, NEW.subject, NEW.text, NEW.transcription);
-    END
-    """,
-    """
-    CREATE TRIGGER message_fts_delete AFTER DELETE ON message BEGIN
-      INSERT INTO message_fts (message_fts, rowid, subject, text, transcription)
-        VALUES ('delete', OLD.id, OLD.subject, OLD.text, OLD.transcription);
-    END
-    """,
-    """
-    CREATE TRIGGER message_fts_update AFTER UPDATE OF subject, text, transcription ON message
-    WHEN NEW.subject IS NOT OLD.subject OR NEW.text IS NOT OLD.text
-      OR NEW.transcription IS NOT OLD.transcription
-    BEGIN
-      INSERT INTO message_fts (message_fts, rowid, subject, text, transcription)
-        VALUES ('delete', OLD.id, OLD.subject, OLD.text, OLD.transcription);
-      INSERT INTO message_fts (rowid, subject, text, transcription)
-        VALUES (NEW.id, NEW.subject, NEW.text, NEW.transcription);
-    END
-    """,
-)
-
-# Objects the SQL above creates, so migrations can drop them and the model-vs-migration
-# comparison can ignore FTS shadow tables.
-SQLITE_OBJECTS = {
-    "trigger": (
-        "message_edit_check",
-        "message_edit",
-        "message_base_moved",
-        "message_row_delete",
-        "message_fts_insert",
-        "message_fts_delete",
-        "message_fts_update",
-    ),
-    "view": ("pending_change",),
-    "table": ("message_fts",),
-}
+# The FTS5 index's shadow tables (message_fts_data, ...), which no model describes.
 FTS_SHADOW_PREFIX = "message_fts"

@@ -15,8 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from rcsync.config import MESSAGE_TYPES
 from rcsync.errors import RcsyncError
+from rcsync.types import MessageType
 
 # Markers around matched terms in snippets; the CLI turns them into bold or drops them.
 MARK_START = "\x02"
@@ -69,12 +69,10 @@ class Hit:
 
 def normalize_type(value: str) -> str:
     """``sms`` -> ``SMS``, ``voicemail`` -> ``VoiceMail``; unknown types raise SearchError."""
-    for known in MESSAGE_TYPES:
+    for known in MessageType:
         if known.lower() == value.lower():
             return known
-    raise SearchError(
-        f"unknown message type {value!r}: expected one of " + ", ".join(MESSAGE_TYPES)
-    )
+    raise SearchError(f"unknown message type {value!r}: expected one of " + ", ".join(MessageType))
 
 
 def as_phrase(query: str) -> str:

@@ -5,12 +5,11 @@ Both directions use these; they only write the database (habit 7: save_* = DB on
 
 from __future__ import annotations
 
-import datetime as dt
-
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from rcsync.rules.merge import FieldState, Policy, Resolution
+from rcsync.rules.merge import FieldState, Resolution
+from rcsync.types import ConflictPolicy, iso_utc
 
 # Keys of sync_state (documented in the README's database section).
 SYNC_TOKEN = "sync_token"  # the message-sync token of the last committed pull
@@ -19,12 +18,6 @@ FIRST_PULL = "first_pull"  # JSON progress of an unfinished first/full pull
 # PUSH_IN_FLIGHT = "push_in_flight" (apply.IN_FLIGHT): writes sent, answer not yet recorded.
 LAST_PULL_AT = "last_pull_at"
 LAST_PUSH_AT = "last_push_at"
-
-
-def utc_now_iso(now: dt.datetime | None = None) -> str:
-    """ISO-8601 UTC with milliseconds and Z, RingCentral's format (sorts as text)."""
-    now = now or dt.datetime.now(dt.UTC)
-    return now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
 def get_state(conn: Connection, key: str) -> str | None:
@@ -51,7 +44,7 @@ def save_conflict(
     message_id: int,
     field: str,
     state: FieldState,
-    policy: Policy,
+    policy: ConflictPolicy,
     resolution: Resolution | str,
     resolved_value: str | None,
     detected_at: str | None = None,
@@ -74,6 +67,6 @@ def save_conflict(
             "policy": str(policy),
             "res": str(resolution),
             "val": resolved_value,
-            "at": detected_at or utc_now_iso(),
+            "at": detected_at or iso_utc(),
         },
     )

@@ -38,7 +38,6 @@ from rcsync.api.results import ItemResult
 from rcsync.errors import RcsyncError
 from rcsync.progress import NullProgress, Progress
 from rcsync.rules.actions import AVAILABILITY, PATH_BATCH, READ, READ_BATCH, Op, Plan, RemoteAction
-from rcsync.rules.merge import Policy
 from rcsync.store.pushes import (
     TARGET,
     confirm_field,
@@ -48,7 +47,8 @@ from rcsync.store.pushes import (
     save_local_steps,
     save_success,
 )
-from rcsync.store.state import get_state, set_state, utc_now_iso
+from rcsync.store.state import get_state, set_state
+from rcsync.types import ConflictPolicy, iso_utc
 
 # sync_state key: JSON list of batches sent whose answers were not saved yet.
 IN_FLIGHT = "push_in_flight"
@@ -121,8 +121,8 @@ def apply_plan(
     client: PushClient,
     plan: Plan,
     *,
-    policy: Policy,
-    now: Callable[[], str] = utc_now_iso,
+    policy: ConflictPolicy,
+    now: Callable[[], str] = iso_utc,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
 ) -> ApplyResult:
@@ -166,7 +166,7 @@ def _send(
     batch: Batch,
     result: ApplyResult,
     *,
-    policy: Policy,
+    policy: ConflictPolicy,
     now: Callable[[], str],
 ) -> None:
     result.requests += batch.requests
@@ -238,9 +238,7 @@ def journal_settle(conn: Connection, batch: Batch, unknown: Sequence[int]) -> No
     _journal_save(conn, entries)
 
 
-def recover_in_flight(
-    engine: Engine, client: PushClient, now: Callable[[], str] = utc_now_iso
-) -> int:
+def recover_in_flight(engine: Engine, client: PushClient, now: Callable[[], str] = iso_utc) -> int:
     """Settle writes a previous run sent without seeing the answer; returns ids settled.
 
     Leaves the journal in place when RingCentral cannot be read now.
@@ -314,7 +312,7 @@ def save_answers(
     answers: Mapping[int, ItemResult],
     result: ApplyResult,
     *,
-    policy: Policy,
+    policy: ConflictPolicy,
     now: str,
 ) -> None:
     for a in batch.actions:

@@ -35,7 +35,7 @@ from sqlalchemy.engine import Engine
 from rcsync.config import Config, SyncConfig
 from rcsync.errors import ApiError
 from rcsync.progress import Progress
-from rcsync.store.state import utc_now_iso
+from rcsync.types import iso_utc
 
 PURGED_REASON = "purged remotely"
 TEXT_PART_REASON = "text is in subject ([sync] download_text_parts = false)"
@@ -285,7 +285,7 @@ def save_file(engine: Engine, job: Job, rel: str, size: int, digest: str, files:
                 "p": rel,
                 "h": digest,
                 "s": size,
-                "t": utc_now_iso(),
+                "t": iso_utc(),
                 "mid": job.message_id,
                 "aid": job.id,
             },

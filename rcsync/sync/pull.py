@@ -41,7 +41,6 @@ from rcsync.config import Config
 from rcsync.errors import SyncTokenInvalid
 from rcsync.progress import NullProgress, Progress
 from rcsync.rules import records as rec
-from rcsync.rules.merge import Policy
 from rcsync.store.database import translate_errors
 from rcsync.store.messages import SaveCounts, save_records
 from rcsync.store.state import (
@@ -51,10 +50,10 @@ from rcsync.store.state import (
     SYNC_TOKEN,
     get_state,
     set_state,
-    utc_now_iso,
 )
 from rcsync.sync.attachments import AttachmentCounts, ContentClient, download_attachments
 from rcsync.sync.prefetch import Prefetch
+from rcsync.types import ConflictPolicy, iso_utc
 
 PER_PAGE = 1000
 BATCH = 1000
@@ -213,13 +212,13 @@ class _Run:
     summary: PullSummary = field(default_factory=PullSummary)
 
     @property
-    def policy(self) -> Policy:
-        return Policy(self.config.sync.conflict_policy)
+    def policy(self) -> ConflictPolicy:
+        return ConflictPolicy(self.config.sync.conflict_policy)
 
     def save(self, conn: Connection, records: Sequence[Mapping[str, Any]]) -> None:
         for start in range(0, len(records), BATCH):
             chunk = records[start : start + BATCH]
-            self.summary.add(save_records(conn, chunk, policy=self.policy, now=utc_now_iso()))
+            self.summary.add(save_records(conn, chunk, policy=self.policy, now=iso_utc()))
             self.progress.advance(len(chunk))
 
 
@@ -304,7 +303,7 @@ def _begin(run: _Run, frame: dict[str, Any]) -> Listing:
     listing = Listing(
         frame=frame,
         token=result.sync_token,
-        date_to=rec.format_time(server_now + dt.timedelta(days=1)),
+        date_to=iso_utc(server_now + dt.timedelta(days=1)),
     )
     with run.engine.begin() as conn:
         run.save(conn, result.records)
@@ -395,7 +394,7 @@ def _commit_token(conn: Connection, token: str, frame: dict[str, Any] | None) ->
     if frame is not None:
         set_state(conn, SYNC_FRAME, json.dumps(frame))
         set_state(conn, FIRST_PULL, None)
-    set_state(conn, LAST_PULL_AT, utc_now_iso())
+    set_state(conn, LAST_PULL_AT, iso_utc())
 
 
 def _expand_stubs(run: _Run, records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

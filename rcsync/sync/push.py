@@ -27,10 +27,11 @@ from rcsync.config import Config
 from rcsync.errors import AuthError, GuardError, RcsyncError
 from rcsync.progress import NullProgress, Progress
 from rcsync.rules.actions import PATH_BATCH, PendingMessage, PendingTombstone, Plan, RemoteState
-from rcsync.rules.merge import FieldState, Policy
+from rcsync.rules.merge import FieldState
 from rcsync.rules.plan import plan_push, trash_candidates
-from rcsync.store.state import LAST_PUSH_AT, set_state, utc_now_iso
+from rcsync.store.state import LAST_PUSH_AT, set_state
 from rcsync.sync.apply import ApplyResult, PushClient, apply_plan, recover_in_flight
+from rcsync.types import ConflictPolicy, iso_utc
 
 _PENDING_MESSAGES = sa.text(
     "SELECT m.id, m.read_status, m.base_read_status, m.remote_read_status,"
@@ -180,7 +181,7 @@ def push(
     progress = progress or NullProgress()
     if not dry_run:
         recover_in_flight(engine, client)  # a previous run's unanswered writes, first
-    policy = Policy(config.sync.conflict_policy)
+    policy = ConflictPolicy(config.sync.conflict_policy)
     row_delete = config.sync.row_delete
     with engine.connect() as conn:
         messages, tombstones = load_pending(conn)
@@ -202,7 +203,7 @@ def push(
             _account(result, summary)
     if not dry_run:
         with engine.begin() as conn:
-            set_state(conn, LAST_PUSH_AT, utc_now_iso())
+            set_state(conn, LAST_PUSH_AT, iso_utc())
     return summary
 
 
@@ -210,7 +211,7 @@ def _plan(
     client: PushClient,
     messages: list[PendingMessage],
     tombstones: list[PendingTombstone],
-    policy: Policy,
+    policy: ConflictPolicy,
     row_delete: str,
     limit: int,
     *,

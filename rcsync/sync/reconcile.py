@@ -53,9 +53,6 @@ class SyncSummary:
             got += self.pulled_before.new + self.pulled_before.updated
         return f"{self.push.line()}; pulled {got:,} changes"
 
-    def describe(self) -> str:
-        return self.line()
-
     def as_dict(self) -> dict[str, Any]:
         def pulled(s: PullSummary | None) -> Any:
             return None if s is None else asdict(s)

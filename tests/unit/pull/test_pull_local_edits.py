@@ -10,9 +10,9 @@ from sqlalchemy.engine import Engine
 
 from rcsync.config import Config
 from rcsync.emulator import Emulator
-from rcsync.rules.merge import Policy
 from rcsync.store.messages import save_records
 from rcsync.sync.pull import pull
+from rcsync.types import ConflictPolicy as Policy
 from tests.unit.pull.pull_harness import make_client, mirror_problems
 
 

@@ -8,8 +8,7 @@ import itertools
 
 import pytest
 
-from rcsync.rules.merge import FieldState, Policy
-from rcsync.rules.plan import (
+from rcsync.rules.actions import (
     Fix,
     Op,
     PendingMessage,
@@ -17,9 +16,10 @@ from rcsync.rules.plan import (
     Plan,
     RemoteAction,
     RemoteState,
-    plan_push,
-    trash_candidates,
 )
+from rcsync.rules.merge import FieldState
+from rcsync.rules.plan import plan_push, trash_candidates
+from rcsync.types import ConflictPolicy as Policy
 
 A, D, P = "Alive", "Deleted", "Purged"
 RD, UN = "Read", "Unread"

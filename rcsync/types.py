@@ -1,0 +1,73 @@
+"""rcsync's vocabulary: the values RingCentral and the database share, and the batch limits.
+
+Every layer may import this module (it imports nothing of rcsync). The enums are `StrEnum`s,
+so a member *is* its string: it compares equal to the text in a RingCentral record or a
+``message`` row, binds as a SQL parameter and serialises to JSON unchanged. Code names the
+member (``Availability.PURGED``), never the bare string.
+
+Times are ISO-8601 UTC text with milliseconds and ``Z`` everywhere (RingCentral's format,
+and the database's: it sorts correctly as text); `iso_utc` is the one place that writes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+
+class Availability(StrEnum):
+    """``availability`` of a message (RingCentral's ``MessageAvailabilityEnum``)."""
+
+    ALIVE = "Alive"
+    DELETED = "Deleted"  # in the remote trash
+    PURGED = "Purged"  # gone for good; nothing leaves this state
+
+
+class ReadStatus(StrEnum):
+    """``readStatus`` of a message (``MessageReadStatusEnum``)."""
+
+    READ = "Read"
+    UNREAD = "Unread"
+
+
+class MessageType(StrEnum):
+    """The message types rcsync mirrors (``[sync] message_types``)."""
+
+    SMS = "SMS"
+    FAX = "Fax"
+    VOICEMAIL = "VoiceMail"
+    PAGER = "Pager"
+
+
+class ConflictPolicy(StrEnum):
+    """``[sync] conflict_policy``: who wins when a field changed on both sides."""
+
+    NEWEST = "newest"  # the later change (local edit time vs lastModifiedTime)
+    REMOTE = "remote"
+    LOCAL = "local"
+
+
+class RowDelete(StrEnum):
+    """``[sync] row_delete``: what ``DELETE FROM message`` means on RingCentral."""
+
+    TRASH = "trash"
+    PURGE = "purge"
+
+
+# Messages per request. PUT readStatus may use the `*` form (ids in the body, up to 1000);
+# DELETE and PATCH put ids in the path (at most 50, API-NOTES §2.3-2.5); bulk GET likewise.
+PATH_BATCH = 50
+READ_BATCH = 1000
+
+
+def iso_utc(value: dt.datetime | None = None) -> str:
+    """`value` (default: now) as ISO-8601 UTC with milliseconds and ``Z``.
+
+    A naive datetime is taken as UTC already (RingCentral never sends local times).
+    """
+    if value is None:
+        value = dt.datetime.now(dt.UTC)
+    elif value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    value = value.astimezone(dt.UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
