@@ -12,8 +12,7 @@ path), `multipart` (207 parsing), `client` (typed calls), `content` (attachment 
 """
 
 from rcsync.api.auth import Credentials, RingCentralAuth, login, logout
-from rcsync.api.client import PATH_LIMIT, STAR_LIMIT, MessageStoreClient
-from rcsync.api.errors import AmbiguousWriteError, MalformedResponse
+from rcsync.api.client import MessageStoreClient
 from rcsync.api.factory import build_client, build_http_client, check_server
 from rcsync.api.ratelimit import Group, GroupStats, RateBudget
 from rcsync.api.results import ItemResult, MessagePage, SyncResult
@@ -22,15 +21,11 @@ from rcsync.api.session import ApiSession, Operation
 from rcsync.api.tokens import TokenInfo, TokenStore
 
 __all__ = [
-    "PATH_LIMIT",
-    "STAR_LIMIT",
-    "AmbiguousWriteError",
     "ApiSession",
     "Credentials",
     "Group",
     "GroupStats",
     "ItemResult",
-    "MalformedResponse",
     "MessagePage",
     "MessageStoreClient",
     "Operation",

@@ -24,16 +24,13 @@ from typing import IO, Any
 import httpx
 
 from rcsync.api.content import download
-from rcsync.api.errors import AmbiguousWriteError, describe, malformed
+from rcsync.api.errors import describe, malformed
 from rcsync.api.multipart import MULTIPART_JSON, item_from, parse_parts, results_from_parts
 from rcsync.api.ratelimit import Group, RateBudget
 from rcsync.api.results import ItemResult, MessagePage, Record, SyncResult
 from rcsync.api.session import ApiSession, Operation
-from rcsync.errors import ApiError
-from rcsync.types import ReadStatus, iso_utc
-
-PATH_LIMIT = 50  # ids per request in the path (PUT documents 50; GET/PATCH/DELETE assumed same)
-STAR_LIMIT = 1000  # ids per request in the body of a `*` request
+from rcsync.errors import AmbiguousWriteError, ApiError
+from rcsync.types import PATH_BATCH, READ_BATCH, ReadStatus, iso_utc
 
 LIST = Operation("listMessages", Group.LIGHT)
 READ = Operation("readMessage", Group.LIGHT)
@@ -158,7 +155,7 @@ class MessageStoreClient:
     def get_messages(self, ids: Sequence[int]) -> dict[int, ItemResult]:
         """Records by id, 50 per request; a missing message is an ItemResult with ok=False."""
         out: dict[int, ItemResult] = {}
-        for chunk in chunks(ids, PATH_LIMIT):
+        for chunk in chunks(ids, PATH_BATCH):
             response = self.session.request(
                 READ,
                 "GET",
@@ -190,8 +187,8 @@ class MessageStoreClient:
         ids = list(changes)
         star = self.star_bulk if ids_in_path is None else not ids_in_path
         out: dict[int, ItemResult] = {}
-        if star and len(ids) > PATH_LIMIT:
-            for chunk in chunks(ids, STAR_LIMIT):
+        if star and len(ids) > PATH_BATCH:
+            for chunk in chunks(ids, READ_BATCH):
                 body = _bulk_body({i: {"readStatus": changes[i]} for i in chunk})
                 response = self.session.request(
                     UPDATE,
@@ -203,7 +200,7 @@ class MessageStoreClient:
                 )
                 out.update(self._results(UPDATE, chunk, response))
             return out
-        for chunk in chunks(ids, PATH_LIMIT):
+        for chunk in chunks(ids, PATH_BATCH):
             out.update(
                 self._write(UPDATE, "PUT", chunk, {i: {"readStatus": changes[i]} for i in chunk})
             )
@@ -219,7 +216,7 @@ class MessageStoreClient:
         op = PURGE if purge else TRASH
         params = {"purge": "true"} if purge else None
         out: dict[int, ItemResult] = {}
-        for chunk in chunks(ids, PATH_LIMIT):
+        for chunk in chunks(ids, PATH_BATCH):
             try:
                 response = self.session.request(
                     op,
@@ -242,7 +239,7 @@ class MessageStoreClient:
         ids_path(ids)
         out: dict[int, ItemResult] = {}
         alive = {"availability": "Alive"}
-        for chunk in chunks(ids, PATH_LIMIT):
+        for chunk in chunks(ids, PATH_BATCH):
             if len(chunk) > 1 and self.bulk_patch:
                 try:
                     out.update(self._write(PATCH, "PATCH", chunk, dict.fromkeys(chunk, alive)))
@@ -369,6 +366,6 @@ def _bulk_body(bodies: Mapping[int, dict[str, str]]) -> bytes:
 
 def requests_needed(n: int, *, star: bool) -> int:
     """How many write requests `set_read_status` makes for `n` changes."""
-    if star and n > PATH_LIMIT:
-        return math.ceil(n / STAR_LIMIT)
-    return math.ceil(n / PATH_LIMIT)
+    if star and n > PATH_BATCH:
+        return math.ceil(n / READ_BATCH)
+    return math.ceil(n / PATH_BATCH)

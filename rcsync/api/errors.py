@@ -10,52 +10,22 @@ header (it carries the access token) is ever included.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
 import httpx
 
 from rcsync.errors import (
     ApiError,
     AuthError,
+    MalformedResponse,
     RateLimitedError,
     ServerError,
     SyncTokenInvalid,
 )
 
-if TYPE_CHECKING:
-    from rcsync.api.results import ItemResult
-
 LOGIN_HINT = "run `rcsync login`"
 _MAX_MESSAGE = 200
-
-
-class AmbiguousWriteError(ApiError):
-    """A non-idempotent write (trash DELETE) may or may not have been applied.
-
-    The request left, but its answer was lost (dropped connection, timeout) or was a 5xx.
-    Sending it again could purge messages that the first attempt moved to the trash, so it is
-    never resent automatically: the caller re-reads the remote state of `ids` and decides.
-    `completed` holds the per-message results of the chunks that finished before this one;
-    later chunks were not sent.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        ids: Sequence[int] = (),
-        completed: Mapping[int, ItemResult] | None = None,
-        status: int | None = None,
-        code: str | None = None,
-    ):
-        super().__init__(message, status=status, code=code)
-        self.ids: tuple[int, ...] = tuple(ids)
-        self.completed: dict[int, ItemResult] = dict(completed or {})
-
-
-class MalformedResponse(ApiError):
-    """The server answered 2xx but the body is not what the API documents."""
 
 
 def one_line(text: str, limit: int = _MAX_MESSAGE) -> str:

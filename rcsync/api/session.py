@@ -22,10 +22,10 @@ from typing import Any
 
 import httpx
 
-from rcsync.api.errors import AmbiguousWriteError, describe, error_from_response, malformed
+from rcsync.api.errors import describe, error_from_response, malformed
 from rcsync.api.ratelimit import DEFAULT_PENALTY, RateBudget, retry_after_seconds
 from rcsync.api.retry import RETRYABLE_STATUS, RetryPolicy, failed_before_sending, jitter
-from rcsync.errors import NetworkError
+from rcsync.errors import AmbiguousWriteError, NetworkError
 
 log = logging.getLogger("rcsync.api")
 

@@ -14,15 +14,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from rcsync.rules.merge import FieldState
+from rcsync.types import PATH_BATCH, READ_BATCH
 
 READ = "read_status"
 AVAILABILITY = "availability"
 ROW = "row"
-
-# Messages per request. PUT readStatus uses the `*` form (ids in the body, up to 1000);
-# DELETE and PATCH put ids in the path (at most 50, API-NOTES §2.3-2.5); bulk GET likewise.
-READ_BATCH = 1000
-PATH_BATCH = 50
 
 
 class Op(StrEnum):

@@ -15,14 +15,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from rcsync.errors import RcsyncError
+from rcsync.errors import SelectionError
 from rcsync.store.schema import ATTACHMENT_COLUMNS, MESSAGE_COLUMNS
 
 _MAX_LISTED = 5
-
-
-class SelectionError(RcsyncError):
-    """The command's selection is empty or names messages that do not exist."""
 
 
 @dataclass(frozen=True)

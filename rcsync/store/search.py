@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from rcsync.errors import RcsyncError
+from rcsync.errors import SearchError
 from rcsync.types import MessageType
 
 # Markers around matched terms in snippets; the CLI turns them into bold or drops them.
@@ -30,10 +30,6 @@ _SQL = (
     " WHERE message_fts MATCH :q {type_filter}"
     " ORDER BY rank, m.creation_time DESC LIMIT :limit"
 )
-
-
-class SearchError(RcsyncError):
-    """The query cannot be searched for (empty, or not understood even as a phrase)."""
 
 
 @dataclass(frozen=True)

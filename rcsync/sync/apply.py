@@ -33,11 +33,10 @@ from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection, Engine
 
-from rcsync.api.errors import AmbiguousWriteError
 from rcsync.api.results import ItemResult
-from rcsync.errors import RcsyncError
+from rcsync.errors import AmbiguousWriteError, RcsyncError
 from rcsync.progress import NullProgress, Progress
-from rcsync.rules.actions import AVAILABILITY, PATH_BATCH, READ, READ_BATCH, Op, Plan, RemoteAction
+from rcsync.rules.actions import AVAILABILITY, READ, Op, Plan, RemoteAction
 from rcsync.store.pushes import (
     TARGET,
     confirm_field,
@@ -48,7 +47,7 @@ from rcsync.store.pushes import (
     save_success,
 )
 from rcsync.store.state import get_state, set_state
-from rcsync.types import ConflictPolicy, iso_utc
+from rcsync.types import PATH_BATCH, READ_BATCH, ConflictPolicy, iso_utc
 
 # sync_state key: JSON list of batches sent whose answers were not saved yet.
 IN_FLIGHT = "push_in_flight"

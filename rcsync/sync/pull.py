@@ -36,9 +36,8 @@ from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection, Engine
 
-from rcsync.api.errors import MalformedResponse
 from rcsync.config import Config
-from rcsync.errors import SyncTokenInvalid
+from rcsync.errors import MalformedResponse, SyncTokenInvalid
 from rcsync.progress import NullProgress, Progress
 from rcsync.rules import records as rec
 from rcsync.store.database import translate_errors

@@ -26,12 +26,12 @@ from rcsync.api.results import ItemResult
 from rcsync.config import Config
 from rcsync.errors import AuthError, GuardError, RcsyncError
 from rcsync.progress import NullProgress, Progress
-from rcsync.rules.actions import PATH_BATCH, PendingMessage, PendingTombstone, Plan, RemoteState
+from rcsync.rules.actions import PendingMessage, PendingTombstone, Plan, RemoteState
 from rcsync.rules.merge import FieldState
 from rcsync.rules.plan import plan_push, trash_candidates
 from rcsync.store.state import LAST_PUSH_AT, set_state
 from rcsync.sync.apply import ApplyResult, PushClient, apply_plan, recover_in_flight
-from rcsync.types import ConflictPolicy, iso_utc
+from rcsync.types import PATH_BATCH, ConflictPolicy, iso_utc
 
 _PENDING_MESSAGES = sa.text(
     "SELECT m.id, m.read_status, m.base_read_status, m.remote_read_status,"

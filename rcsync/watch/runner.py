@@ -37,9 +37,10 @@ from watchdog.events import (
 from watchdog.observers import Observer
 
 from rcsync.config import Config
+from rcsync.errors import StepIncomplete
 from rcsync.progress import NullProgress, Progress
 from rcsync.watch.backoff import Backoff
-from rcsync.watch.schedule import Outcome, Pending, Runner, Scheduler, StepIncomplete, Waker
+from rcsync.watch.schedule import Outcome, Pending, Runner, Scheduler, Waker
 
 if TYPE_CHECKING:
     from rcsync.api import MessageStoreClient

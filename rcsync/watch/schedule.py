@@ -46,6 +46,8 @@ from rcsync.errors import (
     LockedError,
     NetworkError,
     SchemaTooNewError,
+    StepIncomplete,
+    StopRequested,
 )
 from rcsync.watch.backoff import Backoff
 
@@ -252,15 +254,6 @@ class Worker(Protocol):
         """Incremental pull."""
 
 
-class StopRequested(Exception):
-    """Raised inside a step (by `interruptible_sleep`) once a stop was requested.
-
-    It is raised only where the engine would sleep (rate-limit pacing, retry backoff), i.e.
-    between HTTP requests and outside transactions: what the step had committed stays, the
-    rest stays pending and is planned afresh next time.
-    """
-
-
 def interruptible_sleep(stop: threading.Event) -> Callable[[float], None]:
     """A `time.sleep` for the API client that ends the step when a stop is requested."""
 
@@ -269,10 +262,6 @@ def interruptible_sleep(stop: threading.Event) -> Callable[[float], None]:
             raise StopRequested("stop requested")
 
     return sleep
-
-
-class StepIncomplete(Exception):
-    """A push sent some edits but not all (transient failures); retried with backoff."""
 
 
 class Verdict(enum.Enum):

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from rcsync.api import AmbiguousWriteError
-from rcsync.errors import SyncTokenInvalid
+from rcsync.errors import AmbiguousWriteError, SyncTokenInvalid
 
 pytest.importorskip("rcsync.emulator")
 

@@ -8,8 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from rcsync.api import AmbiguousWriteError, build_client, login, logout
+from rcsync.api import build_client, login, logout
 from rcsync.api.tokens import TokenStore
+from rcsync.errors import AmbiguousWriteError
 
 pytest.importorskip("rcsync.emulator")
 

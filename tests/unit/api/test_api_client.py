@@ -9,9 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from rcsync.api import PATH_LIMIT, STAR_LIMIT, MalformedResponse
 from rcsync.api.client import ids_path, requests_needed
-from rcsync.errors import ApiError, SyncTokenInvalid
+from rcsync.errors import ApiError, MalformedResponse, SyncTokenInvalid
+from rcsync.types import PATH_BATCH as PATH_LIMIT
+from rcsync.types import READ_BATCH as STAR_LIMIT
 
 STORE = "/restapi/v1.0/account/~/extension/~/message-store"
 SYNC = "/restapi/v1.0/account/~/extension/~/message-sync"

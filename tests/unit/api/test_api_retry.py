@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from rcsync.api import AmbiguousWriteError, RetryPolicy
-from rcsync.errors import NetworkError, ServerError
+from rcsync.api import RetryPolicy
+from rcsync.errors import AmbiguousWriteError, NetworkError, ServerError
 
 EXT = "/restapi/v1.0/account/~/extension/~"
 STORE = "/restapi/v1.0/account/~/extension/~/message-store"

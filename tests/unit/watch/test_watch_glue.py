@@ -18,6 +18,7 @@ from watchdog.events import (
     FileOpenedEvent,
 )
 
+from rcsync.errors import StepIncomplete
 from rcsync.sync.pull import PullSummary
 from rcsync.sync.push import PushSummary
 from rcsync.watch.runner import (
@@ -28,7 +29,6 @@ from rcsync.watch.runner import (
     watched_names,
     watching,
 )
-from rcsync.watch.schedule import StepIncomplete
 
 DB = Path("/data/messages.db")
 NAMES = watched_names(DB)

@@ -343,7 +343,8 @@ def test_a_push_that_keeps_failing_slows_down_and_does_not_starve_pulls() -> Non
 
 
 def test_a_stop_during_a_wait_inside_a_step_ends_the_step_quietly() -> None:
-    from rcsync.watch.schedule import StopRequested, interruptible_sleep
+    from rcsync.errors import StopRequested
+    from rcsync.watch.schedule import interruptible_sleep
 
     clock, waker, worker, runner = make(end=100)
     sleep = interruptible_sleep(waker.stop_requested)
