@@ -1,8 +1,8 @@
 """`watch`: run until stopped, pushing local edits as they happen and pulling periodically.
 
 Parses options, sets up the log lines (timestamps on stderr, optionally a file), takes the
-engine lock for the whole run, builds the engine and API client, and hands over to
-`rcsync.watch`. SIGINT/SIGTERM end it with exit 0 after the current step.
+engine lock for the whole run, and hands over to `rcsync.watch.run`. SIGINT/SIGTERM end it
+with exit 0 after the current step.
 """
 
 from __future__ import annotations
@@ -110,44 +110,22 @@ def watch(app: App, interval: float | None, wait: bool, log_file: Path | None, f
     Example:
       rcsync watch --interval 60 --log-file ~/rcsync-watch.log
     """
-    from rcsync.api import build_client
-    from rcsync.watch.runner import EngineWorker, LogProgress, run_watch
-    from rcsync.watch.schedule import Waker, interruptible_sleep
-    from rcsync.watch.signals import run_stoppable, stop_on_signals
+    from rcsync import watch as daemon
+    from rcsync.watch.signals import stop_on_signals
 
-    config = app.config
-    every = interval if interval is not None else config.sync.watch_interval
-    log = logging.getLogger("rcsync.watch")
+    every = interval if interval is not None else app.config.sync.watch_interval
     with _watch_log(app.verbosity, log_file), ExitStack() as held:
         # Nothing is under way while waiting for the lock (--wait): a signal just ends it.
         with stop_on_signals(_exit_now):
             _take_engine_lock(app, held, wait=wait)
-        waker = Waker()
-
-        # Rate-limit and retry waits inside a step end it early when a stop is requested.
-        client = build_client(
-            config.ringcentral,
+        daemon.run(
+            app.engine,
+            app.config,
+            app.database_path,
+            interval=every,
+            force=force,
             insecure=app.insecure,
-            sleep=interruptible_sleep(waker.stop_requested),
         )
-        try:
-            # ...and a long push stops between its write batches.
-            worker = EngineWorker(
-                app.engine(),
-                client,
-                config,
-                force=force,
-                progress=LogProgress(),
-                stop=waker.stop_requested,
-            )
-            log.info("watching %s (pull every %g s)", app.database_path, every)
-            run_stoppable(
-                lambda: run_watch(worker, app.database_path, waker, interval=every),
-                waker.request_stop,
-            )
-            log.info("stopped")
-        finally:
-            client.close()
 
 
 COMMANDS: list[click.Command] = [watch]

@@ -1,1 +1,91 @@
-"""(filled in by a later commit)"""
+"""`watch`: the daemon that keeps the mirror current, reacting to local edits at once.
+
+    run(engine, config, db path):
+        waker  <- file events on the database (files), SIGINT/SIGTERM (signals)
+        loop:  step <- schedule.next_step(now)            # pure: push, pull, check, wait
+               CHECK: pending summary (store.pending) -> maybe a push is wanted
+               PUSH:  sync.push, then a pull at once
+               PULL:  sync.pull (incremental), every `interval` seconds
+               WAIT:  block in the waker until a change, a stop, or the next deadline
+               error: classify -> retry with backoff | hold the push (guard) | stop
+
+Modules: `schedule` (the pure scheduler), `backoff` (pure retry delays), `runner` (the loop,
+the waker, the engine adapter), `files` (watchdog on the database's folder), `signals`
+(stopping cleanly from the main thread). `run` below is the wiring; the CLI calls it
+after taking the engine lock and setting up the log lines.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from rcsync.api import build_client
+from rcsync.config import Config
+from rcsync.watch.backoff import Backoff
+from rcsync.watch.files import watching
+from rcsync.watch.runner import EngineWorker, LogProgress, Runner, Waker, interruptible_sleep
+from rcsync.watch.schedule import Scheduler
+from rcsync.watch.signals import run_stoppable
+
+log = logging.getLogger("rcsync.watch")
+
+
+def run(
+    open_engine: Callable[[], Engine],
+    config: Config,
+    db_path: Path,
+    *,
+    interval: float,
+    force: bool = False,
+    insecure: bool = False,
+) -> None:
+    """Run until SIGINT/SIGTERM (returns) or a fatal error (raises); the caller holds the lock.
+
+    `open_engine` is called once the API client is built, so a configuration error leaves
+    no database behind.
+    """
+    waker = Waker()
+    # Rate-limit and retry waits inside a step end it early when a stop is requested.
+    client = build_client(
+        config.ringcentral, insecure=insecure, sleep=interruptible_sleep(waker.stop_requested)
+    )
+    try:
+        # ...and a long push stops between its write batches.
+        worker = EngineWorker(
+            open_engine(),
+            client,
+            config,
+            force=force,
+            progress=LogProgress(),
+            stop=waker.stop_requested,
+        )
+        log.info("watching %s (pull every %g s)", db_path, interval)
+        run_stoppable(
+            lambda: run_watch(worker, db_path, waker, interval=interval), waker.request_stop
+        )
+        log.info("stopped")
+    finally:
+        client.close()
+
+
+def run_watch(
+    worker: EngineWorker,
+    db_path: Path,
+    waker: Waker,
+    *,
+    interval: float,
+    quiet: float = 0.2,
+    max_delay: float = 1.0,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Watch `db_path` and run the loop until `waker` is asked to stop (or a fatal error)."""
+    scheduler = Scheduler(
+        interval=interval, now=clock(), quiet=quiet, max_delay=max_delay, backoff=Backoff()
+    )
+    with watching(db_path, waker.notify_change):
+        Runner(worker, scheduler, waker, clock=clock).run()

@@ -1,46 +1,45 @@
-"""`watch`: keep the mirror current, reacting to local edits and pulling periodically.
+"""The `watch` loop: runs the scheduler's steps against the engine until a stop request.
 
-The database records every local edit itself (triggers fill ``local_edit``/``tombstone``,
-see `rcsync.store.schema`); this module only *wakes* the engine. A watchdog observer (inotify on
-Linux) watches the database's folder for writes to the database file and its ``-wal``
-(in WAL mode a commit touches only the WAL) or ``-journal``; the ``-shm`` index, the engine
-lock, the attachments folder and unrelated files are ignored, and so are opens and closes
-(readers open the file too). Each relevant event only nudges the `Waker`; the scheduler in
-`rcsync.watch.schedule` debounces, checks cheaply what is pending, and decides on push or pull.
-
-Composition only: the watcher glue, the cheap pending check, and the adapter from the
-pull/push engines to the loop's `Worker`. No printing; the CLI sets up the log handlers.
+`Runner` asks `rcsync.watch.schedule` what to do next and does it: a CHECK reads what is
+pending (`rcsync.store.pending`), a PUSH or PULL calls the engine through `EngineWorker`.
+Between steps it blocks in `Waker.wait` until a file event, a stop request or the next
+deadline: no polling. Errors are sorted by `classify`: transient ones are retried with
+backoff, the delete guard holds the push back until new edits, the rest end the watch.
+No printing; the CLI sets up the log handlers.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
-import os
+import math
+import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-import sqlalchemy as sa
+import httpx
+import sqlalchemy.exc
 from sqlalchemy.engine import Engine
-from watchdog.events import (
-    EVENT_TYPE_CREATED,
-    EVENT_TYPE_DELETED,
-    EVENT_TYPE_MODIFIED,
-    EVENT_TYPE_MOVED,
-    FileSystemEvent,
-    FileSystemEventHandler,
-)
-from watchdog.observers import Observer
 
 from rcsync.config import Config
-from rcsync.errors import StepIncomplete
+from rcsync.errors import (
+    ApiError,
+    AuthError,
+    ConfigError,
+    DatabaseError,
+    GuardError,
+    LockedError,
+    NetworkError,
+    SchemaTooNewError,
+    StepIncomplete,
+    StopRequested,
+)
 from rcsync.progress import NullProgress, Progress
-from rcsync.watch.backoff import Backoff
-from rcsync.watch.schedule import Outcome, Pending, Runner, Scheduler, Waker
+from rcsync.store.pending import pending_summary
+from rcsync.watch.schedule import Outcome, Pending, Scheduler, Step, StepKind
 
 if TYPE_CHECKING:
     from rcsync.api import MessageStoreClient
@@ -49,68 +48,194 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("rcsync.watch")
 
-# Files whose change can mean a committed edit: the database, its WAL, its rollback journal.
-WATCHED_SUFFIXES = ("", "-wal", "-journal")
-# Writes only: readers (including our own pending check) open and close the files too.
-WRITE_EVENTS = frozenset(
-    {EVENT_TYPE_MODIFIED, EVENT_TYPE_CREATED, EVENT_TYPE_DELETED, EVENT_TYPE_MOVED}
+
+class Waker:
+    """Where other threads (the file watcher, signal handlers) tell the loop something happened.
+
+    The loop blocks in `wait` until a change, a stop request or a timeout: no polling.
+    Stopping is a `threading.Event`, so any thread can ask whether a stop was requested.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._changes = 0
+        self.stop_requested = threading.Event()
+
+    def notify_change(self) -> None:
+        with self._cond:
+            self._changes += 1
+            self._cond.notify_all()
+
+    def request_stop(self) -> None:
+        self.stop_requested.set()
+        with self._cond:
+            self._cond.notify_all()
+
+    def wait(self, timeout: float | None) -> int:
+        """Block until a change or a stop (or `timeout` seconds); return changes since last call."""
+        with self._cond:
+            if self._changes == 0 and not self.stop_requested.is_set():
+                self._cond.wait(timeout)
+            changes, self._changes = self._changes, 0
+            return changes
+
+    def take_changes(self) -> int:
+        with self._cond:
+            changes, self._changes = self._changes, 0
+            return changes
+
+
+class Worker(Protocol):
+    """The engine as the loop sees it. Each call is one complete, committed step."""
+
+    def pending(self) -> Pending:
+        """Cheap: how many edits are pending and the newest edit time."""
+
+    def push(self) -> Outcome:
+        """Send pending edits."""
+
+    def pull(self) -> Outcome:
+        """Incremental pull."""
+
+
+def interruptible_sleep(stop: threading.Event) -> Callable[[float], None]:
+    """A `time.sleep` for the API client that ends the step when a stop is requested."""
+
+    def sleep(seconds: float) -> None:
+        if stop.wait(max(seconds, 0.0)):
+            raise StopRequested("stop requested")
+
+    return sleep
+
+
+class Verdict(enum.Enum):
+    RETRY = "retry"  # transient: back off and try again
+    BLOCKED = "blocked"  # needs the user; warn, do not retry before new edits or a sweep
+    FATAL = "fatal"  # stop the watch and report
+
+
+_TRANSIENT = (
+    StepIncomplete,
+    ApiError,
+    NetworkError,
+    DatabaseError,
+    LockedError,
+    httpx.TransportError,
+    sqlalchemy.exc.OperationalError,
+    sqlite3.OperationalError,
 )
 
 
-def watched_names(db_path: Path) -> frozenset[str]:
-    return frozenset(db_path.name + suffix for suffix in WATCHED_SUFFIXES)
+def classify(exc: BaseException) -> Verdict:
+    """Sort an engine error: what keeps `watch` going and what ends it."""
+    if isinstance(exc, AuthError | ConfigError | SchemaTooNewError):
+        return Verdict.FATAL  # an expired login that could not be refreshed, a bad setup
+    if isinstance(exc, GuardError):
+        return Verdict.BLOCKED
+    if isinstance(exc, _TRANSIENT):
+        return Verdict.RETRY  # 5xx, 429, connection trouble, a user's long write transaction
+    return Verdict.FATAL  # a bug: better a clear stop than a loop repeating it
 
 
-def is_database_write(event: FileSystemEvent, names: frozenset[str]) -> bool:
-    """Whether a watchdog event is a write to the database or its WAL/journal."""
-    if event.is_directory or event.event_type not in WRITE_EVENTS:
-        return False
-    paths = [event.src_path, getattr(event, "dest_path", "")]
-    return any(p and os.path.basename(os.fsdecode(p)) in names for p in paths)
+def retry_hint(exc: BaseException) -> float:
+    """A server-given minimum wait (429 Retry-After), when the error carries one."""
+    value = getattr(exc, "retry_after", None)
+    return float(value) if isinstance(value, int | float) and value > 0 else 0.0
 
 
-class DatabaseChangeHandler(FileSystemEventHandler):
-    """Calls `notify` (from the observer's thread) on every write to the database files."""
+class Wakeable(Protocol):
+    stop_requested: threading.Event
 
-    def __init__(self, db_path: Path, notify: Callable[[], None]) -> None:
-        super().__init__()
-        self._names = watched_names(db_path)
-        self._notify = notify
+    def wait(self, timeout: float | None) -> int: ...
 
-    def on_any_event(self, event: FileSystemEvent) -> None:
-        if is_database_write(event, self._names):
-            self._notify()
+    def take_changes(self) -> int: ...
 
 
-@contextmanager
-def watching(db_path: Path, notify: Callable[[], None]) -> Iterator[None]:
-    """Watch the database's folder (not recursively) while in the block."""
-    observer = Observer()
-    handler = DatabaseChangeHandler(db_path, notify)
-    observer.schedule(handler, str(db_path.resolve().parent), recursive=False)
-    observer.start()
-    try:
-        yield
-    finally:
-        observer.stop()
-        observer.join(timeout=5)
+@dataclass
+class Runner:
+    """Runs the scheduler's steps against a worker until a stop is requested."""
+
+    worker: Worker
+    scheduler: Scheduler
+    waker: Wakeable
+    clock: Callable[[], float] = time.monotonic
+    classifier: Callable[[BaseException], Verdict] = classify
+
+    def run(self) -> None:
+        """Return when a stop was requested; raise the error that ended the watch otherwise."""
+        stop = self.waker.stop_requested
+        while not stop.is_set():
+            self._note_changes(self.waker.take_changes())
+            now = self.clock()
+            step = self.scheduler.next_step(now)
+            if step.kind is StepKind.WAIT:
+                timeout = None if math.isinf(step.until) else max(step.until - now, 0.0)
+                self._note_changes(self.waker.wait(timeout))
+            else:
+                self._attempt(step)
+
+    def _note_changes(self, count: int) -> None:
+        if count:
+            self.scheduler.changed(self.clock())
+
+    def _attempt(self, step: Step) -> None:
+        try:
+            self._perform(step)
+        except Exception as exc:
+            if isinstance(exc, StopRequested) and self.waker.stop_requested.is_set():
+                log.info(
+                    "%s interrupted by the stop request; the rest stays pending", step.kind.value
+                )
+                return
+            verdict = self.classifier(exc)
+            if verdict is Verdict.FATAL:
+                raise
+            reason = _reason(exc)
+            if verdict is Verdict.BLOCKED:
+                self.scheduler.push_blocked()
+                log.warning("%s held back: %s", step.kind.value, reason)
+                return
+            delay = self.scheduler.failed(self.clock(), step.kind, at_least=retry_hint(exc))
+            log.warning("%s failed, retry in %.1f s: %s", step.kind.value, delay, reason)
+
+    def _perform(self, step: Step) -> None:
+        if step.kind is StepKind.CHECK:
+            started = self.clock()
+            pending = self.worker.pending()
+            wanted = self.scheduler.checked(pending, sweep=step.sweep, started=started)
+            log.debug(
+                "check%s: %d pending%s",
+                " (sweep)" if step.sweep else "",
+                pending.count,
+                ", pushing" if wanted else "",
+            )
+        elif step.kind is StepKind.PUSH:
+            self._report(self.worker.push())
+            self.scheduler.pushed(self.clock())
+        elif step.kind is StepKind.PULL:
+            self._report(self.worker.pull())
+            self.scheduler.pulled(self.clock())
+
+    @staticmethod
+    def _report(outcome: Outcome) -> None:
+        log.log(logging.INFO if outcome.count else logging.DEBUG, "%s", outcome.summary)
+        for note in outcome.notes:
+            log.info("%s", note)
 
 
-# One query, O(pending): the triggers keep local_edit/tombstone small. The newest edit time
-# lets the scheduler tell a new edit from one a push already handled (see watchloop).
-PENDING_SQL = sa.text("""
-    SELECT (SELECT count(*) FROM local_edit)
-           + (SELECT count(*) FROM tombstone WHERE pushed_at IS NULL),
-           max(coalesce((SELECT max(edited_at) FROM local_edit), ''),
-               coalesce((SELECT max(deleted_at) FROM tombstone WHERE pushed_at IS NULL), ''))
-""")
+def _reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+# --- the engine behind the loop ------------------------------------------------------------
 
 
 def read_pending(engine: Engine) -> Pending:
+    """The cheap check: one O(pending) query (see `rcsync.store.pending`)."""
     with engine.connect() as conn:
-        row = conn.execute(PENDING_SQL).one()
-    count, newest = int(row[0] or 0), str(row[1] or "")
-    return Pending(count=count, newest=newest or None)
+        count, newest = pending_summary(conn)
+    return Pending(count=count, newest=newest)
 
 
 def pull_outcome(summary: PullSummary) -> Outcome:
@@ -196,21 +321,3 @@ class EngineWorker:
             self.engine, self.client, self.config, progress=self.progress or NullProgress()
         )
         return pull_outcome(summary)
-
-
-def run_watch(
-    worker: EngineWorker,
-    db_path: Path,
-    waker: Waker,
-    *,
-    interval: float,
-    quiet: float = 0.2,
-    max_delay: float = 1.0,
-    clock: Callable[[], float] = time.monotonic,
-) -> None:
-    """Watch `db_path` and run the loop until `waker` is asked to stop (or a fatal error)."""
-    scheduler = Scheduler(
-        interval=interval, now=clock(), quiet=quiet, max_delay=max_delay, backoff=Backoff()
-    )
-    with watching(db_path, waker.notify_change):
-        Runner(worker, scheduler, waker, clock=clock).run()

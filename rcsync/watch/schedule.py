@@ -1,9 +1,9 @@
-"""The `watch` loop: a pure scheduler deciding the next step, and the runner that does it.
+"""The scheduler of `watch`. PURE: no clock, no threads, no I/O.
 
-The scheduler knows nothing of threads, clocks or databases; it is fed facts (a file changed
-at t, a check found these pending edits, a push/pull finished or failed at t) and answers
-"what now": PUSH, PULL, CHECK (cheap look at the pending edits) or WAIT until t. Tests drive
-it with a fake clock; the runner drives it with `time.monotonic` and a `Waker`.
+It is fed facts (a file changed at t, a check found these pending edits, a push/pull
+finished or failed at t) and answers "what now": PUSH, PULL, CHECK (cheap look at the
+pending edits) or WAIT until t. Tests drive it with a fake clock; `rcsync.watch.runner`
+drives it with `time.monotonic` and a `Waker`.
 
 Rules, in priority order:
 
@@ -25,33 +25,10 @@ Rules, in priority order:
 from __future__ import annotations
 
 import enum
-import logging
 import math
-import sqlite3
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
-import httpx
-import sqlalchemy.exc
-
-from rcsync.errors import (
-    ApiError,
-    AuthError,
-    ConfigError,
-    DatabaseError,
-    GuardError,
-    LockedError,
-    NetworkError,
-    SchemaTooNewError,
-    StepIncomplete,
-    StopRequested,
-)
 from rcsync.watch.backoff import Backoff
-
-log = logging.getLogger("rcsync.watch")
 
 
 class StepKind(enum.Enum):
@@ -196,42 +173,6 @@ class Scheduler:
             self.backoff.reset()
 
 
-class Waker:
-    """Where other threads (the file watcher, signal handlers) tell the loop something happened.
-
-    The loop blocks in `wait` until a change, a stop request or a timeout: no polling.
-    Stopping is a `threading.Event`, so any thread can ask whether a stop was requested.
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
-        self._changes = 0
-        self.stop_requested = threading.Event()
-
-    def notify_change(self) -> None:
-        with self._cond:
-            self._changes += 1
-            self._cond.notify_all()
-
-    def request_stop(self) -> None:
-        self.stop_requested.set()
-        with self._cond:
-            self._cond.notify_all()
-
-    def wait(self, timeout: float | None) -> int:
-        """Block until a change or a stop (or `timeout` seconds); return changes since last call."""
-        with self._cond:
-            if self._changes == 0 and not self.stop_requested.is_set():
-                self._cond.wait(timeout)
-            changes, self._changes = self._changes, 0
-            return changes
-
-    def take_changes(self) -> int:
-        with self._cond:
-            changes, self._changes = self._changes, 0
-            return changes
-
-
 @dataclass(frozen=True)
 class Outcome:
     """What a push or pull did: a count, the headline log line, and notable details."""
@@ -239,146 +180,3 @@ class Outcome:
     count: int
     summary: str  # "pushed 3", "pulled 12"
     notes: tuple[str, ...] = ()  # "conflict on 123 read_status: kept local", rejections
-
-
-class Worker(Protocol):
-    """The engine as the loop sees it. Each call is one complete, committed step."""
-
-    def pending(self) -> Pending:
-        """Cheap: how many edits are pending and the newest edit time."""
-
-    def push(self) -> Outcome:
-        """Send pending edits."""
-
-    def pull(self) -> Outcome:
-        """Incremental pull."""
-
-
-def interruptible_sleep(stop: threading.Event) -> Callable[[float], None]:
-    """A `time.sleep` for the API client that ends the step when a stop is requested."""
-
-    def sleep(seconds: float) -> None:
-        if stop.wait(max(seconds, 0.0)):
-            raise StopRequested("stop requested")
-
-    return sleep
-
-
-class Verdict(enum.Enum):
-    RETRY = "retry"  # transient: back off and try again
-    BLOCKED = "blocked"  # needs the user; warn, do not retry before new edits or a sweep
-    FATAL = "fatal"  # stop the watch and report
-
-
-_TRANSIENT = (
-    StepIncomplete,
-    ApiError,
-    NetworkError,
-    DatabaseError,
-    LockedError,
-    httpx.TransportError,
-    sqlalchemy.exc.OperationalError,
-    sqlite3.OperationalError,
-)
-
-
-def classify(exc: BaseException) -> Verdict:
-    """Sort an engine error: what keeps `watch` going and what ends it."""
-    if isinstance(exc, AuthError | ConfigError | SchemaTooNewError):
-        return Verdict.FATAL  # an expired login that could not be refreshed, a bad setup
-    if isinstance(exc, GuardError):
-        return Verdict.BLOCKED
-    if isinstance(exc, _TRANSIENT):
-        return Verdict.RETRY  # 5xx, 429, connection trouble, a user's long write transaction
-    return Verdict.FATAL  # a bug: better a clear stop than a loop repeating it
-
-
-def retry_hint(exc: BaseException) -> float:
-    """A server-given minimum wait (429 Retry-After), when the error carries one."""
-    value = getattr(exc, "retry_after", None)
-    return float(value) if isinstance(value, int | float) and value > 0 else 0.0
-
-
-class Wakeable(Protocol):
-    stop_requested: threading.Event
-
-    def wait(self, timeout: float | None) -> int: ...
-
-    def take_changes(self) -> int: ...
-
-
-@dataclass
-class Runner:
-    """Runs the scheduler's steps against a worker until a stop is requested."""
-
-    worker: Worker
-    scheduler: Scheduler
-    waker: Wakeable
-    clock: Callable[[], float] = time.monotonic
-    classifier: Callable[[BaseException], Verdict] = classify
-
-    def run(self) -> None:
-        """Return when a stop was requested; raise the error that ended the watch otherwise."""
-        stop = self.waker.stop_requested
-        while not stop.is_set():
-            self._note_changes(self.waker.take_changes())
-            now = self.clock()
-            step = self.scheduler.next_step(now)
-            if step.kind is StepKind.WAIT:
-                timeout = None if math.isinf(step.until) else max(step.until - now, 0.0)
-                self._note_changes(self.waker.wait(timeout))
-            else:
-                self._attempt(step)
-
-    def _note_changes(self, count: int) -> None:
-        if count:
-            self.scheduler.changed(self.clock())
-
-    def _attempt(self, step: Step) -> None:
-        try:
-            self._perform(step)
-        except Exception as exc:
-            if isinstance(exc, StopRequested) and self.waker.stop_requested.is_set():
-                log.info(
-                    "%s interrupted by the stop request; the rest stays pending", step.kind.value
-                )
-                return
-            verdict = self.classifier(exc)
-            if verdict is Verdict.FATAL:
-                raise
-            reason = _reason(exc)
-            if verdict is Verdict.BLOCKED:
-                self.scheduler.push_blocked()
-                log.warning("%s held back: %s", step.kind.value, reason)
-                return
-            delay = self.scheduler.failed(self.clock(), step.kind, at_least=retry_hint(exc))
-            log.warning("%s failed, retry in %.1f s: %s", step.kind.value, delay, reason)
-
-    def _perform(self, step: Step) -> None:
-        if step.kind is StepKind.CHECK:
-            started = self.clock()
-            pending = self.worker.pending()
-            wanted = self.scheduler.checked(pending, sweep=step.sweep, started=started)
-            log.debug(
-                "check%s: %d pending%s",
-                " (sweep)" if step.sweep else "",
-                pending.count,
-                ", pushing" if wanted else "",
-            )
-        elif step.kind is StepKind.PUSH:
-            self._report(self.worker.push())
-            self.scheduler.pushed(self.clock())
-        elif step.kind is StepKind.PULL:
-            self._report(self.worker.pull())
-            self.scheduler.pulled(self.clock())
-
-    @staticmethod
-    def _report(outcome: Outcome) -> None:
-        log.log(logging.INFO if outcome.count else logging.DEBUG, "%s", outcome.summary)
-        for note in outcome.notes:
-            log.info("%s", note)
-
-
-def _reason(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__

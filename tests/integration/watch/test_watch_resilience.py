@@ -20,8 +20,8 @@ from rcsync.config import Config, DatabaseConfig, RingCentralConfig, SyncConfig
 from rcsync.emulator import Emulator
 from rcsync.errors import AuthError
 from rcsync.store.database import open_database
-from rcsync.watch.runner import EngineWorker, run_watch
-from rcsync.watch.schedule import Waker
+from rcsync.watch import run_watch
+from rcsync.watch.runner import EngineWorker, Waker
 
 API = "https://platform.ringcentral.com"
 

@@ -21,14 +21,8 @@ from watchdog.events import (
 from rcsync.errors import StepIncomplete
 from rcsync.sync.pull import PullSummary
 from rcsync.sync.push import PushSummary
-from rcsync.watch.runner import (
-    is_database_write,
-    pull_outcome,
-    push_outcome,
-    read_pending,
-    watched_names,
-    watching,
-)
+from rcsync.watch.files import is_database_write, watched_names, watching
+from rcsync.watch.runner import pull_outcome, push_outcome, read_pending
 
 DB = Path("/data/messages.db")
 NAMES = watched_names(DB)

@@ -22,16 +22,8 @@ from rcsync.errors import (
     ServerError,
 )
 from rcsync.watch.backoff import Backoff
-from rcsync.watch.schedule import (
-    Outcome,
-    Pending,
-    Runner,
-    Scheduler,
-    StepKind,
-    Verdict,
-    Waker,
-    classify,
-)
+from rcsync.watch.runner import Runner, Verdict, Waker, classify
+from rcsync.watch.schedule import Outcome, Pending, Scheduler, StepKind
 
 
 @dataclass
@@ -344,7 +336,7 @@ def test_a_push_that_keeps_failing_slows_down_and_does_not_starve_pulls() -> Non
 
 def test_a_stop_during_a_wait_inside_a_step_ends_the_step_quietly() -> None:
     from rcsync.errors import StopRequested
-    from rcsync.watch.schedule import interruptible_sleep
+    from rcsync.watch.runner import interruptible_sleep
 
     clock, waker, worker, runner = make(end=100)
     sleep = interruptible_sleep(waker.stop_requested)
