@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import Engine
-
 from rcsync.config import Config, load_config
 from rcsync.store.lock import engine_lock
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
     from rcsync.api import MessageStoreClient
     from rcsync.cli.output import Output
 

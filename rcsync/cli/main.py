@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 import sys
 import traceback
 from pathlib import Path
 from typing import Any
 
 import click
-import sqlalchemy.exc
 
 from rcsync import __version__
 from rcsync.cli.app import App
 from rcsync.cli.output import Output
 from rcsync.errors import RcsyncError
+from rcsync.store import DRIVER_ERRORS
 
 
 def _one_line(exc: BaseException) -> str:
@@ -42,7 +41,7 @@ class RcsyncGroup(click.Group):
         except RcsyncError as exc:
             self._report(ctx, exc, _one_line(exc))
             ctx.exit(exc.exit_code)
-        except (sqlalchemy.exc.SQLAlchemyError, sqlite3.Error) as exc:
+        except DRIVER_ERRORS as exc:
             from rcsync.store.database import describe_sqlite_error
 
             self._report(ctx, exc, f"database: {describe_sqlite_error(exc)}")

@@ -1,1 +1,34 @@
-"""(filled in by a later commit)"""
+"""The store: the database is an interface, and this package is the only code that speaks SQL.
+
+A user reads and edits the archive with any SQLite client (``UPDATE message SET
+read_status = 'Read'``, ``DELETE FROM message``), so the schema is a public surface, not a
+private detail: its names are fixed by INTERFACE.md and its triggers turn every client's
+edit into a pending change (``local_edit``, ``tombstone``, the ``pending_change`` view).
+The engine writes value and base together, so its own writes are never echoed as edits.
+
+Every query rcsync runs lives in one of these modules, each owning one kind of row (like
+vdirsyncer's status class and reader's ``_storage``); the layers above call functions
+named ``read_*``/``save_*`` and never write SQL text (a contract checks it):
+
+    schema       the tables (SQLModel); the migrations in alembic/ install the triggers
+    database     engine, SQLite pragmas (WAL, busy_timeout, foreign_keys), migrations
+    lock         the engine lock: one rcsync process writes a database at a time
+    messages     every engine write to ``message`` from remote records (the pull's save)
+    pending      the one definition of "pending": what a push must send
+    state        ``sync_state`` (sync token, frame, progress, last runs) and ``conflict``
+    pushes       what a push writes back: confirmed values, failures, fixes, tombstones
+    edits        the CLI's mark/delete/restore/revert helpers (edits as a user makes them)
+    search       full-text search over ``message_fts``
+    status       the counts `rcsync status` shows
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import sqlalchemy.exc
+
+# What the database driver raises, for the one place that reports errors (the CLI) ...
+DRIVER_ERRORS = (sqlalchemy.exc.SQLAlchemyError, sqlite3.Error)
+# ... and the part of it worth retrying: a user's long write transaction, a busy database.
+BUSY_ERRORS = (sqlalchemy.exc.OperationalError, sqlite3.OperationalError)

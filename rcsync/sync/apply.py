@@ -29,9 +29,7 @@ import math
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-from sqlalchemy.engine import Connection, Engine
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rcsync.api.results import ItemResult
 from rcsync.errors import AmbiguousWriteError, RcsyncError
@@ -48,6 +46,9 @@ from rcsync.store.pushes import (
 )
 from rcsync.store.state import get_state, set_state
 from rcsync.types import PATH_BATCH, READ_BATCH, ConflictPolicy, iso_utc
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
 
 # sync_state key: JSON list of batches sent whose answers were not saved yet.
 IN_FLIGHT = "push_in_flight"

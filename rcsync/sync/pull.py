@@ -31,15 +31,14 @@ import datetime as dt
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
-
-from sqlalchemy.engine import Connection, Engine
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rcsync.config import Config
 from rcsync.errors import MalformedResponse, SyncTokenInvalid
 from rcsync.progress import NullProgress, Progress
 from rcsync.rules import records as rec
+from rcsync.rules.listing import Listing, next_listing
 from rcsync.store.database import translate_errors
 from rcsync.store.messages import SaveCounts, save_records
 from rcsync.store.state import (
@@ -53,6 +52,9 @@ from rcsync.store.state import (
 from rcsync.sync.attachments import AttachmentCounts, ContentClient, download_attachments
 from rcsync.sync.prefetch import Prefetch
 from rcsync.types import ConflictPolicy, iso_utc
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
 
 PER_PAGE = 1000
 BATCH = 1000
@@ -141,30 +143,6 @@ class PullSummary:
         self.requests += counts.requests
 
 
-@dataclass(frozen=True)
-class Listing:
-    """Progress of a full pull (stored as JSON in sync_state[FIRST_PULL])."""
-
-    frame: dict[str, Any]
-    token: str
-    date_to: str  # exclusive upper bound of the next request
-    page: int = 1
-    oldest: str | None = None  # oldest creationTime stored so far
-    boundary: tuple[int, ...] = ()  # ids stored at `oldest`, which the next page repeats
-    done: bool = False
-
-    def to_json(self) -> str:
-        data = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        data["boundary"] = list(self.boundary)
-        return json.dumps(data)
-
-    @classmethod
-    def from_json(cls, text: str) -> Listing:
-        data = json.loads(text)
-        data["boundary"] = tuple(data.get("boundary", ()))
-        return cls(**data)
-
-
 def format_bytes(n: int) -> str:
     """``35.2 MB`` (decimal units, as file managers show)."""
     size = float(n)
@@ -181,25 +159,6 @@ def frame_of(config: Config) -> dict[str, Any]:
         "history_start": config.sync.history_start.isoformat(),
         "message_types": sorted(config.sync.message_types),
     }
-
-
-def next_listing(
-    listing: Listing, page_records: Sequence[Mapping[str, Any]], has_next: bool
-) -> Listing:
-    """PURE: where the keyset listing goes after a page (see the module docstring)."""
-    if not has_next or not page_records:
-        return replace(listing, done=True)
-    times = [str(r["creationTime"]) for r in page_records]
-    oldest = min(times)
-    ids = {int(r["id"]) for r, t in zip(page_records, times, strict=True) if t == oldest}
-    if oldest == listing.oldest:
-        # Nothing older on this page: a crowded instant; page through it.
-        return replace(
-            listing, page=listing.page + 1, boundary=tuple(sorted(set(listing.boundary) | ids))
-        )
-    return replace(
-        listing, date_to=rec.plus_one_ms(oldest), page=1, oldest=oldest, boundary=tuple(sorted(ids))
-    )
 
 
 @dataclass

@@ -21,8 +21,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-
-from sqlalchemy.engine import Engine
+from typing import TYPE_CHECKING
 
 from rcsync.api import build_client
 from rcsync.config import Config
@@ -31,6 +30,9 @@ from rcsync.watch.files import watching
 from rcsync.watch.runner import EngineWorker, LogProgress, Runner, Waker, interruptible_sleep
 from rcsync.watch.schedule import Scheduler
 from rcsync.watch.signals import run_stoppable
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 log = logging.getLogger("rcsync.watch")
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import enum
 import logging
 import math
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -21,8 +20,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import httpx
-import sqlalchemy.exc
-from sqlalchemy.engine import Engine
 
 from rcsync.config import Config
 from rcsync.errors import (
@@ -38,10 +35,13 @@ from rcsync.errors import (
     StopRequested,
 )
 from rcsync.progress import NullProgress, Progress
+from rcsync.store import BUSY_ERRORS
 from rcsync.store.pending import pending_summary
 from rcsync.watch.schedule import Outcome, Pending, Scheduler, Step, StepKind
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
     from rcsync.api import MessageStoreClient
     from rcsync.sync.pull import PullSummary
     from rcsync.sync.push import PushSummary
@@ -121,8 +121,7 @@ _TRANSIENT = (
     DatabaseError,
     LockedError,
     httpx.TransportError,
-    sqlalchemy.exc.OperationalError,
-    sqlite3.OperationalError,
+    *BUSY_ERRORS,
 )
 
 

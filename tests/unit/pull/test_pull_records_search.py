@@ -9,9 +9,9 @@ from sqlalchemy.engine import Engine
 
 from rcsync.errors import SearchError
 from rcsync.rules import records as rec
+from rcsync.rules.listing import Listing, next_listing
 from rcsync.store.messages import save_records
 from rcsync.store.search import search
-from rcsync.sync.pull import Listing, next_listing
 from rcsync.types import ConflictPolicy as Policy
 from tests.unit.pull.pull_harness import fast_emulator
 
