@@ -23,7 +23,8 @@ import sqlalchemy as sa
 from rcsync.api import TokenStore, build_client
 from rcsync.config import Config, DatabaseConfig, RingCentralConfig, SyncConfig
 from rcsync.store.database import open_database
-from rcsync.sync.push import load_pending, push
+from rcsync.store.pending import load_pending
+from rcsync.sync.push import push
 
 SERVER = "https://platform.ringcentral.com"
 WRITES = ("updateMessage", "patchMessage", "deleteMessage")

@@ -10,7 +10,6 @@ it drives the same engine functions as `pull`, `push` and `sync`.
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import tempfile
 import time
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ import click
 from rcsync.cli.app import App
 from rcsync.cli.output import Output
 from rcsync.errors import ConfigError
+from rcsync.store import demo as user_sql
 
 pass_app = click.make_pass_decorator(App)
 
@@ -138,15 +138,14 @@ def _run(app: App, emu: Any) -> None:
     for hit in hits:
         out.echo(f"  {hit.creation_time[:16]}  {hit.type:<9} {hit.who:<24} {hit.snippet}")
 
-    picked = _pick_messages(config.database.path)
+    picked = user_sql.pick_messages(config.database.path)
     before = _snapshot(config.database.path, emu, picked)
 
     _heading(out, "3. edit with plain SQL (any SQLite client would do)")
-    for sql in _edits(picked):
+    for sql in user_sql.user_edits(picked):
         out.echo(f"  sqlite> {sql};")
-    _apply_sql(config.database.path, _edits(picked))
-    with sqlite3.connect(config.database.path) as con:
-        n = con.execute("SELECT count(*) FROM pending_change").fetchone()[0]
+    user_sql.run_as_user(config.database.path, user_sql.user_edits(picked))
+    n = user_sql.count_pending_changes(config.database.path)
     out.echo(f"  pending_change now lists {n} edits")
 
     _heading(out, "4. push: the edits go to RingCentral")
@@ -178,52 +177,13 @@ def _run(app: App, emu: Any) -> None:
     )
 
 
-def _pick_messages(db: Path) -> dict[str, list[int]]:
-    with sqlite3.connect(db) as con:
-
-        def ids(where: str, n: int) -> list[int]:
-            return [
-                r[0]
-                for r in con.execute(
-                    f"SELECT id FROM message WHERE {where} ORDER BY creation_time DESC LIMIT {n}"
-                )
-            ]
-
-        return {
-            "read": ids("type = 'SMS' AND read_status = 'Unread' AND availability = 'Alive'", 3),
-            "trash": ids("type = 'Fax' AND availability = 'Alive'", 2),
-            "restore": ids("availability = 'Deleted'", 1),
-        }
-
-
-def _edits(picked: dict[str, list[int]]) -> list[str]:
-    def id_list(ids: list[int]) -> str:
-        return ", ".join(map(str, ids)) or "NULL"
-
-    return [
-        f"UPDATE message SET read_status = 'Read' WHERE id IN ({id_list(picked['read'])})",
-        f"UPDATE message SET availability = 'Deleted' WHERE id IN ({id_list(picked['trash'])})",
-        f"UPDATE message SET availability = 'Alive' WHERE id IN ({id_list(picked['restore'])})",
-    ]
-
-
-def _apply_sql(db: Path, statements: list[str]) -> None:
-    with sqlite3.connect(db) as con:
-        for sql in statements:
-            con.execute(sql)
-
-
 def _snapshot(db: Path, emu: Any, picked: dict[str, list[int]]) -> dict[int, str]:
+    local = user_sql.read_local(db, [m for ids in picked.values() for m in ids])
     out: dict[int, str] = {}
-    with sqlite3.connect(db) as con:
-        for mid in (m for ids in picked.values() for m in ids):
-            local = con.execute(
-                "SELECT read_status, availability FROM message WHERE id = ?", (mid,)
-            ).fetchone()
-            remote = emu.store.get(mid)
-            out[mid] = (
-                f"{local[0]}/{local[1]} | {remote.get('readStatus')}/{remote.get('availability')}"
-            )
+    for mid, (read_status, availability) in local.items():
+        remote = emu.store.get(mid)
+        there = f"{remote.get('readStatus')}/{remote.get('availability')}"
+        out[mid] = f"{read_status}/{availability} | {there}"
     return out
 
 

@@ -19,7 +19,7 @@ from rcsync import __version__
 from rcsync.cli.app import App
 from rcsync.cli.output import Output
 from rcsync.errors import RcsyncError
-from rcsync.store import DRIVER_ERRORS
+from rcsync.store import is_driver_error
 
 
 def _one_line(exc: BaseException) -> str:
@@ -41,21 +41,22 @@ class RcsyncGroup(click.Group):
         except RcsyncError as exc:
             self._report(ctx, exc, _one_line(exc))
             ctx.exit(exc.exit_code)
-        except DRIVER_ERRORS as exc:
-            from rcsync.store.database import describe_sqlite_error
-
-            self._report(ctx, exc, f"database: {describe_sqlite_error(exc)}")
-            ctx.exit(1)
         except BrokenPipeError:
             # `rcsync search x | head`: the reader left; that is not an error worth a line.
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             ctx.exit(141)
-        except OSError as exc:
-            where = f"{exc.filename}: " if exc.filename else ""
-            self._report(ctx, exc, f"{where}{exc.strerror or _one_line(exc)}")
-            ctx.exit(1)
-        except Exception as exc:  # a bug: still one line, details with -v
+        except Exception as exc:
+            if is_driver_error(exc):  # sqlite3.Error is no OSError: the order does not matter
+                from rcsync.store.database import describe_sqlite_error
+
+                self._report(ctx, exc, f"database: {describe_sqlite_error(exc)}")
+                ctx.exit(1)
+            if isinstance(exc, OSError):
+                where = f"{exc.filename}: " if exc.filename else ""
+                self._report(ctx, exc, f"{where}{exc.strerror or _one_line(exc)}")
+                ctx.exit(1)
+            # A bug: still one line, details with -v.
             self._report(
                 ctx,
                 exc,

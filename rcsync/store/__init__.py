@@ -14,21 +14,35 @@ named ``read_*``/``save_*`` and never write SQL text (a contract checks it):
     database     engine, SQLite pragmas (WAL, busy_timeout, foreign_keys), migrations
     lock         the engine lock: one rcsync process writes a database at a time
     messages     every engine write to ``message`` from remote records (the pull's save)
-    pending      the one definition of "pending": what a push must send
+    pending      the one definition of "pending": what a push must send, and how much
     state        ``sync_state`` (sync token, frame, progress, last runs) and ``conflict``
     pushes       what a push writes back: confirmed values, failures, fixes, tombstones
     edits        the CLI's mark/delete/restore/revert helpers (edits as a user makes them)
     search       full-text search over ``message_fts``
     status       the counts `rcsync status` shows
+    demo         the plain-SQL edits `rcsync demo` makes as a user would
 """
 
 from __future__ import annotations
 
 import sqlite3
+import sys
 
-import sqlalchemy.exc
+# Light on purpose: importing rcsync.store loads no SQLAlchemy, so commands that only read
+# (and `--help`) start fast; the modules that need SQLAlchemy import it themselves.
 
-# What the database driver raises, for the one place that reports errors (the CLI) ...
-DRIVER_ERRORS = (sqlalchemy.exc.SQLAlchemyError, sqlite3.Error)
-# ... and the part of it worth retrying: a user's long write transaction, a busy database.
-BUSY_ERRORS = (sqlalchemy.exc.OperationalError, sqlite3.OperationalError)
+
+def _sqlalchemy_error(exc: BaseException, name: str) -> bool:
+    # Only look SQLAlchemy up if something imported it: an error cannot come from it otherwise.
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    return sa_exc is not None and isinstance(exc, getattr(sa_exc, name))
+
+
+def is_driver_error(exc: BaseException) -> bool:
+    """Whether the database driver (sqlite3, SQLAlchemy) raised `exc`: the CLI reports it."""
+    return isinstance(exc, sqlite3.Error) or _sqlalchemy_error(exc, "SQLAlchemyError")
+
+
+def is_busy_error(exc: BaseException) -> bool:
+    """A driver error worth retrying: a user's long write transaction, a busy database."""
+    return isinstance(exc, sqlite3.OperationalError) or _sqlalchemy_error(exc, "OperationalError")

@@ -12,6 +12,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from rcsync.rules.actions import PendingMessage, PendingTombstone
+from rcsync.rules.merge import FieldState
+
 # How many edits are pending and the newest edit time, in one query. The time lets the
 # watch tell a new edit from one a push already handled (see rcsync.watch.schedule).
 _SUMMARY = sa.text("""
@@ -22,7 +25,48 @@ _SUMMARY = sa.text("""
 """)
 
 
+_PENDING_MESSAGES = sa.text(
+    "SELECT m.id, m.read_status, m.base_read_status, m.remote_read_status,"
+    " m.availability, m.base_availability, m.remote_availability,"
+    " e.edited_at, m.last_modified_time"
+    # CROSS JOIN fixes the loop order (SQLite's rule): local_edit outside, message looked
+    # up by primary key. A plain JOIN lets the planner scan the whole archive instead.
+    " FROM local_edit e CROSS JOIN message m ON m.id = e.message_id ORDER BY e.message_id"
+)
+_PENDING_TOMBSTONES = sa.text(
+    "SELECT message_id, base_availability, json_extract(row_json, '$.remote_availability'),"
+    " deleted_at, json_extract(row_json, '$.last_modified_time')"
+    " FROM tombstone WHERE pushed_at IS NULL ORDER BY message_id"
+)
+_ANY = sa.text(
+    "SELECT EXISTS (SELECT 1 FROM local_edit)"
+    " OR EXISTS (SELECT 1 FROM tombstone WHERE pushed_at IS NULL)"
+)
+
+
 def pending_summary(conn: Connection) -> tuple[int, str | None]:
     """(number of pending edits, the newest edit's time or None)."""
     row = conn.execute(_SUMMARY).one()
     return int(row[0] or 0), str(row[1] or "") or None
+
+
+def has_pending(conn: Connection) -> bool:
+    """Whether anything at all is pending (cheaper than counting)."""
+    return conn.execute(_ANY).scalar() == 1
+
+
+def load_pending(conn: Connection) -> tuple[list[PendingMessage], list[PendingTombstone]]:
+    """Everything waiting to be pushed; the cost grows with the pending edits only."""
+    messages = [
+        PendingMessage(
+            int(r[0]),
+            FieldState(r[1], r[2], r[3], r[7], r[8]),
+            FieldState(r[4], r[5], r[6], r[7], r[8]),
+        )
+        for r in conn.execute(_PENDING_MESSAGES)
+    ]
+    tombstones = [
+        PendingTombstone(int(r[0]), r[1], r[2], r[3], r[4])
+        for r in conn.execute(_PENDING_TOMBSTONES)
+    ]
+    return messages, tombstones

@@ -17,35 +17,21 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from typing import TYPE_CHECKING, Any
 
 from rcsync.api.results import ItemResult
 from rcsync.config import Config
 from rcsync.errors import AuthError, GuardError, RcsyncError
 from rcsync.progress import NullProgress, Progress
 from rcsync.rules.actions import PendingMessage, PendingTombstone, Plan, RemoteState
-from rcsync.rules.merge import FieldState
 from rcsync.rules.plan import plan_push, trash_candidates
+from rcsync.store.pending import load_pending
 from rcsync.store.state import LAST_PUSH_AT, set_state
 from rcsync.sync.apply import ApplyResult, PushClient, apply_plan, recover_in_flight
 from rcsync.types import PATH_BATCH, ConflictPolicy, iso_utc
 
-_PENDING_MESSAGES = sa.text(
-    "SELECT m.id, m.read_status, m.base_read_status, m.remote_read_status,"
-    " m.availability, m.base_availability, m.remote_availability,"
-    " e.edited_at, m.last_modified_time"
-    # CROSS JOIN fixes the loop order (SQLite's rule): local_edit outside, message looked
-    # up by primary key. A plain JOIN lets the planner scan the whole archive instead.
-    " FROM local_edit e CROSS JOIN message m ON m.id = e.message_id ORDER BY e.message_id"
-)
-_PENDING_TOMBSTONES = sa.text(
-    "SELECT message_id, base_availability, json_extract(row_json, '$.remote_availability'),"
-    " deleted_at, json_extract(row_json, '$.last_modified_time')"
-    " FROM tombstone WHERE pushed_at IS NULL ORDER BY message_id"
-)
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 
 @dataclass
@@ -85,26 +71,6 @@ class PushSummary:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-# --- loading -------------------------------------------------------------------------------
-
-
-def load_pending(conn: Connection) -> tuple[list[PendingMessage], list[PendingTombstone]]:
-    """Everything waiting to be pushed; the cost grows with the pending edits only."""
-    messages = [
-        PendingMessage(
-            int(r[0]),
-            FieldState(r[1], r[2], r[3], r[7], r[8]),
-            FieldState(r[4], r[5], r[6], r[7], r[8]),
-        )
-        for r in conn.execute(_PENDING_MESSAGES)
-    ]
-    tombstones = [
-        PendingTombstone(int(r[0]), r[1], r[2], r[3], r[4])
-        for r in conn.execute(_PENDING_TOMBSTONES)
-    ]
-    return messages, tombstones
 
 
 # --- guard --------------------------------------------------------------------------------

@@ -20,16 +20,16 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-
 from rcsync.config import Config
 from rcsync.progress import NullProgress, Progress
+from rcsync.store.pending import has_pending
 from rcsync.store.state import SYNC_TOKEN, get_state
 from rcsync.sync.apply import recover_in_flight
 from rcsync.sync.push import PushSummary, push
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
     from rcsync.sync.pull import PullSummary
 
 
@@ -64,19 +64,6 @@ class SyncSummary:
         }
 
 
-def has_pending(engine: Engine) -> bool:
-    with engine.connect() as conn:
-        return (
-            conn.execute(
-                sa.text(
-                    "SELECT EXISTS (SELECT 1 FROM local_edit)"
-                    " OR EXISTS (SELECT 1 FROM tombstone WHERE pushed_at IS NULL)"
-                )
-            ).scalar()
-            == 1
-        )
-
-
 def sync(
     engine: Engine,
     client: Any,
@@ -102,13 +89,18 @@ def sync(
     # their effect for a change made elsewhere.
     recover_in_flight(engine, client)
     before = None
-    if has_pending(engine) and _has_token(engine):
+    if _has_pending(engine) and _has_token(engine):
         before = pull(engine, client, config, progress=progress)
     pushed = push(engine, client, config, force=force, progress=progress, stop=stop)
     if stop is not None and stop.is_set():
         return SyncSummary(pushed, before)
     after = pull(engine, client, config, progress=progress)
     return SyncSummary(pushed, before, after)
+
+
+def _has_pending(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        return has_pending(conn)
 
 
 def _has_token(engine: Engine) -> bool:

@@ -35,7 +35,7 @@ from rcsync.errors import (
     StopRequested,
 )
 from rcsync.progress import NullProgress, Progress
-from rcsync.store import BUSY_ERRORS
+from rcsync.store import is_busy_error
 from rcsync.store.pending import pending_summary
 from rcsync.watch.schedule import Outcome, Pending, Scheduler, Step, StepKind
 
@@ -121,7 +121,6 @@ _TRANSIENT = (
     DatabaseError,
     LockedError,
     httpx.TransportError,
-    *BUSY_ERRORS,
 )
 
 
@@ -131,7 +130,7 @@ def classify(exc: BaseException) -> Verdict:
         return Verdict.FATAL  # an expired login that could not be refreshed, a bad setup
     if isinstance(exc, GuardError):
         return Verdict.BLOCKED
-    if isinstance(exc, _TRANSIENT):
+    if isinstance(exc, _TRANSIENT) or is_busy_error(exc):
         return Verdict.RETRY  # 5xx, 429, connection trouble, a user's long write transaction
     return Verdict.FATAL  # a bug: better a clear stop than a loop repeating it
 
