@@ -23,6 +23,7 @@ from rcsync.cli.app import App
 from rcsync.cli.output import Output
 from rcsync.errors import ConfigError
 from rcsync.store import demo as user_sql
+from rcsync.types import ReadStatus
 
 pass_app = click.make_pass_decorator(App)
 
@@ -153,7 +154,7 @@ def _run(app: App, emu: Any) -> None:
 
     _heading(out, "5. meanwhile, on another device: one message marked unread, 3 arrive")
     if picked["read"]:
-        emu.store.remote_edit(picked["read"][0], read_status="Unread")
+        emu.store.remote_edit(picked["read"][0], read_status=ReadStatus.UNREAD)
     emu.store.arrive(3)
 
     _heading(out, "6. sync: push + pull, three-way")

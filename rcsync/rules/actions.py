@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from rcsync.rules.merge import FieldState
-from rcsync.types import PATH_BATCH, READ_BATCH
+from rcsync.types import PATH_BATCH, READ_BATCH, RowDelete
 
 READ = "read_status"
 AVAILABILITY = "availability"
@@ -96,7 +96,7 @@ class LocalFix:
     # The local value the planner saw: the applier writes only if it is still there, so a
     # user edit made while we worked is never overwritten.
     expected_local: str | None = None
-    row_action: str | None = None  # CONFIRM_ROW: trash | purge
+    row_action: RowDelete | None = None  # CONFIRM_ROW
 
 
 @dataclass(frozen=True)

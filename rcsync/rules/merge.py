@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from rcsync.types import ConflictPolicy
+from rcsync.types import Availability, ConflictPolicy
 
 
 class Outcome(StrEnum):
@@ -80,7 +80,7 @@ def merge_field(field: str, state: FieldState, policy: ConflictPolicy) -> Decisi
     if local == remote:
         return Decision(Outcome.CONVERGED, local, remote)
     # Both sides changed to different values: a conflict.
-    if field == "availability" and remote == "Purged":
+    if field == "availability" and remote == Availability.PURGED:
         return Decision(Outcome.TAKE_REMOTE, remote, remote, Resolution.PURGED)
     keep_local = policy is ConflictPolicy.LOCAL or (
         policy is ConflictPolicy.NEWEST and _local_is_newer(state)

@@ -48,7 +48,7 @@ from rcsync.rules.actions import (
     Resolved,
 )
 from rcsync.rules.merge import Decision, FieldState, Outcome, Resolution, merge_field
-from rcsync.types import Availability, ConflictPolicy, ReadStatus
+from rcsync.types import Availability, ConflictPolicy, ReadStatus, RowDelete
 
 # --- the planner --------------------------------------------------------------------------
 
@@ -76,7 +76,7 @@ def plan_push(
     tombstones: Iterable[PendingTombstone] = (),
     *,
     policy: ConflictPolicy = ConflictPolicy.NEWEST,
-    row_delete: str = "trash",
+    row_delete: RowDelete = RowDelete.TRASH,
     fresh: Mapping[int, RemoteState] | None = None,
     verified: frozenset[int] | None = None,
 ) -> Plan:
@@ -142,7 +142,7 @@ def _defer_unverified_trash(b: _Builder, verified: frozenset[int]) -> None:
 
 def _plan_message(b: _Builder, m: PendingMessage, policy: ConflictPolicy) -> None:
     _plan_availability(b, m.message_id, m.availability, policy)
-    remote_gone = m.availability.remote == "Purged"
+    remote_gone = m.availability.remote == Availability.PURGED
     _plan_read(b, m.message_id, m.read, policy, remote_gone=remote_gone)
 
 
@@ -169,10 +169,10 @@ def _plan_read(
 
 def _plan_availability(b: _Builder, mid: int, s: FieldState, policy: ConflictPolicy) -> None:
     dirty = s.local != s.base
-    if dirty and (s.local not in tuple(Availability) or s.base == "Purged"):
+    if dirty and (s.local not in tuple(Availability) or s.base == Availability.PURGED):
         _reject(b, mid, AVAILABILITY, s)
         return
-    if s.base == "Purged":
+    if s.base == Availability.PURGED:
         # Purged is final: a remote report of anything else is impossible, and ignored.
         return
     d = merge_field(AVAILABILITY, s, policy)
@@ -191,12 +191,12 @@ def _plan_availability(b: _Builder, mid: int, s: FieldState, policy: ConflictPol
 def _availability_op(remote: str | None, wanted: str | None) -> Op | None:
     """The call that takes a message from `remote` to `wanted` (remote None = never seen:
     RingCentral's default, Alive)."""
-    current = remote or "Alive"
-    if wanted == "Purged" and current != "Purged":
+    current = remote or Availability.ALIVE
+    if wanted == Availability.PURGED and current != Availability.PURGED:
         return Op.PURGE
-    if wanted == "Deleted" and current == "Alive":
+    if wanted == Availability.DELETED and current == Availability.ALIVE:
         return Op.TRASH
-    if wanted == "Alive" and current == "Deleted":
+    if wanted == Availability.ALIVE and current == Availability.DELETED:
         return Op.RESTORE
     return None
 
@@ -227,16 +227,17 @@ def _reject(b: _Builder, mid: int, fld: str, s: FieldState) -> None:
 # --- tombstones -------------------------------------------------------------------------
 
 
-def _plan_tombstone(b: _Builder, t: PendingTombstone, row_delete: str) -> None:
-    wanted = "Purged" if row_delete == "purge" else "Deleted"
+def _plan_tombstone(b: _Builder, t: PendingTombstone, row_delete: RowDelete) -> None:
+    wanted = Availability.PURGED if row_delete == RowDelete.PURGE else Availability.DELETED
     state = FieldState(wanted, t.base, t.remote, t.deleted_at, t.remote_time)
     mid = t.message_id
-    if t.remote == "Purged":
-        b.fixes.append(LocalFix(Fix.CONFIRM_ROW, mid, ROW, "Purged", row_action="purge"))
-        if wanted != "Purged" and t.base != "Purged":
-            b.conflict(mid, ROW, state, Resolution.PURGED, "Purged")
+    if t.remote == Availability.PURGED:
+        purged = Availability.PURGED
+        b.fixes.append(LocalFix(Fix.CONFIRM_ROW, mid, ROW, purged, row_action=RowDelete.PURGE))
+        if wanted != purged and t.base != purged:
+            b.conflict(mid, ROW, state, Resolution.PURGED, purged)
         return
-    if (t.remote or "Alive") == wanted:
+    if (t.remote or Availability.ALIVE) == wanted:
         b.fixes.append(LocalFix(Fix.CONFIRM_ROW, mid, ROW, wanted, row_action=row_delete))
         return
     op = _availability_op(t.remote, wanted)

@@ -30,10 +30,14 @@ from rcsync.rules.actions import (
 from rcsync.rules.merge import FieldState, Resolution
 from rcsync.store.schema import NOW_SQL
 from rcsync.store.state import save_conflict
-from rcsync.types import ConflictPolicy
+from rcsync.types import Availability, ConflictPolicy, RowDelete
 
 # The availability a successful call leaves a message in.
-TARGET = {Op.RESTORE: "Alive", Op.TRASH: "Deleted", Op.PURGE: "Purged"}
+TARGET = {
+    Op.RESTORE: Availability.ALIVE,
+    Op.TRASH: Availability.DELETED,
+    Op.PURGE: Availability.PURGED,
+}
 
 
 # --- results of remote writes ------------------------------------------------------------
@@ -44,7 +48,7 @@ def save_success(
 ) -> None:
     """RingCentral applied `a`: base and remote take the value sent; local is left alone."""
     if a.row:
-        confirm_row(conn, a.message_id, a.op.value, now)
+        confirm_row(conn, a.message_id, RowDelete(a.op.value), now)
         return
     if a.op is Op.READ:
         confirm_field(conn, a.message_id, READ, str(a.value), record)
@@ -87,7 +91,7 @@ def _ensure_edit_row(conn: Connection, mid: int) -> None:
     )
 
 
-def confirm_row(conn: Connection, mid: int, action: str, now: str) -> None:
+def confirm_row(conn: Connection, mid: int, action: RowDelete, now: str) -> None:
     conn.execute(
         sa.text(
             "UPDATE tombstone SET pushed_at = :now, action = :action, last_attempt_at = :now,"
@@ -101,7 +105,7 @@ def save_gone(conn: Connection, a: RemoteAction, policy: ConflictPolicy, now: st
     """404: the message no longer exists remotely, i.e. it was purged. The purge wins; the
     edit that could not be applied (anything but a purge) is recorded as a conflict."""
     if a.row:
-        confirm_row(conn, a.message_id, "purge", now)
+        confirm_row(conn, a.message_id, RowDelete.PURGE, now)
         return
     row = conn.execute(
         sa.text(
@@ -120,14 +124,14 @@ def save_gone(conn: Connection, a: RemoteAction, policy: ConflictPolicy, now: st
             conn,
             message_id=a.message_id,
             field=fld,
-            state=FieldState(local, base, "Purged" if fld == AVAILABILITY else None),
+            state=FieldState(local, base, Availability.PURGED if fld == AVAILABILITY else None),
             policy=policy,
             resolution=Resolution.PURGED,
-            resolved_value="Purged" if fld == AVAILABILITY else base,
+            resolved_value=Availability.PURGED if fld == AVAILABILITY else base,
             detected_at=now,
         )
     _take_remote(conn, a.message_id, READ, row[1], None, any_local=True)
-    _take_remote(conn, a.message_id, AVAILABILITY, "Purged", None, any_local=True)
+    _take_remote(conn, a.message_id, AVAILABILITY, Availability.PURGED, None, any_local=True)
 
 
 def save_failure(conn: Connection, a: RemoteAction, error: str, now: str) -> None:
@@ -171,7 +175,7 @@ def _save_note(conn: Connection, note: ConflictNote, policy: ConflictPolicy, now
 def save_fix(conn: Connection, fix: LocalFix, now: str) -> None:
     mid, fld, v = fix.message_id, fix.field, fix.value
     if fix.kind is Fix.CONFIRM_ROW:
-        confirm_row(conn, mid, fix.row_action or "trash", now)
+        confirm_row(conn, mid, fix.row_action or RowDelete.TRASH, now)
     elif fix.kind is Fix.TAKE_REMOTE:
         _take_remote(conn, mid, fld, v, fix.expected_local)
     elif fix.kind is Fix.REJECT:

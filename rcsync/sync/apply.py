@@ -45,7 +45,7 @@ from rcsync.store.pushes import (
     save_success,
 )
 from rcsync.store.state import get_state, set_state
-from rcsync.types import PATH_BATCH, READ_BATCH, ConflictPolicy, iso_utc
+from rcsync.types import PATH_BATCH, READ_BATCH, Availability, ConflictPolicy, RowDelete, iso_utc
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -273,8 +273,11 @@ def _recover_entry(
     for mid in entry["rows"]:
         r = current.get(mid)
         avail = (r.record or {}).get("availability") if r is not None and r.ok else None
-        if avail in ("Deleted", "Purged") or (r is not None and r.status == 404):
-            confirm_row(conn, mid, "purge" if avail != "Deleted" else "trash", now)
+        if avail in (Availability.DELETED, Availability.PURGED) or (
+            r is not None and r.status == 404
+        ):
+            gone = avail != Availability.DELETED
+            confirm_row(conn, mid, RowDelete.PURGE if gone else RowDelete.TRASH, now)
             settled += 1
     return settled
 

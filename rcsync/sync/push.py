@@ -28,7 +28,7 @@ from rcsync.rules.plan import plan_push, trash_candidates
 from rcsync.store.pending import load_pending
 from rcsync.store.state import LAST_PUSH_AT, set_state
 from rcsync.sync.apply import ApplyResult, PushClient, apply_plan, recover_in_flight
-from rcsync.types import PATH_BATCH, ConflictPolicy, iso_utc
+from rcsync.types import PATH_BATCH, ConflictPolicy, RowDelete, iso_utc
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -178,7 +178,7 @@ def _plan(
     messages: list[PendingMessage],
     tombstones: list[PendingTombstone],
     policy: ConflictPolicy,
-    row_delete: str,
+    row_delete: RowDelete,
     limit: int,
     *,
     force: bool,
