@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from rcsync.cli.app import App
+from rcsync.cli.options import json_option, wait_option
 from rcsync.store.search import MARK_END, MARK_START, Hit
 from rcsync.sync.pull import PullSummary
 
@@ -24,7 +25,7 @@ def format_summary(s: PullSummary) -> str:
     help="Full resync: list the whole history again (keeps local-only data, "
     "pending edits and deleted rows).",
 )
-@click.option("--wait", is_flag=True, help="Wait for another rcsync working on this database.")
+@wait_option
 @pass_app
 def pull(app: App, full: bool, wait: bool) -> None:
     """Mirror remote → local: the whole history the first time, then only changes.
@@ -68,7 +69,7 @@ def _line(hit: Hit, styled: bool) -> str:
 
 @click.command()
 @click.argument("query")
-@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@json_option
 @click.option(
     "--limit",
     default=20,

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from rcsync.cli.app import App
+from rcsync.cli.options import force_option, json_option
 from rcsync.store import edits
 from rcsync.types import iso_utc
 
@@ -29,8 +30,8 @@ def _plural(n: int, word: str) -> str:
 
 @click.command()
 @click.option("--dry-run", is_flag=True, help="Print the plan and the requests; change nothing.")
-@click.option("--force", is_flag=True, help="Allow trashing/purging more than [sync] delete_guard.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@force_option
+@json_option
 @pass_app
 def push(app: App, dry_run: bool, force: bool, as_json: bool) -> None:
     """Send pending local edits (read status, trash, purge, restore) to RingCentral.
@@ -74,8 +75,8 @@ def _print_plan(app: App, lines: list[str], *, dry_run: bool, guard: str | None)
 
 @click.command()
 @click.option("--dry-run", is_flag=True, help="Print the push plan; change nothing (no pull).")
-@click.option("--force", is_flag=True, help="Allow trashing/purging more than [sync] delete_guard.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@force_option
+@json_option
 @pass_app
 def sync(app: App, dry_run: bool, force: bool, as_json: bool) -> None:
     """Push local edits, then pull remote changes (pulling first when that is one cheap
@@ -219,7 +220,7 @@ def restore(app: App, /, ids: tuple[int, ...], **filters: Any) -> None:
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@json_option
 @pass_app
 def pending(app: App, as_json: bool) -> None:
     """List local edits not yet confirmed by RingCentral.

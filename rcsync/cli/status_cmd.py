@@ -7,13 +7,14 @@ from typing import Any
 import click
 
 from rcsync.cli.app import App
+from rcsync.cli.options import json_option
 from rcsync.store.status import collect_status, empty_status
 
 pass_app = click.make_pass_decorator(App)
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@json_option
 @pass_app
 def status(app: App, as_json: bool) -> None:
     """Messages by type and availability, pending edits, conflicts, last pull/push, login.

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from rcsync.cli.app import App
+from rcsync.cli.options import force_option, wait_option
 
 LOG_FORMAT = "%(asctime)s %(message)s"
 LOG_DATEFMT = "%Y-%m-%dT%H:%M:%S%z"
@@ -80,22 +81,14 @@ def _exit_now() -> None:
     metavar="SECONDS",
     help="Seconds between pulls (default: [sync] watch_interval, 300).",
 )
-@click.option(
-    "--wait",
-    is_flag=True,
-    help="If another rcsync is working on this database, wait for it to finish.",
-)
+@wait_option
 @click.option(
     "--log-file",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="Also append the log lines to this file.",
 )
-@click.option(
-    "--force",
-    is_flag=True,
-    help="Let pushes trash or purge more messages than [sync] delete_guard.",
-)
+@force_option
 @click.pass_obj
 def watch(app: App, interval: float | None, wait: bool, log_file: Path | None, force: bool) -> None:
     """Run until stopped: push edits as the database changes, pull periodically.
