@@ -12,6 +12,7 @@ from click.testing import CliRunner, Result
 from rcsync.cli.main import cli
 from rcsync.emulator import Emulator, serve
 from rcsync.store.database import open_database
+from tests.fixtures import EMULATOR_ENV
 from tests.unit.pull.pull_harness import fast_emulator, mirror_problems
 
 
@@ -32,9 +33,7 @@ def run(served: tuple[Emulator, str], tmp_path: Path):  # type: ignore[no-untype
     )
     env = {
         "RCSYNC_SERVER": url,
-        "RCSYNC_CLIENT_ID": "emulator-client",
-        "RCSYNC_CLIENT_SECRET": "emulator-secret",
-        "RCSYNC_JWT": "emulator-jwt",
+        **EMULATOR_ENV,
         "RCSYNC_CONFIG": str(config),
     }
 

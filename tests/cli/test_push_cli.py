@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 
 from rcsync.cli import cli
 from rcsync.store.database import open_database
+from tests.fixtures import EMULATOR_TOML
 
 emulator = pytest.importorskip("rcsync.emulator")
 
@@ -182,8 +183,7 @@ def served(tmp_path: Path) -> Iterator[tuple[Any, Path, Path]]:
         db = tmp_path / "live.db"
         cfg = tmp_path / "config.toml"
         cfg.write_text(
-            f'[ringcentral]\nserver = "{server.url}"\nclient_id = "emulator-client"\n'
-            f'client_secret = "emulator-secret"\njwt = "emulator-jwt"\n'
+            f'[ringcentral]\nserver = "{server.url}"\n{EMULATOR_TOML}'
             f'token_file = "{tmp_path / "tokens.json"}"\n'
             f'[database]\npath = "{db}"\n[sync]\ndelete_guard = 3\n'
             f"download_attachments = false\n"

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from rcsync.emulator import Emulator, FakeClock
+from tests.fixtures import CLIENT_AUTH, EMULATOR_CREDENTIALS
 
 SPEC_PATH = Path("/work/shared/ringcentral/rc-public-openapi.yml")
 API = "https://platform.ringcentral.com"
@@ -21,9 +22,8 @@ STORE = "/restapi/v1.0/account/~/extension/~/message-store"
 SYNC = "/restapi/v1.0/account/~/extension/~/message-sync"
 JWT_FORM = {
     "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
-    "assertion": "emulator-jwt",
+    "assertion": EMULATOR_CREDENTIALS["jwt"],
 }
-CLIENT_AUTH = ("emulator-client", "emulator-secret")
 HISTORY = "2000-01-01T00:00:00.000Z"
 
 

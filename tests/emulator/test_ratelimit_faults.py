@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from rcsync.emulator import Emulator, FakeClock, serve
+from tests.fixtures import CLIENT_AUTH, EMULATOR_CREDENTIALS
 
 from .conftest import HISTORY, STORE, login
 
@@ -38,12 +39,10 @@ def test_auth_group_per_client(clock: FakeClock) -> None:
     client = httpx.Client(transport=emu.transport(), base_url="https://platform.ringcentral.com")
     form = {
         "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
-        "assertion": "emulator-jwt",
+        "assertion": EMULATOR_CREDENTIALS["jwt"],
     }
     codes = [
-        client.post(
-            "/restapi/oauth/token", data=form, auth=("emulator-client", "emulator-secret")
-        ).status_code
+        client.post("/restapi/oauth/token", data=form, auth=CLIENT_AUTH).status_code
         for _ in range(6)
     ]
     assert codes == [200] * 5 + [429]

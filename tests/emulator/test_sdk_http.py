@@ -7,6 +7,7 @@ import warnings
 import pytest
 
 from rcsync.emulator import Emulator, serve
+from tests.fixtures import CLIENT_AUTH, EMULATOR_CREDENTIALS
 
 from .conftest import HISTORY, STORE, SYNC
 
@@ -17,11 +18,11 @@ def test_sdk_end_to_end() -> None:
     emu = Emulator(messages=250, seed=3, rate_limits=False)
     with serve(emu, host="127.0.0.1", port=0) as server:
         assert server.url.startswith("http://127.0.0.1:")
-        sdk = sdk_module.SDK("emulator-client", "emulator-secret", server.url)
+        sdk = sdk_module.SDK(*CLIENT_AUTH, server.url)
         platform = sdk.platform()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            platform.login(jwt="emulator-jwt")
+            platform.login(jwt=EMULATOR_CREDENTIALS["jwt"])
 
         # Page through the whole history by following navigation.nextPage.
         seen: list[int] = []

@@ -37,6 +37,7 @@ emulator = pytest.importorskip("rcsync.emulator")
 pull_mod = pytest.importorskip("rcsync.sync.pull")
 
 from rcsync.sync.reconcile import sync  # noqa: E402
+from tests.fixtures import EMULATOR_CREDENTIALS  # noqa: E402
 
 N = 10
 SERVER = "https://platform.ringcentral.com"
@@ -67,9 +68,7 @@ class SyncMachine(RuleBasedStateMachine):
         self.emu = emulator.Emulator(messages=N, seed=5, rate_limits=False, clock=self.clock)
         rc = RingCentralConfig(
             server=SERVER,
-            client_id="emulator-client",
-            client_secret="emulator-secret",
-            jwt="emulator-jwt",
+            **EMULATOR_CREDENTIALS,
             token_file=self.tmp / "tokens.json",
         )
         self.config = Config(

@@ -27,11 +27,11 @@ from rcsync.api import MessageStoreClient, TokenStore, build_client
 from rcsync.config import Config, DatabaseConfig, RingCentralConfig, SyncConfig
 from rcsync.emulator import Emulator, serve
 from rcsync.store.database import open_database
+from tests.fixtures import CLIENT_AUTH, EMULATOR_CREDENTIALS
 
 SQLITE3 = shutil.which("sqlite3") or "/usr/bin/sqlite3"
-CLIENT_ID = "emulator-client"
-CLIENT_SECRET = "emulator-secret"
-JWT = "emulator-jwt"
+CLIENT_ID, CLIENT_SECRET = CLIENT_AUTH
+JWT = EMULATOR_CREDENTIALS["jwt"]
 WRITE_OPS = ("updateMessage", "patchMessage", "deleteMessage", "deleteMessageByFilter")
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from rcsync.api import MessageStoreClient, TokenStore, build_client
 from rcsync.config import RingCentralConfig
+from tests.fixtures import EMULATOR_CREDENTIALS
 
 emulator = pytest.importorskip("rcsync.emulator")
 
@@ -24,9 +25,7 @@ FAR = "2100-01-01T00:00:00.000Z"
 def emulator_config(tmp_path: Path, server: str = SERVER, **extra: Any) -> RingCentralConfig:
     return RingCentralConfig(
         server=server,
-        client_id="emulator-client",
-        client_secret="emulator-secret",
-        jwt="emulator-jwt",
+        **EMULATOR_CREDENTIALS,
         token_file=tmp_path / "state" / "tokens.json",
         **extra,
     )

@@ -20,6 +20,7 @@ from rcsync.api import MessageStoreClient, TokenStore, build_client
 from rcsync.config import Config, DatabaseConfig, RingCentralConfig, SyncConfig
 from rcsync.store.database import open_database
 from rcsync.sync.push import PushSummary, push
+from tests.fixtures import EMULATOR_CREDENTIALS
 
 emulator = pytest.importorskip("rcsync.emulator")
 
@@ -81,9 +82,7 @@ class PushEnv:
         self.db = tmp_path / "messages.db"
         rc = RingCentralConfig(
             server=SERVER,
-            client_id="emulator-client",
-            client_secret="emulator-secret",
-            jwt="emulator-jwt",
+            **EMULATOR_CREDENTIALS,
             token_file=tmp_path / "tokens.json",
         )
         self.config = Config(

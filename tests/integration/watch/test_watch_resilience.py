@@ -22,6 +22,7 @@ from rcsync.errors import AuthError
 from rcsync.store.database import open_database
 from rcsync.watch import run_watch
 from rcsync.watch.runner import EngineWorker, Waker
+from tests.fixtures import EMULATOR_CREDENTIALS
 
 API = "https://platform.ringcentral.com"
 
@@ -54,9 +55,7 @@ def _config(tmp_path: Path, jwt: str = "emulator-jwt") -> Config:
     return Config(
         ringcentral=RingCentralConfig(
             server=API,
-            client_id="emulator-client",
-            client_secret="emulator-secret",
-            jwt=jwt,
+            **{**EMULATOR_CREDENTIALS, "jwt": jwt},
             token_file=tmp_path / "tokens.json",
         ),
         database=DatabaseConfig(path=tmp_path / "messages.db"),

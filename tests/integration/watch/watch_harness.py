@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from rcsync.emulator import Emulator, serve
+from tests.fixtures import EMULATOR_TOML
 
 SQLITE3 = "/usr/bin/sqlite3"
 
@@ -153,10 +154,7 @@ def write_config(root: Path, url: str, *, interval: float = 1.0) -> Path:
     config.write_text(f"""
 [ringcentral]
 server = "{url}"
-client_id = "emulator-client"
-client_secret = "emulator-secret"
-jwt = "emulator-jwt"
-token_file = "{root / "tokens.json"}"
+{EMULATOR_TOML}token_file = "{root / "tokens.json"}"
 
 [database]
 path = "{root / "messages.db"}"

@@ -25,6 +25,7 @@ from rcsync.api import MessageStoreClient, RateBudget, build_client
 from rcsync.config import Config, DatabaseConfig, RingCentralConfig, SyncConfig
 from rcsync.emulator import Clock, Emulator
 from rcsync.rules.records import META_COLUMNS, message_row
+from tests.fixtures import EMULATOR_CREDENTIALS
 
 SERVER = "https://platform.ringcentral.com"
 
@@ -34,9 +35,7 @@ def make_config(tmp_path: Path, *, server: str = SERVER, **sync: Any) -> Config:
     return Config(
         ringcentral=RingCentralConfig(
             server=server,
-            client_id="emulator-client",
-            client_secret="emulator-secret",
-            jwt="emulator-jwt",
+            **EMULATOR_CREDENTIALS,
             token_file=tmp_path / "tokens.json",
         ),
         database=DatabaseConfig(path=tmp_path / "messages.db", files=tmp_path / "files"),
