@@ -16,7 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from rcsync.store.database import open_database
 from rcsync.sync.pull import pull
-from tests.unit.pull.pull_harness import (
+from tests.engine.pull.pull_harness import (
     Interrupted,
     Interrupting,
     count_rows,

@@ -10,7 +10,7 @@ import pytest
 from rcsync.config import _CHECKERS, load_config
 from rcsync.errors import ConfigError
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def write(tmp_path: Path, text: str) -> Path:

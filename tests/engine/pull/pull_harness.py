@@ -1,4 +1,4 @@
-"""Helpers of the pull tests (imported as ``tests.unit.pull.pull_harness`` from every folder).
+"""Helpers of the pull tests (imported as ``tests.engine.pull.pull_harness`` from every folder).
 
 `mirror_problems` states what "the mirror equals the server" means:
 

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from rcsync import __version__
 from rcsync.cli import cli
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def all_commands() -> list[tuple[str, ...]]:

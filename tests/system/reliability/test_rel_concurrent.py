@@ -9,7 +9,12 @@ import subprocess
 import time
 from collections.abc import Callable
 
-from tests.reliability.rel_env import SQLITE3, Served, assert_mirror_matches_remote, integrity_ok
+from tests.system.reliability.rel_env import (
+    SQLITE3,
+    Served,
+    assert_mirror_matches_remote,
+    integrity_ok,
+)
 
 HOLD = 3.0
 

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from rcsync.api import TokenStore, login
-from tests.reliability.rel_env import (
+from tests.system.reliability.rel_env import (
     CLIENT_ID,
     CLIENT_SECRET,
     Served,

@@ -11,7 +11,7 @@ import os
 import stat
 from collections.abc import Callable
 
-from tests.reliability.rel_env import CLIENT_ID, CLIENT_SECRET, JWT, Served
+from tests.system.reliability.rel_env import CLIENT_ID, CLIENT_SECRET, JWT, Served
 
 COMMANDS = [
     ["login"],

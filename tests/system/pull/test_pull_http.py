@@ -10,7 +10,7 @@ import httpx
 from rcsync.emulator import FakeClock, serve
 from rcsync.store.database import open_database
 from rcsync.sync.pull import pull
-from tests.unit.pull.pull_harness import (
+from tests.engine.pull.pull_harness import (
     UNLIMITED,
     RateBudget,
     attachment_problems,

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from rcsync.config import Config
 from rcsync.emulator import Emulator
 from rcsync.store.database import open_database
-from tests.unit.pull.pull_harness import fast_emulator, make_config
+from tests.engine.pull.pull_harness import fast_emulator, make_config
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.reliability.rel_env import Served, assert_mirror_matches_remote, integrity_ok
+from tests.system.reliability.rel_env import Served, assert_mirror_matches_remote, integrity_ok
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,7 @@ from rcsync.emulator import Emulator
 from rcsync.store.search import search
 from rcsync.sync.attachments import TEXT_PART_REASON, Job, extension_for, file_name
 from rcsync.sync.pull import pull
-from tests.unit.pull.pull_harness import attachment_problems, make_client, mirror_problems
+from tests.engine.pull.pull_harness import attachment_problems, make_client, mirror_problems
 
 
 def _with(config: Config, **sync: object) -> Config:

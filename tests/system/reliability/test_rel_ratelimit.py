@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.reliability.rel_env import (
+from tests.system.reliability.rel_env import (
     CLIENT_ID,
     CLIENT_SECRET,
     JWT,

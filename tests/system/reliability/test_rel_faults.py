@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from rcsync.errors import RcsyncError
-from tests.reliability.rel_env import (
+from tests.system.reliability.rel_env import (
     Served,
     assert_mirror_matches_remote,
     integrity_ok,

@@ -16,7 +16,7 @@ import pytest
 
 from rcsync.api.factory import check_server
 from rcsync.errors import RcsyncError
-from tests.reliability.rel_env import Served, integrity_ok
+from tests.system.reliability.rel_env import Served, integrity_ok
 
 
 def one_line_error(done: subprocess.CompletedProcess[str], *needles: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.reliability.rel_env import Served, served
+from tests.system.reliability.rel_env import Served, served
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from rcsync.progress import NullProgress
 from rcsync.store.database import open_database
 from rcsync.store.state import FIRST_PULL, SYNC_FRAME, SYNC_TOKEN, get_state
 from rcsync.sync.pull import pull
-from tests.unit.pull.pull_harness import (
+from tests.engine.pull.pull_harness import (
     Interrupted,
     Interrupting,
     count_rows,
