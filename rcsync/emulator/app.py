@@ -103,12 +103,16 @@ class Emulator:
         rate_limits: bool | dict[str, Any] | None = None,
         faults: dict[str, float] | None = None,
         access_token_ttl: int | None = None,
+        **sync_options: Any,
     ) -> dict[str, Any]:
         """Change behaviour at run time (same as ``PUT /_emulator/config``); returns the config.
 
         ``rate_limits``: true/false, or ``{"enabled", "window", "penalty", "limits": {group: n}}``.
+        ``sync_options``: ``invalid_sync_token_code``, ``sync_frame``, ``isync_max_records``
+        (see `sync`); checked before anything else changes.
         """
         with self._lock:
+            self.sync.configure(**sync_options)
             if isinstance(rate_limits, bool):
                 self.limiter.configure(enabled=rate_limits)
             elif isinstance(rate_limits, dict):
@@ -141,6 +145,7 @@ class Emulator:
                 "latency_ms": self.faults.latency_ms,
             },
             "access_token_ttl": self.auth.access_ttl,
+            **self.sync.config(),
         }
 
     def transport(self) -> httpx.BaseTransport:

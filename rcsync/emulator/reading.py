@@ -169,9 +169,5 @@ def sync_messages(request: Request, store: Store, sync: SyncService) -> Response
         else:
             raise ApiFailure(invalid("syncType"))
     except SyncTokenError:
-        return api_error(
-            400,
-            "MSG-333",
-            "Invalid message synchronisation request: full synchronization is required",
-        )
+        return sync.token_error()
     return raw_json(200, result.body())

@@ -3,15 +3,16 @@ ISyncs and whole-second history with bursts (issue 10, emulator half)."""
 
 from __future__ import annotations
 
+import random
 import time
 from typing import Any
 
 import httpx
 import pytest
 
-from rcsync.emulator import Emulator, serve
+from rcsync.emulator import Emulator, FakeClock, serve
 
-from .conftest import API, HISTORY, STORE, login
+from .conftest import API, HISTORY, STORE, SYNC, login
 
 FAULTS = "/_emulator/faults"
 
@@ -183,3 +184,202 @@ def test_after_write_faults_over_http() -> None:
         fresh = httpx.Client(base_url=server.url, headers=headers, timeout=5)
         assert fresh.get(f"{STORE}/{second['id']}").status_code == 200
         assert fresh.get(FAULTS).json() == {"rules": []}
+
+
+# -- sync tokens, frames and capped ISyncs -----------------------------------------------------
+
+CONFIG = "/_emulator/config"
+
+
+def _fsync(client: httpx.Client, **params: str) -> dict[str, Any]:
+    query = {"syncType": "FSync", "dateFrom": HISTORY, **params}
+    return dict(client.get(SYNC, params=query).json())
+
+
+def _isync(client: httpx.Client, token: str) -> httpx.Response:
+    return client.get(SYNC, params={"syncType": "ISync", "syncToken": token})
+
+
+def _alive(client: httpx.Client) -> list[dict[str, Any]]:
+    query = {"dateFrom": HISTORY, "perPage": "1000"}
+    return list(client.get(STORE, params=query).json()["records"])
+
+
+def test_invalid_sync_token_code_cmn_101(emu: Emulator, client: httpx.Client) -> None:
+    token = _fsync(client, recordCount="1")["syncInfo"]["syncToken"]
+    assert client.get(CONFIG).json()["invalid_sync_token_code"] == "MSG-333"
+    config = client.put(CONFIG, json={"invalid_sync_token_code": "CMN-101"})
+    assert config.json()["invalid_sync_token_code"] == "CMN-101"
+    garbled = _isync(client, "garbage")
+    assert garbled.status_code == 400
+    assert garbled.json() == {
+        "errorCode": "CMN-101",
+        "message": "Parameter [syncToken] is invalid",
+        "parameterName": "syncToken",
+        "errors": [
+            {
+                "errorCode": "CMN-101",
+                "message": "Parameter [syncToken] is invalid",
+                "parameterName": "syncToken",
+            }
+        ],
+    }
+    assert _isync(client, token).status_code == 200
+    client.post("/_emulator/invalidate-sync-tokens")
+    assert _isync(client, token).json()["errorCode"] == "CMN-101"
+    client.put(CONFIG, json={"invalid_sync_token_code": "MSG-333"})
+    assert _isync(client, token).json()["errorCode"] == "MSG-333"
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"invalid_sync_token_code": "MSG-334"}, "\"invalid_sync_token_code\" must be 'MSG-333'"),
+        ({"sync_frame": "count"}, "\"sync_frame\" must be 'dates' or 'records'"),
+        ({"isync_max_records": 0}, '"isync_max_records" must be null or an integer'),
+        ({"isync_max_records": "5"}, '"isync_max_records" must be null or an integer'),
+        ({"sync_frame": "records", "isync_max_records": -1}, '"isync_max_records"'),
+        ({"sync_franme": "records"}, "sync_franme"),
+    ],
+)
+def test_bad_sync_config_is_refused_and_changes_nothing(
+    client: httpx.Client, change: dict[str, Any], says: str
+) -> None:
+    before = client.get(CONFIG).json()
+    response = client.put(CONFIG, json=change)
+    assert response.status_code == 400
+    assert says in response.json()["message"]
+    assert client.get(CONFIG).json() == before
+
+
+def _flip(emu: Emulator, message_id: int) -> None:
+    """A remote change that always changes something: toggle the read status."""
+    current = emu.store.get(message_id)
+    assert current is not None
+    flipped = "Read" if current["readStatus"] == "Unread" else "Unread"
+    emu.store.remote_edit(message_id, read_status=flipped)
+
+
+def _edit_inside_and_outside(
+    emu: Emulator, client: httpx.Client, clock: FakeClock, reading: str, count: str
+) -> tuple[set[int], dict[str, Any]]:
+    """FSync with `count`, then change the newest record sent, the oldest Alive message and a
+    new arrival; the ids the next ISync reports, and the FSync answer."""
+    client.put(CONFIG, json={"sync_frame": reading})
+    alive = _alive(client)
+    first = _fsync(client, recordCount=count)
+    clock.advance(2)
+    _flip(emu, alive[0]["id"])
+    _flip(emu, alive[-1]["id"])
+    arrived = emu.store.arrive(1)[0]["id"]
+    seen = {r["id"] for r in _isync(client, first["syncInfo"]["syncToken"]).json()["records"]}
+    assert {alive[0]["id"], arrived} <= seen
+    return seen - {alive[0]["id"], arrived}, first
+
+
+def test_records_frame_hides_changes_older_than_the_records_sent(
+    emu: Emulator, client: httpx.Client, clock: FakeClock
+) -> None:
+    oldest = _alive(client)[-1]["id"]
+    outside, first = _edit_inside_and_outside(emu, client, clock, "records", "3")
+    assert first["syncInfo"]["olderRecordsExist"] is True
+    assert len(first["records"]) == 3
+    assert oldest not in outside
+    assert client.get(CONFIG).json()["sync_frame"] == "records"
+
+
+def test_dates_frame_reports_changes_to_any_message_in_the_dates(
+    emu: Emulator, client: httpx.Client, clock: FakeClock
+) -> None:
+    oldest = _alive(client)[-1]["id"]
+    outside, first = _edit_inside_and_outside(emu, client, clock, "dates", "3")
+    assert first["syncInfo"]["olderRecordsExist"] is True
+    assert oldest in outside
+
+
+def test_records_frame_is_whole_when_record_count_cut_nothing(
+    emu: Emulator, client: httpx.Client, clock: FakeClock
+) -> None:
+    oldest = _alive(client)[-1]["id"]
+    outside, first = _edit_inside_and_outside(emu, client, clock, "records", "100000")
+    assert first["syncInfo"]["olderRecordsExist"] is False
+    assert oldest in outside
+
+
+def test_records_frame_with_record_count_zero_keeps_only_newer_messages(
+    emu: Emulator, client: httpx.Client, clock: FakeClock
+) -> None:
+    client.put(CONFIG, json={"sync_frame": "records"})
+    newest = _alive(client)[0]["id"]
+    first = _fsync(client, recordCount="0")
+    assert first["records"] == [] and first["syncInfo"]["olderRecordsExist"] is True
+    clock.advance(1)
+    _flip(emu, newest)
+    arrived = emu.store.arrive(1)[0]["id"]
+    seen = [r["id"] for r in _isync(client, first["syncInfo"]["syncToken"]).json()["records"]]
+    assert seen == [arrived]
+
+
+def _follow(client: httpx.Client, token: str) -> tuple[list[list[dict[str, Any]]], str]:
+    """Repeat ISync while olderRecordsExist; the pages and the last token."""
+    pages = []
+    while True:
+        answer = _isync(client, token).json()
+        pages.append(answer["records"])
+        token = answer["syncInfo"]["syncToken"]
+        if not answer["syncInfo"]["olderRecordsExist"]:
+            return pages, token
+        assert len(pages) < 1000, "a capped ISync must make progress"
+
+
+def test_capped_isync_answers_in_parts_and_misses_nothing(
+    emu: Emulator, client: httpx.Client, clock: FakeClock
+) -> None:
+    assert client.put(CONFIG, json={"isync_max_records": 2}).json()["isync_max_records"] == 2
+    token = _fsync(client, recordCount="1")["syncInfo"]["syncToken"]
+    alive = _alive(client)
+    clock.advance(1)
+    # Five changes within one millisecond: the 5 s overlap alone would loop forever.
+    for record in alive[:5]:
+        _flip(emu, record["id"])
+    pages, _ = _follow(client, token)
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert {r["id"] for p in pages for r in p} == {r["id"] for r in alive[:5]}
+    client.put(CONFIG, json={"isync_max_records": None})
+    assert len(_isync(client, token).json()["records"]) == 5
+
+
+def test_capped_isync_converges_under_interleaved_changes(
+    emu: Emulator, client: httpx.Client, clock: FakeClock
+) -> None:
+    """Random changes between capped ISyncs: following the tokens, the client's view of every
+    changed message ends equal to the server's (the cap never skips a change)."""
+    client.put(CONFIG, json={"isync_max_records": 3})
+    rng = random.Random(5)
+    alive = [r["id"] for r in _alive(client)]
+    token = _fsync(client, recordCount="1")["syncInfo"]["syncToken"]
+    view: dict[int, Any] = {}
+    changed: set[int] = set()
+    for _ in range(60):
+        for _ in range(rng.randrange(5)):
+            target = rng.choice(alive[:40])
+            _flip(emu, target)
+            changed.add(target)
+        clock.advance(rng.choice((0, 0.001, 1)))
+        answer = _isync(client, token).json()
+        for record in answer["records"]:
+            view[record["id"]] = record.get("readStatus")
+        token = answer["syncInfo"]["syncToken"]
+    clock.advance(1)
+    _follow_into(client, token, view)
+    assert {i: view.get(i) for i in changed} == {
+        i: emu.store.get(i)["readStatus"]  # type: ignore[index]
+        for i in changed
+    }
+
+
+def _follow_into(client: httpx.Client, token: str, view: dict[int, Any]) -> None:
+    pages, _ = _follow(client, token)
+    for page in pages:
+        for record in page:
+            view[record["id"]] = record.get("readStatus")
