@@ -3,7 +3,8 @@
 `generate` lays out years of an extension's messages as flat columns (see `Columns`): SMS
 conversations with stable participants and conversation ids above 2^53, voicemails (most with
 a completed transcription), faxes, internal pager messages; both directions; mostly read;
-a few already Deleted or Purged. Everything else about a generated message (its text, the
+a few already Deleted or Purged; creation times on whole seconds, with bursts of messages
+sharing one second. Everything else about a generated message (its text, the
 voicemail length, fax pages, attachment ids) is derived from its id by `facts`, so nothing
 per message is stored beyond a few machine integers: a million messages take tens of MB.
 
@@ -26,6 +27,7 @@ AVAILABILITY_NAMES = ("Alive", "Deleted", "Purged")
 CUSTOM_CONTACT = 0xFFFF
 HISTORY_MS = 3 * 365 * 86_400_000
 FIRST_ID = 1_400_000_000_000
+BURST_ODDS = 0.15  # a generated message shares the previous one's creation second
 
 _FIRST = [
     "Alice",
@@ -268,6 +270,8 @@ def generate(world: World, count: int, end_ms: int) -> Columns:
     rng = random.Random(f"history-{world.seed}-{count}")
     start = end_ms - HISTORY_MS
     times = sorted(start + int(rng.random() * HISTORY_MS) for _ in range(count))
+    # Its own stream, so ids, kinds and states stay what they were for a given seed.
+    times = _whole_seconds_with_bursts(times, random.Random(f"bursts-{world.seed}-{count}"))
     cols = Columns()
     n_external, n_internal = len(world.external), len(world.internal)
     next_id = FIRST_ID
@@ -300,6 +304,20 @@ def generate(world: World, count: int, end_ms: int) -> Columns:
             cols, next_id, created, min(touched, end_ms), kind, int(outbound), read, avail, contact
         )
     return cols
+
+
+def _whole_seconds_with_bursts(times: list[int], rng: random.Random) -> list[int]:
+    """Sorted times cut to whole seconds, each sharing the previous one's second with odds
+    `BURST_ODDS` (runs of several: an MMS in parts, a group text, a fax and its cover).
+
+    Real stores stamp ``…:28.000Z`` and many messages share a second, so a client must not
+    treat creationTime as unique (a keyset cursor needs the id as tie-breaker)."""
+    out = [t - t % 1000 for t in times]
+    draw = rng.random
+    for i in range(1, len(out)):
+        if draw() < BURST_ODDS:
+            out[i] = out[i - 1]
+    return out
 
 
 def _append(
