@@ -270,14 +270,21 @@ def generate(world: World, count: int, end_ms: int) -> Columns:
     rng = random.Random(f"history-{world.seed}-{count}")
     start = end_ms - HISTORY_MS
     times = sorted(start + int(rng.random() * HISTORY_MS) for _ in range(count))
-    # Its own stream, so ids, kinds and states stay what they were for a given seed.
-    times = _whole_seconds_with_bursts(times, random.Random(f"bursts-{world.seed}-{count}"))
+    # Real stores stamp whole seconds (…:28.000Z) and many messages share one (an MMS in
+    # parts, a group text, a fax and its cover), so creationTime is no unique key: each
+    # message shares the previous one's second with odds BURST_ODDS. Its own stream, so ids,
+    # kinds and states stay what they were for a given seed; inline here, as this loop is
+    # the generator's hot path.
+    burst = random.Random(f"bursts-{world.seed}-{count}").random
+    previous = -1
     cols = Columns()
     n_external, n_internal = len(world.external), len(world.internal)
     next_id = FIRST_ID
     recent = end_ms - 14 * 86_400_000
     rand = rng.random
     for created in times:
+        created = previous if previous >= 0 and burst() < BURST_ODDS else created - created % 1000
+        previous = created
         next_id += 1 + int(rand() * 4000)
         roll = rand()
         if roll < 0.70:
@@ -304,20 +311,6 @@ def generate(world: World, count: int, end_ms: int) -> Columns:
             cols, next_id, created, min(touched, end_ms), kind, int(outbound), read, avail, contact
         )
     return cols
-
-
-def _whole_seconds_with_bursts(times: list[int], rng: random.Random) -> list[int]:
-    """Sorted times cut to whole seconds, each sharing the previous one's second with odds
-    `BURST_ODDS` (runs of several: an MMS in parts, a group text, a fax and its cover).
-
-    Real stores stamp ``…:28.000Z`` and many messages share a second, so a client must not
-    treat creationTime as unique (a keyset cursor needs the id as tie-breaker)."""
-    out = [t - t % 1000 for t in times]
-    draw = rng.random
-    for i in range(1, len(out)):
-        if draw() < BURST_ODDS:
-            out[i] = out[i - 1]
-    return out
 
 
 def _append(

@@ -23,7 +23,8 @@ Two readings of the docs, chosen by configuration (`SyncService.configure`):
   ``recordCount``; ``records`` = the stricter reading of "recordCount sets the size of the
   sync frame": when ``recordCount`` cut the FSync short, the frame is the records it returned
   plus anything that sorts after them (newer), so later ISyncs never report changes to the
-  older messages. The token keeps that floor as (creationTime, id) of the oldest record sent.
+  older messages. The token keeps that floor as (creationTime, id) of the oldest record sent;
+  an ISync ``dateFrom`` widens the dates but not that floor (only a new FSync does).
 - ``isync_max_records``: an ISync with more changes than this answers the oldest changes
   first (in change order) with ``olderRecordsExist: true`` and a *continuation* token that
   holds an exact position in the change log, so repeating ISync with it yields the rest

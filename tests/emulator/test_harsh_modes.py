@@ -383,3 +383,27 @@ def _follow_into(client: httpx.Client, token: str, view: dict[int, Any]) -> None
     for page in pages:
         for record in page:
             view[record["id"]] = record.get("readStatus")
+
+
+# -- generated history: whole seconds, bursts ---------------------------------------------------
+
+
+def test_history_is_on_whole_seconds_with_bursts(client: httpx.Client) -> None:
+    records = _alive(client)
+    times = [r["creationTime"] for r in records]
+    assert all(t.endswith(".000Z") for t in times)
+    runs: dict[str, list[int]] = {}
+    for record in records:
+        runs.setdefault(record["creationTime"], []).append(record["id"])
+    assert max(len(ids) for ids in runs.values()) >= 3
+    assert sum(len(ids) > 1 for ids in runs.values()) >= len(records) // 20
+    # Within one second the listing is newest id first, as everywhere else.
+    assert all(ids == sorted(ids, reverse=True) for ids in runs.values())
+
+
+def test_history_is_deterministic_per_seed(clock: FakeClock) -> None:
+    def times(seed: int) -> list[int]:
+        return list(Emulator(messages=2000, seed=seed, clock=clock).store.cols.ctime)
+
+    assert times(4) == times(4)
+    assert times(4) != times(5)
