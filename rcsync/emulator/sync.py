@@ -233,29 +233,33 @@ class SyncService:
             if widen_from is not None and widen_from < frame.date_from:
                 frame = replace(frame, date_from=widen_from)
             now = store.now_ms()
-            start = (
-                store.log_index_at(cursor.sync_time - OVERLAP_MS)
-                if cursor.position is None
-                else cursor.position
-            )
-            changed = [
-                (slot, index)
-                for slot, index in store.changes_from(start)
-                if store.cols.avail[slot] != GONE
-                and store.matches(slot, frame)
-                and (cursor.floor is None or self._key(slot) >= cursor.floor)
-            ]
+            changed = self._changes(cursor, frame)
             cap = self.isync_max_records
-            more = cap is not None and len(changed) > cap
             position = None
-            if more:
-                assert cap is not None
+            if cap is not None and len(changed) > cap:
                 changed = changed[:cap]
-                position = changed[-1][1] + 1  # every later change is at or after it
+                position = changed[-1][1] + 1  # every change not sent is at or after it
             slots = sorted((s for s, _ in changed), key=self._key, reverse=True)
             records = [self._isync_record(s) for s in slots]
-            next_cursor = Cursor(frame, now, cursor.floor, position)
-            return SyncResult(records, "ISync", self.encode(next_cursor), now, more)
+            token = self.encode(Cursor(frame, now, cursor.floor, position))
+            return SyncResult(records, "ISync", token, now, position is not None)
+
+    def _changes(self, cursor: Cursor, frame: Query) -> list[tuple[int, int]]:
+        """(slot, change-log index) of every change the token has not yet reported, in
+        change order: since its sync time minus the overlap, or exactly from a continuation."""
+        store = self.store
+        start = (
+            store.log_index_at(cursor.sync_time - OVERLAP_MS)
+            if cursor.position is None
+            else cursor.position
+        )
+        return [
+            (slot, index)
+            for slot, index in store.changes_from(start)
+            if store.cols.avail[slot] != GONE
+            and store.matches(slot, frame)
+            and (cursor.floor is None or self._key(slot) >= cursor.floor)
+        ]
 
     def _key(self, slot: int) -> Key:
         return (self.store.cols.ctime[slot], self.store.cols.ids[slot])
