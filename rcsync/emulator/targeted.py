@@ -70,7 +70,7 @@ class Rule:
         headers = list(self.headers.items())
         if self.body is not None:
             return json_response(self.status, self.body, headers)
-        if self.status == 204 or self.status < 300:
+        if self.status < 300:
             return Response(self.status, b"", headers)
         code, message, parameter = _DEFAULT_ERRORS.get(
             self.status, _DEFAULT_ERRORS[500 if self.status >= 500 else 400]
