@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 
 @dataclass
@@ -26,7 +26,7 @@ class Request:
         path, _, query = target.partition("?")
         return cls(
             method.upper(),
-            path,
+            unquote(path),  # once: "%7E" is "~", "%2C" a comma, "%252C" stays "%2C"
             parse_qsl(query, keep_blank_values=True),
             {k.lower(): v for k, v in headers.items()},
             body,
