@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import quote, unquote
 
 import httpx
@@ -80,7 +81,9 @@ def test_garbled_signature_of_a_real_token_is_msg_333(client: httpx.Client) -> N
 # -- 4: perPage=0 and page bounds -----------------------------------------------------------
 
 
-def test_per_page_zero_is_an_empty_result(client: httpx.Client, validate) -> None:  # type: ignore[no-untyped-def]
+def test_per_page_zero_is_an_empty_result(
+    client: httpx.Client, validate: Callable[[httpx.Response], None]
+) -> None:
     total = len(_records(client))
     response = client.get(STORE, params={"dateFrom": HISTORY, "perPage": "0"})
     assert response.status_code == 200
