@@ -1,7 +1,7 @@
 """Transport-agnostic request/response values and RingCentral's error bodies.
 
 The emulator's core maps a `Request` to a `Response`; thin adapters turn those into
-`httpx` objects (in-process) or bytes on a socket (stdlib server). ``Response.reset`` asks
+`httpx` objects (in-process) or bytes on a socket (`server`, h11). ``Response.reset`` asks
 the adapter to drop the connection mid-response instead of answering (a fault).
 """
 
