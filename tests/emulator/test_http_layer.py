@@ -256,3 +256,28 @@ def test_stop_closes_idle_keep_alive_connections() -> None:
         assert wire.response()[0] == 200
     assert wire.closed_by_peer()
     wire.close()
+
+
+def test_a_crash_in_the_emulator_is_a_json_500_not_a_dropped_socket(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emu = Emulator(messages=10, seed=1)
+
+    def broken(_request: Request) -> Any:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(emu, "handle", broken)
+    with serve(emu) as server:
+        response = httpx.get(f"{server.url}/_emulator/health")
+    assert response.status_code == 500 and response.json()["errorCode"] == "CMN-203"
+    assert "RuntimeError: bug" in capsys.readouterr().err
+
+
+def test_oversized_body_is_413(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rcsync.emulator import server as server_module
+
+    monkeypatch.setattr(server_module, "MAX_BODY", 100)
+    with serve(Emulator(messages=10, seed=1)) as server:
+        response = httpx.put(f"{server.url}{STORE}/1", content=b"x" * 101)
+    assert response.status_code == 413 and response.headers["connection"] == "close"
+    assert response.json()["errors"][0]["errorCode"] == "CMN-104"
