@@ -17,7 +17,7 @@ Module map: `clock` (time), `data` (seeded history), `media` (attachment bytes),
 (JSON rendering), `store` (state, transitions, change log), `sync` (FSync/ISync tokens),
 `auth`, `ratelimit`, `routes`, `reading`/`writing`/`content` (operations), `bulk` (207
 formats), `targeted` (fault rules), `app` (composition), `control`, `transport` (httpx),
-`server` (stdlib HTTP).
+`server` (HTTP/1.1 over h11).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from .content import read_content
 from .data import World
 from .ratelimit import RateLimiter
 from .records import Renderer
-from .routes import Route, resolve
+from .routes import Route, method_not_allowed, resolve
 from .store import Store
 from .sync import SyncService
 from .targeted import AfterWrite, FaultBook, Rule
@@ -164,7 +164,7 @@ class Emulator:
         route = resolve(request.method, request.path)
         if not isinstance(route, Route):
             response = (
-                api_error(405, "CMN-202", "Operation is not supported")
+                method_not_allowed(request.path)
                 if route is False
                 else (
                     api_error(404, "CMN-102", "Resource for parameter [path] is not found", "path")

@@ -38,6 +38,7 @@ import hashlib
 import hmac
 import json
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -181,7 +182,7 @@ class SyncService:
 
     def decode(self, token: str) -> Cursor:
         body, _, sig = token.partition(".")
-        if not hmac.compare_digest(sig, self._sign(body)):
+        if not hmac.compare_digest(sig.encode(), self._sign(body).encode()):  # str: ASCII only
             raise SyncTokenError("bad signature")
         try:
             data: dict[str, Any] = json.loads(
@@ -209,11 +210,19 @@ class SyncService:
 
     # -- operations -------------------------------------------------------------------------
 
-    def full(self, frame: Query, record_count: int | None) -> SyncResult:
+    def full(
+        self,
+        frame: Query,
+        record_count: int | None,
+        keep: Callable[[Sequence[int]], Sequence[int]] | None = None,
+    ) -> SyncResult:
+        """`keep` narrows the frame's slots before the cut (distinctConversations)."""
         store = self.store
         with store.lock:
             now = store.now_ms()
-            slots = store.select(replace(frame, avails=frozenset({0})))
+            slots: Sequence[int] = store.select(replace(frame, avails=frozenset({0})))
+            if keep is not None:
+                slots = keep(slots)
             take = len(slots) if record_count is None else max(0, min(record_count, len(slots)))
             picked = slots[len(slots) - take :]
             cut = take < len(slots)
