@@ -1,4 +1,4 @@
-"""Collect the facts `rcsync status` shows. Read-only; no network."""
+"""Collect the facts `rcsync status` and `rcsync conflicts` show. Read-only; no network."""
 
 from __future__ import annotations
 
@@ -93,3 +93,22 @@ def collect_status(conn: Connection, config: Config) -> dict[str, Any]:
         "last_push": get_state(conn, LAST_PUSH_AT),
         "login": login_state(config),
     }
+
+
+_CONFLICT_COLUMNS = (
+    "id, message_id, field, base_value, local_value, remote_value, local_time, remote_time,"
+    " policy, resolution, resolved_value, detected_at"
+)
+
+
+def list_conflicts(conn: Connection, *, limit: int) -> tuple[list[dict[str, Any]], int]:
+    """The newest `limit` recorded conflicts as plain dicts, and how many there are in all
+    (the same count `status` shows)."""
+    total = conn.execute(sa.text("SELECT count(*) FROM conflict")).scalar_one()
+    rows = conn.execute(
+        sa.text(
+            f"SELECT {_CONFLICT_COLUMNS} FROM conflict ORDER BY detected_at DESC, id DESC LIMIT :n"
+        ),
+        {"n": limit},
+    ).mappings()
+    return [dict(r) for r in rows], int(total)

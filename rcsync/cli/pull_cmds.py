@@ -40,6 +40,7 @@ def pull(app: App, full: bool, wait: bool) -> None:
     from rcsync.api import build_client
     from rcsync.sync.pull import pull as run_pull
 
+    app.require_credentials()
     with app.engine_lock("pull", wait=wait):
         client = build_client(app.config.ringcentral, insecure=app.insecure)
         with client:

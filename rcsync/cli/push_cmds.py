@@ -27,7 +27,9 @@ def _plural(n: int, word: str) -> str:
 
 
 @click.command()
-@click.option("--dry-run", is_flag=True, help="Print the plan and the requests; change nothing.")
+@click.option(
+    "-n", "--dry-run", is_flag=True, help="Print the plan and the requests; change nothing."
+)
 @click.option("--force", is_flag=True, help="Allow trashing/purging more than [sync] delete_guard.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @pass_app
@@ -42,7 +44,8 @@ def push(app: App, dry_run: bool, force: bool, as_json: bool) -> None:
     """
     from rcsync.sync.push import push as run_push
 
-    with app.engine_lock("push"):
+    app.require_credentials()
+    with app.engine_lock("push", can_wait=False):
         summary = run_push(
             app.engine(),
             app.client(),
@@ -72,7 +75,9 @@ def _print_plan(app: App, lines: list[str], *, dry_run: bool, guard: str | None)
 
 
 @click.command()
-@click.option("--dry-run", is_flag=True, help="Print the push plan; change nothing (no pull).")
+@click.option(
+    "-n", "--dry-run", is_flag=True, help="Print the push plan; change nothing (no pull)."
+)
 @click.option("--force", is_flag=True, help="Allow trashing/purging more than [sync] delete_guard.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @pass_app
@@ -86,7 +91,8 @@ def sync(app: App, dry_run: bool, force: bool, as_json: bool) -> None:
     """
     from rcsync.sync.sync import sync as run_sync
 
-    with app.engine_lock("sync"):
+    app.require_credentials()
+    with app.engine_lock("sync", can_wait=False):
         summary = run_sync(
             app.engine(),
             app.client(),

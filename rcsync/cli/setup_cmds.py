@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from rcsync.cli.app import App
+from rcsync.cli.config_cmds import config, db_path
 from rcsync.config import DEFAULT_SERVER, default_config_path, load_config
 from rcsync.errors import ConfigError
 
@@ -100,10 +101,11 @@ def init(
 
 @click.group()
 def db() -> None:
-    """Database schema migrations.
+    """The database: where it is, and its schema migrations.
 
     \b
     Examples:
+      rcsync db path
       rcsync --db messages.db db upgrade
       rcsync db current
     """
@@ -149,4 +151,6 @@ def current(app: App) -> None:
     app.output.result(f"{rev or 'empty'} ({state})")
 
 
-COMMANDS: list[click.Command] = [init, db]
+db.add_command(db_path)
+
+COMMANDS: list[click.Command] = [init, db, config]
