@@ -182,7 +182,8 @@ def _date(v: Any) -> dt.date:
     raise ValueError('expected a date like "2000-01-01"')
 
 
-def _server(v: Any) -> str:
+def parse_server(v: Any) -> str:
+    """A server URL as rcsync stores it (no trailing slash); ValueError says what is wrong."""
     s = _str(v).rstrip("/")
     scheme, sep, rest = s.partition("://")
     if not sep or scheme not in ("http", "https"):
@@ -228,7 +229,7 @@ ATTACHMENT_TYPES = (
 
 _CHECKERS: dict[str, dict[str, Callable[[Any], Any]]] = {
     "ringcentral": {
-        "server": _server,
+        "server": parse_server,
         "client_id": _str,
         "client_secret": _str,
         "jwt": _str,
