@@ -349,7 +349,7 @@ def load_config(
     data = _validate(_read_toml(file), origin) if file else {}
     origins: dict[str, tuple[Origin, str]] = {}
     if file:
-        _resolve_relative(data, file.expanduser().absolute().parent)
+        _resolve_relative(data, Path(os.path.abspath(file.expanduser())).parent)
         origins.update(
             (f"{s}.{k}", (Origin.FILE, str(file))) for s, keys in data.items() for k in keys
         )

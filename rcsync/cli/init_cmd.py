@@ -109,6 +109,11 @@ def _ask(answers: Answers) -> None:
     answers.password = click.prompt("Password", hide_input=True, value_proc=_checked(_non_empty))
 
 
+def can_ask() -> bool:
+    """A person is there to answer (tests replace this to script the prompts)."""
+    return sys.stdin.isatty()
+
+
 def _absolute(value: str | None) -> str | None:
     """A path typed on the command line means the current folder, not the config's."""
     return str(Path(value).expanduser().absolute()) if value else None
@@ -171,7 +176,7 @@ def init(
         raise ConfigError(f"{target}: already exists (pass --force to overwrite)")
     answers = Answers(**flags)
     if not answers.given:
-        if not sys.stdin.isatty():
+        if not can_ask():
             raise click.UsageError(
                 "no terminal to ask on: pass --client-id, --client-secret and --jwt "
                 "(or --username for password login)"

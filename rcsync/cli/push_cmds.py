@@ -13,14 +13,14 @@ import click
 
 from rcsync import edits
 from rcsync.cli.app import App
+from rcsync.cli.output import plural
 
 pass_app = click.make_pass_decorator(App)
 
 _SEND_HINT = "run `rcsync push` to send"
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
+_plural = plural
 
 
 # --- push / sync ---------------------------------------------------------------------------
@@ -61,6 +61,7 @@ def push(app: App, dry_run: bool, force: bool, as_json: bool) -> None:
     for error in summary.errors:
         app.output.warn(error)
     app.output.result(summary.line())
+    _conflict_hint(app, summary.conflicts)
 
 
 def _print_plan(app: App, lines: list[str], *, dry_run: bool, guard: str | None) -> None:
@@ -108,6 +109,18 @@ def sync(app: App, dry_run: bool, force: bool, as_json: bool) -> None:
     for error in summary.push.errors:
         app.output.warn(error)
     app.output.result(summary.line())
+    _conflict_hint(app, summary.conflicts)
+
+
+def _conflict_hint(app: App, new: int) -> None:
+    """The run counts its own conflicts; `status` counts all recorded: say both."""
+    if not new:
+        return
+    from rcsync.status import list_conflicts
+
+    with app.engine().connect() as conn:
+        _rows, total = list_conflicts(conn, limit=1)
+    app.output.info(f"{plural(total, 'conflict')} recorded in all; `rcsync conflicts` lists them")
 
 
 # --- local edits ---------------------------------------------------------------------------
