@@ -8,6 +8,7 @@ Commands ask for what they need (`app.config`, `app.engine()`, `app.client()`), 
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -144,6 +145,19 @@ class App:
 
         self._engine = open_read_only(path)
         return self._engine
+
+    def read_connection(self) -> sqlite3.Connection:
+        """A plain read-only sqlite3 connection (`status`, `conflicts`): no SQLAlchemy or
+        Alembic to load when the schema is current; an older one is migrated first (if the
+        file is writable). The caller closes it."""
+        from rcsync.cli.readonly import connect_read_only, open_current
+
+        path = self.database_path
+        conn = open_current(path) if path.exists() else None
+        if conn is not None:
+            return conn
+        self.reader()  # creates nothing; migrates, or says why it cannot
+        return connect_read_only(path)
 
     def _create_database(self, path: Path) -> Engine:
         """A new database, private from its first byte (SQLite gives -wal/-shm its mode)."""

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from rcsync import edits
 from rcsync.cli.app import App
 from rcsync.cli.output import plural
+
+if TYPE_CHECKING:
+    from rcsync import edits
 
 pass_app = click.make_pass_decorator(App)
 
@@ -116,10 +118,10 @@ def _conflict_hint(app: App, new: int) -> None:
     """The run counts its own conflicts; `status` counts all recorded: say both."""
     if not new:
         return
-    from rcsync.status import list_conflicts
+    from rcsync.status import count_conflicts
 
     with app.engine().connect() as conn:
-        _rows, total = list_conflicts(conn, limit=1)
+        total = count_conflicts(conn)
     app.output.info(f"{plural(total, 'conflict')} recorded in all; `rcsync conflicts` lists them")
 
 
@@ -169,6 +171,8 @@ def _selection(
     type_: str | None,
     from_number: str | None,
 ) -> edits.Selection:
+    from rcsync import edits
+
     return edits.Selection(ids, conversation, _iso(before), type_, from_number)
 
 
@@ -192,6 +196,8 @@ def mark(app: App, /, status: str, ids: tuple[int, ...], **filters: Any) -> None
       rcsync mark read 1400000036307 1400000036308
       rcsync mark unread --conversation 4567 --before 2024-01-01
     """
+    from rcsync import edits
+
     with app.engine(create=False).begin() as conn:
         chosen = edits.select(conn, _selection(ids, **filters))
         count = edits.mark(conn, chosen, status.capitalize())
@@ -210,6 +216,8 @@ def delete(app: App, /, purge: bool, ids: tuple[int, ...], **filters: Any) -> No
       rcsync delete 1400000036307
       rcsync delete --purge --type Fax --before 2020-01-01
     """
+    from rcsync import edits
+
     with app.engine(create=False).begin() as conn:
         chosen = edits.select(conn, _selection(ids, **filters))
         count = edits.delete(conn, chosen, purge=purge)
@@ -231,6 +239,8 @@ def restore(app: App, /, ids: tuple[int, ...], **filters: Any) -> None:
     Example:
       rcsync restore 1400000036307
     """
+    from rcsync import edits
+
     with app.engine(create=False).begin() as conn:
         chosen = edits.select(conn, _selection(ids, **filters))
         count = edits.restore(conn, chosen)
@@ -247,6 +257,8 @@ def pending(app: App, as_json: bool) -> None:
     Example:
       rcsync pending --json
     """
+    from rcsync import edits
+
     with app.engine(create=False).connect() as conn:
         rows = edits.pending(conn)
     if as_json:
@@ -276,6 +288,8 @@ def revert(app: App, ids: tuple[int, ...], all_: bool) -> None:
     """
     if bool(ids) == all_:
         raise click.UsageError("give message ids or --all (not both)")
+    from rcsync import edits
+
     with app.engine(create=False).begin() as conn:
         count = edits.revert(conn, None if all_ else list(ids))
     app.output.result(f"reverted pending edits of {_plural(count, 'message')}")

@@ -37,8 +37,11 @@ def status_report(app: App) -> dict[str, Any]:
     if not app.database_path.exists():
         # Nothing pulled yet: report that (and the login state), and create nothing.
         return empty_status(app.config)
-    with app.reader().connect() as conn:
+    conn = app.read_connection()
+    try:
         return collect_status(conn, app.config)
+    finally:
+        conn.close()
 
 
 def print_status(app: App) -> None:
@@ -97,8 +100,11 @@ def conflicts(app: App, as_json: bool, limit: int) -> None:
     rows: list[dict[str, Any]] = []
     total = 0
     if app.database_path.exists():
-        with app.reader().connect() as conn:
+        conn = app.read_connection()
+        try:
             rows, total = list_conflicts(conn, limit=limit)
+        finally:
+            conn.close()
     if as_json:
         app.output.json({"count": total, "conflicts": rows})
         return

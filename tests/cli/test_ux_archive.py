@@ -75,7 +75,9 @@ def test_search_says_how_many_it_left_out(archive: Path) -> None:
     result = run("--db", str(archive), "search", "dentist", "--limit", "2")
     assert len(_ids(result.stdout)) == 2
     assert "showing 2 of 3 (--limit)" in result.stderr
-    doc = json.loads(run("--db", str(archive), "search", "dentist", "--json", "--limit", "2").stdout)
+    doc = json.loads(
+        run("--db", str(archive), "search", "dentist", "--json", "--limit", "2").stdout
+    )
     assert (doc["count"], doc["total"]) == (2, 3)
     assert doc["results"][0]["creation_time"].endswith("Z")  # JSON stays UTC
 
@@ -146,9 +148,7 @@ def test_a_new_database_is_private(tmp_path: Path) -> None:
     assert run("--db", str(db), "db", "upgrade").exit_code == 0
     assert stat.S_IMODE(db.stat().st_mode) == 0o600
     assert stat.S_IMODE(db.parent.stat().st_mode) == 0o700
-    assert all(
-        stat.S_IMODE(p.stat().st_mode) == 0o600 for p in db.parent.iterdir() if p.is_file()
-    )
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in db.parent.iterdir() if p.is_file())
 
 
 def test_an_exposed_archive_is_warned_about_once() -> None:
