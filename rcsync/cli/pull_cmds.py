@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -31,8 +31,9 @@ def format_summary(s: PullSummary) -> str:
     "pending edits and deleted rows).",
 )
 @click.option("--wait", is_flag=True, help="Wait for another rcsync working on this database.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @pass_app
-def pull(app: App, full: bool, wait: bool) -> None:
+def pull(app: App, full: bool, wait: bool, as_json: bool) -> None:
     """Mirror remote → local: the whole history the first time, then only changes.
 
     Logs in by itself when a JWT is configured. An interrupted pull resumes where it
@@ -42,6 +43,7 @@ def pull(app: App, full: bool, wait: bool) -> None:
     Examples:
       rcsync pull
       rcsync pull --full
+      rcsync pull -q --json | jq .new
     """
     from rcsync.api import build_client
     from rcsync.sync.pull import pull as run_pull
@@ -53,7 +55,21 @@ def pull(app: App, full: bool, wait: bool) -> None:
             summary = run_pull(
                 app.engine(), client, app.config, full=full, progress=app.output.progress()
             )
+    if as_json:
+        app.output.json(summary_json(summary, app))
+        return
     app.output.echo(format_summary(summary))
+
+
+def summary_json(s: PullSummary, app: App) -> dict[str, Any]:
+    """The pull's counts, the same names as its fields, plus where they were stored."""
+    import dataclasses
+
+    return {
+        **dataclasses.asdict(s),
+        "messages": s.messages,
+        "database": str(app.database_path),
+    }
 
 
 def _highlight(hit: Hit, styled: bool) -> str:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from rcsync.cli.app import App
-from rcsync.cli.output import plural
+from rcsync.cli.output import local_time, plural
 
 if TYPE_CHECKING:
     from rcsync import edits
@@ -267,7 +267,15 @@ def pending(app: App, as_json: bool) -> None:
     app.output.table(
         ["message", "field", "from", "to", "since", "attempts", "last error"],
         [
-            (r.message_id, r.field, r.old_value, r.new_value, r.since, r.attempts, r.last_error)
+            (
+                r.message_id,
+                r.field,
+                r.old_value,
+                r.new_value,
+                local_time(r.since),
+                r.attempts,
+                r.last_error,
+            )
             for r in rows
         ],
     )

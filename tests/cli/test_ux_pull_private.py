@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,3 +45,8 @@ def test_pull_creates_a_private_archive_and_says_where(url: str, tmp_path: Path)
     [tokens] = default_token_file().parent.glob("tokens-c-*.json")
     assert stat.S_IMODE(tokens.stat().st_mode) == 0o600
     assert not default_token_file().exists()
+
+    again = run("--config", str(conf), "pull", "-q", "--json", env=env)
+    assert again.exit_code == 0, again.output
+    doc = json.loads(again.stdout)
+    assert (doc["new"], doc["messages"], doc["database"]) == (0, 0, str(db))
