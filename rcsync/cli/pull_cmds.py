@@ -9,6 +9,7 @@ import click
 
 from rcsync.cli.app import App
 from rcsync.cli.output import local_time
+from rcsync.config import MESSAGE_TYPES
 
 if TYPE_CHECKING:
     from rcsync.search import Hit
@@ -123,8 +124,8 @@ def _since_utc(value: dt.datetime | None) -> str | None:
     "--type",
     "message_type",
     default=None,
-    metavar="TYPE",
-    help="Only this message type (SMS, Fax, VoiceMail, Pager).",
+    type=click.Choice(MESSAGE_TYPES, case_sensitive=False),
+    help="Only this message type.",
 )
 @click.option("--from", "sender", metavar="NAME|NUMBER", help="Only from this sender (part of).")
 @click.option(

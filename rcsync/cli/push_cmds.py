@@ -278,6 +278,7 @@ def pending(app: App, as_json: bool) -> None:
             )
             for r in rows
         ],
+        always=True,  # the list is what was asked for: shown even with -q
     )
     app.output.result(f"{_plural(len(rows), 'pending edit')}" + (f"; {_SEND_HINT}" if rows else ""))
 

@@ -83,3 +83,12 @@ def test_lock_message_offers_wait_only_to_commands_that_have_it(
     assert result.exit_code != 0
     assert "in use by rcsync watch" in result.stderr
     assert ("--wait" in result.stderr) is hint
+
+
+def test_a_bad_choice_is_a_usage_error(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    seed(db, [message(1, "hello", type_="Fax")])
+    bad = run("--db", str(db), "search", "hello", "--type", "Telegram")
+    assert bad.exit_code == 2 and bad.stderr.count("\n") == 1
+    ok = run("--db", str(db), "search", "hello", "--type", "fax")
+    assert ok.exit_code == 0 and ok.stdout.startswith("1  ")
