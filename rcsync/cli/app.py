@@ -71,6 +71,7 @@ class App:
     _config: Config | None = field(default=None, repr=False)
     _engine: Engine | None = field(default=None, repr=False)
     _client: MessageStoreClient | None = field(default=None, repr=False)
+    created_database: Path | None = field(default=None, repr=False)
 
     @property
     def config(self) -> Config:
@@ -172,8 +173,15 @@ class App:
             except OSError as exc:
                 raise DatabaseError(f"{path}: cannot create: {exc.strerror}") from None
             engine = open_database(path)
-        self.output.info(f"created database {path}")
+        self.created_database = path
         return engine
+
+    def report_created(self) -> None:
+        """After a command succeeded: where the new database is. (On failure the error
+        is the one line; printing this first would bury it.)"""
+        if self.created_database is not None:
+            self.output.info(f"created database {self.created_database}")
+            self.created_database = None
 
     def _warn_if_shared(self, engine: Engine) -> None:
         """Once per database (and mode): an archive made before rcsync created it private."""
