@@ -40,6 +40,12 @@ def _is_database_error(exc: BaseException) -> bool:
     return sa_exc is not None and isinstance(exc, sa_exc.SQLAlchemyError)
 
 
+# click >= 8.2 raises this (a UsageError) for a group called without a command.
+_NO_ARGS_IS_HELP: type[click.UsageError] = getattr(
+    click.exceptions, "NoArgsIsHelpError", type("_Never", (click.UsageError,), {})
+)
+
+
 def _usage_line(exc: click.UsageError) -> str:
     where = exc.ctx.command_path if exc.ctx is not None else "rcsync"
     return f"rcsync: error: {exc.format_message().rstrip('.')} (see `{where} --help`)"
@@ -61,6 +67,9 @@ class RcsyncGroup(click.Group):
             return super().main(argv, prog_name, complete_var, False, **extra)
         try:
             rv = super().main(argv, prog_name, complete_var, False, **extra)
+        except _NO_ARGS_IS_HELP as exc:  # bare `rcsync` / `rcsync db`: the help, as click does
+            exc.show()
+            sys.exit(exc.exit_code)
         except click.UsageError as exc:
             click.echo(_usage_line(exc), err=True)
             sys.exit(2)

@@ -92,3 +92,10 @@ def test_a_bad_choice_is_a_usage_error(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and bad.stderr.count("\n") == 1
     ok = run("--db", str(db), "search", "hello", "--type", "fax")
     assert ok.exit_code == 0 and ok.stdout.startswith("1  ")
+
+
+@pytest.mark.parametrize("args", [[], ["db"], ["config"]])
+def test_a_group_without_a_command_shows_its_help(args: list[str]) -> None:
+    result = run(*args)
+    assert "Commands:" in result.output
+    assert "rcsync: error" not in result.output
