@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -267,7 +268,8 @@ _ENV_OVERRIDES = {
 
 def _render(v: Any) -> str:
     if isinstance(v, str):
-        return f'"{v}"'
+        # Escaped (\n, \t, quotes) so the error stays on one line whatever the value.
+        return json.dumps(v, ensure_ascii=False)
     if isinstance(v, bool):
         return "true" if v else "false"
     return repr(v)
