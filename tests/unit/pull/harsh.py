@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -155,3 +159,47 @@ def _records_of(data: Any) -> list[dict[str, Any]]:
     if isinstance(data, list):  # a bulk answer: parts with bodies
         return [p["body"] for p in data if isinstance(p, dict) and isinstance(p.get("body"), dict)]
     return []
+
+
+@contextmanager
+def relay(
+    upstream: str, wrap: Callable[[httpx.BaseTransport], httpx.BaseTransport]
+) -> Iterator[str]:
+    """A loopback HTTP server relaying every request to `upstream` through
+    ``wrap(HTTPTransport())``: real `rcsync` processes meet the harsher readings."""
+    transport = wrap(httpx.HTTPTransport())
+    base = httpx.URL(upstream)
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *_args: object) -> None:
+            pass
+
+        def _relay(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            body = self.rfile.read(length) if length else b""
+            skip = {"host", "content-length", "accept-encoding", "connection"}
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in skip}
+            target, _, query = self.path.partition("?")
+            url = base.copy_with(path=target, query=query.encode() or None)
+            answer = transport.handle_request(
+                httpx.Request(self.command, url, headers=headers, content=body)
+            )
+            content = answer.read()
+            self.send_response(answer.status_code)
+            for k, v in answer.headers.items():
+                if k.lower() not in ("content-length", "content-encoding", "transfer-encoding"):
+                    self.send_header(k, v)
+            self.send_header("content-length", str(len(content)))
+            self.end_headers()
+            self.wfile.write(content)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _relay
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
