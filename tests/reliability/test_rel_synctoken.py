@@ -127,3 +127,27 @@ def test_partial_isync_answers_are_all_merged_before_the_token_moves(
         token = env.scalar("SELECT value FROM sync_state WHERE key = 'sync_token'")
         assert not str(token).startswith("part-")
     assert_mirror_matches_remote(env)
+
+
+def test_the_emulators_own_harsh_modes_all_at_once(make_served: Callable[..., Served]) -> None:
+    """The served emulator's modes (``PUT /_emulator/config``): CMN-101, a record-bounded
+    FSync frame and ISyncs capped at 3 changes, against real `rcsync pull` and `sync`."""
+    env = make_served(messages=1_500)
+    env.configure(invalid_sync_token_code="CMN-101", sync_frame="records", isync_max_records=3)
+    assert env.run("pull").returncode == 0
+    alive = _alive(env)
+    for mid in alive[-4:]:  # the oldest: outside any record-bounded frame
+        _flip(env, mid)
+    env.ctl.patch(f"/_emulator/messages/{alive[-5]}", json={"availability": "Deleted"})
+    env.post("/_emulator/messages", {"count": 4})
+    done = env.run("pull")
+    assert done.returncode == 0, done.stderr
+    assert "full pull" not in done.stdout + done.stderr
+    assert_mirror_matches_remote(env)
+    env.sql(f"UPDATE message SET read_status = 'Read' WHERE id = {alive[0]};")
+    env.post("/_emulator/invalidate-sync-tokens")  # answered CMN-101 now
+    done = env.run("sync")
+    assert done.returncode == 0, done.stderr
+    assert env.remote()[alive[0]]["readStatus"] == "Read"
+    assert_mirror_matches_remote(env)
+    integrity_ok(env)
