@@ -250,6 +250,15 @@ class SyncMachine(RuleBasedStateMachine):
             isync_cap,
         )
 
+    @rule(
+        code=st.sampled_from(["MSG-333", "CMN-101"]),
+        frame=st.sampled_from(["dates", "records"]),
+        cap=st.sampled_from([None, 1, 2]),
+    )
+    def emulator_modes(self, code: str, frame: str, cap: int | None) -> None:
+        """The emulator's own harsh readings (``PUT /_emulator/config``)."""
+        self.emu.configure(invalid_sync_token_code=code, sync_frame=frame, isync_max_records=cap)
+
     @rule()
     def invalidate_sync_tokens(self) -> None:
         self.emu.sync.invalidate()  # MSG-333, or CMN-101 while that mode is on
