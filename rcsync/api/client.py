@@ -29,7 +29,7 @@ from rcsync.api.models import ItemResult, MessagePage, Record, SyncResult
 from rcsync.api.multipart import MULTIPART_JSON, item_from, parse_parts, results_from_parts
 from rcsync.api.ratelimit import Group, RateBudget
 from rcsync.api.session import ApiSession, Operation
-from rcsync.errors import ApiError
+from rcsync.errors import ApiError, SyncTokenInvalid
 
 PATH_LIMIT = 50  # ids per request in the path (PUT documents 50; GET/PATCH/DELETE assumed same)
 STAR_LIMIT = 1000  # ids per request in the body of a `*` request
@@ -152,9 +152,26 @@ class MessageStoreClient:
             params.append(("recordCount", record_count))
         return self._sync(params)
 
-    def incremental_sync(self, sync_token: str) -> SyncResult:
-        """Changes since `sync_token`; raises `SyncTokenInvalid` (MSG-333) when a FSync is due."""
-        return self._sync([("syncType", "ISync"), ("syncToken", sync_token)])
+    def incremental_sync(self, sync_token: str, *, date_from: str | None = None) -> SyncResult:
+        """Changes since `sync_token`; raises `SyncTokenInvalid` when a FSync is due.
+
+        RingCentral rejects a stale token with ``MSG-333``, and (what its own MessageStore
+        client also expects) with a 400 ``CMN-101`` "Parameter [syncToken] is invalid": any
+        400 naming the token means the same. `date_from` widens the token's frame (docs).
+        """
+        params: list[tuple[str, str | int]] = [("syncType", "ISync"), ("syncToken", sync_token)]
+        if date_from is not None:
+            params.append(("dateFrom", date_from))
+        try:
+            return self._sync(params)
+        except SyncTokenInvalid:
+            raise
+        except ApiError as exc:
+            if exc.status == 400 and "synctoken" in str(exc).lower():
+                raise SyncTokenInvalid(
+                    f"{exc} (a full resync is needed)", status=exc.status, code=exc.code
+                ) from None
+            raise
 
     def get_messages(self, ids: Sequence[int]) -> dict[int, ItemResult]:
         """Records by id, 50 per request; a missing message is an ItemResult with ok=False."""

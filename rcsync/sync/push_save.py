@@ -9,7 +9,6 @@ overwritten and stays pending.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -17,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from rcsync.model import NOW_SQL
+from rcsync.sync import records as rec
 from rcsync.sync.actions import (
     AVAILABILITY,
     READ,
@@ -60,7 +60,7 @@ def confirm_field(
     if record is not None:
         sets += ["raw = :raw", "last_modified_time = coalesce(:lmt, last_modified_time)"]
         params |= {
-            "raw": json.dumps(record, ensure_ascii=False, separators=(",", ":")),
+            "raw": rec.dumps(record),  # lone surrogates escaped: storable, lossless
             "lmt": record.get("lastModifiedTime"),
         }
     else:
