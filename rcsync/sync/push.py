@@ -27,7 +27,7 @@ from rcsync.config import Config
 from rcsync.errors import AuthError, GuardError, RcsyncError
 from rcsync.progress import NullProgress, Progress
 from rcsync.sync.actions import PATH_BATCH, PendingMessage, PendingTombstone, Plan, RemoteState
-from rcsync.sync.apply import ApplyResult, PushClient, apply_plan, recover_in_flight
+from rcsync.sync.apply import ApplyResult, PushClient, apply_plan, settle_journal
 from rcsync.sync.merge import FieldState, Policy
 from rcsync.sync.plan import plan_push, trash_candidates
 from rcsync.sync.state import LAST_PUSH_AT, set_state, utc_now_iso
@@ -130,9 +130,9 @@ def remote_state(result: ItemResult) -> RemoteState | None:
         return RemoteState(
             rec.get("readStatus"), rec.get("availability"), rec.get("lastModifiedTime")
         )
-    if result.status == 404:  # gone: RingCentral has removed the purged message
+    if result.gone:  # RingCentral says this message is not found: it was purged
         return RemoteState(None, "Purged", None)
-    return None
+    return None  # e.g. a 404 for the whole request: nothing known, the trash waits
 
 
 def fetch_remote_state(
@@ -179,7 +179,7 @@ def push(
     """
     progress = progress or NullProgress()
     if not dry_run:
-        recover_in_flight(engine, client)  # a previous run's unanswered writes, first
+        settle_journal(engine, client)  # a previous run's unanswered writes, first
     policy = Policy(config.sync.conflict_policy)
     row_delete = config.sync.row_delete
     with engine.connect() as conn:
