@@ -98,3 +98,23 @@ def test_watch_after_a_killed_push_keeps_the_undo(env: Served) -> None:
     ]
     assert deletes(env) == 1
     assert_mirror_matches_remote(env)
+
+
+def test_pull_that_cannot_read_the_journal_merges_nothing(env: Served) -> None:
+    # Fails on main: the unreadable message was dropped from the journal and the pull
+    # took the remote Deleted over the undo.
+    mid = kill_push_after_delete(env)
+    env.post("/_emulator/faults", {"operation": "readMessage", "status": 404, "times": 1})
+    done = env.run("pull")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "could not be read" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert env.rows(f"SELECT availability, base_availability FROM message WHERE id = {mid}") == [
+        ("Alive", "Alive")
+    ]
+    assert journal(env) != []
+    done = env.run("sync")  # RingCentral answers again: settled, merged, restored
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert journal(env) == [] and env.remote()[mid]["availability"] == "Alive"
+    assert deletes(env) == 1
+    assert_mirror_matches_remote(env)
