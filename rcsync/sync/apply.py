@@ -6,7 +6,9 @@ Order of work (each step its own transaction, so a crash anywhere loses nothing)
 2. remote writes in batches, in `Op` order (restore, read status, trash, purge); after each
    request the per-message results are saved at once: a success moves base and remote to
    the value sent (never local: a user edit made meanwhile stays pending), a failure stays
-   pending with its error and one more attempt.
+   pending with its error and one more attempt. Only an answer that names the message as
+   not found counts as "purged" (`ItemResult.gone`); a write's other 404s are checked by
+   reading the message, and stay failures unless that read says it is gone.
 
 The database writes themselves are in `rcsync.sync.push_save`; this module decides which
 to make from RingCentral's answers, and keeps the in-flight journal.

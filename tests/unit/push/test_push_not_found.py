@@ -152,3 +152,15 @@ def test_a_named_404_part_of_a_bulk_answer_is_taken_as_purged(world: World) -> N
     assert summary.failed == 0 and world.pending() == []
     assert world.local(mids[1])[1::2] == ("Purged", "Purged")
     assert world.rows("SELECT message_id, resolution FROM conflict") == [(mids[1], "purged")]
+
+
+def test_whole_404_to_the_bulk_read_before_trashes_falls_back_to_single_reads(
+    world: World,
+) -> None:
+    mids = world.ids("availability = 'Alive'", 2)
+    world.sql(f"UPDATE message SET availability = 'Deleted' WHERE id IN ({mids[0]}, {mids[1]})")
+    world.faults.answer("GET", BULK, 404, PATH_NOT_FOUND)
+    summary = _push(world)
+    assert summary.failed == 0 and world.pending() == []
+    assert {world.remote(m)["availability"] for m in mids} == {"Deleted"}
+    assert world.rows("SELECT count(*) FROM conflict") == [(0,)]
