@@ -56,6 +56,7 @@ from rcsync.db import translate_errors
 from rcsync.errors import ApiError, SyncTokenInvalid
 from rcsync.progress import NullProgress, Progress
 from rcsync.sync import records as rec
+from rcsync.sync.apply import settle_journal
 from rcsync.sync.attachments import AttachmentCounts, ContentClient, download_attachments
 from rcsync.sync.merge import Policy
 from rcsync.sync.prefetch import Prefetch
@@ -252,6 +253,7 @@ def pull(
     started = time.monotonic()
     run = _Run(engine, client, config, progress or NullProgress())
     with translate_errors(engine):
+        settle_journal(engine, client)  # an interrupted push's writes, before any merge
         _pull_messages(run, full=full)
         if config.sync.download_attachments:
             counts = download_attachments(engine, client, config, progress=run.progress)

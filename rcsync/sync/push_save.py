@@ -97,8 +97,10 @@ def confirm_row(conn: Connection, mid: int, action: str, now: str) -> None:
 
 
 def save_gone(conn: Connection, a: RemoteAction, policy: Policy, now: str) -> None:
-    """404: the message no longer exists remotely, i.e. it was purged. The purge wins; the
-    edit that could not be applied (anything but a purge) is recorded as a conflict."""
+    """RingCentral named the message as not found (`ItemResult.gone`: a 207 part with 404
+    for it, or a read of it answered 404 CMN-102), i.e. it was purged. The purge wins; the
+    edit that could not be applied (anything but a purge) is recorded as a conflict. A 404
+    that names no message never comes here: it is a failure (`save_failure`)."""
     if a.row:
         confirm_row(conn, a.message_id, "purge", now)
         return

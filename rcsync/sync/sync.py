@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 
 from rcsync.config import Config
 from rcsync.progress import NullProgress, Progress
-from rcsync.sync.apply import recover_in_flight
+from rcsync.sync.apply import settle_journal
 from rcsync.sync.push import PushSummary, push
 from rcsync.sync.state import SYNC_TOKEN, get_state
 
@@ -103,7 +103,7 @@ def sync(
 
     # Writes a crashed run left unanswered are settled before any pull could mistake
     # their effect for a change made elsewhere.
-    recover_in_flight(engine, client)
+    settle_journal(engine, client)
     before = None
     if has_pending(engine) and _has_token(engine):
         before = pull(engine, client, config, progress=progress)
