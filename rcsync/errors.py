@@ -16,7 +16,8 @@ alone, has its own.)
     │   ├── SyncTokenInvalid     MSG-333: a full resync is needed
     │   ├── ServerError          5xx after bounded retries
     │   ├── AmbiguousWriteError  a trash DELETE may or may not have been applied
-    │   └── MalformedResponse    a 2xx whose body is not what the API documents
+    │   ├── MalformedResponse    a 2xx whose body is not what the API documents
+    │   └── JournalUnsettled     an interrupted push's messages could not be read back
     ├── NetworkError             connection failed / reset / timed out after bounded retries
     ├── GuardError               a push would trash or purge more than allowed without --force
     ├── SelectionError           mark/delete/restore/revert selected nothing, or unknown ids
@@ -116,6 +117,10 @@ class MalformedResponse(ApiError):
     """The server answered 2xx but the body is not what the API documents."""
 
 
+class JournalUnsettled(ApiError):
+    """Messages an interrupted push wrote to could not be read: nothing may be merged yet."""
+
+
 class NetworkError(RcsyncError):
     """The server could not be reached, or the connection broke, after bounded retries."""
 
@@ -129,7 +134,7 @@ class SelectionError(RcsyncError):
 
 
 class SearchError(RcsyncError):
-    """The query cannot be searched for (empty, or not understood even as a phrase)."""
+    """The query cannot be searched for (empty, or not understood even as words)."""
 
 
 # --- control flow of `watch`, outside the tree (see the module docstring) ------------------

@@ -15,8 +15,10 @@ and cannot be produced by this module.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import IO, Any
@@ -24,12 +26,18 @@ from typing import IO, Any
 import httpx
 
 from rcsync.api.content import download
-from rcsync.api.errors import describe, malformed
-from rcsync.api.multipart import MULTIPART_JSON, item_from, parse_parts, results_from_parts
+from rcsync.api.errors import describe, malformed, response_json
+from rcsync.api.multipart import (
+    MULTIPART_JSON,
+    Part,
+    item_from,
+    parse_parts,
+    results_from_parts,
+)
 from rcsync.api.ratelimit import Group, RateBudget
 from rcsync.api.results import ItemResult, MessagePage, Record, SyncResult
 from rcsync.api.session import ApiSession, Operation
-from rcsync.errors import AmbiguousWriteError, ApiError
+from rcsync.errors import AmbiguousWriteError, ApiError, SyncTokenInvalid
 from rcsync.types import PATH_BATCH, READ_BATCH, ReadStatus, iso_utc
 
 LIST = Operation("listMessages", Group.LIGHT)
@@ -45,6 +53,10 @@ EXTENSION = Operation("readExtension", Group.LIGHT)
 _ITEM_STATUSES = frozenset({400, 404, 409, 410, 422})
 # Answers to a bulk PATCH meaning "this server does not do bulk PATCH": fall back to one by one.
 _NO_BULK = frozenset({404, 405, 501})
+# RingCentral's "not found" code; which resource it is about is in the error's parameter.
+NOT_FOUND_CODE = "CMN-102"
+MESSAGE_PARAMETER = "messageId"
+_PARAMETER_IN_TEXT = re.compile(r"parameter \[(\w+)\]")
 
 
 def iso(value: str | datetime) -> str:
@@ -148,9 +160,26 @@ class MessageStoreClient:
             params.append(("recordCount", record_count))
         return self._sync(params)
 
-    def incremental_sync(self, sync_token: str) -> SyncResult:
-        """Changes since `sync_token`; raises `SyncTokenInvalid` (MSG-333) when a FSync is due."""
-        return self._sync([("syncType", "ISync"), ("syncToken", sync_token)])
+    def incremental_sync(self, sync_token: str, *, date_from: str | None = None) -> SyncResult:
+        """Changes since `sync_token`; raises `SyncTokenInvalid` when a FSync is due.
+
+        RingCentral rejects a stale token with ``MSG-333``, and (what its own MessageStore
+        client also expects) with a 400 ``CMN-101`` "Parameter [syncToken] is invalid": any
+        400 naming the token means the same. `date_from` widens the token's frame (docs).
+        """
+        params: list[tuple[str, str | int]] = [("syncType", "ISync"), ("syncToken", sync_token)]
+        if date_from is not None:
+            params.append(("dateFrom", date_from))
+        try:
+            return self._sync(params)
+        except SyncTokenInvalid:
+            raise
+        except ApiError as exc:
+            if exc.status == 400 and "synctoken" in str(exc).lower():
+                raise SyncTokenInvalid(
+                    f"{exc} (a full resync is needed)", status=exc.status, code=exc.code
+                ) from None
+            raise
 
     def get_messages(self, ids: Sequence[int]) -> dict[int, ItemResult]:
         """Records by id, 50 per request; a missing message is an ItemResult with ok=False."""
@@ -266,6 +295,10 @@ class MessageStoreClient:
         headers.update(_accept(chunk))
         if op is PATCH and len(chunk) > 1:
             ok = self._ok(chunk, 200, 207) - _NO_BULK  # let the caller fall back
+        elif op is PATCH:
+            # One id and no PATCH on this server (405): that message's restore failed; the
+            # others of the batch are still tried, each with its own result.
+            ok = self._ok(chunk, 200, 204, 207) | {405}
         else:
             ok = self._ok(chunk, 200, 204, 207)
         response = self.session.request(
@@ -293,13 +326,14 @@ class MessageStoreClient:
         if status == 204:
             return {i: ItemResult(i, True, 204) for i in chunk}
         if status == 207:
-            return results_from_parts(chunk, parse_parts(response, op.name))
+            return _part_results(chunk, parse_parts(response, op.name))
         if status >= 400:
             text, code = describe(op.name, response)
-            return {i: ItemResult(i, False, status, None, code, text) for i in chunk}
+            gone = op is READ and len(chunk) == 1 and _names_missing_message(response)
+            return {i: ItemResult(i, False, status, None, code, text, gone) for i in chunk}
         body = ApiSession.json(op, response)
         if isinstance(body, list):
-            return results_from_parts(chunk, parse_parts(response, op.name))
+            return _part_results(chunk, parse_parts(response, op.name))
         if len(chunk) == 1 and isinstance(body, dict):
             return {chunk[0]: item_from(chunk[0], status, body)}
         raise malformed(op.name, f"HTTP {status} answer to a bulk call is not a list of parts")
@@ -327,6 +361,41 @@ class MessageStoreClient:
             older_records_exist=info.get("olderRecordsExist") is True,
             sync_type=str(info.get("syncType", "")),
         )
+
+
+def _part_results(chunk: list[int], parts: list[Part]) -> dict[int, ItemResult]:
+    """Per-id results of a multi-status answer; a 404 part is `gone` only if it names its id
+    (a part matched to an id by position alone is no evidence about that message)."""
+    named = {p.resource_id for p in parts if p.resource_id is not None}
+    results = results_from_parts(chunk, parts)
+    return {
+        i: dataclasses.replace(r, gone=True) if r.status == 404 and i in named else r
+        for i, r in results.items()
+    }
+
+
+def _names_missing_message(response: httpx.Response) -> bool:
+    """A 404 whose body says the message is not found: ``CMN-102`` about ``messageId``.
+
+    The same code also answers an unknown path or extension ("Resource for parameter
+    [path] is not found"): those are failed requests, not purged messages.
+    """
+    if response.status_code != 404:
+        return False
+    body = response_json(response)
+    if not isinstance(body, dict):
+        return False
+    errors = body.get("errors")
+    entries = (
+        [body, *(e for e in errors if isinstance(e, dict))] if isinstance(errors, list) else [body]
+    )
+    codes = {e.get("errorCode") for e in entries} - {None}
+    if codes != {NOT_FOUND_CODE}:
+        return False
+    named = {e.get("parameterName") for e in entries} - {None}
+    for e in entries:
+        named |= set(_PARAMETER_IN_TEXT.findall(str(e.get("message", ""))))
+    return named <= {MESSAGE_PARAMETER}
 
 
 def _records(op: Operation, data: dict[str, Any]) -> list[Record]:

@@ -38,7 +38,10 @@ class ItemResult:
     """The outcome for one message id of a (bulk) call.
 
     `status` is the per-part HTTP status (0 if the server said nothing about this id);
-    `record` the message JSON when the part carried one.
+    `record` the message JSON when the part carried one. `gone` is True only when the
+    answer names this message as not found: a 207 part for this id with 404, or a read of
+    this one message answered 404 ``CMN-102``. A 404 for a whole request (path or endpoint
+    unknown, a server that does not route the call) says nothing about the message.
     """
 
     message_id: int
@@ -47,3 +50,4 @@ class ItemResult:
     record: Record | None = None
     error_code: str | None = None
     error: str | None = None
+    gone: bool = False

@@ -30,6 +30,7 @@ class Listing:
     oldest: str | None = None  # oldest creationTime stored so far
     boundary: tuple[int, ...] = ()  # ids stored at `oldest`, which the next page repeats
     done: bool = False
+    widen: bool = False  # T0's FSync said olderRecordsExist: its frame may be cut
 
     def to_json(self) -> str:
         data = {k: getattr(self, k) for k in self.__dataclass_fields__}

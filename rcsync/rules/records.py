@@ -9,6 +9,11 @@ shapes reach the pull engine:
 * a *stub* (ISync for deleted/purged messages): only ``id`` and ``availability``. A stub
   never replaces stored metadata; it patches availability (and the stored ``raw``).
 
+Text is stored as received except for lone UTF-16 surrogates (an SMS cut inside an emoji
+arrives as ``"\ud83d"``), which SQLite cannot store as UTF-8: columns get U+FFFD in their
+place (`storable`), and ``raw`` keeps them as JSON escapes (`dumps`), so ``json.loads(raw)``
+gives back exactly the record received.
+
 Times stay RingCentral's ISO-8601 UTC text (``2024-05-13T10:22:01.000Z``), which sorts as
 text; the keyset listing of the first pull moves its ``dateTo`` with `plus_one_ms`.
 """
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, TypeGuard
 
@@ -39,9 +45,27 @@ ROW_COLUMNS = ("id", *META_COLUMNS, "read_status", "availability", "text", "raw"
 TEXT_IN_SUBJECT = frozenset({"SMS", "Pager"})
 
 
+# A lone surrogate: json.loads pairs valid ones into one character, so any left are lone.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
 def dumps(record: Record) -> str:
-    """Compact JSON text for ``raw`` (Python's json keeps 64-bit ints exact)."""
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON text for ``raw`` (Python's json keeps 64-bit ints exact).
+
+    Lone surrogates can only sit inside JSON strings, where their ``\\uXXXX`` escape is
+    valid JSON that loads back to the same character: lossless, and storable as UTF-8.
+    """
+    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    return text if text.isascii() else _SURROGATE.sub(_escape, text)
+
+
+def storable(text: str) -> str:
+    """`text` with lone surrogates replaced by U+FFFD (SQLite stores UTF-8 only)."""
+    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
 
 
 def is_stub(record: Record) -> bool:
@@ -57,7 +81,7 @@ def _is_map(value: Any) -> TypeGuard[Mapping[str, Any]]:
 def _party_number(party: Mapping[str, Any]) -> str | None:
     # Pager messages address extensions, which have no phone number.
     value = party.get("phoneNumber") or party.get("extensionNumber")
-    return None if value is None else str(value)
+    return None if value is None else storable(str(value))
 
 
 def _joined(values: list[Any]) -> str | None:
@@ -68,9 +92,9 @@ def _joined(values: list[Any]) -> str | None:
 def _conversation_id(record: Record) -> str | None:
     conv = record.get("conversation")
     if _is_map(conv) and conv.get("id") is not None:
-        return str(conv["id"])
+        return storable(str(conv["id"]))
     legacy = record.get("conversationId")
-    return None if legacy is None else str(legacy)
+    return None if legacy is None else storable(str(legacy))
 
 
 def _attachments(record: Record) -> list[Mapping[str, Any]]:
@@ -96,15 +120,17 @@ def _optional_int(value: Any) -> int | None:
 
 def _text(value: Any) -> str | None:
     """A text column: unknown strings are stored as-is, other JSON values as JSON text."""
-    if value is None or isinstance(value, str):
-        return value
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return storable(value)
     if isinstance(value, Mapping | list):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
-    return str(value)
+        return storable(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str))
+    return storable(str(value))
 
 
 def _optional_str(value: Any) -> str | None:
-    return None if value is None else str(value)
+    return None if value is None else storable(str(value))
 
 
 def message_values(record: Record, *, raw: str | None = None) -> tuple[Any, ...]:
@@ -114,7 +140,7 @@ def message_values(record: Record, *, raw: str | None = None) -> tuple[Any, ...]
         sender = {}
     to = record.get("to")
     recipients = [r for r in to if _is_map(r)] if type(to) is list else []
-    kind = str(record["type"])
+    kind = storable(str(record["type"]))
     subject = _text(record.get("subject"))
     return (
         int(record["id"]),
@@ -124,7 +150,7 @@ def message_values(record: Record, *, raw: str | None = None) -> tuple[Any, ...]
         subject,
         _text(record.get("messageStatus")),
         _text(record.get("priority")),
-        str(record["creationTime"]),
+        storable(str(record["creationTime"])),
         _text(record.get("lastModifiedTime")),
         _conversation_id(record),
         _party_number(sender),

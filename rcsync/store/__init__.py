@@ -12,6 +12,7 @@ named ``read_*``/``save_*`` and never write SQL text (a contract checks it):
 
     schema       the tables (SQLModel); the migrations in alembic/ install the triggers
     database     engine, SQLite pragmas (WAL, busy_timeout, foreign_keys), migrations
+    readonly     a read-only connection for commands that only read (fast start)
     lock         the engine lock: one rcsync process writes a database at a time
     messages     every engine write to ``message`` from remote records (the pull's save)
     pending      the one definition of "pending": what a push must send, and how much

@@ -69,6 +69,12 @@ def known_revisions() -> set[str]:
 
 
 def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+    # pysqlite would send BEGIN itself, only before the first INSERT/UPDATE/DELETE: the
+    # SELECTs a transaction starts with then run outside it, and another connection may
+    # commit between them and the writes that act on what they read. With pysqlite's own
+    # transaction handling off, `_begin_immediate` starts every transaction (SQLAlchemy's
+    # documented pysqlite recipe).
+    dbapi_conn.isolation_level = None
     # WAL lets readers (the user's SQLite browser) work while we write; the busy timeout
     # makes us wait for a user's open write transaction instead of failing at once.
     cur = dbapi_conn.cursor()
@@ -77,6 +83,13 @@ def _on_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode = WAL")
     cur.execute("PRAGMA synchronous = NORMAL")
     cur.close()
+
+
+def _begin_immediate(conn: Connection) -> None:
+    # IMMEDIATE takes the write lock at once (waiting up to the busy timeout), so nobody
+    # commits between a transaction's reads and its writes. rcsync's own read-only
+    # transactions take it too; they are short, and readers elsewhere are not blocked (WAL).
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _check_path(path: Path) -> None:
@@ -116,6 +129,7 @@ def create_db_engine(url_or_path: str | Path) -> Engine:
     )
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _on_connect)
+        sa.event.listen(engine, "begin", _begin_immediate)
     return engine
 
 

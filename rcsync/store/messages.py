@@ -15,6 +15,13 @@
    patching the stored raw instead of replacing it;
 4. for the few dirty rows whose remote value changed, run `merge_field` per field and
    apply the Decision (local, base) and the conflict log, as the configured policy says.
+
+The caller's transaction is ``BEGIN IMMEDIATE`` (`rcsync.db`), so no other connection
+commits between step 1's read and the writes. The writes still guard on what was read, so
+a stale read can never undo a user's change: a new row is only inserted while no tombstone
+names it (a row the user deleted never comes back), and a merge decision is only applied
+while the field still holds the local and base values it was decided on (a pending purge
+never turns into a trash); a decision whose guard fails is dropped, conflict row included.
 """
 
 from __future__ import annotations
@@ -62,8 +69,10 @@ def _upsert_sql() -> str:
     # text follows the subject only while it is empty or still the (old) subject: a text
     # from a downloaded Text part, or one a user wrote, is never clobbered.
     sets.append("text = CASE WHEN text IS NULL OR text IS subject THEN excluded.text ELSE text END")
+    # INSERT ... SELECT ... WHERE: a row the user deleted (a tombstone) is never recreated.
     return (
-        f"INSERT INTO message ({', '.join(_INSERT)}) VALUES ({', '.join(_INSERT.values())})"
+        f"INSERT INTO message ({', '.join(_INSERT)}) SELECT {', '.join(_INSERT.values())}"
+        f" WHERE NOT EXISTS (SELECT 1 FROM tombstone WHERE message_id = ?{_ROW['id']})"
         f" ON CONFLICT (id) DO UPDATE SET {', '.join(sets)}"
     )
 
@@ -80,7 +89,8 @@ STUB_UPDATE = (
 
 UPSERT_ATTACHMENT = (
     "INSERT INTO attachment (message_id, id, type, content_type, size, uri, file_name)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (message_id, id) DO UPDATE SET"
+    " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE EXISTS (SELECT 1 FROM message WHERE id = ?1)"
+    " ON CONFLICT (message_id, id) DO UPDATE SET"
     " type = excluded.type, content_type = excluded.content_type,"
     " size = coalesce(attachment.size, excluded.size), uri = excluded.uri,"
     " file_name = excluded.file_name"
@@ -261,11 +271,10 @@ def _merge_dirty(
                 continue  # clean fields were settled by the upsert; unchanged remote: no news
             state = FieldState(old.local[f], old.base[f], remote[f], old.edited_at, remote_time)
             decision = merge_field(f, state, policy)
-            if decision.outcome is not Outcome.UNCHANGED:
-                conn.exec_driver_sql(
-                    f"UPDATE message SET {f} = ?, base_{f} = ? WHERE id = ?",
-                    (decision.local, decision.base, message_id),
-                )
+            if decision.outcome is not Outcome.UNCHANGED and not _apply_decision(
+                conn, message_id, f, old, decision.local, decision.base
+            ):
+                continue  # the row is no longer what the decision was made on
             if decision.conflict is not None:
                 conflicts += 1
                 save_conflict(
@@ -280,6 +289,17 @@ def _merge_dirty(
                 )
         _keep_edit_time(conn, old)
     return conflicts
+
+
+def _apply_decision(
+    conn: Connection, message_id: int, f: str, old: Existing, local: str | None, base: str | None
+) -> bool:
+    """Store a merge decision if the field still holds the local and base it was made on."""
+    result = conn.exec_driver_sql(
+        f"UPDATE message SET {f} = ?, base_{f} = ? WHERE id = ? AND {f} IS ? AND base_{f} IS ?",
+        (local, base, message_id, old.local[f], old.base[f]),
+    )
+    return bool(result.rowcount)
 
 
 def _keep_edit_time(conn: Connection, old: Existing) -> None:

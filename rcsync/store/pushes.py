@@ -9,13 +9,13 @@ overwritten and stays pending.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from rcsync.rules import records as rec
 from rcsync.rules.actions import (
     AVAILABILITY,
     READ,
@@ -65,7 +65,7 @@ def confirm_field(
     if record is not None:
         sets += ["raw = :raw", "last_modified_time = coalesce(:lmt, last_modified_time)"]
         params |= {
-            "raw": json.dumps(record, ensure_ascii=False, separators=(",", ":")),
+            "raw": rec.dumps(record),  # lone surrogates escaped: storable, lossless
             "lmt": record.get("lastModifiedTime"),
         }
     else:
@@ -102,8 +102,10 @@ def confirm_row(conn: Connection, mid: int, action: RowDelete, now: str) -> None
 
 
 def save_gone(conn: Connection, a: RemoteAction, policy: ConflictPolicy, now: str) -> None:
-    """404: the message no longer exists remotely, i.e. it was purged. The purge wins; the
-    edit that could not be applied (anything but a purge) is recorded as a conflict."""
+    """RingCentral named the message as not found (`ItemResult.gone`: a 207 part with 404
+    for it, or a read of it answered 404 CMN-102), i.e. it was purged. The purge wins; the
+    edit that could not be applied (anything but a purge) is recorded as a conflict. A 404
+    that names no message never comes here: it is a failure (`save_failure`)."""
     if a.row:
         confirm_row(conn, a.message_id, RowDelete.PURGE, now)
         return

@@ -6,7 +6,9 @@ Order of work (each step its own transaction, so a crash anywhere loses nothing)
 2. remote writes in batches, in `Op` order (restore, read status, trash, purge); after each
    request the per-message results are saved at once: a success moves base and remote to
    the value sent (never local: a user edit made meanwhile stays pending), a failure stays
-   pending with its error and one more attempt.
+   pending with its error and one more attempt. Only an answer that names the message as
+   not found counts as "purged" (`ItemResult.gone`); a write's other 404s are checked by
+   reading the message, and stay failures unless that read says it is gone.
 
 The database writes themselves are in `rcsync.store.pushes`; this module decides which
 to make from RingCentral's answers, and keeps the in-flight journal.
@@ -24,6 +26,7 @@ them again before sending (push.py verifies every trash candidate).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import threading
@@ -32,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rcsync.api.results import ItemResult
-from rcsync.errors import AmbiguousWriteError, RcsyncError
+from rcsync.errors import AmbiguousWriteError, AuthError, JournalUnsettled, RcsyncError
 from rcsync.progress import NullProgress, Progress
 from rcsync.rules.actions import AVAILABILITY, READ, Op, Plan, RemoteAction
 from rcsync.store.pushes import (
@@ -54,7 +57,13 @@ if TYPE_CHECKING:
 IN_FLIGHT = "push_in_flight"
 
 
-class PushClient(Protocol):
+class ReadClient(Protocol):
+    """What settling the journal needs: reading messages by id (pull and push have it)."""
+
+    def get_messages(self, ids: Sequence[int]) -> Mapping[int, ItemResult]: ...
+
+
+class PushClient(ReadClient, Protocol):
     """What the push needs of `rcsync.api.MessageStoreClient`."""
 
     def get_messages(self, ids: Sequence[int]) -> dict[int, ItemResult]: ...
@@ -135,6 +144,10 @@ def apply_plan(
     result = ApplyResult()
     with engine.begin() as conn:
         result.settled = save_local_steps(conn, plan, policy=policy, now=now())
+    for d in plan.deferred:
+        # Not sent because RingCentral could not tell us the message's state: a failure
+        # to report (it stays pending with the reason), not a success.
+        result.fail(d.reason)
     todo = list(batches(plan))
     progress.start("push", total=len(plan.actions))
     for i, batch in enumerate(todo):
@@ -185,6 +198,8 @@ def _send(
                 save_failure(conn, a, str(exc), now())
                 result.fail(str(exc))
         raise
+    answers, reads = check_not_found(client, answers)
+    result.requests += reads
     with engine.begin() as conn:
         save_answers(conn, batch, answers, result, policy=policy, now=now())
         unknown = [
@@ -201,8 +216,9 @@ def _send(
 # If the user then changes the message again (e.g. undoes the trash), the three-way merge
 # would see local == base and take the remote value: the undo would be lost. So, like
 # mbsync's journal, every batch is recorded before it is sent and removed with its results;
-# the next push (or sync, before it pulls) reads those messages and, where RingCentral shows
-# the value we sent, moves base there (local untouched): a later undo stays a pending edit.
+# the next run of any kind (pull, push, sync, a watch sweep: `settle_journal`, before it
+# merges anything) reads those messages and, where RingCentral shows the value we sent,
+# moves base there (local untouched): a later undo stays a pending edit.
 
 
 def journal_load(conn: Connection) -> list[dict[str, Any]]:
@@ -238,25 +254,100 @@ def journal_settle(conn: Connection, batch: Batch, unknown: Sequence[int]) -> No
     _journal_save(conn, entries)
 
 
-def recover_in_flight(engine: Engine, client: PushClient, now: Callable[[], str] = iso_utc) -> int:
+def settle_journal(engine: Engine, client: ReadClient, now: Callable[[], str] = iso_utc) -> int:
     """Settle writes a previous run sent without seeing the answer; returns ids settled.
 
-    Leaves the journal in place when RingCentral cannot be read now.
+    Every engine entry point (pull, push, sync, and so watch's sweeps) calls this before it
+    merges anything: a pull that took the remote value of a journaled message for a change
+    made elsewhere would revert the user's undo of our write without a conflict. Ids whose
+    state RingCentral cannot tell now stay in the journal, and `JournalUnsettled` stops the
+    caller before it merges; a failed read request raises its own error, the journal intact.
     """
     with engine.connect() as conn:
         entries = journal_load(conn)
     if not entries:
         return 0
     ids = sorted({i for e in entries for i in (*e["ids"], *e["rows"])})
-    current: dict[int, ItemResult] = {}
-    for start in range(0, len(ids), PATH_BATCH):
-        current.update(client.get_messages(ids[start : start + PATH_BATCH]))
+    current, _reads = read_current(client, ids)
+    unknown = {i for i in ids if not _answered(current.get(i))}
     settled = 0
     with engine.begin() as conn:
         for e in entries:
             settled += _recover_entry(conn, e, current, now())
-        _journal_save(conn, [])
+        _journal_save(conn, _still_open(entries, unknown))
+    if unknown:
+        raise JournalUnsettled(
+            f"{len(unknown):,} messages an interrupted push wrote to could not be read from"
+            " RingCentral; nothing was merged, they are settled on the next run"
+        )
     return settled
+
+
+def _answered(r: ItemResult | None) -> bool:
+    """RingCentral told us this message's state: a record, or that it is gone."""
+    return r is not None and ((r.ok and r.record is not None) or r.gone)
+
+
+def _still_open(entries: list[dict[str, Any]], unknown: set[int]) -> list[dict[str, Any]]:
+    kept = []
+    for e in entries:
+        left = {**e, "ids": [i for i in e["ids"] if i in unknown]}
+        left["rows"] = [i for i in e["rows"] if i in unknown]
+        if left["ids"] or left["rows"]:
+            kept.append(left)
+    return kept
+
+
+def read_current(client: ReadClient, ids: Sequence[int]) -> tuple[dict[int, ItemResult], int]:
+    """The current state of `ids` (bulk GET, 50 per request); (results, requests).
+
+    An id the bulk answer says nothing conclusive about (a 404 for the whole request, a
+    part without its id, a failed part) is read again on its own: the single-message form,
+    whose 404 ``CMN-102`` does name the message.
+    """
+    current: dict[int, ItemResult] = {}
+    requests = 0
+    for start in range(0, len(ids), PATH_BATCH):
+        current.update(client.get_messages(ids[start : start + PATH_BATCH]))
+        requests += 1
+    if len(ids) > 1:
+        for mid in ids:
+            if not _answered(current.get(mid)):
+                requests += 1
+                try:
+                    current.update(client.get_messages([mid]))
+                except AuthError:
+                    raise
+                except RcsyncError:
+                    continue
+    return current, requests
+
+
+def check_not_found(
+    client: ReadClient, answers: Mapping[int, ItemResult]
+) -> tuple[dict[int, ItemResult], int]:
+    """Turn a write's 404 that does not name its message into evidence, or a failure.
+
+    A 404 for a whole request, or for a single-id write, may mean the path or the call is
+    unknown rather than the message: such messages are read, and only one that the read
+    shows gone is treated as purged. Otherwise the write failed: the edit stays pending
+    with the write's error. Returns (answers, read requests made).
+    """
+    out = dict(answers)
+    unclear = [i for i, r in answers.items() if r.status == 404 and not r.gone]
+    if not unclear:
+        return out, 0
+    try:
+        current, reads = read_current(client, unclear)
+    except AuthError:
+        raise
+    except RcsyncError:
+        return out, 1
+    for mid in unclear:
+        r = current.get(mid)
+        if r is not None and r.gone:
+            out[mid] = dataclasses.replace(out[mid], gone=True)
+    return out, reads
 
 
 def _recover_entry(
@@ -273,9 +364,7 @@ def _recover_entry(
     for mid in entry["rows"]:
         r = current.get(mid)
         avail = (r.record or {}).get("availability") if r is not None and r.ok else None
-        if avail in (Availability.DELETED, Availability.PURGED) or (
-            r is not None and r.status == 404
-        ):
+        if avail in (Availability.DELETED, Availability.PURGED) or (r is not None and r.gone):
             gone = avail != Availability.DELETED
             confirm_row(conn, mid, RowDelete.PURGE if gone else RowDelete.TRASH, now)
             settled += 1
@@ -291,6 +380,8 @@ def recheck_trash(client: PushClient, ids: Sequence[int], why: str) -> dict[int,
     unknown = f"trash outcome unknown ({why}); not resent, will be checked on the next push"
     try:
         current = client.get_messages(list(ids))
+    except AuthError:
+        raise
     except RcsyncError:
         current = {}
     out: dict[int, ItemResult] = {}
@@ -299,8 +390,8 @@ def recheck_trash(client: PushClient, ids: Sequence[int], why: str) -> dict[int,
         avail = (r.record or {}).get("availability") if r is not None and r.ok else None
         if avail == "Deleted":
             out[mid] = ItemResult(mid, True, 204)
-        elif avail == "Purged" or (r is not None and r.status == 404):
-            out[mid] = ItemResult(mid, False, 404, None, None, "purged remotely")
+        elif avail == "Purged" or (r is not None and r.gone):
+            out[mid] = ItemResult(mid, False, 404, None, None, "purged remotely", gone=True)
         else:
             out[mid] = ItemResult(mid, False, 0, None, None, unknown)
     return out
@@ -323,7 +414,7 @@ def save_answers(
         if r is not None and r.ok:
             save_success(conn, a, r.record, now)
             result.pushed += 1
-        elif r is not None and r.status == 404:
+        elif r is not None and r.gone:
             save_gone(conn, a, policy, now)
             result.pushed += 1
         else:

@@ -10,7 +10,10 @@ After the messages are committed, every attachment without a verified file is fe
   wrong size is fetched again (only sizes are checked on each pull: hashing the whole
   archive every time would cost more than the pull);
 * ``[sync] attachment_types`` / ``max_attachment_size`` filter, and ``attachment.skipped``
-  says why; a 404 (purged remotely) is recorded, not fatal;
+  says why. A 404 means the files are gone only when the message is: the message is read
+  (one GET), and only if RingCentral shows it Purged or not found is the attachment
+  marked "purged remotely"; otherwise the error is recorded and the download is retried
+  on later pulls (a mark left while the message is not Purged is retried too);
 * SMS/Pager ``Text`` parts are not fetched unless ``[sync] download_text_parts``: their
   content is the message text, which RingCentral also puts in the subject (and the pull
   already stored as ``message.text``), and each would cost one request of the Medium
@@ -24,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
@@ -32,8 +35,9 @@ from typing import IO, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from rcsync.api.results import ItemResult
 from rcsync.config import Config, SyncConfig
-from rcsync.errors import ApiError
+from rcsync.errors import ApiError, AuthError, RcsyncError
 from rcsync.progress import Progress
 from rcsync.types import iso_utc
 
@@ -54,6 +58,8 @@ TEXT_COLUMNS = {"Text": "text", "AudioTranscription": "transcription"}
 
 class ContentClient(Protocol):
     def download_content(self, uri: str, dest: IO[bytes], *, offset: int = 0) -> int: ...
+
+    def get_messages(self, ids: Sequence[int]) -> Mapping[int, ItemResult]: ...
 
 
 @dataclass
@@ -113,16 +119,22 @@ def skip_reason(job: Job, sync: SyncConfig) -> str | None:
     return None
 
 
-# Attachments worth a look: never those purged remotely, nor held Text parts (:held is
-# NULL when Text parts are wanted).
-_WANTED = "({s} IS NULL OR ({s} <> :purged AND {s} IS NOT :held))"
+# Attachments worth a look: not held Text parts (:held is NULL when Text parts are wanted),
+# nor those purged remotely, unless that mark contradicts the message (not Purged, as
+# older versions marked any 404): only a purged message's files are gone.
+_WANTED = (
+    " a.path IS NULL AND (a.skipped IS NULL OR (a.skipped <> :purged AND a.skipped IS NOT :held)"
+    " OR (a.skipped = :purged AND a.uri IS NOT NULL AND m.remote_availability IS NOT 'Purged'))"
+)
 _JOBS = sa.text(
     "SELECT a.message_id, a.id, a.type, a.content_type, a.size, a.uri, m.type, m.direction,"
     " m.creation_time, m.from_phone_number, m.to_phone_numbers, m.remote_availability"
-    " FROM attachment a JOIN message m ON m.id = a.message_id"
-    " WHERE a.path IS NULL AND "
-    + _WANTED.format(s="a.skipped")
+    " FROM attachment a JOIN message m ON m.id = a.message_id WHERE"
+    + _WANTED
     + " AND (a.message_id, a.id) > (:mid, :aid) ORDER BY a.message_id, a.id LIMIT :n"
+)
+_COUNT_JOBS = sa.text(
+    "SELECT count(*) FROM attachment a JOIN message m ON m.id = a.message_id WHERE" + _WANTED
 )
 # Held Text parts in one statement (not one transaction per part); purged ones are left to
 # the job loop, which records why.
@@ -159,8 +171,7 @@ def _jobs(engine: Engine, sync: SyncConfig) -> Iterator[Job]:
 
 def _count_jobs(engine: Engine, sync: SyncConfig) -> int:
     with engine.connect() as conn:
-        sql = "SELECT count(*) FROM attachment WHERE path IS NULL AND " + _WANTED
-        return int(conn.execute(sa.text(sql.format(s="skipped")), _reasons(sync)).scalar_one())
+        return int(conn.execute(_COUNT_JOBS, _reasons(sync)).scalar_one())
 
 
 def hold_text_parts(engine: Engine, sync: SyncConfig) -> int:
@@ -237,7 +248,7 @@ def _one(
         counts.requests += 1
     except ApiError as exc:
         counts.requests += 1
-        if exc.status in (404, 410):
+        if exc.status in (404, 410) and _message_purged(client, job, counts):
             counts.skipped += 1
             _save_skipped(engine, job, PURGED_REASON)
         else:
@@ -247,6 +258,27 @@ def _one(
     counts.downloaded += 1
     counts.bytes += size
     save_file(engine, job, rel, size, digest, files)
+
+
+def _message_purged(client: ContentClient, job: Job, counts: AttachmentCounts) -> bool:
+    """After a content 404: does RingCentral say the message itself is Purged or gone?
+
+    The content endpoint's 404 does not say which resource is missing (a moved file, a
+    routing fault); only the message's own state does. Unreadable now means not known:
+    the download is retried on a later pull.
+    """
+    counts.requests += 1
+    try:
+        answer = client.get_messages([job.message_id]).get(job.message_id)
+    except AuthError:
+        raise
+    except RcsyncError:
+        return False
+    if answer is None:
+        return False
+    if answer.gone:
+        return True
+    return answer.ok and (answer.record or {}).get("availability") == "Purged"
 
 
 def fetch_file(client: ContentClient, job: Job, dest: Path) -> tuple[int, str]:

@@ -4,9 +4,15 @@ A thin pipeline, fetch -> save (three-way merge inside) -> commit cursor, in two
 
 **Full pull** (the first one, ``--full``, an invalid sync token, a changed frame):
 
-1. FSync with ``dateFrom = history_start`` and ``recordCount = 1``: a cheap sync token T0
-   whose frame covers the whole history and whose sync time precedes the listing. It is
-   kept in ``sync_state[FIRST_PULL]`` (progress), not yet as the sync token.
+1. FSync with ``dateFrom = history_start`` and *no* ``recordCount``: a sync token T0 whose
+   frame covers the whole history and whose sync time precedes the listing. It is kept in
+   ``sync_state[FIRST_PULL]`` (progress), not yet as the sync token. The message-sync guide
+   lets ``recordCount`` bound the sync frame itself, so a token taken with a record count
+   could miss later changes to older messages; without one the frame is the dates under
+   either reading. The price is one large answer (every Alive record of the frame), whose
+   records are not stored: the listing below reads them again, resumably, with Deleted
+   ones. If the FSync still says ``olderRecordsExist`` (a server cap), the ISync of step 3
+   widens T0's frame with ``dateFrom = history_start``, as the docs allow.
 2. List the message store newest first with *keyset paging by date*: every request is
    ``page=1`` with ``dateTo`` = the oldest creationTime stored so far + 1 ms (page numbers
    would shift when messages are purged during the listing). Ids at the boundary instant
@@ -17,7 +23,15 @@ A thin pipeline, fetch -> save (three-way merge inside) -> commit cursor, in two
 3. ISync with T0 catches what arrived or changed during the listing; its records, the new
    token (SYNC_TOKEN), the frame (SYNC_FRAME) and the end of FIRST_PULL commit together.
 
-**Incremental pull**: one ISync with SYNC_TOKEN; records and the new token commit together.
+**Incremental pull**: ISync with SYNC_TOKEN; records and the new token commit together.
+
+An ISync answer with ``olderRecordsExist`` is partial: ISync is repeated with the token it
+returned until an answer is complete (as RingCentral's own client does). Each part's records
+are committed as they come, but the cursor moves only with the last part, so a pull that
+stops half way never stores a token past changes it has not merged.
+
+An invalid token (400 ``MSG-333``, or 400 ``CMN-101`` naming ``syncToken``) means a full
+pull that keeps every local edit; ``--full`` drops an unfinished listing and starts over.
 
 Deleted/purged messages arrive from ISync as id + availability; trashed ones are re-read
 (50 per request) so their read status and metadata are exact; purged ones only change
@@ -35,7 +49,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rcsync.config import Config
-from rcsync.errors import MalformedResponse, SyncTokenInvalid
+from rcsync.errors import ApiError, MalformedResponse, SyncTokenInvalid
 from rcsync.progress import NullProgress, Progress
 from rcsync.rules import records as rec
 from rcsync.rules.listing import Listing, next_listing
@@ -49,6 +63,7 @@ from rcsync.store.state import (
     get_state,
     set_state,
 )
+from rcsync.sync.apply import settle_journal
 from rcsync.sync.attachments import AttachmentCounts, ContentClient, download_attachments
 from rcsync.sync.prefetch import Prefetch
 from rcsync.types import ConflictPolicy, iso_utc
@@ -62,6 +77,8 @@ GET_BATCH = 50
 LIST_AVAILABILITY = ("Alive", "Deleted", "Purged")
 # A full pull restarts when T0 itself is invalidated meanwhile; a bounded number of times.
 MAX_FULL_ATTEMPTS = 3
+# Partial ISync answers followed before giving up (the token then stays where it was).
+MAX_ISYNC_PARTS = 1000
 
 
 class PullClient(ContentClient, Protocol):
@@ -82,7 +99,7 @@ class PullClient(ContentClient, Protocol):
         self, *, date_from: str, message_types: Sequence[str], record_count: int | None = None
     ) -> Any: ...
 
-    def incremental_sync(self, sync_token: str) -> Any: ...
+    def incremental_sync(self, sync_token: str, *, date_from: str | None = None) -> Any: ...
 
     def get_messages(self, ids: Sequence[int]) -> Mapping[int, Any]: ...
 
@@ -192,6 +209,7 @@ def pull(
     started = time.monotonic()
     run = _Run(engine, client, config, progress or NullProgress())
     with translate_errors(engine):
+        settle_journal(engine, client)  # an interrupted push's writes, before any merge
         _pull_messages(run, full=full)
         if config.sync.download_attachments:
             counts = download_attachments(engine, client, config, progress=run.progress)
@@ -207,8 +225,10 @@ def _pull_messages(run: _Run, *, full: bool) -> None:
         stored_frame = get_state(conn, SYNC_FRAME)
         pending = get_state(conn, FIRST_PULL)
     listing = Listing.from_json(pending) if pending else None
-    if listing is not None and listing.frame != frame:
-        listing = None  # an unfinished pull of another frame: start over
+    if listing is not None and (full or listing.frame != frame):
+        # An unfinished pull of another frame, or --full (its T0 may be the token that is
+        # rejected): start over.
+        listing = None
     run.progress.start("messages")
     try:
         if listing is None and not full and token and stored_frame == json.dumps(frame):
@@ -223,12 +243,32 @@ def _pull_messages(run: _Run, *, full: bool) -> None:
 
 
 def _incremental(run: _Run, token: str) -> None:
-    result = run.client.incremental_sync(token)
-    run.summary.requests += 1
-    records = _expand_stubs(run, result.records)
-    with run.engine.begin() as conn:
-        run.save(conn, records)
-        _commit_token(conn, result.sync_token, None)
+    _isync(run, token, None)
+
+
+def _isync(
+    run: _Run, token: str, frame: dict[str, Any] | None, *, date_from: str | None = None
+) -> None:
+    """ISync from `token` until an answer is complete; the cursor moves with the last part.
+
+    `frame` is set when this ends a full pull (the frame and the end of FIRST_PULL commit
+    with the token); `date_from` widens the token's frame (first request only).
+    """
+    for _part in range(MAX_ISYNC_PARTS):
+        result = run.client.incremental_sync(token, date_from=date_from)
+        run.summary.requests += 1
+        date_from = None  # the returned token carries the widened frame
+        records = _expand_stubs(run, result.records)
+        with run.engine.begin() as conn:
+            run.save(conn, records)
+            if not result.older_records_exist:
+                _commit_token(conn, result.sync_token, frame)
+                return
+        token = result.sync_token
+    raise ApiError(
+        f"message-sync answered {MAX_ISYNC_PARTS} partial ISyncs in a row (olderRecordsExist);"
+        " the sync token was not moved, try again later"
+    )
 
 
 def _full(run: _Run, frame: dict[str, Any], listing: Listing | None) -> None:
@@ -245,15 +285,16 @@ def _full(run: _Run, frame: dict[str, Any], listing: Listing | None) -> None:
             run.progress.note("sync token invalidated during the full pull: listing again")
             listing = None
     raise SyncTokenInvalid(
-        "message-sync keeps rejecting fresh sync tokens (MSG-333); try again later", code="MSG-333"
+        "message-sync keeps rejecting fresh sync tokens (MSG-333/CMN-101); try again later",
+        code="MSG-333",
     )
 
 
 def _begin(run: _Run, frame: dict[str, Any]) -> Listing:
+    # No recordCount: it may bound the token's frame (see the module docstring).
     result = run.client.full_sync(
         date_from=rec.day_start(run.config.sync.history_start),
         message_types=run.config.sync.message_types,
-        record_count=1,
     )
     run.summary.requests += 1
     # The listing's first dateTo: a day past the server's own clock (ours may be off).
@@ -262,9 +303,10 @@ def _begin(run: _Run, frame: dict[str, Any]) -> Listing:
         frame=frame,
         token=result.sync_token,
         date_to=iso_utc(server_now + dt.timedelta(days=1)),
+        widen=bool(result.older_records_exist),
     )
+    # The FSync's records are not stored: the listing reads each of them again.
     with run.engine.begin() as conn:
-        run.save(conn, result.records)
         set_state(conn, FIRST_PULL, listing.to_json())
     return listing
 
@@ -339,12 +381,8 @@ def _check_times(records: Sequence[Mapping[str, Any]]) -> None:
 
 
 def _finish(run: _Run, listing: Listing) -> None:
-    result = run.client.incremental_sync(listing.token)
-    run.summary.requests += 1
-    records = _expand_stubs(run, result.records)
-    with run.engine.begin() as conn:
-        run.save(conn, records)
-        _commit_token(conn, result.sync_token, listing.frame)
+    widen = rec.day_start(run.config.sync.history_start) if listing.widen else None
+    _isync(run, listing.token, listing.frame, date_from=widen)
 
 
 def _commit_token(conn: Connection, token: str, frame: dict[str, Any] | None) -> None:

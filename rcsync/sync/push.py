@@ -15,7 +15,7 @@ instead of applying it: no database write, no API write.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,7 @@ from rcsync.rules.actions import PendingMessage, PendingTombstone, Plan, RemoteS
 from rcsync.rules.plan import plan_push, trash_candidates
 from rcsync.store.pending import load_pending
 from rcsync.store.state import LAST_PUSH_AT, set_state
-from rcsync.sync.apply import ApplyResult, PushClient, apply_plan, recover_in_flight
+from rcsync.sync.apply import ApplyResult, PushClient, apply_plan, read_current, settle_journal
 from rcsync.types import PATH_BATCH, ConflictPolicy, RowDelete, iso_utc
 
 if TYPE_CHECKING:
@@ -97,9 +97,9 @@ def remote_state(result: ItemResult) -> RemoteState | None:
         return RemoteState(
             rec.get("readStatus"), rec.get("availability"), rec.get("lastModifiedTime")
         )
-    if result.status == 404:  # gone: RingCentral has removed the purged message
+    if result.gone:  # RingCentral says this message is not found: it was purged
         return RemoteState(None, "Purged", None)
-    return None
+    return None  # e.g. a 404 for the whole request: nothing known, the trash waits
 
 
 def fetch_remote_state(
@@ -107,19 +107,21 @@ def fetch_remote_state(
 ) -> tuple[dict[int, RemoteState], frozenset[int], int]:
     """Current remote state of `ids` (50 per request): (states, verified ids, requests).
 
-    An id whose state could not be read is not verified; its trash waits for the next push.
+    An id the bulk answer says nothing conclusive about is read on its own (`read_current`);
+    one whose state still could not be read is not verified: its trash waits (a failure).
     """
     states: dict[int, RemoteState] = {}
     requests = 0
     for start in range(0, len(ids), PATH_BATCH):
         chunk = list(ids[start : start + PATH_BATCH])
-        requests += 1
         try:
-            answers: Mapping[int, ItemResult] = client.get_messages(chunk)
+            answers, reads = read_current(client, chunk)
         except AuthError:
             raise
         except RcsyncError:
+            requests += 1
             continue
+        requests += reads
         for mid in chunk:
             state = remote_state(answers[mid]) if mid in answers else None
             if state is not None:
@@ -146,7 +148,7 @@ def push(
     """
     progress = progress or NullProgress()
     if not dry_run:
-        recover_in_flight(engine, client)  # a previous run's unanswered writes, first
+        settle_journal(engine, client)  # a previous run's unanswered writes, first
     policy = ConflictPolicy(config.sync.conflict_policy)
     row_delete = config.sync.row_delete
     with engine.connect() as conn:

@@ -24,7 +24,7 @@ from rcsync.config import Config
 from rcsync.progress import NullProgress, Progress
 from rcsync.store.pending import has_pending
 from rcsync.store.state import SYNC_TOKEN, get_state
-from rcsync.sync.apply import recover_in_flight
+from rcsync.sync.apply import settle_journal
 from rcsync.sync.push import PushSummary, push
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ def sync(
 
     # Writes a crashed run left unanswered are settled before any pull could mistake
     # their effect for a change made elsewhere.
-    recover_in_flight(engine, client)
+    settle_journal(engine, client)
     before = None
     if _has_pending(engine) and _has_token(engine):
         before = pull(engine, client, config, progress=progress)

@@ -12,6 +12,17 @@ with a fresh engine and client, as a restarted process would. After every succes
   value on both sides;
 * nothing the user only trashed was purged, unless someone purged it;
 * nothing is deleted remotely that nobody deleted.
+
+RingCentral's harsher readings (issue 10) are rules too: tokens invalidated and rejected
+with ``CMN-101``, record-bounded FSync frames and capped FSyncs, capped ISyncs
+(``olderRecordsExist``), a lone surrogate in a record's text, and the user's SQL committed
+by another connection between the pull's read and its writes (or, on the engine's own
+connection, after a stale read). After *every* step, whatever happened:
+
+* a row the user deleted never comes back;
+* nothing is Purged locally (as the engine's base) that RingCentral did not purge;
+* a user's edit of a field nobody changed remotely is still local, or a conflict row says
+  why not.
 """
 
 from __future__ import annotations
@@ -36,7 +47,9 @@ from rcsync.store.database import open_database
 emulator = pytest.importorskip("rcsync.emulator")
 pull_mod = pytest.importorskip("rcsync.sync.pull")
 
+import rcsync.store.messages as save_module  # noqa: E402
 from rcsync.sync.reconcile import sync  # noqa: E402
+from tests.engine.pull.harsh import Harsh, surrogate_subject  # noqa: E402
 from tests.fixtures import EMULATOR_CREDENTIALS  # noqa: E402
 
 N = 10
@@ -88,6 +101,10 @@ class SyncMachine(RuleBasedStateMachine):
         self.local_changes: dict[tuple[int, str], str] = {}
         self.remote_changes: dict[tuple[int, str], str] = {}
         self.synced = False
+        # RingCentral's harsher readings, switched by rules; one instance keeps the
+        # continuation tokens of partial ISyncs across clients.
+        self.harsh = Harsh(self.emu.transport())
+        self.junk: int | None = None  # a message whose subject arrives cut in an emoji
         self._sync(faults=False)  # the first pull: a mirror to edit
 
     def teardown(self) -> None:
@@ -95,10 +112,16 @@ class SyncMachine(RuleBasedStateMachine):
 
     # --- helpers ---------------------------------------------------------------------
 
+    def server(self) -> httpx.BaseTransport:
+        """The emulator as the client sees it: harsh modes and junk text applied."""
+        if self.junk is None:
+            return self.harsh
+        return surrogate_subject(self.harsh, self.junk)
+
     def client(self, transport: httpx.BaseTransport | None = None) -> Any:
         return build_client(
             self.config.ringcentral,
-            transport=transport or self.emu.transport(),
+            transport=transport or self.server(),
             clock=self.clock.now,
             sleep=self.clock.advance,
             store=TokenStore(self.config.ringcentral.token_file),
@@ -200,12 +223,149 @@ class SyncMachine(RuleBasedStateMachine):
 
     @rule(after=st.integers(0, 8), lose=st.booleans())
     def crash_during_sync(self, after: int, lose: bool) -> None:
-        transport = CrashingTransport(self.emu.transport(), after, lose)
+        transport = CrashingTransport(self.server(), after, lose)
         try:
             self._sync(faults=True, client=self.client(transport))
         except Crash:
             self.engine.dispose()  # a new process: fresh engine, fresh client next time
             self.engine = open_database(self.config.database.path)
+
+    # --- RingCentral's harsher readings ---------------------------------------------------
+
+    @rule(
+        cmn_101=st.booleans(),
+        record_frame=st.booleans(),
+        fsync_cap=st.sampled_from([None, 2]),
+        isync_cap=st.sampled_from([None, 1, 3]),
+    )
+    def harsh_modes(
+        self, cmn_101: bool, record_frame: bool, fsync_cap: int | None, isync_cap: int | None
+    ) -> None:
+        h = self.harsh
+        h.cmn_101, h.record_frame, h.fsync_cap, h.isync_cap = (
+            cmn_101,
+            record_frame,
+            fsync_cap,
+            isync_cap,
+        )
+
+    @rule(
+        code=st.sampled_from(["MSG-333", "CMN-101"]),
+        frame=st.sampled_from(["dates", "records"]),
+        cap=st.sampled_from([None, 1, 2]),
+    )
+    def emulator_modes(self, code: str, frame: str, cap: int | None) -> None:
+        """The emulator's own harsh readings (``PUT /_emulator/config``)."""
+        self.emu.configure(invalid_sync_token_code=code, sync_frame=frame, isync_max_records=cap)
+
+    @rule()
+    def invalidate_sync_tokens(self) -> None:
+        self.emu.sync.invalidate()  # MSG-333, or CMN-101 while that mode is on
+
+    @rule(i=st.integers(0, N - 1))
+    def junk_text(self, i: int) -> None:
+        self.junk = self.ids[i]
+
+    @rule(
+        i=st.integers(0, N - 1),
+        edit=st.sampled_from(
+            [
+                "UPDATE message SET read_status = 'Read' WHERE id = ? AND availability <> 'Purged'",
+                "UPDATE message SET read_status = 'Unread' WHERE id = ?"
+                " AND availability <> 'Purged'",
+                "UPDATE message SET availability = 'Deleted' WHERE id = ?",
+                "UPDATE message SET availability = 'Purged' WHERE id = ?",
+                "DELETE FROM message WHERE id = ?",
+            ]
+        ),
+        same_connection=st.booleans(),
+    )
+    def user_sql_during_pull(self, i: int, edit: str, same_connection: bool) -> None:
+        """The user's SQL lands right after the pull read the rows it will write: from
+        another connection (blocked by BEGIN IMMEDIATE: it is retried after the sync, as
+        a shell with .timeout would), or on the engine's connection (a stale read)."""
+        mid, done, blocked = self.ids[i], [], []
+        real = save_module.fetch_existing
+
+        def hooked(conn: Any, ids: Any) -> Any:
+            out = real(conn, ids)
+            if done:
+                return out
+            done.append(1)
+            if same_connection:
+                self._note_edit(mid, edit, conn.exec_driver_sql(edit, (mid,)).rowcount)
+            else:
+                con = sqlite3.connect(self.config.database.path, timeout=0.05)
+                try:
+                    rowcount = con.execute(edit, (mid,)).rowcount
+                    con.commit()
+                    self._note_edit(mid, edit, rowcount)
+                except sqlite3.OperationalError:
+                    blocked.append(1)
+                except sqlite3.IntegrityError:
+                    pass
+                finally:
+                    con.close()
+            return out
+
+        save_module.fetch_existing = hooked  # type: ignore[assignment]
+        try:
+            self._sync(faults=True)
+        except sqlite3.IntegrityError:
+            pass
+        finally:
+            save_module.fetch_existing = real  # type: ignore[assignment]
+        self.synced = False  # the edit may still be pending: not a checkpoint
+        if blocked or (not done and not same_connection):
+            self._note_edit(mid, edit, self.sql(edit, mid))
+
+    def _note_edit(self, mid: int, edit: str, rowcount: int) -> None:
+        if not rowcount:
+            return
+        if edit.startswith("DELETE"):
+            self.trashed.add(mid)
+            self.local_changes.pop((mid, "read_status"), None)
+            self.local_changes.pop((mid, "availability"), None)
+            return
+        value = edit.split("'")[1]
+        fld = "read_status" if "read_status" in edit else "availability"
+        if fld == "availability":
+            {"Deleted": self.trashed, "Purged": self.purged}[value].add(mid)
+        self.local_changes[(mid, fld)] = value
+
+    # --- checks after every step ---------------------------------------------------------
+
+    @invariant()
+    def nothing_lost_or_invented(self) -> None:
+        con = sqlite3.connect(self.config.database.path)
+        try:
+            rows = {
+                r[0]: r[1:]
+                for r in con.execute(
+                    "SELECT id, read_status, availability, base_availability FROM message"
+                )
+            }
+            deleted = {r[0] for r in con.execute("SELECT message_id FROM tombstone")}
+            conflicts = {
+                (r[0], r[1]) for r in con.execute("SELECT message_id, field FROM conflict")
+            }
+        finally:
+            con.close()
+        for mid in deleted:
+            assert mid not in rows, f"{mid}: deleted locally, and back"
+        for mid, (read, avail, base_avail) in rows.items():
+            remote = self.emu.store.get(mid)
+            if base_avail == "Purged":
+                assert remote is not None and remote["availability"] == "Purged", (
+                    f"{mid}: Purged locally, RingCentral did not purge it"
+                )
+            for fld, value in ((("read_status", read)), ("availability", avail)):
+                wanted = self.local_changes.get((mid, fld))
+                if wanted is None or (mid, fld) in self.remote_changes or (mid, fld) in conflicts:
+                    continue
+                if remote is not None and remote["availability"] == "Purged":
+                    continue  # a purge (asked by someone) wins over any edit
+                assert value == wanted, f"{mid}.{fld}: user set {wanted}, now {value}"
 
     # --- checks after a successful sync -------------------------------------------------
 

@@ -144,3 +144,20 @@ def test_0004_backfills_sms_text_from_subject(tmp_path: Path) -> None:
     engine.dispose()
     assert [tuple(r) for r in rows] == [(1, "hi there"), (2, None)]
     assert [r[0] for r in hits] == [1, 2]  # both by subject; the SMS text is indexed too
+
+
+def test_engine_transactions_begin_immediate(engine: sa.Engine) -> None:
+    # Issue 10 case 6: pysqlite used to send BEGIN only at the first write, so a
+    # transaction's reads ran outside it and another connection could commit in between.
+    other = sqlite3.connect(str(engine.url.database), timeout=0.1, isolation_level=None)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("SELECT count(*) FROM message").scalar()
+            assert conn.exec_driver_sql("SELECT 1").scalar() == 1
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("INSERT INTO sync_state (key, value) VALUES ('probe', 'x')")
+        other.execute("INSERT INTO sync_state (key, value) VALUES ('probe', 'x')")  # free now
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT value FROM sync_state WHERE key = 'probe'").scalar()
+    finally:
+        other.close()

@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
+import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -278,3 +279,74 @@ def test_readable_file_names() -> None:
     assert extension_for("image/jpeg") == "jpg"
     assert extension_for("application/x-weird; q=1") == "weird"
     assert extension_for(None) == "bin"
+
+
+class _ContentFails(httpx.BaseTransport):
+    """Message `mid`'s content answers 404 (no CMN-102 body) `times` times; the rest passes."""
+
+    def __init__(self, inner: httpx.BaseTransport, mid: int, times: int = 1) -> None:
+        self.inner, self.marker, self.times = inner, f"/message-store/{mid}/content/", times
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.times and self.marker in request.url.path:
+            self.times -= 1
+            return httpx.Response(404)
+        return self.inner.handle_request(request)
+
+
+def _alive_voicemail(db: Engine) -> tuple[int, int]:
+    with db.connect() as conn:
+        row = conn.execute(
+            sa.text(
+                "SELECT a.message_id, a.id FROM attachment a JOIN message m ON m.id = a.message_id"
+                " WHERE m.type = 'VoiceMail' AND m.remote_availability = 'Alive'"
+                " AND a.type = 'AudioRecording' ORDER BY a.message_id LIMIT 1"
+            )
+        ).one()
+    return int(row[0]), int(row[1])
+
+
+def _attachment(db: Engine, mid: int, aid: int) -> tuple[Any, ...]:
+    with db.connect() as conn:
+        return tuple(
+            conn.execute(
+                sa.text("SELECT path, skipped FROM attachment WHERE message_id = :m AND id = :a"),
+                {"m": mid, "a": aid},
+            ).one()
+        )
+
+
+def test_content_404_of_an_alive_message_is_retried_not_marked_purged(
+    emu: Emulator, config: Config, db: Engine
+) -> None:
+    # Fails on main: the 404 marked the file "purged remotely" and no pull retried it.
+    pull(db, make_client(config, emu.transport()), config)
+    mid, aid = _alive_voicemail(db)
+    config = _with(config, attachment_types=("AudioRecording",))
+    flaky = _ContentFails(emu.transport(), mid)
+    summary = pull(db, make_client(config, flaky), config)
+    assert summary.attachments_failed == 1
+    path, skipped = _attachment(db, mid, aid)
+    assert path is None and skipped.startswith("error:") and "404" in skipped
+    again = pull(db, make_client(config, emu.transport()), config)
+    assert again.attachments_failed == 0 and again.attachments_downloaded == 1
+    path, skipped = _attachment(db, mid, aid)
+    assert path is not None and skipped is None
+    assert attachment_problems(db, emu, _files(config)) == []
+
+
+def test_old_purged_mark_of_an_alive_message_is_retried(
+    emu: Emulator, config: Config, db: Engine
+) -> None:
+    # A database where an earlier version marked any 404 as purged: the file comes back.
+    pull(db, make_client(config, emu.transport()), config)
+    mid, aid = _alive_voicemail(db)
+    with db.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE attachment SET skipped = 'purged remotely' WHERE message_id = :m"),
+            {"m": mid},
+        )
+    config = _with(config, attachment_types=("AudioRecording",))
+    summary = pull(db, make_client(config, emu.transport()), config)
+    assert summary.attachments_failed == 0
+    assert _attachment(db, mid, aid)[0] is not None

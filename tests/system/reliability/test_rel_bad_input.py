@@ -189,7 +189,10 @@ class Mangle(httpx.BaseTransport):
         if request.url.path.endswith(self.path_end):
             self.seen += 1
         if self.seen != self.n or not request.url.path.endswith(self.path_end):
-            if response.headers.get("content-type", "").startswith("application/json"):
+            # Answers of `op` only: the first pull's FSync answers every Alive record, and
+            # they are not stored (the listing reads them again).
+            json_answer = response.headers.get("content-type", "").startswith("application/json")
+            if json_answer and request.url.path.endswith(self.path_end):
                 data = json.loads(response.read())
                 if isinstance(data, dict):
                     self.delivered |= {
