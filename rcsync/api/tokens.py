@@ -21,10 +21,14 @@ import logging
 import os
 import stat
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rcsync.config import Config
 
 log = logging.getLogger("rcsync.api")
 
@@ -195,3 +199,30 @@ class TokenStore:
             pass
         finally:
             os.close(fd)
+
+
+def login_state(config: Config, now: float | None = None) -> str:
+    """Describe the stored tokens without revealing them.
+
+    Read through the API's own token store, so a damaged file or a pair issued to another
+    app or server (which the client would ignore) is reported as the client sees it.
+    """
+    rc = config.ringcentral
+    warnings: list[str] = []
+    tokens = TokenStore(rc.token_file, on_warning=warnings.append).load()
+    jwt_note = " (a JWT is configured: pull logs in by itself)" if rc.jwt else ""
+    if tokens is None:
+        if warnings and rc.token_file.exists():
+            return f"token file {rc.token_file} is unreadable; run `rcsync login`"
+        return "not logged in" + jwt_note
+    if not tokens.matches(rc.server, rc.client_id):
+        return "not logged in to this server/app (stored tokens are for another)" + jwt_note
+    now = time.time() if now is None else now
+    if tokens.refresh_expires_at is not None and tokens.refresh_expires_at < now:
+        return "logged in, but the refresh token has expired; run `rcsync login`"
+    left = int(tokens.expires_at - now)
+    return (
+        f"logged in (access token valid for {left // 60} min)"
+        if left > 0
+        else "logged in (access token expired; it is refreshed on next use)"
+    )

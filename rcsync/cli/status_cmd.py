@@ -33,16 +33,20 @@ def status(app: App, as_json: bool) -> None:
 
 
 def status_report(app: App) -> dict[str, Any]:
+    from rcsync.api.tokens import login_state
     from rcsync.store.status import collect_status, empty_status
 
     if not app.database_path.exists():
         # Nothing pulled yet: report that (and the login state), and create nothing.
-        return empty_status(app.config)
-    conn = app.read_connection()
-    try:
-        return collect_status(conn, app.config)
-    finally:
-        conn.close()
+        report = empty_status(app.config)
+    else:
+        conn = app.read_connection()
+        try:
+            report = collect_status(conn, app.config)
+        finally:
+            conn.close()
+    # The login line comes from the API's token store (no network); it closes the report.
+    return report | {"login": login_state(app.config)}
 
 
 def print_status(app: App) -> None:

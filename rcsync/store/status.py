@@ -6,11 +6,9 @@ The queries run on a plain DB-API connection (`sqlite3`, read-only) or a SQLAlch
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
-from rcsync.api.tokens import TokenStore
 from rcsync.config import Config
 
 # Keys of sync_state (rcsync.store.state owns them; repeated here to stay import-light).
@@ -30,33 +28,6 @@ def _state(conn: Any, key: str) -> str | None:
     return found[0][0] if found else None
 
 
-def login_state(config: Config, now: float | None = None) -> str:
-    """Describe the stored tokens without revealing them.
-
-    Read through the API's own token store, so a damaged file or a pair issued to another
-    app or server (which the client would ignore) is reported as the client sees it.
-    """
-    rc = config.ringcentral
-    warnings: list[str] = []
-    tokens = TokenStore(rc.token_file, on_warning=warnings.append).load()
-    jwt_note = " (a JWT is configured: pull logs in by itself)" if rc.jwt else ""
-    if tokens is None:
-        if warnings and rc.token_file.exists():
-            return f"token file {rc.token_file} is unreadable; run `rcsync login`"
-        return "not logged in" + jwt_note
-    if not tokens.matches(rc.server, rc.client_id):
-        return "not logged in to this server/app (stored tokens are for another)" + jwt_note
-    now = time.time() if now is None else now
-    if tokens.refresh_expires_at is not None and tokens.refresh_expires_at < now:
-        return "logged in, but the refresh token has expired; run `rcsync login`"
-    left = int(tokens.expires_at - now)
-    return (
-        f"logged in (access token valid for {left // 60} min)"
-        if left > 0
-        else "logged in (access token expired; it is refreshed on next use)"
-    )
-
-
 def empty_status(config: Config) -> dict[str, Any]:
     """The report for a database that does not exist yet."""
     return {
@@ -68,7 +39,6 @@ def empty_status(config: Config) -> dict[str, Any]:
         "conflicts": 0,
         "last_pull": None,
         "last_push": None,
-        "login": login_state(config),
     }
 
 
@@ -107,7 +77,6 @@ def collect_status(conn: Any, config: Config) -> dict[str, Any]:
         "conflicts": count_conflicts(conn),
         "last_pull": _state(conn, LAST_PULL_AT),
         "last_push": _state(conn, LAST_PUSH_AT),
-        "login": login_state(config),
     }
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from rcsync.api.tokens import TokenInfo, TokenStore
+from rcsync.api.tokens import TokenInfo, TokenStore, login_state
 from rcsync.config import Config, RingCentralConfig
-from rcsync.store.status import login_state
 
 NOW = 1_800_000_000.0
 

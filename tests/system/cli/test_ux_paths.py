@@ -66,7 +66,7 @@ def test_help_examples_open_the_real_database() -> None:
     main_help = run("--help").output
     assert 'sqlite3 "$(rcsync db path)"' in main_help
     assert "sqlite3 messages.db" not in main_help
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
     assert "sqlite3 messages.db" not in readme
     assert 'sqlite3 "$(rcsync db path)"' in readme
     assert "path" in cli.commands["db"].commands  # type: ignore[attr-defined]
