@@ -18,6 +18,7 @@ named ``read_*``/``save_*`` and never write SQL text (a contract checks it):
     pending      the one definition of "pending": what a push must send, and how much
     state        ``sync_state`` (sync token, frame, progress, last runs) and ``conflict``
     pushes       what a push writes back: confirmed values, failures, fixes, tombstones
+    attachments  the attachment rows: what to fetch, what was fetched or skipped and why
     edits        the CLI's mark/delete/restore/revert helpers (edits as a user makes them)
     search       full-text search over ``message_fts``
     status       the counts `rcsync status` shows

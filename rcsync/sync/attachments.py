@@ -27,23 +27,21 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
-
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from typing import IO, TYPE_CHECKING, Protocol
 
 from rcsync.api.results import ItemResult
 from rcsync.config import Config, SyncConfig
 from rcsync.errors import ApiError, AuthError, RcsyncError
 from rcsync.progress import Progress
-from rcsync.types import iso_utc
+from rcsync.store import attachments as store
+from rcsync.store.attachments import Job
 
-PURGED_REASON = "purged remotely"
-TEXT_PART_REASON = "text is in subject ([sync] download_text_parts = false)"
-_CHUNK = 500
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
 _SAFE = re.compile(r"[^A-Za-z0-9+._-]+")
 EXTENSIONS = {
     "audio/x-wav": "wav", "audio/wav": "wav", "audio/wave": "wav", "audio/mpeg": "mp3",
@@ -53,7 +51,6 @@ EXTENSIONS = {
     "video/mp4": "mp4", "video/3gpp": "3gp", "text/vcard": "vcf", "text/x-vcard": "vcf",
     "application/msword": "doc", "application/rtf": "rtf",
 }  # fmt: skip
-TEXT_COLUMNS = {"Text": "text", "AudioTranscription": "transcription"}
 
 
 class ContentClient(Protocol):
@@ -69,24 +66,6 @@ class AttachmentCounts:
     skipped: int = 0
     failed: int = 0
     requests: int = 0
-
-
-@dataclass(frozen=True)
-class Job:
-    """One attachment to fetch, with what its file name is made of."""
-
-    message_id: int
-    id: int
-    type: str | None
-    content_type: str | None
-    size: int | None
-    uri: str | None
-    message_type: str
-    direction: str | None
-    creation_time: str
-    from_number: str | None
-    to_numbers: str | None
-    remote_availability: str | None
 
 
 def extension_for(content_type: str | None) -> str:
@@ -109,9 +88,9 @@ def file_name(job: Job) -> str:
 
 def skip_reason(job: Job, sync: SyncConfig) -> str | None:
     if job.remote_availability == "Purged" or not job.uri:
-        return PURGED_REASON
+        return store.PURGED_REASON
     if job.type == "Text" and not sync.download_text_parts:
-        return TEXT_PART_REASON
+        return store.TEXT_PART_REASON
     if sync.attachment_types and job.type not in sync.attachment_types:
         return f"type {job.type} not in [sync] attachment_types"
     if sync.max_attachment_size and job.size is not None and job.size > sync.max_attachment_size:
@@ -119,95 +98,17 @@ def skip_reason(job: Job, sync: SyncConfig) -> str | None:
     return None
 
 
-# Attachments worth a look: not held Text parts (:held is NULL when Text parts are wanted),
-# nor those purged remotely, unless that mark contradicts the message (not Purged, as
-# older versions marked any 404): only a purged message's files are gone.
-_WANTED = (
-    " a.path IS NULL AND (a.skipped IS NULL OR (a.skipped <> :purged AND a.skipped IS NOT :held)"
-    " OR (a.skipped = :purged AND a.uri IS NOT NULL AND m.remote_availability IS NOT 'Purged'))"
-)
-_JOBS = sa.text(
-    "SELECT a.message_id, a.id, a.type, a.content_type, a.size, a.uri, m.type, m.direction,"
-    " m.creation_time, m.from_phone_number, m.to_phone_numbers, m.remote_availability"
-    " FROM attachment a JOIN message m ON m.id = a.message_id WHERE"
-    + _WANTED
-    + " AND (a.message_id, a.id) > (:mid, :aid) ORDER BY a.message_id, a.id LIMIT :n"
-)
-_COUNT_JOBS = sa.text(
-    "SELECT count(*) FROM attachment a JOIN message m ON m.id = a.message_id WHERE" + _WANTED
-)
-# Held Text parts in one statement (not one transaction per part); purged ones are left to
-# the job loop, which records why.
-_HOLD_TEXT_PARTS = sa.text(
-    "UPDATE attachment SET skipped = :held WHERE type = 'Text' AND path IS NULL"
-    " AND uri IS NOT NULL AND (skipped IS NULL OR skipped NOT IN (:held, :purged))"
-    " AND NOT EXISTS (SELECT 1 FROM message m WHERE m.id = attachment.message_id"
-    " AND m.remote_availability = 'Purged')"
-)
-_DOWNLOADED = sa.text(
-    "SELECT message_id, id, path, size FROM attachment WHERE path IS NOT NULL"
-    " AND (message_id, id) > (:mid, :aid) ORDER BY message_id, id LIMIT :n"
-)
-
-
-def _reasons(sync: SyncConfig) -> dict[str, str | None]:
-    return {"purged": PURGED_REASON, "held": None if sync.download_text_parts else TEXT_PART_REASON}
-
-
-def _jobs(engine: Engine, sync: SyncConfig) -> Iterator[Job]:
-    """Attachments still to fetch, in keyset chunks (memory does not grow with history)."""
-    last = (-1, -1)
-    while True:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                _JOBS, {**_reasons(sync), "mid": last[0], "aid": last[1], "n": _CHUNK}
-            ).all()
-        for r in rows:
-            yield Job(*r)
-        if len(rows) < _CHUNK:
-            return
-        last = (rows[-1][0], rows[-1][1])
-
-
-def _count_jobs(engine: Engine, sync: SyncConfig) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(_COUNT_JOBS, _reasons(sync)).scalar_one())
-
-
-def hold_text_parts(engine: Engine, sync: SyncConfig) -> int:
-    """Mark Text parts skipped unless `download_text_parts`; returns how many were new."""
-    if sync.download_text_parts:
-        return 0
-    with engine.begin() as conn:
-        result = conn.execute(_HOLD_TEXT_PARTS, _reasons(sync))
-    return int(result.rowcount)
-
-
 def forget_missing_files(engine: Engine, files: Path) -> int:
     """Clear `path` of recorded files that are gone or have the wrong size; returns how many."""
-    last, lost = (-1, -1), []
-    while True:
-        with engine.connect() as conn:
-            rows = conn.execute(_DOWNLOADED, {"mid": last[0], "aid": last[1], "n": 5000}).all()
-        for mid, aid, path, size in rows:
-            try:
-                ok = (files / path).stat().st_size == size
-            except OSError:
-                ok = False
-            if not ok:
-                lost.append({"mid": mid, "aid": aid})
-        if len(rows) < 5000:
-            break
-        last = (rows[-1][0], rows[-1][1])
-    if lost:
-        with engine.begin() as conn:
-            conn.execute(
-                sa.text(
-                    "UPDATE attachment SET path = NULL, sha256 = NULL"
-                    " WHERE message_id = :mid AND id = :aid"
-                ),
-                lost,
-            )
+    lost = []
+    for mid, aid, path, size in store.read_downloaded(engine):
+        try:
+            ok = (files / path).stat().st_size == size
+        except OSError:
+            ok = False
+        if not ok:
+            lost.append((mid, aid))
+    store.forget_files(engine, lost)
     return len(lost)
 
 
@@ -217,11 +118,12 @@ def download_attachments(
     """Fetch every attachment that has no verified file yet; see the module docstring."""
     files = config.database.files_dir
     counts = AttachmentCounts()
+    held = not config.sync.download_text_parts
     forget_missing_files(engine, files)
-    counts.skipped += hold_text_parts(engine, config.sync)
-    progress.start("attachments", _count_jobs(engine, config.sync))
+    counts.skipped += store.hold_text_parts(engine) if held else 0
+    progress.start("attachments", store.count_jobs(engine, held_text=held))
     try:
-        for job in _jobs(engine, config.sync):
+        for job in store.read_jobs(engine, held_text=held):
             _one(engine, client, config.sync, files, job, counts)
             progress.advance()
     finally:
@@ -240,7 +142,7 @@ def _one(
     reason = skip_reason(job, sync)
     if reason is not None:
         counts.skipped += 1
-        _save_skipped(engine, job, reason)
+        store.save_skipped(engine, job, reason)
         return
     rel = file_name(job)
     try:
@@ -250,14 +152,17 @@ def _one(
         counts.requests += 1
         if exc.status in (404, 410) and _message_purged(client, job, counts):
             counts.skipped += 1
-            _save_skipped(engine, job, PURGED_REASON)
+            store.save_skipped(engine, job, store.PURGED_REASON)
         else:
             counts.failed += 1
-            _save_skipped(engine, job, f"error: {exc}")
+            store.save_skipped(engine, job, f"error: {exc}")
         return
     counts.downloaded += 1
     counts.bytes += size
-    save_file(engine, job, rel, size, digest, files)
+    column = store.TEXT_COLUMNS.get(job.type or "")
+    # A Text part is the message text, a transcription the voicemail's: both are searched.
+    text = (files / rel).read_bytes().decode("utf-8", errors="replace") if column else None
+    store.save_file(engine, job, rel, size, digest, text=text)
 
 
 def _message_purged(client: ContentClient, job: Job, counts: AttachmentCounts) -> bool:
@@ -304,36 +209,3 @@ def hash_file(path: Path) -> tuple[int, str]:
             sha.update(chunk)
             size += len(chunk)
     return size, sha.hexdigest()
-
-
-def save_file(engine: Engine, job: Job, rel: str, size: int, digest: str, files: Path) -> None:
-    with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "UPDATE attachment SET path = :p, sha256 = :h, size = :s, downloaded_at = :t,"
-                " skipped = NULL WHERE message_id = :mid AND id = :aid"
-            ),
-            {
-                "p": rel,
-                "h": digest,
-                "s": size,
-                "t": iso_utc(),
-                "mid": job.message_id,
-                "aid": job.id,
-            },
-        )
-        column = TEXT_COLUMNS.get(job.type or "")
-        if column is not None:
-            text = (files / rel).read_bytes().decode("utf-8", errors="replace")
-            conn.execute(
-                sa.text(f"UPDATE message SET {column} = :v WHERE id = :id AND {column} IS NOT :v"),
-                {"v": text, "id": job.message_id},
-            )
-
-
-def _save_skipped(engine: Engine, job: Job, reason: str) -> None:
-    with engine.begin() as conn:
-        conn.execute(
-            sa.text("UPDATE attachment SET skipped = :r WHERE message_id = :mid AND id = :aid"),
-            {"r": reason, "mid": job.message_id, "aid": job.id},
-        )

@@ -14,8 +14,9 @@ from sqlalchemy.engine import Engine
 from rcsync.api import MessageStoreClient
 from rcsync.config import Config
 from rcsync.emulator import Emulator
+from rcsync.store.attachments import TEXT_PART_REASON, Job
 from rcsync.store.search import search
-from rcsync.sync.attachments import TEXT_PART_REASON, Job, extension_for, file_name
+from rcsync.sync.attachments import extension_for, file_name
 from rcsync.sync.pull import pull
 from tests.engine.pull.pull_harness import attachment_problems, make_client, mirror_problems
 
