@@ -38,7 +38,7 @@ from rcsync.api.ratelimit import Group, RateBudget
 from rcsync.api.results import ItemResult, MessagePage, Record, SyncResult
 from rcsync.api.session import ApiSession, Operation
 from rcsync.errors import AmbiguousWriteError, ApiError, SyncTokenInvalid
-from rcsync.types import PATH_BATCH, READ_BATCH, ReadStatus, iso_utc
+from rcsync.types import PATH_BATCH, READ_BATCH, Availability, ReadStatus, iso_utc
 
 LIST = Operation("listMessages", Group.LIGHT)
 READ = Operation("readMessage", Group.LIGHT)
@@ -123,7 +123,7 @@ class MessageStoreClient:
         date_from: str | datetime,
         date_to: str | datetime,
         message_types: Sequence[str],
-        availability: Sequence[str] = ("Alive", "Deleted"),
+        availability: Sequence[str] = (Availability.ALIVE, Availability.DELETED),
         page: int = 1,
         per_page: int = 1000,
     ) -> MessagePage:
@@ -267,7 +267,7 @@ class MessageStoreClient:
         """PATCH availability=Alive (Deleted -> Alive), bulk when the server allows it."""
         ids_path(ids)
         out: dict[int, ItemResult] = {}
-        alive = {"availability": "Alive"}
+        alive: dict[str, str] = {"availability": Availability.ALIVE}
         for chunk in chunks(ids, PATH_BATCH):
             if len(chunk) > 1 and self.bulk_patch:
                 try:

@@ -10,7 +10,7 @@ import click
 from rcsync.cli.app import App
 from rcsync.cli.options import json_option, wait_option
 from rcsync.cli.output import local_time
-from rcsync.types import MessageType
+from rcsync.types import Availability, MessageType, ReadStatus
 
 if TYPE_CHECKING:
     from rcsync.store.search import Hit
@@ -89,11 +89,11 @@ def _highlight(hit: Hit, styled: bool) -> str:
 
 def _state(hit: Hit) -> str:
     """What a person scanning results needs: unread, in the trash, purged."""
-    if hit.availability == "Purged":
+    if hit.availability == Availability.PURGED:
         return "purged"
-    if hit.availability == "Deleted":
+    if hit.availability == Availability.DELETED:
         return "trash"
-    return "unread" if hit.read_status == "Unread" else ""
+    return "unread" if hit.read_status == ReadStatus.UNREAD else ""
 
 
 def _line(hit: Hit, styled: bool) -> str:
@@ -125,7 +125,7 @@ def _since_utc(value: dt.datetime | None) -> str | None:
     "--type",
     "message_type",
     default=None,
-    type=click.Choice(MessageType, case_sensitive=False),
+    type=click.Choice([t.value for t in MessageType], case_sensitive=False),
     help="Only this message type.",
 )
 @click.option("--from", "sender", metavar="NAME|NUMBER", help="Only from this sender (part of).")

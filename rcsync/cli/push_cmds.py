@@ -14,7 +14,7 @@ import click
 from rcsync.cli.app import App
 from rcsync.cli.options import force_option, json_option
 from rcsync.cli.output import local_time, plural
-from rcsync.types import iso_utc
+from rcsync.types import MessageType, iso_utc
 
 if TYPE_CHECKING:
     from rcsync.store import edits
@@ -150,7 +150,7 @@ def selection_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--type",
             "type_",
-            type=click.Choice(["SMS", "Fax", "VoiceMail", "Pager"]),
+            type=click.Choice([t.value for t in MessageType]),
             help="Messages of this type.",
         ),
         click.option(

@@ -26,7 +26,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, TypeGuard
 
-from rcsync.types import iso_utc
+from rcsync.types import Availability, iso_utc
 
 Record = Mapping[str, Any]
 Row = dict[str, Any]
@@ -213,7 +213,7 @@ def patch_raw(raw: str | None, availability: str | None) -> str | None:
     if not isinstance(record, dict):
         return raw
     record["availability"] = availability
-    if availability == "Purged":
+    if availability == Availability.PURGED:
         # RingCentral: "Purged means that all attachments are already deleted".
         record["attachments"] = []
     return dumps(record)

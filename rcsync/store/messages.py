@@ -37,7 +37,7 @@ from sqlalchemy.engine import Connection
 from rcsync.rules import records as rec
 from rcsync.rules.merge import FieldState, Outcome, merge_field
 from rcsync.store.state import save_conflict
-from rcsync.types import ConflictPolicy
+from rcsync.types import Availability, ConflictPolicy
 
 FIELDS = ("read_status", "availability")
 _REMOTE_KEY = {"read_status": "readStatus", "availability": "availability"}
@@ -161,8 +161,8 @@ def _count_change(
 ) -> None:
     avail = remote.get("availability")
     if avail != old.remote["availability"]:
-        counts.remote_deleted += avail == "Deleted"
-        counts.purged += avail == "Purged"
+        counts.remote_deleted += avail == Availability.DELETED
+        counts.purged += avail == Availability.PURGED
     if (
         lmt != old.last_modified_time
         or avail != old.remote["availability"]
@@ -188,7 +188,9 @@ def save_records(
     full = [r for i, r in batch.items() if i not in tombstoned and not rec.is_stub(r)]
     stubs = [r for i, r in batch.items() if i not in tombstoned and rec.is_stub(r)]
     # A message we first hear of as Purged has nothing left to keep: no row for it.
-    full = [r for r in full if int(r["id"]) in existing or r.get("availability") != "Purged"]
+    full = [
+        r for r in full if int(r["id"]) in existing or r.get("availability") != Availability.PURGED
+    ]
     stubs = [r for r in stubs if int(r["id"]) in existing]
     remote_values: dict[int, tuple[dict[str, Any], str | None]] = {}
     _upsert_full(conn, full, existing, counts, remote_values, now)

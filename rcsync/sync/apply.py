@@ -388,9 +388,9 @@ def recheck_trash(client: PushClient, ids: Sequence[int], why: str) -> dict[int,
     for mid in ids:
         r = current.get(mid)
         avail = (r.record or {}).get("availability") if r is not None and r.ok else None
-        if avail == "Deleted":
+        if avail == Availability.DELETED:
             out[mid] = ItemResult(mid, True, 204)
-        elif avail == "Purged" or (r is not None and r.gone):
+        elif avail == Availability.PURGED or (r is not None and r.gone):
             out[mid] = ItemResult(mid, False, 404, None, None, "purged remotely", gone=True)
         else:
             out[mid] = ItemResult(mid, False, 0, None, None, unknown)

@@ -38,6 +38,7 @@ from rcsync.errors import ApiError, AuthError, RcsyncError
 from rcsync.progress import Progress
 from rcsync.store import attachments as store
 from rcsync.store.attachments import Job
+from rcsync.types import Availability
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -87,7 +88,7 @@ def file_name(job: Job) -> str:
 
 
 def skip_reason(job: Job, sync: SyncConfig) -> str | None:
-    if job.remote_availability == "Purged" or not job.uri:
+    if job.remote_availability == Availability.PURGED or not job.uri:
         return store.PURGED_REASON
     if job.type == "Text" and not sync.download_text_parts:
         return store.TEXT_PART_REASON
@@ -183,7 +184,7 @@ def _message_purged(client: ContentClient, job: Job, counts: AttachmentCounts) -
         return False
     if answer.gone:
         return True
-    return answer.ok and (answer.record or {}).get("availability") == "Purged"
+    return answer.ok and (answer.record or {}).get("availability") == Availability.PURGED
 
 
 def fetch_file(client: ContentClient, job: Job, dest: Path) -> tuple[int, str]:

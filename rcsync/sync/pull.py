@@ -66,7 +66,7 @@ from rcsync.store.state import (
 from rcsync.sync.apply import settle_journal
 from rcsync.sync.attachments import AttachmentCounts, ContentClient, download_attachments
 from rcsync.sync.prefetch import Prefetch
-from rcsync.types import ConflictPolicy, iso_utc
+from rcsync.types import Availability, ConflictPolicy, iso_utc
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -74,7 +74,7 @@ if TYPE_CHECKING:
 PER_PAGE = 1000
 BATCH = 1000
 GET_BATCH = 50
-LIST_AVAILABILITY = ("Alive", "Deleted", "Purged")
+LIST_AVAILABILITY = tuple(Availability)
 # A full pull restarts when T0 itself is invalidated meanwhile; a bounded number of times.
 MAX_FULL_ATTEMPTS = 3
 # Partial ISync answers followed before giving up (the token then stays where it was).
@@ -405,7 +405,9 @@ def _expand_stubs(run: _Run, records: Sequence[Mapping[str, Any]]) -> list[Mappi
     message purged meanwhile keeps its stub.
     """
     wanted = [
-        int(r["id"]) for r in records if rec.is_stub(r) and r.get("availability") == "Deleted"
+        int(r["id"])
+        for r in records
+        if rec.is_stub(r) and r.get("availability") == Availability.DELETED
     ]
     if not wanted:
         return list(records)

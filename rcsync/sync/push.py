@@ -28,7 +28,7 @@ from rcsync.rules.plan import plan_push, trash_candidates
 from rcsync.store.pending import load_pending
 from rcsync.store.state import LAST_PUSH_AT, set_state
 from rcsync.sync.apply import ApplyResult, PushClient, apply_plan, read_current, settle_journal
-from rcsync.types import PATH_BATCH, ConflictPolicy, RowDelete, iso_utc
+from rcsync.types import PATH_BATCH, Availability, ConflictPolicy, RowDelete, iso_utc
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -98,7 +98,7 @@ def remote_state(result: ItemResult) -> RemoteState | None:
             rec.get("readStatus"), rec.get("availability"), rec.get("lastModifiedTime")
         )
     if result.gone:  # RingCentral says this message is not found: it was purged
-        return RemoteState(None, "Purged", None)
+        return RemoteState(None, Availability.PURGED, None)
     return None  # e.g. a 404 for the whole request: nothing known, the trash waits
 
 
