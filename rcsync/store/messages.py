@@ -16,7 +16,7 @@
 4. for the few dirty rows whose remote value changed, run `merge_field` per field and
    apply the Decision (local, base) and the conflict log, as the configured policy says.
 
-The caller's transaction is ``BEGIN IMMEDIATE`` (`rcsync.db`), so no other connection
+The caller's transaction is ``BEGIN IMMEDIATE`` (`rcsync.store.database`), so no other connection
 commits between step 1's read and the writes. The writes still guard on what was read, so
 a stale read can never undo a user's change: a new row is only inserted while no tombstone
 names it (a row the user deleted never comes back), and a merge decision is only applied
