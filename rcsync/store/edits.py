@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from rcsync.errors import SelectionError
+from rcsync.store.pending import pending_message_ids, pending_row_deletes
 from rcsync.store.schema import ATTACHMENT_COLUMNS, MESSAGE_COLUMNS
 
 _MAX_LISTED = 5
@@ -174,8 +175,8 @@ def pending(conn: Connection) -> list[PendingRow]:
 def revert(conn: Connection, ids: Sequence[int] | None = None) -> int:
     """Drop pending edits (all when `ids` is None) before they are pushed; returns how many
     messages were reverted. An id without a pending edit is an error, nothing is changed."""
-    edited = _pending_ids(conn, "SELECT message_id FROM local_edit", ids)
-    deleted = _pending_ids(conn, "SELECT message_id FROM tombstone WHERE pushed_at IS NULL", ids)
+    edited = _among(pending_message_ids(conn), ids)
+    deleted = _among(pending_row_deletes(conn), ids)
     if ids is not None:
         missing = [i for i in ids if i not in edited and i not in deleted]
         if missing:
@@ -192,8 +193,7 @@ def revert(conn: Connection, ids: Sequence[int] | None = None) -> int:
     return len(edited) + len(deleted)
 
 
-def _pending_ids(conn: Connection, query: str, ids: Sequence[int] | None) -> set[int]:
-    found = {int(r[0]) for r in conn.execute(sa.text(query))}
+def _among(found: set[int], ids: Sequence[int] | None) -> set[int]:
     return found if ids is None else found & set(ids)
 
 

@@ -38,10 +38,22 @@ _PENDING_TOMBSTONES = sa.text(
     " deleted_at, json_extract(row_json, '$.last_modified_time')"
     " FROM tombstone WHERE pushed_at IS NULL ORDER BY message_id"
 )
+_EDITED = sa.text("SELECT message_id FROM local_edit")
+_DELETED = sa.text("SELECT message_id FROM tombstone WHERE pushed_at IS NULL")
 _ANY = sa.text(
     "SELECT EXISTS (SELECT 1 FROM local_edit)"
     " OR EXISTS (SELECT 1 FROM tombstone WHERE pushed_at IS NULL)"
 )
+
+
+def pending_message_ids(conn: Connection) -> set[int]:
+    """Messages with a pending field edit (read status, availability)."""
+    return {int(r[0]) for r in conn.execute(_EDITED)}
+
+
+def pending_row_deletes(conn: Connection) -> set[int]:
+    """Messages whose row was deleted locally and whose delete is not pushed yet."""
+    return {int(r[0]) for r in conn.execute(_DELETED)}
 
 
 def pending_summary(conn: Connection) -> tuple[int, str | None]:
