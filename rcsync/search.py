@@ -1,10 +1,12 @@
-"""Full-text search over the archive (subjects, SMS text, voicemail transcriptions).
+"""Full-text search over the archive (subjects, SMS text, voicemail transcriptions, and the
+names and numbers of senders and recipients).
 
 Uses the FTS5 index ``message_fts`` (external content over ``message``, kept current by the
-triggers in `rcsync.model`). The user's query is always a bound parameter, never spliced
-into SQL. FTS5 has its own query language (``"phrase"``, ``AND``/``OR``/``NOT``, ``pre*``);
-a query it cannot parse (an unbalanced quote, a stray ``:``) is retried as one quoted
-phrase, so typing anything never ends in a traceback. Read-only.
+triggers in `rcsync.model`; migration 0005 added the name and number columns). The user's
+query is always a bound parameter, never spliced into SQL. FTS5 has its own query language
+(``"phrase"``, ``AND``/``OR``/``NOT``, ``pre*``); a query it cannot parse (an unbalanced
+quote, a stray ``:``) is retried as one quoted phrase, so typing anything never ends in a
+traceback. Read-only.
 """
 
 from __future__ import annotations
