@@ -145,6 +145,7 @@ def _register() -> None:
         auth_cmds,
         demo_cmd,
         emulator_cmd,
+        export_cmd,
         pull_cmds,
         push_cmds,
         setup_cmds,
@@ -161,6 +162,7 @@ def _register() -> None:
         status_cmd,
         emulator_cmd,
         demo_cmd,
+        export_cmd,
     ):
         for command in module.COMMANDS:
             cli.add_command(command)
