@@ -36,9 +36,9 @@ __all__ = [
 
 
 def _html(job: Job) -> None:
-    from rcsync.export import html  # Jinja2 is imported only when needed
+    from rcsync.export.html import write  # Jinja2 is imported only when needed
 
-    html.write(job)
+    write(job)
 
 
 WRITERS: dict[ExportFormat, Callable[[Job], None]] = {
