@@ -332,7 +332,9 @@ SQLITE_OBJECTS = {
         "message_fts_delete",
         "message_fts_update",
     ),
-    "view": ("pending_change",),
+    # The reading views (message_list, conversation_list, voicemail_list, fax_list) are
+    # defined once, in migration 0005: nothing in rcsync depends on them.
+    "view": ("pending_change", "message_list", "conversation_list", "voicemail_list", "fax_list"),
     "table": ("message_fts",),
 }
 FTS_SHADOW_PREFIX = "message_fts"

@@ -143,6 +143,7 @@ def cli(
 def _register() -> None:
     from rcsync.cli import (
         auth_cmds,
+        datasette_cmd,
         demo_cmd,
         emulator_cmd,
         export_cmd,
@@ -163,6 +164,7 @@ def _register() -> None:
         emulator_cmd,
         demo_cmd,
         export_cmd,
+        datasette_cmd,
     ):
         for command in module.COMMANDS:
             cli.add_command(command)
