@@ -45,7 +45,17 @@ COLUMNS = {
     "file": "The recording, fax or first picture (opens from the attachments folder)",
     "raw": "The whole last record RingCentral sent, as JSON",
 }
-MESSAGE_LIST_COLUMNS = [c for c in COLUMNS if c != "raw"]
+MESSAGE_LIST_COLUMNS = [c for c in COLUMNS if c != "raw"]  # and "file", which message lacks
+# The columns of migration 0005's voicemail_list and fax_list views.
+VOICEMAIL_COLUMNS = [
+    *("id", "creation_time", "from_name", "from_phone_number", "vm_duration"),
+    *("transcription", "read_status", "availability", "extension_id", "file"),
+]
+FAX_COLUMNS = [
+    *("id", "creation_time", "direction", "from_name", "from_phone_number", "to_names"),
+    *("to_phone_numbers", "fax_page_count", "message_status", "read_status", "availability"),
+    *("extension_id", "file"),
+]
 
 EDIT_NOTE = "The change is sent to RingCentral by the next `rcsync push`, `sync` or `watch`."
 QUERIES = {
@@ -91,12 +101,12 @@ def _tables() -> dict[str, Any]:
     )
     tables["voicemail_list"] = _reading_view(
         "Voicemail, newest first: play the recording, read the transcription.",
-        MESSAGE_LIST_COLUMNS,
+        VOICEMAIL_COLUMNS,
         ["read_status", "availability", "extension_id"],
     )
     tables["fax_list"] = _reading_view(
         "Faxes sent and received, newest first; open the PDF.",
-        MESSAGE_LIST_COLUMNS,
+        FAX_COLUMNS,
         ["direction", "read_status", "availability", "extension_id"],
     )
     tables["conversation_list"] = {
@@ -111,7 +121,7 @@ def _tables() -> dict[str, Any]:
         "sort_desc": "creation_time",
         "facets": FACETS,
         "columns": {
-            **_columns(list(COLUMNS)),
+            **_columns([c for c in COLUMNS if c != "file"]),
             "base_read_status": "Last value both sides agreed on (engine bookkeeping)",
             "base_availability": "Last value both sides agreed on (engine bookkeeping)",
             "remote_read_status": "Last value RingCentral reported (engine bookkeeping)",

@@ -129,3 +129,72 @@ def test_html_export_in_a_browser(
         assert len(seen["faxLinks"]) == faxes > 0
         assert all(link.startswith("Open the fax") for link in seen["faxLinks"])
     assert (shots / "thread-phone.png").stat().st_size > 10_000
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def datasette_url(archive: Archive) -> Iterator[str]:
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    config = archive.db_path.parent / "config.toml"
+    config.write_text(f'[database]\nfiles = "{archive.files}"\n')
+    port = _free_port()
+    args = [sys.executable, "-m", "rcsync", "--config", str(config), "--db", str(archive.db_path)]
+    proc = subprocess.Popen([*args, "datasette", "--port", str(port)], stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/-/versions.json", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"datasette did not start: {proc.stderr.read()!r}")  # type: ignore[union-attr]
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+DATASETTE_JS = """JSON.stringify({
+  audio: document.querySelectorAll('td audio').length,
+  rows: document.querySelectorAll('table.rows-and-columns tbody tr').length,
+  facets: [...document.querySelectorAll('.facet-info')].map(f => f.getAttribute('data-column'))
+})"""
+
+
+def test_datasette_voicemail_page_in_a_browser(
+    archive: Archive, datasette_url: str, browser: Browser, shots: Path
+) -> None:
+    import json
+
+    con = sqlite3.connect(archive.db_path)
+    (n,) = con.execute(
+        "SELECT count(*) FROM message m JOIN attachment a ON a.message_id = m.id"
+        " WHERE m.type = 'VoiceMail' AND a.type = 'AudioRecording' AND a.path IS NOT NULL"
+    ).fetchone()
+    con.close()
+    visit = browser.visit(
+        f"{datasette_url}/messages/voicemail_list?_size=max",
+        DATASETTE_JS,
+        screenshot=shots / "datasette-voicemail.png",
+    )
+    leaving = [u for u in visit.requests if not u.startswith((datasette_url, *LOCAL_SCHEMES))]
+    assert leaving == [] and visit.errors == []
+    seen = json.loads(visit.value)
+    assert seen["audio"] == n > 0 and seen["rows"] >= n
+    assert {"read_status", "availability"} <= set(seen["facets"])

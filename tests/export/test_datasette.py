@@ -151,3 +151,14 @@ def test_cli_writes_config_beside_the_database(archive: Archive) -> None:
     assert f"--static {FILES_MOUNT}:{archive.files}" in line
     assert line.endswith("--port 8123 --setting sql_time_limit_ms 5000")
     assert write_config(archive.db_path) == written
+
+
+def test_column_descriptions_name_real_columns(archive: Archive) -> None:
+    tables = metadata(archive.db_path)["databases"]["messages"]["tables"]
+    con = sqlite3.connect(archive.db_path)
+    try:
+        for name, table in tables.items():
+            real = {r[1] for r in con.execute(f"PRAGMA table_info({name})")}
+            assert set(table.get("columns", {})) <= real, name
+    finally:
+        con.close()
