@@ -84,11 +84,12 @@ def iter_messages(
     conn: Connection, filters: Filters, *, order: str = "time"
 ) -> Iterator[dict[str, Any]]:
     """Every selected message as a dict of its columns, plus ``conversation_key``,
-    ``conversation_size`` and ``attachments`` (a list of dicts)."""
+    ``conversation_size`` (with ``order="conversation"``) and ``attachments`` (dicts)."""
     where, params = _where(filters, conn)
+    # The window costs a sort of the selection; only threads (html) need their size.
+    size = f"count(*) OVER (PARTITION BY {CONVERSATION_KEY})" if order == "conversation" else "NULL"
     sql = (
-        f"SELECT m.*, {CONVERSATION_KEY} AS conversation_key,"
-        f" count(*) OVER (PARTITION BY {CONVERSATION_KEY}) AS conversation_size,"
+        f"SELECT m.*, {CONVERSATION_KEY} AS conversation_key, {size} AS conversation_size,"
         f" {_ATTACHMENTS} AS attachments_json"
         f" FROM message m{where} ORDER BY {_ORDER[order]}"
     )

@@ -171,3 +171,33 @@ def test_conversation_and_extension_filters(
     nobody = _run(archive, archive_engine, ExportFormat.CSV, tmp_path / "n.csv", extension="999")
     assert everything.messages == _rows(archive.db_path, "SELECT count(*) FROM message")[0][0]
     assert nobody.messages == 0
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int | None]] = []
+
+    def start(self, phase: str, total: int | None = None) -> None:
+        self.calls.append(("start", total))
+
+    def advance(self, n: int = 1) -> None:
+        self.calls.append(("advance", n))
+
+    def finish(self) -> None:
+        self.calls.append(("finish", None))
+
+    def note(self, message: str) -> None:
+        pass
+
+
+@pytest.mark.parametrize("fmt", list(ExportFormat))
+def test_progress_counts_every_message(
+    archive: Archive, archive_engine: Engine, tmp_path: Path, fmt: ExportFormat
+) -> None:
+    progress = Recorder()
+    summary = export(
+        archive_engine, fmt, tmp_path / "o" / "x", files_dir=archive.files, progress=progress
+    )
+    assert progress.calls[0] == ("start", summary.messages) and summary.messages > 0
+    assert sum(n or 0 for kind, n in progress.calls if kind == "advance") == summary.messages
+    assert progress.calls[-1] == ("finish", None)
