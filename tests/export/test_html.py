@@ -127,3 +127,35 @@ def test_filters_apply_to_pages(archive: Archive, archive_engine: Engine, tmp_pa
     assert summary.messages == n
     text = "".join(p.read_text() for p in (out / "c").iterdir())
     assert text.count('<li class="msg') == n and "type-sms" not in text
+
+
+def test_force_replaces_a_folder_and_an_empty_one_is_used(
+    archive: Archive, archive_engine: Engine, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    export(archive_engine, ExportFormat.HTML, out, files_dir=archive.files)  # empty: fine
+    (out / "stale.txt").write_text("old")
+    export(archive_engine, ExportFormat.HTML, out, files_dir=archive.files, force=True)
+    assert (out / "index.html").is_file() and not (out / "stale.txt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["archive", "out"]
+
+
+def test_interrupted_html_export_leaves_no_folder(
+    archive: Archive, archive_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rcsync.export import html
+
+    real = html.Site._view
+    seen = {"n": 0}
+
+    def interrupted(self: html.Site, record: dict[str, object]) -> html.MessageView:
+        seen["n"] += 1
+        if seen["n"] == 20:
+            raise KeyboardInterrupt
+        return real(self, record)
+
+    monkeypatch.setattr(html.Site, "_view", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        export(archive_engine, ExportFormat.HTML, tmp_path / "o" / "site", files_dir=archive.files)
+    assert seen["n"] == 20 and list((tmp_path / "o").iterdir()) == []
