@@ -20,6 +20,7 @@ import re
 import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -28,13 +29,13 @@ from urllib.parse import quote
 import jinja2
 
 from rcsync.export.base import Job
-from rcsync.export.source import iter_conversations, iter_messages
+from rcsync.export.source import Order, iter_conversations, iter_messages
 
 ASSETS = ("style.css", "app.js")
 PAGES_DIR, FILES_DIR, ASSETS_DIR = "c", "files", "assets"
 
 
-class AttachmentKind:
+class AttachmentKind(StrEnum):
     AUDIO = "AudioRecording"
     TRANSCRIPT = "AudioTranscription"
     FAX = "RenderedDocument"
@@ -139,7 +140,7 @@ class Site:
             fh.writelines(self.env.get_template(template).generate(**context))
 
     def _threads(self) -> None:
-        rows = iter_messages(self.job.conn, self.job.filters, order="conversation")
+        rows = iter_messages(self.job.conn, self.job.filters, order=Order.CONVERSATION)
         for key, group in itertools.groupby(rows, key=lambda r: r["conversation_key"]):
             self._thread(str(key), group)
             self.job.tally.conversations += 1

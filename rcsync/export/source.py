@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,10 +35,11 @@ _ATTACHMENTS = (
     " 'path', a.path, 'sha256', a.sha256, 'skipped', a.skipped))"
     " FROM attachment a WHERE a.message_id = m.id)"
 )
-_ORDER = {
-    "time": "m.creation_time, m.id",
-    "conversation": "conversation_key, m.creation_time, m.id",
-}
+
+
+class Order(StrEnum):
+    TIME = "m.creation_time, m.id"  # oldest first
+    CONVERSATION = "conversation_key, m.creation_time, m.id"  # thread by thread
 
 
 @contextmanager
@@ -81,17 +83,21 @@ def count_messages(conn: Connection, filters: Filters) -> int:
 
 
 def iter_messages(
-    conn: Connection, filters: Filters, *, order: str = "time"
+    conn: Connection, filters: Filters, *, order: Order = Order.TIME
 ) -> Iterator[dict[str, Any]]:
     """Every selected message as a dict of its columns, plus ``conversation_key``,
-    ``conversation_size`` (with ``order="conversation"``) and ``attachments`` (dicts)."""
+    ``conversation_size`` (with `Order.CONVERSATION`) and ``attachments`` (dicts)."""
     where, params = _where(filters, conn)
     # The window costs a sort of the selection; only threads (html) need their size.
-    size = f"count(*) OVER (PARTITION BY {CONVERSATION_KEY})" if order == "conversation" else "NULL"
+    size = (
+        f"count(*) OVER (PARTITION BY {CONVERSATION_KEY})"
+        if order is Order.CONVERSATION
+        else "NULL"
+    )
     sql = (
         f"SELECT m.*, {CONVERSATION_KEY} AS conversation_key, {size} AS conversation_size,"
         f" {_ATTACHMENTS} AS attachments_json"
-        f" FROM message m{where} ORDER BY {_ORDER[order]}"
+        f" FROM message m{where} ORDER BY {order.value}"
     )
     result = conn.execution_options(yield_per=BATCH).execute(sa.text(sql), params)
     for row in result.mappings():
