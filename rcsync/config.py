@@ -12,10 +12,13 @@ ignored), and every message names the file, the key and what was expected. No ne
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +43,30 @@ def default_db_path() -> Path:
 
 def default_token_file() -> Path:
     return Path(platformdirs.user_state_dir(APP)) / "tokens.json"
+
+
+def token_file_for(config_file: Path | None) -> Path:
+    """The default token file of one config: two configs must not share a token pair.
+
+    The default config (or none at all) keeps ``tokens.json``, so upgrading logs nobody
+    out; any other config file gets its own file, named after its resolved path.
+    """
+    if config_file is None:
+        return default_token_file()
+    resolved = config_file.expanduser().resolve()
+    if resolved == default_config_path().resolve():
+        return default_token_file()
+    digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:12]
+    return default_token_file().with_name(f"tokens-{resolved.stem}-{digest}.json")
+
+
+class Origin(StrEnum):
+    """Where an effective setting came from (`rcsync config show`)."""
+
+    DEFAULT = "default"
+    FILE = "config file"
+    ENV = "env"
+    FLAG = "flag"
 
 
 @dataclass(frozen=True)
@@ -100,6 +127,14 @@ class Config:
     sync: SyncConfig = field(default_factory=SyncConfig)
     # Where the values came from, for messages: a path, or "defaults".
     source: str = "defaults"
+    # "section.key" -> where that value came from: (Origin, the file/variable/flag);
+    # keys not listed are defaults.
+    origins: Mapping[str, tuple[Origin, str]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def origin(self, section: str, key: str) -> tuple[Origin, str]:
+        return self.origins.get(f"{section}.{key}", (Origin.DEFAULT, ""))
 
 
 # --- value checkers: each returns the converted value or raises ValueError("expected ...") ---
@@ -148,7 +183,8 @@ def _date(v: Any) -> dt.date:
     raise ValueError('expected a date like "2000-01-01"')
 
 
-def _server(v: Any) -> str:
+def parse_server(v: Any) -> str:
+    """A server URL as rcsync stores it (no trailing slash); ValueError says what is wrong."""
     s = _str(v).rstrip("/")
     scheme, sep, rest = s.partition("://")
     if not sep or scheme not in ("http", "https"):
@@ -194,7 +230,7 @@ ATTACHMENT_TYPES = (
 
 _CHECKERS: dict[str, dict[str, Callable[[Any], Any]]] = {
     "ringcentral": {
-        "server": _server,
+        "server": parse_server,
         "client_id": _str,
         "client_secret": _str,
         "jwt": _str,
@@ -232,7 +268,8 @@ _ENV_OVERRIDES = {
 
 def _render(v: Any) -> str:
     if isinstance(v, str):
-        return f'"{v}"'
+        # Escaped (\n, \t, quotes) so the error stays on one line whatever the value.
+        return json.dumps(v, ensure_ascii=False)
     if isinstance(v, bool):
         return "true" if v else "false"
     return repr(v)
@@ -290,6 +327,17 @@ def find_config_file(explicit: Path | None, env: Mapping[str, str]) -> Path | No
     return p if p.exists() else None
 
 
+# Keys holding paths: a relative one in a config file means "beside the config file".
+_PATH_KEYS = (("ringcentral", "token_file"), ("database", "path"), ("database", "files"))
+
+
+def _resolve_relative(data: dict[str, dict[str, Any]], base: Path) -> None:
+    for section, key in _PATH_KEYS:
+        value = data.get(section, {}).get(key)
+        if isinstance(value, Path) and not value.is_absolute():
+            data[section][key] = base / value
+
+
 def load_config(
     path: Path | None = None,
     *,
@@ -301,13 +349,23 @@ def load_config(
     file = find_config_file(path, env)
     origin = str(file) if file else "defaults"
     data = _validate(_read_toml(file), origin) if file else {}
+    origins: dict[str, tuple[Origin, str]] = {}
+    if file:
+        _resolve_relative(data, Path(os.path.abspath(file.expanduser())).parent)
+        origins.update(
+            (f"{s}.{k}", (Origin.FILE, str(file))) for s, keys in data.items() for k in keys
+        )
     for var, (section, key) in _ENV_OVERRIDES.items():
         if env.get(var):
             checked = _validate({section: {key: env[var]}}, f"${var}")
             data.setdefault(section, {})[key] = checked[section][key]
+            origins[f"{section}.{key}"] = (Origin.ENV, f"${var}")
     if db_override is not None:
         data.setdefault("database", {})["path"] = Path(db_override).expanduser()
-    cfg = Config(source=origin)
+        origins["database.path"] = (Origin.FLAG, "--db")
+    if "token_file" not in data.get("ringcentral", {}):
+        data.setdefault("ringcentral", {})["token_file"] = token_file_for(file)
+    cfg = Config(source=origin, origins=origins)
     for section, values in data.items():
         current = getattr(cfg, section)
         cfg = replace(cfg, **{section: replace(current, **values)})

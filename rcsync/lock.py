@@ -37,9 +37,14 @@ def engine_lock(
     wait: bool = False,
     timeout: float | None = None,
     what: str = "rcsync",
+    can_wait: bool = True,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[None]:
-    """Hold the database's engine lock for the duration of the block."""
+    """Hold the database's engine lock for the duration of the block.
+
+    `can_wait` says whether the command has a --wait option, so the refusal only suggests
+    what the user can actually type.
+    """
     path = lock_path(db_path)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -50,9 +55,9 @@ def engine_lock(
                 break
             except BlockingIOError:
                 if not wait or (deadline is not None and time.monotonic() >= deadline):
+                    hint = " (or pass --wait)" if can_wait else ""
                     raise LockedError(
-                        f"{db_path}: in use by {_holder(fd)}; "
-                        "wait for it to finish (or pass --wait)"
+                        f"{db_path}: in use by {_holder(fd)}; wait for it to finish{hint}"
                     ) from None
                 sleep(0.2)
         os.ftruncate(fd, 0)

@@ -5,8 +5,10 @@ Uses the FTS5 index ``message_fts`` (external content over ``message``, kept cur
 triggers in `rcsync.model`; migration 0005 added the name and number columns). The user's
 query is always a bound parameter, never spliced into SQL. FTS5 has its own query language
 (``"phrase"``, ``AND``/``OR``/``NOT``, ``pre*``); a query it cannot parse (an unbalanced
-quote, a stray ``:``) is retried as one quoted phrase, so typing anything never ends in a
-traceback. Read-only.
+quote, a stray ``:`` as in ``16:45``) is retried as its words, each quoted (``café 16:45``
+-> ``"café" "16:45"``): every word must occur, in any order, which is what a person typing
+words means. Filters (sender, date, conversation, unread) narrow the matches in plain SQL.
+Read-only.
 """
 
 from __future__ import annotations
@@ -24,18 +26,58 @@ from rcsync.errors import RcsyncError
 MARK_START = "\x02"
 MARK_END = "\x03"
 
+_FROM = (
+    " FROM message_fts JOIN message m ON m.id = message_fts.rowid"
+    " WHERE message_fts MATCH :q {filters}"
+)
 _SQL = (
     "SELECT m.id, m.creation_time, m.type, m.direction, m.from_name, m.from_phone_number,"
-    " m.to_names, m.to_phone_numbers, m.availability,"
+    " m.to_names, m.to_phone_numbers, m.availability, m.read_status, m.conversation_id,"
     " snippet(message_fts, -1, char(2), char(3), '…', 12)"
-    " FROM message_fts JOIN message m ON m.id = message_fts.rowid"
-    " WHERE message_fts MATCH :q {type_filter}"
-    " ORDER BY rank, m.creation_time DESC LIMIT :limit"
+    + _FROM
+    + " ORDER BY rank, m.creation_time DESC LIMIT :limit"
 )
+_COUNT_SQL = "SELECT count(*)" + _FROM
 
 
 class SearchError(RcsyncError):
-    """The query cannot be searched for (empty, or not understood even as a phrase)."""
+    """The query cannot be searched for (empty, or not understood even as words)."""
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """What narrows the matches; every filter given must hold (AND)."""
+
+    message_type: str | None = None
+    # A name or phone number, matched as a substring of the sender's (case-insensitive).
+    sender: str | None = None
+    # ISO-8601 UTC; messages created at or after it.
+    since: str | None = None
+    conversation: str | None = None
+    unread: bool = False
+
+    def where(self) -> tuple[str, dict[str, Any]]:
+        """SQL conditions (each starting with AND) and their bound parameters."""
+        parts: list[str] = []
+        params: dict[str, Any] = {}
+        if self.message_type:
+            parts.append("AND m.type = :type")
+            params["type"] = normalize_type(self.message_type)
+        if self.sender:
+            parts.append(
+                "AND (m.from_name LIKE :sender ESCAPE '\\'"
+                " OR m.from_phone_number LIKE :sender ESCAPE '\\')"
+            )
+            params["sender"] = "%" + _escape_like(self.sender) + "%"
+        if self.since:
+            parts.append("AND m.creation_time >= :since")
+            params["since"] = self.since
+        if self.conversation:
+            parts.append("AND m.conversation_id = :conversation")
+            params["conversation"] = self.conversation
+        if self.unread:
+            parts.append("AND m.read_status = 'Unread'")
+        return " ".join(parts), params
 
 
 @dataclass(frozen=True)
@@ -49,6 +91,8 @@ class Hit:
     to_names: str | None
     to_phone_numbers: str | None
     availability: str | None
+    read_status: str | None
+    conversation_id: str | None
     snippet: str  # plain text around the matches
     marked: str  # the same with MARK_START/MARK_END around each match
 
@@ -69,6 +113,13 @@ class Hit:
         return data
 
 
+@dataclass(frozen=True)
+class SearchResult:
+    hits: list[Hit]
+    total: int  # all matches, of which `hits` are the best `limit`
+    fts_query: str  # what was given to FTS5 (the words, when the query did not parse)
+
+
 def normalize_type(value: str) -> str:
     """``sms`` -> ``SMS``, ``voicemail`` -> ``VoiceMail``; unknown types raise SearchError."""
     for known in MESSAGE_TYPES:
@@ -79,41 +130,73 @@ def normalize_type(value: str) -> str:
     )
 
 
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def as_phrase(query: str) -> str:
     """The query as one FTS5 string (quotes doubled): matches the words in order."""
     return '"' + query.replace('"', '""') + '"'
 
 
+def as_words(query: str) -> str:
+    """Each whitespace-separated word as its own FTS5 string: all must occur, any order."""
+    return " ".join(as_phrase(word) for word in query.split())
+
+
 def _hit(row: Any) -> Hit:
-    marked = str(row[9] or "")
+    marked = str(row[11] or "")
     plain = marked.replace(MARK_START, "").replace(MARK_END, "")
     return Hit(
-        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], plain, marked
+        id=row[0],
+        creation_time=row[1],
+        type=row[2],
+        direction=row[3],
+        from_name=row[4],
+        from_phone_number=row[5],
+        to_names=row[6],
+        to_phone_numbers=row[7],
+        availability=row[8],
+        read_status=row[9],
+        conversation_id=row[10],
+        snippet=plain,
+        marked=marked,
     )
+
+
+def _run(
+    conn: Connection, fts_query: str, limit: int, filters: SearchFilters
+) -> tuple[list[Hit], int]:
+    where, params = filters.where()
+    params.update(q=fts_query, limit=limit)
+    rows = conn.execute(sa.text(_SQL.format(filters=where)), params).all()
+    total = conn.execute(sa.text(_COUNT_SQL.format(filters=where)), params).scalar_one()
+    return [_hit(r) for r in rows], int(total)
+
+
+def search_with_total(
+    conn: Connection, query: str, *, limit: int = 20, filters: SearchFilters | None = None
+) -> SearchResult:
+    """Best matches first (FTS5 rank, then newest), and how many match in all."""
+    if not query.strip():
+        raise SearchError("empty search query")
+    if limit < 1:
+        raise SearchError("--limit must be at least 1")
+    filters = filters or SearchFilters()
+    try:
+        return SearchResult(*_run(conn, query, limit, filters), fts_query=query)
+    except sa.exc.OperationalError:
+        words = as_words(query)
+        try:
+            return SearchResult(*_run(conn, words, limit, filters), fts_query=words)
+        except sa.exc.OperationalError as exc:
+            reason = str(exc.orig).splitlines()[0] if exc.orig else "invalid query"
+            raise SearchError(f"cannot search for {query!r}: {reason}") from None
 
 
 def search(
     conn: Connection, query: str, *, limit: int = 20, message_type: str | None = None
 ) -> list[Hit]:
     """Best matches first (FTS5 rank, then newest)."""
-    if not query.strip():
-        raise SearchError("empty search query")
-    if limit < 1:
-        raise SearchError("--limit must be at least 1")
-    params: dict[str, Any] = {"q": query, "limit": limit}
-    type_filter = ""
-    if message_type:
-        params["type"] = normalize_type(message_type)
-        type_filter = "AND m.type = :type"
-    statement = sa.text(_SQL.format(type_filter=type_filter))
-    try:
-        rows = conn.execute(statement, params).all()
-    except sa.exc.OperationalError:
-        # Not valid FTS5 syntax: search for the text literally instead.
-        params["q"] = as_phrase(query)
-        try:
-            rows = conn.execute(statement, params).all()
-        except sa.exc.OperationalError as exc:
-            reason = str(exc.orig).splitlines()[0] if exc.orig else "invalid query"
-            raise SearchError(f"cannot search for {query!r}: {reason}") from None
-    return [_hit(r) for r in rows]
+    filters = SearchFilters(message_type=message_type)
+    return search_with_total(conn, query, limit=limit, filters=filters).hits

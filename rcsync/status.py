@@ -1,16 +1,33 @@
-"""Collect the facts `rcsync status` shows. Read-only; no network."""
+"""Collect the facts `rcsync status` and `rcsync conflicts` show. Read-only; no network.
+
+The queries run on a plain DB-API connection (`sqlite3`, read-only) or a SQLAlchemy one:
+`status` uses the former so it starts without loading SQLAlchemy and Alembic.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from rcsync.api.tokens import TokenStore
 from rcsync.config import Config
-from rcsync.sync.state import LAST_PULL_AT, LAST_PUSH_AT, get_state
+
+# Keys of sync_state (rcsync.sync.state owns them; repeated here to stay import-light).
+LAST_PULL_AT = "last_pull_at"
+LAST_PUSH_AT = "last_push_at"
+
+
+def _rows(conn: Any, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Rows of `sql` (qmark parameters) on a sqlite3 or SQLAlchemy connection."""
+    if hasattr(conn, "exec_driver_sql"):  # SQLAlchemy
+        return [tuple(r) for r in conn.exec_driver_sql(sql, tuple(params)).all()]
+    return [tuple(r) for r in conn.execute(sql, tuple(params)).fetchall()]
+
+
+def _state(conn: Any, key: str) -> str | None:
+    found = _rows(conn, "SELECT value FROM sync_state WHERE key = ?", (key,))
+    return found[0][0] if found else None
 
 
 def login_state(config: Config, now: float | None = None) -> str:
@@ -55,41 +72,72 @@ def empty_status(config: Config) -> dict[str, Any]:
     }
 
 
-def collect_status(conn: Connection, config: Config) -> dict[str, Any]:
+def _attachments(conn: Any) -> dict[str, int]:
+    [(total, done, size, skipped)] = _rows(
+        conn,
+        "SELECT count(*), count(path),"
+        " coalesce(sum(CASE WHEN path IS NOT NULL THEN size END), 0),"
+        " count(CASE WHEN path IS NULL AND skipped IS NOT NULL THEN 1 END) FROM attachment",
+    )
+    return {
+        "total": total,
+        "downloaded": done,
+        "bytes": size,
+        "skipped": skipped,
+        "waiting": total - done - skipped,
+    }
+
+
+def collect_status(conn: Any, config: Config) -> dict[str, Any]:
+    """The status report; `conn` is a sqlite3 or SQLAlchemy connection."""
     by_type: dict[str, dict[str, int]] = {}
-    total = 0
-    for mtype, avail, n in conn.execute(
-        sa.text("SELECT type, coalesce(availability, '?'), count(*) FROM message GROUP BY 1, 2")
+    for mtype, avail, n in _rows(
+        conn, "SELECT type, coalesce(availability, '?'), count(*) FROM message GROUP BY 1, 2"
     ):
         by_type.setdefault(mtype, {})[avail] = n
-        total += n
-    att_total, att_done, att_bytes, att_skipped = conn.execute(
-        sa.text(
-            "SELECT count(*), count(path),"
-            " coalesce(sum(CASE WHEN path IS NOT NULL THEN size END), 0),"
-            " count(CASE WHEN path IS NULL AND skipped IS NOT NULL THEN 1 END) FROM attachment"
-        )
-    ).one()
-    pending_by_field: dict[str, int] = {}
-    for field, n in conn.execute(
-        sa.text("SELECT field, count(*) FROM pending_change GROUP BY field")
-    ):
-        pending_by_field[field] = n
-    conflicts = conn.execute(sa.text("SELECT count(*) FROM conflict")).scalar_one()
+    pending_by_field = dict(
+        _rows(conn, "SELECT field, count(*) FROM pending_change GROUP BY field")
+    )
     return {
         "database": str(config.database.path),
         "database_exists": True,
-        "messages": {"total": total, "by_type": by_type},
-        "attachments": {
-            "total": att_total,
-            "downloaded": att_done,
-            "bytes": att_bytes,
-            "skipped": att_skipped,
-            "waiting": att_total - att_done - att_skipped,
-        },
+        "messages": {"total": sum(sum(v.values()) for v in by_type.values()), "by_type": by_type},
+        "attachments": _attachments(conn),
         "pending": {"total": sum(pending_by_field.values()), "by_field": pending_by_field},
-        "conflicts": conflicts,
-        "last_pull": get_state(conn, LAST_PULL_AT),
-        "last_push": get_state(conn, LAST_PUSH_AT),
+        "conflicts": count_conflicts(conn),
+        "last_pull": _state(conn, LAST_PULL_AT),
+        "last_push": _state(conn, LAST_PUSH_AT),
         "login": login_state(config),
     }
+
+
+def count_conflicts(conn: Any) -> int:
+    """Every recorded conflict: the number `status`, `conflicts`, `push` and `sync` show."""
+    return int(_rows(conn, "SELECT count(*) FROM conflict")[0][0])
+
+
+_CONFLICT_COLUMNS = (
+    "id",
+    "message_id",
+    "field",
+    "base_value",
+    "local_value",
+    "remote_value",
+    "local_time",
+    "remote_time",
+    "policy",
+    "resolution",
+    "resolved_value",
+    "detected_at",
+)
+
+
+def list_conflicts(conn: Any, *, limit: int) -> tuple[list[dict[str, Any]], int]:
+    """The newest `limit` recorded conflicts as plain dicts, and how many there are in all."""
+    rows = _rows(
+        conn,
+        f"SELECT {', '.join(_CONFLICT_COLUMNS)} FROM conflict"
+        " ORDER BY detected_at DESC, id DESC LIMIT ?",
+        (limit,),
+    )
+    return [dict(zip(_CONFLICT_COLUMNS, r, strict=True)) for r in rows], count_conflicts(conn)

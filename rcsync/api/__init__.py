@@ -11,15 +11,44 @@ path), `multipart` (207 parsing), `client` (typed calls), `content` (attachment 
 `factory` (building it all from the config).
 """
 
-from rcsync.api.auth import Credentials, RingCentralAuth, login, logout
-from rcsync.api.client import PATH_LIMIT, STAR_LIMIT, MessageStoreClient
-from rcsync.api.errors import AmbiguousWriteError, MalformedResponse
-from rcsync.api.factory import build_client, build_http_client, check_server
-from rcsync.api.models import ItemResult, MessagePage, SyncResult
-from rcsync.api.ratelimit import Group, GroupStats, RateBudget
-from rcsync.api.retry import RetryPolicy
-from rcsync.api.session import ApiSession, Operation
-from rcsync.api.tokens import TokenInfo, TokenStore
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rcsync.api.auth import Credentials, RingCentralAuth, login, logout
+    from rcsync.api.client import PATH_LIMIT, STAR_LIMIT, MessageStoreClient
+    from rcsync.api.errors import AmbiguousWriteError, MalformedResponse
+    from rcsync.api.factory import build_client, build_http_client, check_server
+    from rcsync.api.models import ItemResult, MessagePage, SyncResult
+    from rcsync.api.ratelimit import Group, GroupStats, RateBudget
+    from rcsync.api.retry import RetryPolicy
+    from rcsync.api.session import ApiSession, Operation
+    from rcsync.api.tokens import TokenInfo, TokenStore
+
+# Loaded on first use (PEP 562): `rcsync status` reads the token file through `tokens`
+# and must not pay for httpx and the whole client to do so.
+_HOMES = {
+    "auth": ("Credentials", "RingCentralAuth", "login", "logout"),
+    "client": ("PATH_LIMIT", "STAR_LIMIT", "MessageStoreClient"),
+    "errors": ("AmbiguousWriteError", "MalformedResponse"),
+    "factory": ("build_client", "build_http_client", "check_server"),
+    "models": ("ItemResult", "MessagePage", "SyncResult"),
+    "ratelimit": ("Group", "GroupStats", "RateBudget"),
+    "retry": ("RetryPolicy",),
+    "session": ("ApiSession", "Operation"),
+    "tokens": ("TokenInfo", "TokenStore"),
+}
+_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "PATH_LIMIT",

@@ -1,7 +1,11 @@
 """The `rcsync` command group: global options and the one place errors reach the user.
 
 Library code raises `rcsync.errors.RcsyncError`; here each becomes one line on stderr and
-exit status 1 (with the traceback only under -v). Usage errors exit 2 (click's rule).
+exit status 1 (with the traceback only under -v). Usage errors are one line too, exit 2.
+
+Global options (-q, -v, --db, --config, --insecure) may also follow the command
+(`rcsync pull -q`): they are moved in front of it before click parses (`hoist_global_options`).
+Nothing heavy is imported here: `rcsync --help` and `--version` must start fast.
 """
 
 from __future__ import annotations
@@ -15,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-import sqlalchemy.exc
 
 from rcsync import __version__
 from rcsync.cli.app import App
+from rcsync.cli.globalopts import hoist_global_options
 from rcsync.cli.output import Output
 from rcsync.errors import RcsyncError
 
@@ -28,12 +32,61 @@ def _one_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+def _is_database_error(exc: BaseException) -> bool:
+    if isinstance(exc, sqlite3.Error):
+        return True
+    # Only look SQLAlchemy up if something imported it: an error cannot come from it otherwise.
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    return sa_exc is not None and isinstance(exc, sa_exc.SQLAlchemyError)
+
+
+# click >= 8.2 raises this (a UsageError) for a group called without a command.
+_NO_ARGS_IS_HELP: type[click.UsageError] = getattr(
+    click.exceptions, "NoArgsIsHelpError", type("_Never", (click.UsageError,), {})
+)
+
+
+def _usage_line(exc: click.UsageError) -> str:
+    where = exc.ctx.command_path if exc.ctx is not None else "rcsync"
+    return f"rcsync: error: {exc.format_message().rstrip('.')} (see `{where} --help`)"
+
+
 class RcsyncGroup(click.Group):
     """A click group that turns errors into one line and an exit status."""
 
+    def main(  # type: ignore[override]
+        self,
+        args: list[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        argv = hoist_global_options(list(sys.argv[1:] if args is None else args))
+        if not standalone_mode:
+            return super().main(argv, prog_name, complete_var, False, **extra)
+        try:
+            rv = super().main(argv, prog_name, complete_var, False, **extra)
+        except _NO_ARGS_IS_HELP as exc:  # bare `rcsync` / `rcsync db`: the help, as click does
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            click.echo(_usage_line(exc), err=True)
+            sys.exit(2)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("rcsync: aborted", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            if isinstance(ctx.obj, App):
+                ctx.obj.report_created()
+            return result
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except KeyboardInterrupt:
@@ -42,27 +95,34 @@ class RcsyncGroup(click.Group):
         except RcsyncError as exc:
             self._report(ctx, exc, _one_line(exc))
             ctx.exit(exc.exit_code)
-        except (sqlalchemy.exc.SQLAlchemyError, sqlite3.Error) as exc:
-            from rcsync.db import describe_sqlite_error
-
-            self._report(ctx, exc, f"database: {describe_sqlite_error(exc)}")
-            ctx.exit(1)
         except BrokenPipeError:
             # `rcsync search x | head`: the reader left; that is not an error worth a line.
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             ctx.exit(141)
-        except OSError as exc:
-            where = f"{exc.filename}: " if exc.filename else ""
-            self._report(ctx, exc, f"{where}{exc.strerror or _one_line(exc)}")
+        except Exception as exc:
+            if not _is_database_error(exc):
+                if isinstance(exc, OSError):
+                    self._report_os_error(ctx, exc)
+                self._report_bug(ctx, exc)
+            from rcsync.db import describe_sqlite_error
+
+            self._report(ctx, exc, f"database: {describe_sqlite_error(exc)}")
             ctx.exit(1)
-        except Exception as exc:  # a bug: still one line, details with -v
-            self._report(
-                ctx,
-                exc,
-                f"internal error: {type(exc).__name__}: {_one_line(exc)} (run with -v for details)",
-            )
-            ctx.exit(1)
+
+    def _report_os_error(self, ctx: click.Context, exc: OSError) -> None:
+        where = f"{exc.filename}: " if exc.filename else ""
+        self._report(ctx, exc, f"{where}{exc.strerror or _one_line(exc)}")
+        ctx.exit(1)
+
+    def _report_bug(self, ctx: click.Context, exc: Exception) -> None:
+        """A bug: still one line, details with -v."""
+        self._report(
+            ctx,
+            exc,
+            f"internal error: {type(exc).__name__}: {_one_line(exc)} (run with -v for details)",
+        )
+        ctx.exit(1)
 
     @staticmethod
     def _report(ctx: click.Context, exc: BaseException, line: str) -> None:
@@ -124,8 +184,11 @@ def cli(
     \b
     Try it with no account:   rcsync demo
     Mirror your messages:     rcsync init && rcsync login && rcsync pull
-    Edit, then send edits:    sqlite3 messages.db "UPDATE message SET read_status='Read'"
+    Where things are:         rcsync db path; rcsync config show
+    Edit, then send edits:    sqlite3 "$(rcsync db path)" "UPDATE message SET read_status='Read'"
                               rcsync push
+
+    Global options may also come after the command: rcsync pull -q
     """
     verbosity = -1 if quiet else verbose
     _setup_logging(verbosity)

@@ -5,6 +5,7 @@ Progress bars are drawn only on a terminal and never with -q; errors always go t
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 import time
@@ -12,6 +13,25 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 import click
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 message``, ``2 messages``, ``1,463 messages`` (`many` for irregular plurals)."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def local_time(utc: str | None, *, seconds: bool = False) -> str:
+    """An ISO-8601 UTC timestamp as the user's local wall-clock time (people read these;
+    JSON keeps UTC). Unparseable text is returned as it is."""
+    if not utc:
+        return ""
+    try:
+        when = dt.datetime.fromisoformat(utc.replace("Z", "+00:00"))
+    except ValueError:
+        return utc
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.astimezone().strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
 class Output:
@@ -67,16 +87,20 @@ class Output:
             json.dumps(document, indent=2, ensure_ascii=False, default=str), file=self.stdout
         )
 
-    def table(self, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        if self.quiet:
+    def table(
+        self, headers: Sequence[str], rows: Sequence[Sequence[Any]], *, always: bool = False
+    ) -> None:
+        """Aligned columns; `always`: the table is the command's result, shown even with -q."""
+        if self.quiet and not always:
             return
+        show = self.result if always else self.echo
         cells = [[("" if v is None else str(v)) for v in row] for row in rows]
         widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
         line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
-        self.echo(line.rstrip())
-        self.echo("  ".join("-" * w for w in widths))
+        show(line.rstrip())
+        show("  ".join("-" * w for w in widths))
         for r in cells:
-            self.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+            show("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 
     def progress(self) -> TerminalProgress:
         return TerminalProgress(self)

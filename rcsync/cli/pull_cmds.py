@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
 import click
 
 from rcsync.cli.app import App
-from rcsync.search import MARK_END, MARK_START, Hit
-from rcsync.sync.pull import PullSummary
+from rcsync.cli.output import local_time
+from rcsync.config import MESSAGE_TYPES
+
+if TYPE_CHECKING:
+    from rcsync.search import Hit
+    from rcsync.sync.pull import PullSummary
 
 pass_app = click.make_pass_decorator(App)
 
@@ -25,8 +32,9 @@ def format_summary(s: PullSummary) -> str:
     "pending edits and deleted rows).",
 )
 @click.option("--wait", is_flag=True, help="Wait for another rcsync working on this database.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @pass_app
-def pull(app: App, full: bool, wait: bool) -> None:
+def pull(app: App, full: bool, wait: bool, as_json: bool) -> None:
     """Mirror remote → local: the whole history the first time, then only changes.
 
     Logs in by itself when a JWT is configured. An interrupted pull resumes where it
@@ -36,20 +44,38 @@ def pull(app: App, full: bool, wait: bool) -> None:
     Examples:
       rcsync pull
       rcsync pull --full
+      rcsync pull -q --json | jq .new
     """
     from rcsync.api import build_client
     from rcsync.sync.pull import pull as run_pull
 
+    app.require_credentials()
     with app.engine_lock("pull", wait=wait):
         client = build_client(app.config.ringcentral, insecure=app.insecure)
         with client:
             summary = run_pull(
                 app.engine(), client, app.config, full=full, progress=app.output.progress()
             )
+    if as_json:
+        app.output.json(summary_json(summary, app))
+        return
     app.output.echo(format_summary(summary))
 
 
+def summary_json(s: PullSummary, app: App) -> dict[str, Any]:
+    """The pull's counts, the same names as its fields, plus where they were stored."""
+    import dataclasses
+
+    return {
+        **dataclasses.asdict(s),
+        "messages": s.messages,
+        "database": str(app.database_path),
+    }
+
+
 def _highlight(hit: Hit, styled: bool) -> str:
+    from rcsync.search import MARK_END, MARK_START
+
     if not styled:
         return hit.snippet
     out, rest = [], hit.marked
@@ -60,10 +86,28 @@ def _highlight(hit: Hit, styled: bool) -> str:
     return "".join([*out, rest]).replace("\n", " ")
 
 
+def _state(hit: Hit) -> str:
+    """What a person scanning results needs: unread, in the trash, purged."""
+    if hit.availability == "Purged":
+        return "purged"
+    if hit.availability == "Deleted":
+        return "trash"
+    return "unread" if hit.read_status == "Unread" else ""
+
+
 def _line(hit: Hit, styled: bool) -> str:
-    when = hit.creation_time[:16].replace("T", " ")
     snippet = _highlight(hit, styled).replace("\n", " ")
-    return f"{when}  {hit.type:<9} {hit.who}: {snippet}"
+    return (
+        f"{hit.id}  {local_time(hit.creation_time)}  {hit.type:<9} {_state(hit):<6}  "
+        f"{hit.who}: {snippet}"
+    )
+
+
+def _since_utc(value: dt.datetime | None) -> str | None:
+    """--since is typed in local time (people's time); the database holds UTC."""
+    if value is None:
+        return None
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 @click.command()
@@ -80,28 +124,55 @@ def _line(hit: Hit, styled: bool) -> str:
     "--type",
     "message_type",
     default=None,
-    metavar="TYPE",
-    help="Only this message type (SMS, Fax, VoiceMail, Pager).",
+    type=click.Choice(MESSAGE_TYPES, case_sensitive=False),
+    help="Only this message type.",
 )
+@click.option("--from", "sender", metavar="NAME|NUMBER", help="Only from this sender (part of).")
+@click.option(
+    "--since",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]),
+    help="Only messages created since this local date/time, e.g. 2024-01-31.",
+)
+@click.option("--conversation", metavar="ID", help="Only this conversation.")
+@click.option("--unread", is_flag=True, help="Only unread messages.")
 @pass_app
-def search(app: App, query: str, as_json: bool, limit: int, message_type: str | None) -> None:
+def search(
+    app: App,
+    query: str,
+    as_json: bool,
+    limit: int,
+    message_type: str | None,
+    sender: str | None,
+    since: dt.datetime | None,
+    conversation: str | None,
+    unread: bool,
+) -> None:
     """Full-text search over the archive: subjects, SMS text, voicemail transcriptions.
 
-    QUERY uses SQLite FTS5 syntax (words, "exact phrase", OR, NOT, prefix*); anything
-    it cannot parse is searched for literally.
+    QUERY uses SQLite FTS5 syntax (words, "exact phrase", OR, NOT, prefix*); a query it
+    cannot parse (such as 16:45) is searched for as its words. Each result starts with the
+    message id (for `rcsync mark`, `delete`...); times are local (UTC in --json).
 
     \b
     Examples:
       rcsync search dentist
       rcsync search '"call me back"' --type VoiceMail --json
+      rcsync search invoice --from Alice --since 2024-01-01 --unread
     """
-    from rcsync.search import search as run_search
+    from rcsync.search import SearchFilters, search_with_total
 
-    with app.engine(create=False).connect() as conn:
-        hits = run_search(conn, query, limit=limit, message_type=message_type)
+    filters = SearchFilters(message_type, sender, _since_utc(since), conversation, unread)
+    with app.reader().connect() as conn:
+        found = search_with_total(conn, query, limit=limit, filters=filters)
+    hits = found.hits
     if as_json:
         app.output.json(
-            {"query": query, "count": len(hits), "results": [h.to_json() for h in hits]}
+            {
+                "query": query,
+                "count": len(hits),
+                "total": found.total,
+                "results": [h.to_json() for h in hits],
+            }
         )
         return
     styled = app.output.stdout.isatty()
@@ -109,6 +180,8 @@ def search(app: App, query: str, as_json: bool, limit: int, message_type: str | 
         app.output.result(_line(hit, styled))
     if not hits:
         app.output.info(f"no messages match {query!r}")
+    elif found.total > len(hits):
+        app.output.info(f"showing {len(hits):,} of {found.total:,} (--limit)")
 
 
 COMMANDS: list[click.Command] = [pull, search]

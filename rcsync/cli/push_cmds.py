@@ -7,27 +7,31 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from rcsync import edits
 from rcsync.cli.app import App
+from rcsync.cli.output import local_time, plural
+
+if TYPE_CHECKING:
+    from rcsync import edits
 
 pass_app = click.make_pass_decorator(App)
 
 _SEND_HINT = "run `rcsync push` to send"
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
+_plural = plural
 
 
 # --- push / sync ---------------------------------------------------------------------------
 
 
 @click.command()
-@click.option("--dry-run", is_flag=True, help="Print the plan and the requests; change nothing.")
+@click.option(
+    "-n", "--dry-run", is_flag=True, help="Print the plan and the requests; change nothing."
+)
 @click.option("--force", is_flag=True, help="Allow trashing/purging more than [sync] delete_guard.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @pass_app
@@ -42,7 +46,8 @@ def push(app: App, dry_run: bool, force: bool, as_json: bool) -> None:
     """
     from rcsync.sync.push import push as run_push
 
-    with app.engine_lock("push"):
+    app.require_credentials()
+    with app.engine_lock("push", can_wait=False):
         summary = run_push(
             app.engine(),
             app.client(),
@@ -58,6 +63,7 @@ def push(app: App, dry_run: bool, force: bool, as_json: bool) -> None:
     for error in summary.errors:
         app.output.warn(error)
     app.output.result(summary.line())
+    _conflict_hint(app, summary.conflicts)
 
 
 def _print_plan(app: App, lines: list[str], *, dry_run: bool, guard: str | None) -> None:
@@ -72,7 +78,9 @@ def _print_plan(app: App, lines: list[str], *, dry_run: bool, guard: str | None)
 
 
 @click.command()
-@click.option("--dry-run", is_flag=True, help="Print the push plan; change nothing (no pull).")
+@click.option(
+    "-n", "--dry-run", is_flag=True, help="Print the push plan; change nothing (no pull)."
+)
 @click.option("--force", is_flag=True, help="Allow trashing/purging more than [sync] delete_guard.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @pass_app
@@ -86,7 +94,8 @@ def sync(app: App, dry_run: bool, force: bool, as_json: bool) -> None:
     """
     from rcsync.sync.sync import sync as run_sync
 
-    with app.engine_lock("sync"):
+    app.require_credentials()
+    with app.engine_lock("sync", can_wait=False):
         summary = run_sync(
             app.engine(),
             app.client(),
@@ -102,6 +111,18 @@ def sync(app: App, dry_run: bool, force: bool, as_json: bool) -> None:
     for error in summary.push.errors:
         app.output.warn(error)
     app.output.result(summary.line())
+    _conflict_hint(app, summary.conflicts)
+
+
+def _conflict_hint(app: App, new: int) -> None:
+    """The run counts its own conflicts; `status` counts all recorded: say both."""
+    if not new:
+        return
+    from rcsync.status import count_conflicts
+
+    with app.engine().connect() as conn:
+        total = count_conflicts(conn)
+    app.output.info(f"{plural(total, 'conflict')} recorded in all; `rcsync conflicts` lists them")
 
 
 # --- local edits ---------------------------------------------------------------------------
@@ -150,6 +171,8 @@ def _selection(
     type_: str | None,
     from_number: str | None,
 ) -> edits.Selection:
+    from rcsync import edits
+
     return edits.Selection(ids, conversation, _iso(before), type_, from_number)
 
 
@@ -173,6 +196,8 @@ def mark(app: App, /, status: str, ids: tuple[int, ...], **filters: Any) -> None
       rcsync mark read 1400000036307 1400000036308
       rcsync mark unread --conversation 4567 --before 2024-01-01
     """
+    from rcsync import edits
+
     with app.engine(create=False).begin() as conn:
         chosen = edits.select(conn, _selection(ids, **filters))
         count = edits.mark(conn, chosen, status.capitalize())
@@ -191,6 +216,8 @@ def delete(app: App, /, purge: bool, ids: tuple[int, ...], **filters: Any) -> No
       rcsync delete 1400000036307
       rcsync delete --purge --type Fax --before 2020-01-01
     """
+    from rcsync import edits
+
     with app.engine(create=False).begin() as conn:
         chosen = edits.select(conn, _selection(ids, **filters))
         count = edits.delete(conn, chosen, purge=purge)
@@ -212,6 +239,8 @@ def restore(app: App, /, ids: tuple[int, ...], **filters: Any) -> None:
     Example:
       rcsync restore 1400000036307
     """
+    from rcsync import edits
+
     with app.engine(create=False).begin() as conn:
         chosen = edits.select(conn, _selection(ids, **filters))
         count = edits.restore(conn, chosen)
@@ -228,6 +257,8 @@ def pending(app: App, as_json: bool) -> None:
     Example:
       rcsync pending --json
     """
+    from rcsync import edits
+
     with app.engine(create=False).connect() as conn:
         rows = edits.pending(conn)
     if as_json:
@@ -236,9 +267,18 @@ def pending(app: App, as_json: bool) -> None:
     app.output.table(
         ["message", "field", "from", "to", "since", "attempts", "last error"],
         [
-            (r.message_id, r.field, r.old_value, r.new_value, r.since, r.attempts, r.last_error)
+            (
+                r.message_id,
+                r.field,
+                r.old_value,
+                r.new_value,
+                local_time(r.since),
+                r.attempts,
+                r.last_error,
+            )
             for r in rows
         ],
+        always=True,  # the list is what was asked for: shown even with -q
     )
     app.output.result(f"{_plural(len(rows), 'pending edit')}" + (f"; {_SEND_HINT}" if rows else ""))
 
@@ -257,6 +297,8 @@ def revert(app: App, ids: tuple[int, ...], all_: bool) -> None:
     """
     if bool(ids) == all_:
         raise click.UsageError("give message ids or --all (not both)")
+    from rcsync import edits
+
     with app.engine(create=False).begin() as conn:
         count = edits.revert(conn, None if all_ else list(ids))
     app.output.result(f"reverted pending edits of {_plural(count, 'message')}")

@@ -1,4 +1,4 @@
-"""`status`: what is in the archive, what is waiting, and when we last talked to RingCentral."""
+"""`status` and `conflicts`: what is in the archive, what is waiting, what collided."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from rcsync.cli.app import App
-from rcsync.status import collect_status, empty_status
+from rcsync.cli.output import local_time, plural
 
 pass_app = click.make_pass_decorator(App)
 
@@ -17,6 +17,8 @@ pass_app = click.make_pass_decorator(App)
 @pass_app
 def status(app: App, as_json: bool) -> None:
     """Messages by type and availability, pending edits, conflicts, last pull/push, login.
+
+    Works on a read-only database too. Times are local; --json gives them in UTC.
 
     \b
     Examples:
@@ -30,11 +32,16 @@ def status(app: App, as_json: bool) -> None:
 
 
 def status_report(app: App) -> dict[str, Any]:
+    from rcsync.status import collect_status, empty_status
+
     if not app.database_path.exists():
         # Nothing pulled yet: report that (and the login state), and create nothing.
         return empty_status(app.config)
-    with app.engine(create=False).connect() as conn:
+    conn = app.read_connection()
+    try:
         return collect_status(conn, app.config)
+    finally:
+        conn.close()
 
 
 def print_status(app: App) -> None:
@@ -42,26 +49,82 @@ def print_status(app: App) -> None:
 
 
 def _print_report(app: App, report: dict[str, Any]) -> None:
-    out = app.output
+    # The report is what `status` is for: shown even with -q.
+    show = app.output.result
     exists = "" if report.get("database_exists", True) else "  (none yet: run rcsync pull)"
-    out.echo(f"database     {report['database']}{exists}")
-    out.echo(f"messages     {report['messages']['total']:,}")
+    show(f"database     {report['database']}{exists}")
+    show(f"messages     {report['messages']['total']:,}")
     for mtype, by_avail in sorted(report["messages"]["by_type"].items()):
         parts = ", ".join(f"{n:,} {a}" for a, n in sorted(by_avail.items()))
-        out.echo(f"  {mtype:<10} {parts}")
+        show(f"  {mtype:<10} {parts}")
     att = report["attachments"]
-    out.echo(
+    show(
         f"attachments  {att['downloaded']:,} downloaded ({att['bytes']:,} bytes),"
         f" {att['skipped']:,} skipped by settings or gone remotely,"
         f" {att['waiting']:,} still to fetch"
     )
-    out.echo(f"pending      {report['pending']['total']:,} local edits waiting to be pushed")
+    pending = report["pending"]["total"]
+    show(f"pending      {plural(pending, 'local edit')} waiting to be pushed")
     for field, n in sorted(report["pending"]["by_field"].items()):
-        out.echo(f"  {field:<12} {n:,}")
-    out.echo(f"conflicts    {report['conflicts']:,} recorded")
-    out.echo(f"last pull    {report['last_pull'] or 'never'}")
-    out.echo(f"last push    {report['last_push'] or 'never'}")
-    out.echo(f"login        {report['login']}")
+        show(f"  {field:<12} {n:,}")
+    conflicts = report["conflicts"]
+    hint = " (`rcsync conflicts` lists them)" if conflicts else ""
+    show(f"conflicts    {conflicts:,} recorded{hint}")
+    show(f"last pull    {local_time(report['last_pull'], seconds=True) or 'never'}")
+    show(f"last push    {local_time(report['last_push'], seconds=True) or 'never'}")
+    show(f"login        {report['login']}")
 
 
-COMMANDS: list[click.Command] = [status]
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@click.option(
+    "--limit",
+    default=50,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="At most this many, newest first.",
+)
+@pass_app
+def conflicts(app: App, as_json: bool, limit: int) -> None:
+    """List the recorded conflicts: a field changed both here and on RingCentral.
+
+    Each row says both values and what rcsync did ([sync] conflict_policy).
+
+    \b
+    Examples:
+      rcsync conflicts
+      rcsync conflicts --json | jq '.conflicts[].message_id'
+    """
+    from rcsync.status import list_conflicts
+
+    rows: list[dict[str, Any]] = []
+    total = 0
+    if app.database_path.exists():
+        conn = app.read_connection()
+        try:
+            rows, total = list_conflicts(conn, limit=limit)
+        finally:
+            conn.close()
+    if as_json:
+        app.output.json({"count": total, "conflicts": rows})
+        return
+    app.output.table(
+        ["detected", "message", "field", "local", "remote", "resolution"],
+        [
+            (
+                local_time(r["detected_at"]),
+                r["message_id"],
+                r["field"],
+                r["local_value"],
+                r["remote_value"],
+                r["resolution"],
+            )
+            for r in rows
+        ],
+        always=True,
+    )
+    shown = f"showing {len(rows):,} of {total:,} (--limit)" if total > len(rows) else ""
+    app.output.result(plural(total, "conflict") + " recorded" + (f"; {shown}" if shown else ""))
+
+
+COMMANDS: list[click.Command] = [status, conflicts]

@@ -121,6 +121,7 @@ def watch(app: App, interval: float | None, wait: bool, log_file: Path | None, f
     with _watch_log(app.verbosity, log_file), ExitStack() as held:
         # Nothing is under way while waiting for the lock (--wait): a signal just ends it.
         with stop_on_signals(_exit_now):
+            app.require_credentials()
             _take_engine_lock(app, held, wait=wait)
         waker = Waker()
 

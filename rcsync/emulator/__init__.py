@@ -16,7 +16,8 @@ or over real HTTP on loopback::
 Module map: `clock` (time), `data` (seeded history), `media` (attachment bytes), `records`
 (JSON rendering), `store` (state, transitions, change log), `sync` (FSync/ISync tokens),
 `auth`, `ratelimit`, `routes`, `reading`/`writing`/`content` (operations), `bulk` (207
-formats), `app` (composition), `control`, `transport` (httpx), `server` (stdlib HTTP).
+formats), `targeted` (fault rules), `app` (composition), `control`, `transport` (httpx),
+`server` (HTTP/1.1 over h11).
 """
 
 from __future__ import annotations

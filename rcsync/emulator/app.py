@@ -3,10 +3,11 @@ a transport-agnostic ``handle(Request) -> Response``.
 
 Order of checks for an API request, as a real gateway would: route (404/405) → count the
 operation → authenticate (401) → rate limit (429, headers on every answer) → faults
-(latency; ``error_rate`` answers 500/503 *before* any change) → the operation →
-``reset_rate`` (the change is applied, then the connection drops: the client cannot tell
-whether its write happened, as in reality). The control API (``/_emulator/…``) bypasses all
-of that and is not counted.
+(latency; ``error_rate`` answers 500/503 *before* any change; a targeted answer rule of
+`targeted` replaces the operation) → the operation → ``reset_rate`` or a targeted
+after-write rule (the change is applied, then the connection drops or the answer is held
+back: the client cannot tell whether its write happened, as in reality). The control API
+(``/_emulator/…``) bypasses all of that and is not counted.
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ from .content import read_content
 from .data import World
 from .ratelimit import RateLimiter
 from .records import Renderer
-from .routes import Route, resolve
+from .routes import Route, method_not_allowed, resolve
 from .store import Store
 from .sync import SyncService
+from .targeted import AfterWrite, FaultBook, Rule
 from .wire import ApiFailure, Request, Response, api_error, json_response, oauth_error
 
 _BEARER_CODES = {"OAU-128": "TokenExpired", "OAU-213": "TokenInvalid"}
@@ -82,6 +84,7 @@ class Emulator:
         self.limiter = RateLimiter(self.clock, enabled=rate_limits)
         self.sync = SyncService(self.store)
         self.faults = Faults()
+        self.fault_rules = FaultBook()
         self.counters = Counters()
         self._rng = random.Random(f"faults-{seed}")
         self._lock = threading.RLock()
@@ -100,12 +103,16 @@ class Emulator:
         rate_limits: bool | dict[str, Any] | None = None,
         faults: dict[str, float] | None = None,
         access_token_ttl: int | None = None,
+        **sync_options: Any,
     ) -> dict[str, Any]:
         """Change behaviour at run time (same as ``PUT /_emulator/config``); returns the config.
 
         ``rate_limits``: true/false, or ``{"enabled", "window", "penalty", "limits": {group: n}}``.
+        ``sync_options``: ``invalid_sync_token_code``, ``sync_frame``, ``isync_max_records``
+        (see `sync`); checked before anything else changes.
         """
         with self._lock:
+            self.sync.configure(**sync_options)
             if isinstance(rate_limits, bool):
                 self.limiter.configure(enabled=rate_limits)
             elif isinstance(rate_limits, dict):
@@ -138,6 +145,7 @@ class Emulator:
                 "latency_ms": self.faults.latency_ms,
             },
             "access_token_ttl": self.auth.access_ttl,
+            **self.sync.config(),
         }
 
     def transport(self) -> httpx.BaseTransport:
@@ -156,7 +164,7 @@ class Emulator:
         route = resolve(request.method, request.path)
         if not isinstance(route, Route):
             response = (
-                api_error(405, "CMN-202", "Operation is not supported")
+                method_not_allowed(request.path)
                 if route is False
                 else (
                     api_error(404, "CMN-102", "Resource for parameter [path] is not found", "path")
@@ -166,17 +174,32 @@ class Emulator:
         with self._lock:
             self.counters.by_operation[route.operation] += 1
             refused, verdict_headers = self._guarded(route, request)
-        if refused is not None:
-            response = refused
-        else:
-            if self.faults.latency_ms:
-                time.sleep(self.faults.latency_ms / 1000)
-            with self._lock:
-                response = self._perform(route, request)
-                if self.faults.reset_rate and self._rng.random() < self.faults.reset_rate:
-                    response.reset = True
+        response = refused if refused is not None else self._serve(route, request)
         response.headers.extend(verdict_headers)
         return self._count(response)
+
+    def _serve(self, route: Route, request: Request) -> Response:
+        """A request that passed auth and rate limits: faults around the operation."""
+        if self.faults.latency_ms:
+            time.sleep(self.faults.latency_ms / 1000)
+        rule = self.fault_rules.take(route.operation)
+        if rule is not None and rule.after_write is None:
+            return rule.answer()
+        with self._lock:
+            response = self._perform(route, request)
+            if self.faults.reset_rate and self._rng.random() < self.faults.reset_rate:
+                response.reset = True
+        if rule is not None:
+            self._after_write(rule, response)
+        return response
+
+    @staticmethod
+    def _after_write(rule: Rule, response: Response) -> None:
+        if rule.after_write is AfterWrite.RESET:
+            response.reset = True
+        else:
+            # Outside the lock: a slow answer must not hold up other clients' requests.
+            time.sleep(rule.delay_ms / 1000)
 
     def _count(self, response: Response) -> Response:
         with self._lock:

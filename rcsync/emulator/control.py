@@ -12,8 +12,14 @@ JSON in and out; never rate limited, never faulted, not counted. As INTERFACE.md
 - ``GET`` / ``DELETE /_emulator/requests`` → counters / reset them
 - ``PUT /_emulator/config`` ``{"rate_limits": bool | {"enabled", "window", "penalty",
   "limits": {"Light": 50, ...}}, "faults": {"error_rate", "reset_rate", "latency_ms"},
-  "access_token_ttl": s}`` → the whole config (``GET`` returns it too)
+  "access_token_ttl": s, "invalid_sync_token_code": "MSG-333" | "CMN-101",
+  "sync_frame": "dates" | "records", "isync_max_records": n | null}`` → the whole config
+  (``GET`` returns it too; see `sync` for the last three)
 - ``POST /_emulator/expire-tokens`` / ``POST /_emulator/invalidate-sync-tokens``
+- ``POST /_emulator/faults`` ``{"operation", "status", "body", "headers", "times"}`` or
+  ``{"operation", "after_write": "reset" | "delay", "delay_ms", "times"}`` → 201 the rule
+  (see `targeted`); ``GET /_emulator/faults`` → ``{"rules": [...]}`` (``times`` = what is
+  left); ``DELETE /_emulator/faults`` → ``{"removed": n}``
 
 Extensions:
 
@@ -34,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from .clock import FakeClock
 from .store import StoreError
+from .targeted import FaultSpecError
 from .times import format_ms, parse_iso
 from .wire import Request, Response, api_error, json_response, raw_json
 
@@ -54,6 +61,8 @@ def handle_control(emu: Emulator, request: Request) -> Response:
         return _bad("body is not JSON")
     try:
         return _dispatch(emu, request, body)
+    except FaultSpecError as exc:
+        return _bad(str(exc))
     except (KeyError, ValueError, TypeError, StoreError) as exc:
         return _bad(f"{type(exc).__name__}: {exc}")
 
@@ -84,6 +93,12 @@ def _dispatch(emu: Emulator, request: Request, body: Any) -> Response:
             return json_response(200, emu.configure(**body))
         case ("GET", "/_emulator/config"):
             return json_response(200, emu.config())
+        case ("POST", "/_emulator/faults"):
+            return json_response(201, emu.fault_rules.add(body).describe())
+        case ("GET", "/_emulator/faults"):
+            return json_response(200, {"rules": emu.fault_rules.describe()})
+        case ("DELETE", "/_emulator/faults"):
+            return json_response(200, {"removed": emu.fault_rules.clear()})
         case ("POST", "/_emulator/expire-tokens"):
             emu.auth.expire_all()
             return json_response(200, {"expired": "access"})

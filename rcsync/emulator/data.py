@@ -3,7 +3,8 @@
 `generate` lays out years of an extension's messages as flat columns (see `Columns`): SMS
 conversations with stable participants and conversation ids above 2^53, voicemails (most with
 a completed transcription), faxes, internal pager messages; both directions; mostly read;
-a few already Deleted or Purged. Everything else about a generated message (its text, the
+a few already Deleted or Purged; creation times on whole seconds, with bursts of messages
+sharing one second. Everything else about a generated message (its text, the
 voicemail length, fax pages, attachment ids) is derived from its id by `facts`, so nothing
 per message is stored beyond a few machine integers: a million messages take tens of MB.
 
@@ -26,6 +27,7 @@ AVAILABILITY_NAMES = ("Alive", "Deleted", "Purged")
 CUSTOM_CONTACT = 0xFFFF
 HISTORY_MS = 3 * 365 * 86_400_000
 FIRST_ID = 1_400_000_000_000
+BURST_ODDS = 0.15  # a generated message shares the previous one's creation second
 
 _FIRST = [
     "Alice",
@@ -268,12 +270,21 @@ def generate(world: World, count: int, end_ms: int) -> Columns:
     rng = random.Random(f"history-{world.seed}-{count}")
     start = end_ms - HISTORY_MS
     times = sorted(start + int(rng.random() * HISTORY_MS) for _ in range(count))
+    # Real stores stamp whole seconds (…:28.000Z) and many messages share one (an MMS in
+    # parts, a group text, a fax and its cover), so creationTime is no unique key: each
+    # message shares the previous one's second with odds BURST_ODDS. Its own stream, so ids,
+    # kinds and states stay what they were for a given seed; inline here, as this loop is
+    # the generator's hot path.
+    burst = random.Random(f"bursts-{world.seed}-{count}").random
+    previous = -1
     cols = Columns()
     n_external, n_internal = len(world.external), len(world.internal)
     next_id = FIRST_ID
     recent = end_ms - 14 * 86_400_000
     rand = rng.random
     for created in times:
+        created = previous if previous >= 0 and burst() < BURST_ODDS else created - created % 1000
+        previous = created
         next_id += 1 + int(rand() * 4000)
         roll = rand()
         if roll < 0.70:

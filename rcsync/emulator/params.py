@@ -1,9 +1,13 @@
 """Query-parameter parsing shared by the message operations (enums, dates, ints).
 
 Bad values answer 400 ``CMN-101`` "Parameter [name] value is invalid." naming the parameter.
+Integers and ids are ASCII digits only (Python's ``int()`` would also take ``+1``, ``1_000``,
+spaces and non-ASCII digits) and must fit the spec's format (int32/int64).
 """
 
 from __future__ import annotations
+
+import re
 
 from .data import AVAILABILITY_NAMES, DIRECTIONS, READ_NAMES, TYPE_NAMES
 from .times import parse_iso
@@ -11,6 +15,18 @@ from .wire import ApiFailure, Request, invalid
 
 FILTER_TYPES = ("SMS", "Pager", "VoiceMail", "Fax")  # MessageTypeEnum: no "Text" here
 DAY_MS = 86_400_000
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+_DIGITS = re.compile(r"[0-9]+")
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
+def digits(text: str) -> int | None:
+    """An id: ASCII digits only, within int64; None for anything else."""
+    if _DIGITS.fullmatch(text) is None:
+        return None
+    value = int(text)
+    return value if value <= INT64_MAX else None
 
 
 def enum_codes(
@@ -50,14 +66,28 @@ def date(request: Request, name: str) -> int | None:
         raise ApiFailure(invalid(name)) from exc
 
 
-def integer(request: Request, name: str, default: int | None = None) -> int | None:
+def integer(
+    request: Request,
+    name: str,
+    default: int | None = None,
+    *,
+    low: int = -INT32_MAX - 1,
+    high: int = INT32_MAX,
+) -> int | None:
+    """An integer in [low, high] (int32 unless told), the default when absent or empty."""
     value = request.one(name)
     if value is None or value == "":
         return default
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise ApiFailure(invalid(name)) from exc
+    if _INTEGER.fullmatch(value) is None or not low <= int(value) <= high:
+        raise ApiFailure(invalid(name))
+    return int(value)
+
+
+def reject_empty(request: Request, names: tuple[str, ...]) -> None:
+    """400 for ``name=`` (or an empty list item): on a destructive call empty is not absent."""
+    for key, value in request.query:
+        if key in names and (value == "" or "" in value.split(",")):
+            raise ApiFailure(invalid(key))
 
 
 def boolean(request: Request, name: str) -> bool:

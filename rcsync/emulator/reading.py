@@ -5,10 +5,17 @@ List semantics (documented choices where RingCentral is silent):
 - Without ``availability`` only Alive messages are listed, as RingCentral's older SDK docs
   say ("Default value is 'Alive'"); pass ``availability=Deleted`` etc. to see the trash.
 - Newest first: creationTime descending, then id descending.
-- ``perPage`` defaults to 100 and is clamped to 1..1000; ``page`` must be ≥ 1.
+- ``perPage`` defaults to 100, is capped at 1000 and must not be negative; ``perPage=0`` is
+  an empty result set (no records, no page links; paging keeps ``perPage`` and
+  ``totalElements``, the spec's MessagingPagingInfo omits ``page`` for it). ``page`` must be
+  ≥ 1 ("Only positive number values are accepted"), ``page=0`` included.
 - ``navigation`` holds absolute URIs for firstPage/previousPage/nextPage/lastPage, only
   those that exist; ``paging`` has zero-based pageStart/pageEnd (omitted on an empty page).
-- ``distinctConversations`` keeps the newest message per conversation (others unaffected).
+- ``distinctConversations`` keeps the newest message per conversation (others unaffected);
+  syncMessages validates it the same way and applies it to FSync's record set. ISync is a
+  change feed and ignores it: a change to an older message of a conversation must still
+  reach the client.
+- Ids in the path are ASCII digits (`params.digits`); anything else is not found.
 """
 
 from __future__ import annotations
@@ -38,19 +45,22 @@ def list_query(request: Request, store: Store) -> Query:
         directions=params.directions(request),
         reads=params.reads(request),
         avails=frozenset({0}) if avails is None else avails,
-        conversation=params.integer(request, "conversationId"),
+        conversation=params.integer(request, "conversationId", low=0, high=params.INT64_MAX),
     )
 
 
 def list_messages(request: Request, store: Store) -> Response:
     query = list_query(request, store)
-    page = params.integer(request, "page", 1) or 1
-    if page < 1:
-        raise ApiFailure(invalid("page"))
-    per_page = max(1, min(MAX_PER_PAGE, params.integer(request, "perPage", 100) or 100))
+    page = params.integer(request, "page", 1, low=1)
+    per_page = params.integer(request, "perPage", 100, low=0)
+    assert page is not None and per_page is not None  # both have defaults
+    per_page = min(MAX_PER_PAGE, per_page)
+    distinct = params.boolean(request, "distinctConversations")
+    if per_page == 0:
+        return _empty_page(request, store, query, distinct)
     with store.lock:
         slots = store.select(query)
-        if params.boolean(request, "distinctConversations"):
+        if distinct:
             slots = _distinct(store, slots)
         total = len(slots)
         start = (page - 1) * per_page
@@ -85,6 +95,21 @@ def list_messages(request: Request, store: Store) -> Response:
     return raw_json(200, b'{"uri":' + head + b',"records":[' + records + b"]," + tail[1:])
 
 
+def _empty_page(request: Request, store: Store, query: Query, distinct: bool) -> Response:
+    """``perPage=0``: how many match, and nothing else (there are no pages to link)."""
+    with store.lock:
+        slots = store.select(query)
+        total = len(_distinct(store, slots) if distinct else slots)
+    query_string = urlencode(request.query, safe=":,")
+    body = {
+        "uri": f"{store.renderer.store_uri}?{query_string}",
+        "records": [],
+        "paging": {"perPage": 0, "totalElements": total},
+        "navigation": {},
+    }
+    return raw_json(200, json.dumps(body, separators=(",", ":")).encode())
+
+
 def sync_frame(request: Request, store: Store) -> Query:
     """The FSync frame: an absent dateTo leaves it open so later arrivals belong to it."""
     date_to = params.date(request, "dateTo")
@@ -96,7 +121,7 @@ def sync_frame(request: Request, store: Store) -> Query:
         date_to=date_to,
         kinds=params.kinds(request),
         directions=params.directions(request),
-        conversation=params.integer(request, "conversationId"),
+        conversation=params.integer(request, "conversationId", low=0, high=params.INT64_MAX),
     )
 
 
@@ -114,19 +139,21 @@ def _distinct(store: Store, slots: Sequence[int]) -> array[int]:
 
 
 def parse_ids(raw: str) -> list[str]:
-    return [part for part in raw.split(",") if part]
+    ids = [part for part in raw.split(",") if part]
+    if not ids:
+        raise ApiFailure(not_found("messageId"))  # "," names no message at all
+    return ids
 
 
 def slot_for(store: Store, resource_id: str) -> int | None:
-    try:
-        return store.slot_of(int(resource_id))
-    except ValueError:
-        return None
+    message_id = params.digits(resource_id)
+    return None if message_id is None else store.slot_of(message_id)
 
 
 def part_href(store: Store, resource_id: str) -> str:
     """The href a bulk answer's part names: the message's URI, or the id as given."""
-    return store.renderer.message_uri(int(resource_id)) if resource_id.isdigit() else resource_id
+    message_id = params.digits(resource_id)
+    return resource_id if message_id is None else store.renderer.message_uri(message_id)
 
 
 def read_message(request: Request, store: Store, raw_ids: str) -> Response:
@@ -158,6 +185,7 @@ def read_message(request: Request, store: Store, raw_ids: str) -> Response:
 
 def sync_messages(request: Request, store: Store, sync: SyncService) -> Response:
     sync_type = request.one("syncType") or "FSync"
+    distinct = params.boolean(request, "distinctConversations")
     try:
         if sync_type == "ISync":
             token = request.one("syncToken")
@@ -165,13 +193,12 @@ def sync_messages(request: Request, store: Store, sync: SyncService) -> Response
                 raise SyncTokenError("missing")
             result = sync.incremental(token, params.date(request, "dateFrom"))
         elif sync_type == "FSync":
-            result = sync.full(sync_frame(request, store), params.integer(request, "recordCount"))
+            frame = sync_frame(request, store)
+            count = params.integer(request, "recordCount", low=0)
+            keep = (lambda slots: _distinct(store, slots)) if distinct else None
+            result = sync.full(frame, count, keep)
         else:
             raise ApiFailure(invalid("syncType"))
     except SyncTokenError:
-        return api_error(
-            400,
-            "MSG-333",
-            "Invalid message synchronisation request: full synchronization is required",
-        )
+        return sync.token_error()
     return raw_json(200, result.body())

@@ -1,13 +1,17 @@
 """Which RingCentral operation a request is: method + path → (operationId, group, handler args).
 
 Operation ids and throttling groups are the spec's (``operationId``, ``x-throttling-group``).
-``{accountId}``/``{extensionId}`` accept ``~`` or the emulated extension's real ids.
+``{accountId}``/``{extensionId}`` accept ``~`` or the emulated extension's real ids. Paths
+arrive percent-decoded once (`wire.Request.build`), so ``%7E`` is ``~`` and ``%2C`` joins ids.
+A known path with another method is 405 with the ``Allow`` header RFC 9110 §15.5.6 requires.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from .wire import Response, api_error
 
 _ACCT = r"/restapi/v1\.0/account/(?P<account>[^/]+)/extension/(?P<extension>[^/]+)"
 _TABLE: list[tuple[str, re.Pattern[str], str, str]] = [
@@ -50,3 +54,18 @@ def resolve(method: str, path: str) -> Route | bool | None:
                 operation, group, {k: v for k, v in match.groupdict().items() if v is not None}
             )
     return False if path_known else None
+
+
+def allowed_methods(path: str) -> list[str]:
+    """The methods the path answers, in table order (empty for an unknown path)."""
+    methods: list[str] = []
+    for verb, pattern, _operation, _group in _TABLE:
+        if verb not in methods and pattern.match(path):
+            methods.append(verb)
+    return methods
+
+
+def method_not_allowed(path: str) -> Response:
+    response = api_error(405, "CMN-202", "Operation is not supported")
+    response.headers.append(("Allow", ", ".join(allowed_methods(path))))
+    return response

@@ -11,7 +11,7 @@ lives in parallel `array` columns indexed by *slot* (see `data.Columns`), not in
   Filter results are cached per (range, filters, store version), so paging a million-record
   result costs one scan, not one per page.
 - Change log: every change appends (server ms, slot); message-sync's ISync bisects it instead
-  of scanning the store.
+  of scanning the store, and a capped ISync resumes from an exact index in it.
 
 Availability transitions follow RingCentral: DELETE moves Alive → Deleted → Purged
 (``purge`` jumps to Purged), PATCH ``availability: Alive`` restores only from Deleted, and
@@ -222,11 +222,20 @@ class Store:
             return False
         return bool(list(self._filter([slot], query)))
 
-    def changed_since(self, since_ms: int) -> list[int]:
-        """Slots changed at or after `since_ms` (server time), each once, latest change last."""
+    def log_index_at(self, since_ms: int) -> int:
+        """Index of the first change-log entry at or after `since_ms` (server time)."""
         with self.lock:
-            start = bisect_left(self.log_ms, since_ms)
-            return list(dict.fromkeys(self.log_slot[start:]))
+            return bisect_left(self.log_ms, since_ms)
+
+    def changes_from(self, start: int) -> list[tuple[int, int]]:
+        """(slot, index of its latest change) for every slot changed at log index ≥ `start`,
+        each once, ordered by that index: a prefix of this list plus the log from just after
+        its last index is every change, which is how a capped ISync resumes without gaps."""
+        with self.lock:
+            log, latest = self.log_slot, dict[int, int]()
+            for index in range(len(log) - 1, start - 1, -1):
+                latest.setdefault(log[index], index)
+            return list(reversed(latest.items()))
 
     # -- changes ----------------------------------------------------------------------------
 

@@ -2,8 +2,9 @@
 
 The token carries the *sync frame* (creation-date range and filters), the server time of
 the sync, and the server's sync *generation*; it is base64url JSON plus an HMAC so a garbled
-or foreign token is detected (→ 400 ``MSG-333``, "full synchronization is required").
-`invalidate` bumps the generation, which turns every earlier token into MSG-333.
+or foreign token is detected (→ 400 ``MSG-333``, "full synchronization is required", or
+``CMN-101`` "Parameter [syncToken] is invalid" with ``invalid_sync_token_code``).
+`invalidate` bumps the generation, which turns every earlier token into that error.
 
 - FSync: Alive records in the frame, newest first, at most ``recordCount`` of them
   (``olderRecordsExist`` says when that cut anything). Like the list endpoint, FSync
@@ -15,6 +16,19 @@ or foreign token is detected (→ 400 ``MSG-333``, "full synchronization is requ
   with ISync widens the frame, as the docs allow. "Changed" means a server-side change
   (write, remote edit, arrival, injection) after the sync, whatever ``lastModifiedTime`` the
   record carries.
+
+Two readings of the docs, chosen by configuration (`SyncService.configure`):
+
+- ``sync_frame``: ``dates`` (default) = the frame is ``dateFrom``..now whatever the FSync's
+  ``recordCount``; ``records`` = the stricter reading of "recordCount sets the size of the
+  sync frame": when ``recordCount`` cut the FSync short, the frame is the records it returned
+  plus anything that sorts after them (newer), so later ISyncs never report changes to the
+  older messages. The token keeps that floor as (creationTime, id) of the oldest record sent;
+  an ISync ``dateFrom`` widens the dates but not that floor (only a new FSync does).
+- ``isync_max_records``: an ISync with more changes than this answers the oldest changes
+  first (in change order) with ``olderRecordsExist: true`` and a *continuation* token that
+  holds an exact position in the change log, so repeating ISync with it yields the rest
+  without gaps and without the 5 s overlap bringing the same page back forever.
 """
 
 from __future__ import annotations
@@ -24,18 +38,50 @@ import hashlib
 import hmac
 import json
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from .data import DELETED, GONE, PURGED
 from .store import Query, Store
 from .times import format_ms
+from .wire import Response, api_error
 
 OVERLAP_MS = 5_000
+_E = TypeVar("_E", bound=StrEnum)
 
 
 class SyncTokenError(ValueError):
     """The token is garbled, forged or from an older generation."""
+
+
+class TokenErrorCode(StrEnum):
+    """The error an invalid sync token gets: both are 400 and both occur in RingCentral's
+    clients (the docs' MSG-333; MessageStore clients also expect CMN-101)."""
+
+    MSG_333 = "MSG-333"
+    CMN_101 = "CMN-101"
+
+
+class FrameReading(StrEnum):
+    """What bounds the sync frame a token covers (see the module docstring)."""
+
+    DATES = "dates"
+    RECORDS = "records"
+
+
+Key = tuple[int, int]  # (creationTime ms, id): the listing order of messages
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """What a sync token says: the frame, when it was taken, and the two optional bounds."""
+
+    frame: Query
+    sync_time: int
+    floor: Key | None = None  # records frame: only messages sorting at or after this
+    position: int | None = None  # continuation: exact change-log index to resume from
 
 
 @dataclass(frozen=True)
@@ -67,21 +113,65 @@ class SyncService:
         self.store = store
         self.generation = 0
         self._secret = os.urandom(16)
+        self.token_error_code = TokenErrorCode.MSG_333
+        self.frame_reading = FrameReading.DATES
+        self.isync_max_records: int | None = None
 
     def invalidate(self) -> None:
         self.generation += 1
 
+    def configure(self, **options: Any) -> None:
+        """``invalid_sync_token_code``, ``sync_frame``, ``isync_max_records`` (None = no cap).
+
+        All are checked before any applies: a bad value changes nothing."""
+        code, reading, cap = self.token_error_code, self.frame_reading, self.isync_max_records
+        for name, value in options.items():
+            match name:
+                case "invalid_sync_token_code":
+                    code = _choice(TokenErrorCode, name, value)
+                case "sync_frame":
+                    reading = _choice(FrameReading, name, value)
+                case "isync_max_records":
+                    if value is not None and (
+                        not isinstance(value, int) or isinstance(value, bool) or value < 1
+                    ):
+                        raise ValueError(f'"{name}" must be null or an integer ≥ 1, not {value!r}')
+                    cap = value
+                case _:
+                    raise ValueError(f"unknown config key {name!r}")
+        self.token_error_code, self.frame_reading, self.isync_max_records = code, reading, cap
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "invalid_sync_token_code": self.token_error_code.value,
+            "sync_frame": self.frame_reading.value,
+            "isync_max_records": self.isync_max_records,
+        }
+
+    def token_error(self) -> Response:
+        """The answer to an ISync whose token is missing, garbled or invalidated."""
+        if self.token_error_code is TokenErrorCode.CMN_101:
+            return api_error(400, "CMN-101", "Parameter [syncToken] is invalid", "syncToken")
+        return api_error(
+            400,
+            "MSG-333",
+            "Invalid message synchronisation request: full synchronization is required",
+        )
+
     # -- tokens -----------------------------------------------------------------------------
 
-    def encode(self, frame: Query, sync_time: int) -> str:
+    def encode(self, cursor: Cursor) -> str:
+        frame = cursor.frame
         payload = {
             "g": self.generation,
-            "t": sync_time,
+            "t": cursor.sync_time,
             "f": frame.date_from,
             "u": frame.date_to,
             "k": sorted(frame.kinds) if frame.kinds is not None else None,
             "d": sorted(frame.directions) if frame.directions is not None else None,
             "c": frame.conversation,
+            "r": list(cursor.floor) if cursor.floor is not None else None,
+            "p": cursor.position,
         }
         raw = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode())
         body = raw.rstrip(b"=").decode()
@@ -90,9 +180,9 @@ class SyncService:
     def _sign(self, body: str) -> str:
         return hmac.new(self._secret, body.encode(), hashlib.sha256).hexdigest()[:16]
 
-    def decode(self, token: str) -> tuple[Query, int]:
+    def decode(self, token: str) -> Cursor:
         body, _, sig = token.partition(".")
-        if not hmac.compare_digest(sig, self._sign(body)):
+        if not hmac.compare_digest(sig.encode(), self._sign(body).encode()):  # str: ASCII only
             raise SyncTokenError("bad signature")
         try:
             data: dict[str, Any] = json.loads(
@@ -110,38 +200,78 @@ class SyncService:
             avails=None,
             conversation=data["c"],
         )
-        return frame, int(data["t"])
+        floor = data.get("r")
+        return Cursor(
+            frame,
+            int(data["t"]),
+            None if floor is None else (int(floor[0]), int(floor[1])),
+            data.get("p"),
+        )
 
     # -- operations -------------------------------------------------------------------------
 
-    def full(self, frame: Query, record_count: int | None) -> SyncResult:
+    def full(
+        self,
+        frame: Query,
+        record_count: int | None,
+        keep: Callable[[Sequence[int]], Sequence[int]] | None = None,
+    ) -> SyncResult:
+        """`keep` narrows the frame's slots before the cut (distinctConversations)."""
         store = self.store
         with store.lock:
             now = store.now_ms()
-            slots = store.select(replace(frame, avails=frozenset({0})))
-            take = len(slots) if record_count is None else min(record_count, len(slots))
-            picked = [store.record_bytes(s) for s in reversed(slots[len(slots) - take :])]
-            return SyncResult(
-                picked,
-                "FSync",
-                self.encode(replace(frame, avails=None), now),
-                now,
-                take < len(slots),
-            )
+            slots: Sequence[int] = store.select(replace(frame, avails=frozenset({0})))
+            if keep is not None:
+                slots = keep(slots)
+            take = len(slots) if record_count is None else max(0, min(record_count, len(slots)))
+            picked = slots[len(slots) - take :]
+            cut = take < len(slots)
+            floor = None
+            if cut and self.frame_reading is FrameReading.RECORDS:
+                # The oldest record sent; with none sent, just past the newest one.
+                floor = self._key(picked[0]) if take else _after(self._key(slots[-1]))
+            cursor = Cursor(replace(frame, avails=None), now, floor)
+            records = [store.record_bytes(s) for s in reversed(picked)]
+            return SyncResult(records, "FSync", self.encode(cursor), now, cut)
 
     def incremental(self, token: str, widen_from: int | None) -> SyncResult:
         store = self.store
         with store.lock:
-            frame, synced = self.decode(token)
+            cursor = self.decode(token)
+            frame = cursor.frame
             if widen_from is not None and widen_from < frame.date_from:
                 frame = replace(frame, date_from=widen_from)
             now = store.now_ms()
-            changed = [
-                s for s in store.changed_since(synced - OVERLAP_MS) if store.matches(s, frame)
-            ]
-            changed.sort(key=lambda s: (store.cols.ctime[s], store.cols.ids[s]), reverse=True)
-            records = [self._isync_record(s) for s in changed if store.cols.avail[s] != GONE]
-            return SyncResult(records, "ISync", self.encode(frame, now), now, False)
+            changed = self._changes(cursor, frame)
+            cap = self.isync_max_records
+            position = None
+            if cap is not None and len(changed) > cap:
+                changed = changed[:cap]
+                position = changed[-1][1] + 1  # every change not sent is at or after it
+            slots = sorted((s for s, _ in changed), key=self._key, reverse=True)
+            records = [self._isync_record(s) for s in slots]
+            token = self.encode(Cursor(frame, now, cursor.floor, position))
+            return SyncResult(records, "ISync", token, now, position is not None)
+
+    def _changes(self, cursor: Cursor, frame: Query) -> list[tuple[int, int]]:
+        """(slot, change-log index) of every change the token has not yet reported, in
+        change order: since its sync time minus the overlap, or exactly from a continuation."""
+        store = self.store
+        start = (
+            store.log_index_at(cursor.sync_time - OVERLAP_MS)
+            if cursor.position is None
+            else cursor.position
+        )
+        return [
+            (slot, index)
+            for slot, index in store.changes_from(start)
+            if store.cols.avail[slot] != GONE
+            and store.matches(slot, frame)
+            and (cursor.floor is None or self._key(slot) >= cursor.floor)
+        ]
+
+    def _key(self, slot: int) -> Key:
+        return (self.store.cols.ctime[slot], self.store.cols.ids[slot])
 
     def _isync_record(self, slot: int) -> bytes:
         store = self.store
@@ -150,3 +280,15 @@ class SyncService:
             name = "Deleted" if avail == DELETED else "Purged"
             return b'{"id":%d,"availability":"%s"}' % (store.cols.ids[slot], name.encode())
         return store.record_bytes(slot)
+
+
+def _after(key: Key) -> Key:
+    return (key[0], key[1] + 1)
+
+
+def _choice(kind: type[_E], name: str, value: Any) -> _E:
+    try:
+        return kind(value)
+    except ValueError:
+        choices = " or ".join(repr(member.value) for member in kind)
+        raise ValueError(f'"{name}" must be {choices}, not {value!r}') from None

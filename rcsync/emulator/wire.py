@@ -1,7 +1,7 @@
 """Transport-agnostic request/response values and RingCentral's error bodies.
 
 The emulator's core maps a `Request` to a `Response`; thin adapters turn those into
-`httpx` objects (in-process) or bytes on a socket (stdlib server). ``Response.reset`` asks
+`httpx` objects (in-process) or bytes on a socket (`server`, h11). ``Response.reset`` asks
 the adapter to drop the connection mid-response instead of answering (a fault).
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 
 @dataclass
@@ -26,7 +26,7 @@ class Request:
         path, _, query = target.partition("?")
         return cls(
             method.upper(),
-            path,
+            unquote(path),  # once: "%7E" is "~", "%2C" a comma, "%252C" stays "%2C"
             parse_qsl(query, keep_blank_values=True),
             {k.lower(): v for k, v in headers.items()},
             body,

@@ -9,8 +9,11 @@ a bulk DELETE answers 204 when every part succeeded.
 
 ``DELETE …/message-store/*`` without a body, and ``DELETE …/message-store`` without
 ``conversationId``, delete every message of ``type`` created before ``dateTo`` — as the spec
-warns. Every delete is one step of Alive → Deleted → Purged (``purge=true`` goes straight
-to Purged); deleting a Purged message is a no-op 204.
+warns. ``type`` (default ``All``) narrows every delete: a path id of another type is left
+alone and answered 404, like an id that does not exist. An empty value (``conversationId=``,
+``type=``, ``dateTo=``) on a delete is a 400, never "absent": read as absent it would widen
+a destructive call to every message. Every delete is one step of Alive → Deleted → Purged
+(``purge=true`` goes straight to Purged); deleting a Purged message is a no-op 204.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from .wire import ApiFailure, Request, Response, api_error, invalid, not_found, 
 MAX_PATH_IDS = 50
 MAX_BODY_IDS = 1000
 DELETE_TYPES = ("Fax", "SMS", "VoiceMail", "Pager", "Text", "All")
+_DELETE_PARAMS = ("conversationId", "type", "dateTo", "purge")
 
 
 def _limit(count: int, limit: int) -> None:
@@ -117,13 +121,25 @@ def update_message(request: Request, store: Store, raw_ids: str, *, patch: bool)
     return multi_status(request, parts)
 
 
+def _delete_type(request: Request) -> str:
+    kind = request.one("type") or "All"
+    if kind not in DELETE_TYPES:
+        raise ApiFailure(invalid("type"))
+    return kind
+
+
+def _kind_code(kind: str) -> int | None:
+    return None if kind == "All" else TYPE_NAMES.index(kind)
+
+
 def delete_message(request: Request, store: Store, raw_ids: str) -> Response:
+    params.reject_empty(request, _DELETE_PARAMS)
     purge = params.boolean(request, "purge")
+    kind = _delete_type(request)
     if raw_ids == "*":
         if not request.body.strip():
-            return _delete_matching(
-                store, purge, kind="All", before=store.now_ms(), conversations=None
-            )
+            now = store.now_ms()
+            return _delete_matching(store, purge, kind=kind, before=now, conversations=None)
         ids = _json_body(request)
         if not isinstance(ids, list) or not ids:
             raise ApiFailure(invalid("messageId"))
@@ -133,10 +149,13 @@ def delete_message(request: Request, store: Store, raw_ids: str) -> Response:
         ids = parse_ids(raw_ids)
         _limit(len(ids), MAX_PATH_IDS)
     parts = []
+    code = _kind_code(kind)
     with store.lock:
         for resource_id in ids:
             slot = slot_for(store, resource_id)
             href = part_href(store, resource_id)
+            if slot is not None and code is not None and store.cols.kind[slot] != code:
+                slot = None  # another type: this delete does not reach it
             if slot is None:
                 parts.append(Part(resource_id, 404, not_found("messageId").body, href))
                 continue
@@ -150,15 +169,14 @@ def delete_message(request: Request, store: Store, raw_ids: str) -> Response:
 
 
 def delete_by_filter(request: Request, store: Store) -> Response:
+    params.reject_empty(request, _DELETE_PARAMS)
     conversations = request.all("conversationId")
     _limit(len(conversations), MAX_PATH_IDS)
-    kind = request.one("type") or "All"
-    if kind not in DELETE_TYPES:
-        raise ApiFailure(invalid("type"))
-    try:
-        convs = {int(c) for c in conversations} or None
-    except ValueError as exc:
-        raise ApiFailure(invalid("conversationId")) from exc
+    kind = _delete_type(request)
+    numbers = [params.digits(c) for c in conversations]
+    if None in numbers:
+        raise ApiFailure(invalid("conversationId"))
+    convs = {n for n in numbers if n is not None} or None
     before = params.date(request, "dateTo")
     return _delete_matching(
         store, params.boolean(request, "purge"), kind=kind,
@@ -170,7 +188,7 @@ def _delete_matching(
     store: Store, purge: bool, *, kind: str, before: int, conversations: set[int] | None
 ) -> Response:
     with store.lock:
-        code = None if kind == "All" else TYPE_NAMES.index(kind)
+        code = _kind_code(kind)
         avail, ctime, kinds = store.cols.avail, store.cols.ctime, store.cols.kind
         targets = [
             s
