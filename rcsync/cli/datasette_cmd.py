@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
+import os
+import sys
 
 import click
 
@@ -51,7 +52,10 @@ def datasette(
         return
     app.output.info(f"Datasette on http://{host}:{port}/ (Ctrl-C stops it)")
     app.close()  # Datasette opens the database itself
-    raise SystemExit(subprocess.call(args))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Become Datasette (no child left behind when this process is stopped or killed).
+    os.execv(args[0], args)
 
 
 COMMANDS: list[click.Command] = [datasette]
