@@ -177,6 +177,16 @@ class SyncState(SQLModel, table=True):
 # ---------------------------------------------------------------------------------------
 
 NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+# Columns of the full-text index (migration 0005), in index order.
+FTS_COLUMNS = (
+    "subject",
+    "text",
+    "transcription",
+    "from_name",
+    "from_phone_number",
+    "to_names",
+    "to_phone_numbers",
+)
 
 MESSAGE_COLUMNS = tuple(Message.__table__.columns.keys())  # type: ignore[attr-defined]
 ATTACHMENT_COLUMNS = tuple(Attachment.__table__.columns.keys())  # type: ignore[attr-defined]
@@ -276,34 +286,36 @@ SQLITE_DDL: tuple[str, ...] = (
              t.attempts, t.last_error
         FROM tombstone t WHERE t.pushed_at IS NULL
     """,
-    # Full-text search over subject, SMS text and transcription (external content).
-    """
+    # Full-text search over subject, SMS text, transcription and who sent/received it
+    # (external content). content="message" in double quotes: Datasette and sqlite-utils
+    # detect a table's FTS index only by that spelling (or content=[message]).
+    f"""
     CREATE VIRTUAL TABLE message_fts USING fts5(
-      subject, text, transcription, content='message', content_rowid='id',
+      {", ".join(FTS_COLUMNS)},
+      content="message", content_rowid="id",
       tokenize='unicode61 remove_diacritics 2'
     )
     """,
-    """
+    f"""
     CREATE TRIGGER message_fts_insert AFTER INSERT ON message BEGIN
-      INSERT INTO message_fts (rowid, subject, text, transcription)
-        VALUES (NEW.id, NEW.subject, NEW.text, NEW.transcription);
+      INSERT INTO message_fts (rowid, {", ".join(FTS_COLUMNS)})
+        VALUES (NEW.id, {", ".join("NEW." + c for c in FTS_COLUMNS)});
     END
     """,
-    """
+    f"""
     CREATE TRIGGER message_fts_delete AFTER DELETE ON message BEGIN
-      INSERT INTO message_fts (message_fts, rowid, subject, text, transcription)
-        VALUES ('delete', OLD.id, OLD.subject, OLD.text, OLD.transcription);
+      INSERT INTO message_fts (message_fts, rowid, {", ".join(FTS_COLUMNS)})
+        VALUES ('delete', OLD.id, {", ".join("OLD." + c for c in FTS_COLUMNS)});
     END
     """,
-    """
-    CREATE TRIGGER message_fts_update AFTER UPDATE OF subject, text, transcription ON message
-    WHEN NEW.subject IS NOT OLD.subject OR NEW.text IS NOT OLD.text
-      OR NEW.transcription IS NOT OLD.transcription
+    f"""
+    CREATE TRIGGER message_fts_update AFTER UPDATE OF {", ".join(FTS_COLUMNS)} ON message
+    WHEN {" OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in FTS_COLUMNS)}
     BEGIN
-      INSERT INTO message_fts (message_fts, rowid, subject, text, transcription)
-        VALUES ('delete', OLD.id, OLD.subject, OLD.text, OLD.transcription);
-      INSERT INTO message_fts (rowid, subject, text, transcription)
-        VALUES (NEW.id, NEW.subject, NEW.text, NEW.transcription);
+      INSERT INTO message_fts (message_fts, rowid, {", ".join(FTS_COLUMNS)})
+        VALUES ('delete', OLD.id, {", ".join("OLD." + c for c in FTS_COLUMNS)});
+      INSERT INTO message_fts (rowid, {", ".join(FTS_COLUMNS)})
+        VALUES (NEW.id, {", ".join("NEW." + c for c in FTS_COLUMNS)});
     END
     """,
 )
@@ -320,7 +332,9 @@ SQLITE_OBJECTS = {
         "message_fts_delete",
         "message_fts_update",
     ),
-    "view": ("pending_change",),
+    # The reading views (message_list, conversation_list, voicemail_list, fax_list) are
+    # defined once, in migration 0005: nothing in rcsync depends on them.
+    "view": ("pending_change", "message_list", "conversation_list", "voicemail_list", "fax_list"),
     "table": ("message_fts",),
 }
 FTS_SHADOW_PREFIX = "message_fts"
