@@ -21,7 +21,8 @@ alone, has its own.)
     ├── NetworkError             connection failed / reset / timed out after bounded retries
     ├── GuardError               a push would trash or purge more than allowed without --force
     ├── SelectionError           mark/delete/restore/revert selected nothing, or unknown ids
-    └── SearchError              a search query that cannot be run
+    ├── SearchError              a search query that cannot be run
+    └── ExportError              an export that cannot be made as asked
 
 Outside the tree, because they are control flow inside `watch` and never reach the user:
 
@@ -135,6 +136,10 @@ class SelectionError(RcsyncError):
 
 class SearchError(RcsyncError):
     """The query cannot be searched for (empty, or not understood even as words)."""
+
+
+class ExportError(RcsyncError):
+    """The export cannot be made as asked (bad option, unwritable or occupied destination)."""
 
 
 # --- control flow of `watch`, outside the tree (see the module docstring) ------------------
