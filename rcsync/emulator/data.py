@@ -288,6 +288,11 @@ class World:
         )
 
 
+def person_name(rng: random.Random) -> str:
+    """A "First Last" name from the cast's name banks."""
+    return f"{rng.choice(_FIRST)} {rng.choice(_LAST)}"
+
+
 def _conv_id(rng: random.Random) -> int:
     # RingCentral conversation ids exceed 2**53 (JavaScript's exact-integer limit).
     return (1 << 62) | rng.getrandbits(62)
