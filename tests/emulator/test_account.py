@@ -421,3 +421,19 @@ def test_pager_peers_carry_the_account_names(clock: FakeClock) -> None:
             assert emu.account.by_number(number).id == int(peer_id)  # type: ignore[union-attr]
             assert name == names[number]
         assert ext.number not in peers
+
+
+def test_permission_error_code_cmn_404(clock: FakeClock) -> None:
+    emu = _account(clock)
+    control = httpx.Client(transport=emu.transport(), base_url=API)
+    user = _login_as(emu, USER_JWT_FORM)
+    store = ACCOUNT_STORE.format(emu.store.extension_id)
+    assert _error(user.get(store))[:2] == (403, "CMN-408")
+    config = control.put("/_emulator/config", json={"permission_error_code": "CMN-404"})
+    assert config.json()["permission_error_code"] == "CMN-404"
+    refused = user.get(store)
+    assert _error(refused) == (403, "CMN-404", None)
+    assert refused.json()["message"] == "Attempt to access another extension"
+    bad = control.put("/_emulator/config", json={"permission_error_code": "CMN-999"})
+    assert bad.status_code == 400
+    assert control.get("/_emulator/config").json()["permission_error_code"] == "CMN-404"
