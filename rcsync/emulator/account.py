@@ -237,7 +237,8 @@ class Account:
         self, index: int, messages: int, type: ExtensionType, status: ExtensionStatus
     ) -> Extension:
         profile = self._profile(index)
-        world = World(self.seed, profile, index=index, directory=self._directory)
+        phrases = self.admin.store.world if index else None
+        world = World(self.seed, profile, index=index, directory=self._directory, phrases=phrases)
         store = Store(world, self.clock, Renderer(world, self.base_url), messages, self.group)
         now = int(self.clock.now() * 1000)
         ext = Extension(

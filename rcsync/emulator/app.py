@@ -13,7 +13,8 @@ An account (`account`) holds ``extensions`` users; ``store``, ``sync`` and ``wor
 extension 101's (the admin, the login of ``emulator-jwt``). A path's ``{extensionId}`` is
 resolved after authentication: ``~`` is the login, an unknown or deleted id is 404
 ``CMN-102``, and a plain user reaching another extension's messages is 403 ``CMN-408``
-naming the spec's user permission (``ReadMessages`` / ``EditMessages``); extension info and
+naming the spec's user permission (``ReadMessages`` / ``EditMessages``; ``CMN-404`` with
+``permission_error_code``); extension info and
 the extension list are open to every user (the company directory). Rate limits count per
 app and login, so every extension an admin reaches draws on one budget, as RingCentral's do.
 """
