@@ -213,6 +213,8 @@ class Account:
     ) -> list[Extension]:
         """`count` new extensions, each with `messages` of history (default: the account's)."""
         per = self.messages if messages is None else messages
+        if count < 0 or per < 0:
+            raise ValueError("count and messages must not be negative")
         with self.group.lock:
             return [self._build(self._created, per, type, status) for _ in range(count)]
 

@@ -329,7 +329,9 @@ def test_control_api_for_extensions(clock: FakeClock) -> None:
     assert heard[-1] == (new[1]["id"], "updated", [arrived_ids[0]])
     assert control.get("/_emulator/messages", params={"extension": "1"}).status_code == 404
     assert control.post("/_emulator/messages", json={"count": 1, "extension": 5}).status_code == 404
-    assert control.post("/_emulator/extensions", json={"type": "Robot"}).status_code == 400
+    for bad in ({"type": "Robot"}, {"count": -1}, {"messages": -5}, {"status": "Gone"}):
+        assert control.post("/_emulator/extensions", json=bad).status_code == 400, bad
+    assert len(emu.account) == 5
 
 
 def test_user_jwt_appears_when_102_is_added(clock: FakeClock) -> None:
