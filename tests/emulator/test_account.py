@@ -15,6 +15,7 @@ from rcsync.emulator.bulk import MULTIPART_JSON
 from rcsync.emulator.store import StoreError, StoreEvent
 
 from .conftest import API, CLIENT_AUTH, HISTORY, JWT_FORM, STORE
+from .test_fuzz_spec import _error_validator as error_validator
 
 Validate = Callable[[httpx.Response], None]
 
@@ -192,7 +193,9 @@ def test_admin_reads_and_edits_another_extension(clock: FakeClock) -> None:
 
 
 def _error(response: httpx.Response) -> tuple[int, str, str | None]:
+    """(status, errorCode, permissionName) of an error answer shaped as the spec's error."""
     body = response.json()
+    error_validator().validate(body)
     return response.status_code, body["errorCode"], body.get("permissionName")
 
 
