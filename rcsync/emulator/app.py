@@ -28,6 +28,7 @@ from .content import read_content
 from .data import World
 from .ratelimit import RateLimiter
 from .records import Renderer
+from .reports import ReportService
 from .routes import Route, method_not_allowed, resolve
 from .store import Store
 from .sync import SyncService
@@ -87,6 +88,7 @@ class Emulator:
         self.fault_rules = FaultBook()
         self.counters = Counters()
         self._rng = random.Random(f"faults-{seed}")
+        self.reports = ReportService(self)
         self._lock = threading.RLock()
 
     @property
@@ -103,16 +105,20 @@ class Emulator:
         rate_limits: bool | dict[str, Any] | None = None,
         faults: dict[str, float] | None = None,
         access_token_ttl: int | None = None,
+        export: dict[str, Any] | None = None,
         **sync_options: Any,
     ) -> dict[str, Any]:
         """Change behaviour at run time (same as ``PUT /_emulator/config``); returns the config.
 
         ``rate_limits``: true/false, or ``{"enabled", "window", "penalty", "limits": {group: n}}``.
         ``sync_options``: ``invalid_sync_token_code``, ``sync_frame``, ``isync_max_records``
-        (see `sync`); checked before anything else changes.
+        (see `sync`); checked before anything else changes. ``export``: the message-store
+        export's timing, zip size and masking (see `reports`).
         """
         with self._lock:
             self.sync.configure(**sync_options)
+            if export is not None:
+                self.reports.configure(export)
             if isinstance(rate_limits, bool):
                 self.limiter.configure(enabled=rate_limits)
             elif isinstance(rate_limits, dict):
@@ -145,6 +151,7 @@ class Emulator:
                 "latency_ms": self.faults.latency_ms,
             },
             "access_token_ttl": self.auth.access_ttl,
+            "export": self.reports.config.describe(),
             **self.sync.config(),
         }
 
@@ -279,6 +286,13 @@ class Emulator:
                     return writing.delete_message(request, store, ids)
                 case "deleteMessageByFilter":
                     return writing.delete_by_filter(request, store)
+                case (
+                    "createMessageStoreReport"
+                    | "readMessageStoreReportTask"
+                    | "readMessageStoreReportArchive"
+                    | "readMessageStoreReportArchiveContent"
+                ):
+                    return self.reports.handle(route.operation, route.params, request)
                 case _:
                     return read_content(request, store, ids, route.params["att"])
         except ApiFailure as failure:
