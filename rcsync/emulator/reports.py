@@ -226,7 +226,7 @@ class ReportService:
 
     def describe(self) -> dict[str, Any]:
         with self._lock:
-            tasks = [self._json(task) for task in self.tasks.values()]
+            tasks = [{**self._json(t), "fate": t.fate.value} for t in self.tasks.values()]
             forced = [{"fate": f.fate.value, "times": f.times} for f in self._forced]
         return {"tasks": tasks, "forced": forced}
 
