@@ -317,7 +317,7 @@ def test_downloads_stream_in_chunks(emu: Emulator, clock: FakeClock) -> None:
         total, pieces = 0, []
         with client.stream("GET", uri) as answer:
             size = int(answer.headers["Content-Length"])
-            for piece in answer.iter_raw():
+            for piece in answer.iter_bytes():
                 pieces.append(len(piece))
                 total += len(piece)
         _, peak = tracemalloc.get_traced_memory()
