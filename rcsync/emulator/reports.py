@@ -18,9 +18,10 @@
   ``Cancelled``. With random faults on (``error_rate``), a new task gets ``Failed`` with
   probability error_rate/2 and ``AttemptFailed`` with error_rate/2; tests force the next
   tasks' fates with ``POST /_emulator/message-store-report {"fate", "times"}``.
-- ``readMessageStoreReportArchive``: ``{"records": [{"size", "uri"}]}`` once Completed
-  (built then, from the store as it is: `reports_zip`); before that, and for a task that
-  failed or was cancelled, ``{"records": []}``.
+- ``readMessageStoreReportArchive``: ``{"records": [{"size", "uri"}]}`` once Completed;
+  before that, and for a task that failed or was cancelled, ``{"records": []}``. The zips
+  (`reports_zip`) are built in the background from creation on: the messages of the window
+  then, the masking and zip size configured then.
 - The archive file (``…/archive/{archiveId}``, in the docs, not in the spec; Heavy as older
   generated SDKs say): ``application/zip``, streamed, with ``Range`` as the content endpoint
   (206 + ``Content-Range``; 416 ``CMN-107``). The docs' samples authenticate it with
@@ -43,7 +44,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from .data import ALIVE, DELETED, TYPE_NAMES
+from .data import ALIVE, DELETED, PURGED, TYPE_NAMES
 from .reports_zip import (
     PACKED_TYPES,
     ArchiveFile,
@@ -144,7 +145,7 @@ class Task:
     message_types: list[str] | None
     fate: Fate
     timeline: list[tuple[int, Status]]  # (from server ms, status), ascending
-    archives: list[ArchiveFile] | None = None
+    build: _Build | None = None  # None: a task that never completes builds nothing
 
     def status(self, now_ms: int) -> Status:
         index = bisect_right([at for at, _ in self.timeline], now_ms) - 1
@@ -170,6 +171,33 @@ def timeline(start_ms: int, duration_ms: int, fate: Fate) -> list[tuple[int, Sta
     if fate is Fate.ATTEMPT_FAILED:
         return [*steps, (retry_at + d * 3 // 4, Status.COMPLETED)]
     return [*steps, (retry_at + d * 6 // 10, Status.FAILED)]
+
+
+class _Build:
+    """A task's zips, built by a background thread from creation on: the store is read then
+    (one message at a time under its lock), outside the emulator's request lock, so a large
+    export does not stall other clients and is usually ready when the task Completes."""
+
+    def __init__(self, work: Callable[[], list[ArchiveFile]]) -> None:
+        self._work = work
+        self._done = threading.Event()
+        self._archives: list[ArchiveFile] = []
+        self._error: BaseException | None = None
+        threading.Thread(target=self._run, name="rcsync-emulator-export", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            self._archives = self._work()
+        except BaseException as exc:  # re-raised in the request that asks for the zips
+            self._error = exc
+        finally:
+            self._done.set()
+
+    def result(self) -> list[ArchiveFile]:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._archives
 
 
 @dataclass
@@ -261,15 +289,18 @@ class ReportService:
         profile = self.emu.world.profile
         suffix = f"{self._rng.getrandbits(128):032x}"
         task_id = f"{profile.account_id}-{session.owner_id}-{suffix}"
-        count = sum(
-            len(self._slots(s, date_from, date_to, types)) for s in export_sources(self.emu)
-        )
+        sources = export_sources(self.emu)
+        extensions = [self._exported(s, date_from, date_to, types) for s in sources]
+        count = sum(ext.slots for ext in extensions)
         seconds = self.config.task_seconds + self.config.task_seconds_per_1000 * count / 1000
         fate = self._next_fate()
         task = Task(
             task_id, profile.account_id, session.owner_id, date_from, date_to, types, fate,
             timeline(self._now(), int(seconds * 1000), fate),
         )  # fmt: skip
+        if fate in (Fate.COMPLETED, Fate.ATTEMPT_FAILED):
+            masking, limit = self.config.masking, self.config.max_zip_bytes
+            task.build = _Build(lambda: build_archives(extensions, masking, limit))
         self.tasks[task_id] = task
         return json_response(202, self._json(task))
 
@@ -334,15 +365,10 @@ class ReportService:
     # -- archives ---------------------------------------------------------------------------
 
     def _archives(self, task: Task) -> list[ArchiveFile]:
-        """The task's zips, built the first time they are asked for after it Completed."""
-        if task.status(self._now()) is not Status.COMPLETED:
+        """The task's zips once it Completed (waiting for its build if need be), else none."""
+        if task.build is None or task.status(self._now()) is not Status.COMPLETED:
             return []
-        if task.archives is None:
-            extensions = [self._exported(s, task) for s in export_sources(self.emu)]
-            task.archives = build_archives(
-                extensions, self.config.masking, self.config.max_zip_bytes
-            )
-        return task.archives
+        return task.build.result()
 
     def _archive_list(self, task: Task, archives: list[ArchiveFile]) -> list[dict[str, Any]]:
         uri = self._task_uri(task)
@@ -356,13 +382,19 @@ class ReportService:
         query = Query(date_from, date_to, kinds=kinds, avails=frozenset({ALIVE, DELETED}))
         return list(reversed(source.store.select(query)))  # newest first, as the API lists
 
-    def _exported(self, source: Source, task: Task) -> ExportedExtension:
+    def _exported(
+        self, source: Source, date_from: int, date_to: int, types: list[str] | None
+    ) -> ExportedExtension:
+        """One extension's part: the messages are those of the window at creation; their
+        records and bytes are read when the build reaches them."""
         store = source.store
-        slots = self._slots(source, task.date_from, task.date_to, task.message_types)
+        slots = self._slots(source, date_from, date_to, types)
 
         def messages() -> Iterator[ExportedMessage]:
             for slot in slots:
                 with store.lock:
+                    if store.cols.avail[slot] >= PURGED:  # purged or dropped since creation
+                        continue
                     record = store.record_bytes(slot)
                     attachments = [
                         (a.id, a.content_type, _content(store, slot, a.id))
@@ -371,7 +403,7 @@ class ReportService:
                     ]
                 yield ExportedMessage(store.cols.ids[slot], record, attachments)
 
-        return ExportedExtension(source.account_id, source.extension_id, messages)
+        return ExportedExtension(source.account_id, source.extension_id, messages, len(slots))
 
     def _download(self, archives: list[ArchiveFile], archive_id: str, request: Request) -> Response:
         index = int(archive_id) if archive_id.isdigit() else -1

@@ -76,6 +76,7 @@ class ExportedExtension:
     account_id: str
     extension_id: str
     messages: Callable[[], Iterator[ExportedMessage]]
+    slots: int  # how many messages `messages` yields
 
 
 class ArchiveFile:
