@@ -109,14 +109,16 @@ class Source:
 
 
 def export_sources(emu: Emulator) -> list[Source]:
-    """Every extension an export covers: the whole account."""
-    profile = emu.world.profile
-    return [Source(profile.account_id, profile.extension_id, emu.store)]
+    """Every extension an export covers: the whole account (every live extension, whatever
+    its type; a deleted one is gone with its messages)."""
+    return [Source(e.profile.account_id, str(e.id), e.store) for e in emu.account]
 
 
 def may_export(emu: Emulator, session: Session) -> bool:
-    """Only an admin may export (the emulator's one login is the account's admin)."""
-    return True
+    """Only an admin may export ("only users with the admin role would be able to call
+    these APIs and export the message store of all extensions in the entire account")."""
+    login = emu.account.get(int(session.owner_id))
+    return login is not None and login.admin
 
 
 @dataclass
