@@ -17,7 +17,7 @@ import pytest
 from rcsync.emulator import Emulator, FakeClock, serve
 from rcsync.emulator.reports_zip import CHUNK, PACKED_TYPES, mask_number
 
-from .conftest import API, HISTORY, STORE, login
+from .conftest import API, CLIENT_AUTH, HISTORY, JWT_FORM, STORE, login
 
 REPORT = "/restapi/v1.0/account/~/message-store-report"
 ACC, EXT = "409562008", "409563008"  # the emulator's account and extension ids
@@ -449,3 +449,62 @@ def test_served_api_base_in_records(clock: FakeClock) -> None:
         uris = {r["uri"].partition("/restapi")[0] for r in _exported(first)}
         assert uris == {server.url}
         assert API not in first.read(first.namelist()[0]).decode()
+
+
+# -- the whole account ------------------------------------------------------------------------
+
+
+def _account(clock: FakeClock) -> tuple[Emulator, httpx.Client]:
+    emu = Emulator(messages=60, seed=11, clock=clock, rate_limits=False, extensions=3)
+    emu.configure(export={**INSTANT, "masking": "none"})
+    return emu, login(emu)
+
+
+def _user(emu: Emulator) -> httpx.Client:
+    client = httpx.Client(transport=emu.transport(), base_url=API)
+    form = {**JWT_FORM, "assertion": "emulator-user-jwt"}
+    token = client.post("/restapi/oauth/token", data=form, auth=CLIENT_AUTH).json()
+    client.headers["Authorization"] = f"Bearer {token['access_token']}"
+    return client
+
+
+def test_export_covers_every_extension(clock: FakeClock) -> None:
+    emu, admin = _account(clock)
+    emu.delete_extension(next(e.id for e in emu.account if e.number == "103"))
+    emu.add_extensions(1, messages=5)  # 104, after the start: exported too
+    first, *rest = _zips(admin, _create(admin).json()["id"])
+    live = {str(e.id): e for e in emu.account}
+    names = {f"account/{ACC}/extension/{i}/message-store.json" for i in live}
+    assert set(first.namelist()) == names and len(names) == 3
+    packed = {n for z in rest for n in z.namelist()}
+    for ext_id in live:
+        params = {"dateFrom": HISTORY, "perPage": "1000", "availability": ["Alive", "Deleted"]}
+        path = f"/restapi/v1.0/account/~/extension/{ext_id}/message-store"
+        api = {r["id"]: r for r in admin.get(path, params=params).json()["records"]}
+        body = json.loads(first.read(f"account/{ACC}/extension/{ext_id}/message-store.json"))
+        assert {r["id"]: r for r in body["records"]} == api and api
+        prefix = f"account/{ACC}/extension/{ext_id}/message-store/"
+        expected = {
+            f"{prefix}{r['id']}/content/{a['id']}"
+            for r in api.values()
+            for a in r["attachments"]
+            if a["type"] in PACKED_TYPES
+        }
+        assert {n.rpartition(".")[0] for n in packed if n.startswith(prefix)} == expected
+
+
+def test_a_plain_user_may_not_export(clock: FakeClock) -> None:
+    emu, admin = _account(clock)
+    task_id = _create(admin).json()["id"]
+    user = _user(emu)
+    for answer in (
+        _create(user),
+        user.get(f"{REPORT}/{task_id}"),
+        user.get(f"{REPORT}/{task_id}/archive"),
+        user.get(f"{REPORT}/{task_id}/archive/0"),
+    ):
+        assert answer.status_code == 403
+        assert answer.json()["errorCode"] == "CMN-408"
+        assert answer.json()["message"] == "[Users] permission required"
+    assert len(emu.reports.tasks) == 1  # the refused create made no task
+    assert user.get(STORE).status_code == 200  # their own messages stay readable
