@@ -40,7 +40,7 @@ import random
 import threading
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +74,10 @@ if TYPE_CHECKING:
 MAX_TASKS = 2
 DAY_MS = 86_400_000
 MESSAGE_TYPES = ("Fax", "SMS", "VoiceMail", "Pager")
+_MAX_SECONDS = 7 * 86_400.0
+# RingCentral documents the 2-task limit but not the code a third task gets (see above).
+_TOO_MANY_CODE = "MSG-360"
+_TOO_MANY = f"Maximum number of simultaneous tasks per account is {MAX_TASKS}"
 _RETRY_PAUSE = 0.1  # AttemptFailed lasts this share of the duration before the retry starts
 
 
@@ -228,12 +232,12 @@ class ReportService:
         unknown = set(options) - set(self.config.describe())
         if unknown:
             raise ValueError(f"unknown export option(s): {', '.join(sorted(unknown))}")
-        new = ExportConfig(**{**vars(self.config)})
+        new = replace(self.config)
         for name in ("task_seconds", "task_seconds_per_1000"):
             if name in options:
                 value = float(options[name])
-                if not value >= 0:
-                    raise ValueError(f"export {name} must be >= 0")
+                if not 0 <= value <= _MAX_SECONDS:  # NaN fails too
+                    raise ValueError(f"export {name} must be from 0 to {_MAX_SECONDS}")
                 setattr(new, name, value)
         if "max_zip_bytes" in options:
             size = options["max_zip_bytes"]
@@ -285,9 +289,7 @@ class ReportService:
         date_from, date_to, types = self._window(request)
         active = [t for t in self.tasks.values() if t.status(self._now()) not in FINISHED]
         if len(active) >= MAX_TASKS:
-            return api_error(
-                400, "MSG-360", "Maximum number of simultaneous tasks per account is 2"
-            )
+            return api_error(400, _TOO_MANY_CODE, _TOO_MANY)
         profile = self.emu.world.profile
         suffix = f"{self._rng.getrandbits(128):032x}"
         task_id = f"{profile.account_id}-{session.owner_id}-{suffix}"

@@ -387,6 +387,8 @@ def test_control_refuses_bad_options(client: httpx.Client) -> None:
         {"export": {"max_zip_bytes": 10}},
         {"export": {"masking": "half"}},
         {"export": {"task_seconds": -1}},
+        {"export": {"task_seconds": 1e12}},
+        {"export": {"task_seconds_per_1000": "slow"}},
     ):
         assert client.put("/_emulator/config", json=body).status_code == 400
     assert client.post("/_emulator/message-store-report", json={"fate": "Late"}).status_code == 400
