@@ -27,8 +27,8 @@
   (206 + ``Content-Range``; 416 ``CMN-107``). The docs' samples authenticate it with
   ``?access_token=``, which the emulator accepts like a Bearer header.
 - Admin only ("only users with the admin role would be able to call these APIs"); the spec
-  names the user permission ``Users``, so a plain user gets 403 ``CMN-408``
-  "[Users] permission required". Unknown task/archive: 404 ``CMN-102``.
+  names the user permission ``Users``, so a plain user gets 403 ``CMN-408`` with
+  ``permissionName: "Users"``. Unknown task/archive: 404 ``CMN-102``.
 
 Which extensions and which messages an export covers is `export_sources` alone.
 """
@@ -62,6 +62,7 @@ from .wire import (
     Request,
     Response,
     api_error,
+    error_body,
     invalid,
     json_response,
     not_found,
@@ -271,7 +272,7 @@ class ReportService:
             request.headers.get("authorization"), request.one("access_token")
         )
         if not may_export(self.emu, session):
-            return api_error(403, "CMN-408", "[Users] permission required")
+            return _users_permission_required()
         with self._lock:
             if operation == "createMessageStoreReport":
                 return self._create(request, session)
@@ -426,6 +427,19 @@ class ReportService:
         headers.append(("Content-Range", f"bytes {first}-{last}/{archive.size}"))
         body = BodyStream(last - first + 1, lambda: archive.chunks(first, last))
         return Response(206, headers=headers, stream=body)
+
+
+def _users_permission_required() -> Response:
+    """The 403 a plain user gets: the spec's user permission for these calls is ``Users``;
+    worded like the emulator's other ``CMN-408`` answers (see `app`)."""
+    message = (
+        "In order to call this API endpoint, user needs to have [Users] permission "
+        "for requested resource."
+    )
+    body = error_body("CMN-408", message)
+    body["permissionName"] = "Users"
+    body["errors"] = [{**body["errors"][0], "permissionName": "Users"}]
+    return json_response(403, body)
 
 
 def _content(store: Store, slot: int, attachment_id: int) -> Callable[[], bytes | None]:

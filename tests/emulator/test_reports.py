@@ -507,6 +507,7 @@ def test_a_plain_user_may_not_export(clock: FakeClock) -> None:
     ):
         assert answer.status_code == 403
         assert answer.json()["errorCode"] == "CMN-408"
-        assert answer.json()["message"] == "[Users] permission required"
+        assert answer.json()["permissionName"] == "Users"
+        assert "[Users] permission" in answer.json()["message"]
     assert len(emu.reports.tasks) == 1  # the refused create made no task
     assert user.get(STORE).status_code == 200  # their own messages stay readable
