@@ -37,6 +37,7 @@ from .auth import CLIENT_ID, USER_JWT_ASSERTION, Auth, AuthFailure, Session
 from .clock import Clock, SystemClock
 from .content import read_content
 from .ratelimit import RateLimiter
+from .reports import ReportService
 from .routes import Route, method_not_allowed, resolve
 from .store import Listener
 from .sync import choice as _choice
@@ -132,6 +133,7 @@ class Emulator:
         self.fault_rules = FaultBook()
         self.counters = Counters()
         self._rng = random.Random(f"faults-{seed}")
+        self.reports = ReportService(self)
         self._lock = threading.RLock()
 
     @property
@@ -181,6 +183,7 @@ class Emulator:
         faults: dict[str, float] | None = None,
         access_token_ttl: int | None = None,
         permission_error_code: str | None = None,
+        export: dict[str, Any] | None = None,
         **sync_options: Any,
     ) -> dict[str, Any]:
         """Change behaviour at run time (same as ``PUT /_emulator/config``); returns the config.
@@ -189,7 +192,8 @@ class Emulator:
         ``permission_error_code``: ``CMN-408`` (default) or ``CMN-404``, the 403 a plain user
         reaching another extension's messages gets (see `PermissionErrorCode`).
         ``sync_options``: ``invalid_sync_token_code``, ``sync_frame``, ``isync_max_records``
-        (see `sync`); checked before anything else changes.
+        (see `sync`); checked before anything else changes. ``export``: the message-store
+        export's timing, zip size and masking (see `reports`).
         """
         with self._lock:
             permission = self.permission_error_code
@@ -198,6 +202,8 @@ class Emulator:
                     PermissionErrorCode, "permission_error_code", permission_error_code
                 )
             self.sync.configure(**sync_options)
+            if export is not None:
+                self.reports.configure(export)
             self.permission_error_code = permission
             if isinstance(rate_limits, bool):
                 self.limiter.configure(enabled=rate_limits)
@@ -232,6 +238,7 @@ class Emulator:
             },
             "access_token_ttl": self.auth.access_ttl,
             "permission_error_code": self.permission_error_code.value,
+            "export": self.reports.config.describe(),
             **self.sync.config(),
         }
 
@@ -376,6 +383,13 @@ class Emulator:
                     return writing.delete_message(request, store, ids)
                 case "deleteMessageByFilter":
                     return writing.delete_by_filter(request, store)
+                case (
+                    "createMessageStoreReport"
+                    | "readMessageStoreReportTask"
+                    | "readMessageStoreReportArchive"
+                    | "readMessageStoreReportArchiveContent"
+                ):
+                    return self.reports.handle(route.operation, route.params, request)
                 case _:
                     return read_content(request, store, ids, route.params["att"])
         except ApiFailure as failure:

@@ -35,6 +35,9 @@ Extensions:
 - ``POST /_emulator/retention`` ``{"before": iso}``: physically drop messages created
   before that time (RingCentral's retention), → ``{"dropped": n}``
 - ``POST /_emulator/clock`` ``{"advance": s}``: move a `FakeClock` forward (409 otherwise)
+- ``POST /_emulator/message-store-report`` ``{"fate": "AttemptFailed" | "Failed" |
+  "Cancelled" | "Completed", "times": 1}``: how the next export tasks end;
+  ``GET /_emulator/message-store-report`` → ``{"tasks": [...], "forced": [...]}`` (`reports`)
 - ``GET /_emulator/rate-limit-log`` → ``{"events": [{"at", "key", "group", "outcome"}]}``
   every rate-limit decision since the last reconfiguration (outcome ``ok``, ``throttled``
   or ``penalty`` = sent during a running penalty)
@@ -94,6 +97,10 @@ def _dispatch(emu: Emulator, request: Request, body: Any) -> Response:
             if "records" in body:
                 return json_response(201, {"records": store.inject(body["records"])})
             return json_response(201, {"records": store.arrive(int(body.get("count", 1)))})
+        case ("POST", "/_emulator/message-store-report"):
+            return json_response(201, emu.reports.force(body))
+        case ("GET", "/_emulator/message-store-report"):
+            return json_response(200, emu.reports.describe())
         case ("GET", "/_emulator/extensions"):
             return json_response(200, {"records": [e.summary() for e in emu.account]})
         case ("POST", "/_emulator/extensions"):

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from .wire import Response, api_error
 
 _ACCT = r"/restapi/v1\.0/account/(?P<account>[^/]+)/extension/(?P<extension>[^/]+)"
+# The message-store export (`reports`): account-level; the archive file is not in the spec,
+# its operationId is the one older generated SDKs carry, Heavy like the other three.
+_REPORT = r"/restapi/v1\.0/account/(?P<account>[^/]+)/message-store-report"
 _TABLE: list[tuple[str, re.Pattern[str], str, str]] = [
     ("POST", re.compile(r"^/restapi/oauth/token$"), "getToken", "Auth"),
     ("POST", re.compile(r"^/restapi/oauth/revoke$"), "revokeToken", "Auth"),
@@ -38,6 +41,20 @@ _TABLE: list[tuple[str, re.Pattern[str], str, str]] = [
     ("PUT", re.compile(f"^{_ACCT}/message-store/(?P<ids>[^/]+)$"), "updateMessage", "Medium"),
     ("PATCH", re.compile(f"^{_ACCT}/message-store/(?P<ids>[^/]+)$"), "patchMessage", "Medium"),
     ("DELETE", re.compile(f"^{_ACCT}/message-store/(?P<ids>[^/]+)$"), "deleteMessage", "Medium"),
+    ("POST", re.compile(f"^{_REPORT}/?$"), "createMessageStoreReport", "Heavy"),
+    ("GET", re.compile(f"^{_REPORT}/(?P<task>[^/]+)$"), "readMessageStoreReportTask", "Heavy"),
+    (
+        "GET",
+        re.compile(f"^{_REPORT}/(?P<task>[^/]+)/archive/?$"),
+        "readMessageStoreReportArchive",
+        "Heavy",
+    ),
+    (
+        "GET",
+        re.compile(f"^{_REPORT}/(?P<task>[^/]+)/archive/(?P<archive>[^/]+)$"),
+        "readMessageStoreReportArchiveContent",
+        "Heavy",
+    ),
 ]
 
 

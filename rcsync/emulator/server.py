@@ -163,7 +163,7 @@ class _Connection:
     def _head(self, answer: Response, *, close: bool = False) -> h11.Response:
         headers = [("Date", formatdate(usegmt=True)), ("Server", SERVER_NAME), *answer.headers]
         if answer.status not in _BODYLESS:  # RFC 9110 §8.6: no Content-Length on a 204/304
-            headers.append(("Content-Length", str(len(answer.body))))
+            headers.append(("Content-Length", str(answer.length)))
         if close:
             headers.append(("Connection", "close"))
         return h11.Response(status_code=answer.status, headers=headers)
@@ -177,7 +177,14 @@ class _Connection:
             traceback.print_exc(file=sys.stderr)
             answer = api_error(500, "CMN-203", "Internal Server Error")
             out = self.h11.send(self._head(answer, close=True))
-        if answer.body and self.h11.our_state is h11.SEND_BODY and not self._is_head():
+        sending = self.h11.our_state is h11.SEND_BODY and not self._is_head()
+        if answer.stream is not None and sending:
+            self.sock.sendall(out or b"")
+            # A large body goes out chunk by chunk: never whole in memory.
+            for chunk in answer.stream.chunks():
+                self.sock.sendall(self.h11.send(h11.Data(data=chunk)) or b"")
+            out = b""
+        elif answer.body and sending:
             out += self.h11.send(h11.Data(data=answer.body))
         out += self.h11.send(h11.EndOfMessage())
         self.sock.sendall(out or b"")
@@ -187,10 +194,10 @@ class _Connection:
         return self._method == b"HEAD"
 
     def _reset(self, answer: Response) -> None:
-        if answer.body:
+        if answer.length:
             out = self.h11.send(self._head(answer, close=True))
             if not self._is_head():
-                out += self.h11.send(h11.Data(data=answer.body[: len(answer.body) // 2]))
+                out += self.h11.send(h11.Data(data=_first_half(answer)))
             self.sock.sendall(out or b"")
         # else: the write happened; the client never learns it (nothing at all comes back).
         with contextlib.suppress(OSError):
@@ -221,6 +228,17 @@ class _Connection:
         leftover, _ = self.h11.trailing_data
         verdict.run(self.sock, bytes(leftover))
         return False
+
+
+def _first_half(answer: Response) -> bytes:
+    if answer.stream is None:
+        return answer.body[: len(answer.body) // 2]
+    wanted, out = answer.stream.size // 2, bytearray()
+    for chunk in answer.stream.chunks():
+        out += chunk[: wanted - len(out)]
+        if len(out) >= wanted:
+            break
+    return bytes(out)
 
 
 class _TooLarge(Exception):

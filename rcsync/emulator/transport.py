@@ -6,11 +6,12 @@ client sees when the server drops the connection mid-response.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import httpx
 
-from .wire import Request
+from .wire import BodyStream, Request
 
 if TYPE_CHECKING:
     from .app import Emulator
@@ -29,6 +30,20 @@ class EmulatorTransport(httpx.BaseTransport):
             raise httpx.RemoteProtocolError(
                 "Server disconnected without sending a complete response", request=request
             )
+        if answer.stream is not None:
+            # Streamed as the client reads it (``client.stream``): an export zip is never whole.
+            headers = [*answer.headers, ("Content-Length", str(answer.stream.size))]
+            return httpx.Response(
+                answer.status, headers=headers, stream=_Chunks(answer.stream), request=request
+            )
         return httpx.Response(
             answer.status, headers=answer.headers, content=answer.body, request=request
         )
+
+
+class _Chunks(httpx.SyncByteStream):
+    def __init__(self, body: BodyStream) -> None:
+        self._body = body
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._body.chunks()

@@ -8,6 +8,7 @@ the adapter to drop the connection mid-response instead of answering (a fault).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -47,12 +48,25 @@ class Request:
         return dict(parse_qsl(self.body.decode("utf-8", "replace"), keep_blank_values=True))
 
 
+@dataclass(frozen=True)
+class BodyStream:
+    """A body too large to hold in memory (an export zip): its size and its bytes in chunks."""
+
+    size: int
+    chunks: Callable[[], Iterator[bytes]]
+
+
 @dataclass
 class Response:
     status: int
     body: bytes = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
     reset: bool = False
+    stream: BodyStream | None = None  # when set, the body is this, not ``body``
+
+    @property
+    def length(self) -> int:
+        return self.stream.size if self.stream is not None else len(self.body)
 
     def header(self, name: str) -> str | None:
         lowered = name.lower()
