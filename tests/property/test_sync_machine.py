@@ -36,7 +36,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -85,6 +85,7 @@ class Op(StrEnum):
 
 
 WRITES = (Op.UPDATE, Op.PATCH, Op.DELETE)
+PUSHING = (Entry.PUSH, Entry.SYNC, Entry.WATCH)  # a plain pull sends no write
 # Whole-request failures that name no message: the emulator's default 404 body is CMN-102
 # about [path] (an unrouted path), the bare one has no errorCode at all; a 405 says the
 # method is not supported. None of them is evidence that a message is gone.
@@ -238,6 +239,20 @@ class SyncMachine(RuleBasedStateMachine):
         self.engine.dispose()
         self.engine = open_database(self.config.database.path)
 
+    def _faulty_run(self, spec: dict[str, Any], entry: Entry) -> None:
+        """Run `entry` with one targeted fault rule active; note (in hypothesis' statistics)
+        whether any request of its operation was made, i.e. whether the rule could bite."""
+        operation = spec["operation"]
+        before = self.emu.counters.by_operation[operation]
+        self.emu.fault_rules.add(spec)
+        try:
+            self._run(entry, faults=True)
+        finally:
+            self.emu.fault_rules.clear()
+        reached = self.emu.counters.by_operation[operation] > before
+        kind = spec.get("status", spec.get("after_write"))
+        event(f"{operation} {kind} in {entry}: {'hit' if reached else 'not reached'}")
+
     def _provoke(self, op: Op, i: int) -> int:
         """Make the local edit that has the next push send `op` for message `i`."""
         mid = self.ids[i]
@@ -344,29 +359,26 @@ class SyncMachine(RuleBasedStateMachine):
         bare=st.booleans(),
         times=st.integers(1, 3),
         i=st.integers(0, N - 1),
-        entry=st.sampled_from(Entry),
+        data=st.data(),
     )
     def whole_request_fault(
-        self, fault: tuple[Op, int], bare: bool, times: int, i: int, entry: Entry
+        self, fault: tuple[Op, int], bare: bool, times: int, i: int, data: st.DataObject
     ) -> None:
         """The next `times` requests of one operation fail as a whole (404 or 405): no
         message is named, so nothing may be taken as purged and no edit dropped."""
         op, status = fault
+        entry = data.draw(st.sampled_from(Entry if op is Op.READ else PUSHING), label="entry")
         self._provoke(op, i)
         spec: dict[str, Any] = {"operation": op.value, "status": status, "times": times}
         if bare and status == 404:
             spec["body"] = BARE_404
-        self.emu.fault_rules.add(spec)
-        try:
-            self._run(entry, faults=True)
-        finally:
-            self.emu.fault_rules.clear()
+        self._faulty_run(spec, entry)
 
     @rule(
         op=st.sampled_from(WRITES),
         fault=st.sampled_from(AfterWrite),
         i=st.integers(0, N - 1),
-        entry=st.sampled_from(Entry),
+        entry=st.sampled_from(PUSHING),
     )
     def answer_lost_after_write(self, op: Op, fault: AfterWrite, i: int, entry: Entry) -> None:
         """RingCentral performs the write, then the answer is dropped or held back past the
@@ -375,11 +387,7 @@ class SyncMachine(RuleBasedStateMachine):
         spec: dict[str, Any] = {"operation": op.value, "after_write": fault.value}
         if fault is AfterWrite.DELAY:
             spec["delay_ms"] = int(2 * TIMEOUT * 1000)
-        self.emu.fault_rules.add(spec)
-        try:
-            self._run(entry, faults=True)
-        finally:
-            self.emu.fault_rules.clear()
+        self._faulty_run(spec, entry)
 
     @rule(
         op=st.sampled_from(WRITES),
@@ -401,6 +409,7 @@ class SyncMachine(RuleBasedStateMachine):
             pass
         finally:
             self.emu.fault_rules.clear()
+            event(f"crash after {op.value}: {'died' if dying.died else 'no write sent'}")
             self._restart()
         if then is AfterCrash.UNDO_TRASH:
             self.local_availability(i, "Alive")
