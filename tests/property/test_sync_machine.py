@@ -17,12 +17,27 @@ RingCentral's harsher readings (issue 10) are rules too: tokens invalidated and 
 with ``CMN-101``, record-bounded FSync frames and capped FSyncs, capped ISyncs
 (``olderRecordsExist``), a lone surrogate in a record's text, and the user's SQL committed
 by another connection between the pull's read and its writes (or, on the engine's own
-connection, after a stale read). After *every* step, whatever happened:
+connection, after a stale read).
+
+Targeted faults go through the emulator's own fault rules (``/_emulator/faults``, in-process
+`Emulator.fault_rules`), each after the local edit that makes the engine send that
+operation: a whole-request 404 (no message named) on PUT/DELETE/PATCH or on the reads by id
+(the push's verification read before a trash, the pull's re-reads), a 405 on PATCH, and a
+write performed whose answer is then dropped (``after_write: reset``) or held back past the
+client's read timeout (``delay``, met in emulated time: `machine_faults.ClientTimeout`).
+A crash between send and save (the answer dropped and the process killed on the spot, so
+the push journal holds the write) is followed by the user's SQL on the same message (undo
+the trash, mark read/unread) and a plain pull, a watch sweep, a push or a sync. Plain
+pulls, pushes and watch sweeps also run alone. After *every* step, whatever happened:
 
 * a row the user deleted never comes back;
-* nothing is Purged locally (as the engine's base) that RingCentral did not purge;
+* nothing is Purged locally (as the engine's base, or at all unless the user asked) that
+  RingCentral did not purge (the emulator's record: gone from its store, or Purged);
 * a user's edit of a field nobody changed remotely is still local, or a conflict row says
   why not.
+
+And at the end of every run (teardown), one fault-free sync leaves mirror == server.
+The number of examples is ``RCSYNC_MAX_EXAMPLES`` (default 60).
 """
 
 from __future__ import annotations
