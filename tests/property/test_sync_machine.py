@@ -37,6 +37,9 @@ pulls, pushes and watch sweeps also run alone. After *every* step, whatever happ
   why not.
 
 And at the end of every run (teardown), one fault-free sync leaves mirror == server.
+Checked to bite: with any 404 read as "purged" the machine finds a verification read's
+whole-request 404 purging an Alive message; with the pull not settling the push journal it
+finds a read-status edit made after a crashed PUT lost by a plain pull.
 The number of examples is ``RCSYNC_MAX_EXAMPLES`` (default 60).
 """
 
