@@ -13,7 +13,7 @@ alone, has its own.)
     ├── ApiError                 the RingCentral API answered with an error
     │   ├── AuthError            credentials rejected, login needed (run `rcsync login`)
     │   ├── RateLimitedError     429 that could not be waited out
-    │   ├── SyncTokenInvalid     MSG-333: a full resync is needed
+    │   ├── SyncTokenInvalid     MSG-333 or CMN-101 on the sync token: a full resync is needed
     │   ├── ServerError          5xx after bounded retries
     │   ├── AmbiguousWriteError  a trash DELETE may or may not have been applied
     │   ├── MalformedResponse    a 2xx whose body is not what the API documents
@@ -83,7 +83,7 @@ class RateLimitedError(ApiError):
 
 
 class SyncTokenInvalid(ApiError):
-    """MSG-333: the stored sync token is no longer accepted; a full resync is needed."""
+    """MSG-333 (or CMN-101 on syncToken): the stored token is refused; a full resync is needed."""
 
 
 class ServerError(ApiError):
