@@ -53,13 +53,17 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
 
 
+# One encoder for every record: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def dumps(record: Record) -> str:
     """Compact JSON text for ``raw`` (Python's json keeps 64-bit ints exact).
 
     Lone surrogates can only sit inside JSON strings, where their ``\\uXXXX`` escape is
     valid JSON that loads back to the same character: lossless, and storable as UTF-8.
     """
-    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    text = _ENCODER.encode(record)
     return text if text.isascii() else _SURROGATE.sub(_escape, text)
 
 
@@ -120,6 +124,8 @@ def _optional_int(value: Any) -> int | None:
 
 def _text(value: Any) -> str | None:
     """A text column: unknown strings are stored as-is, other JSON values as JSON text."""
+    if type(value) is str:  # the common case first, without the ABC checks below
+        return value if value.isascii() else storable(value)
     if value is None:
         return None
     if isinstance(value, str):

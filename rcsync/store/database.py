@@ -81,6 +81,17 @@ def _on_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA foreign_keys = ON")
     cur.execute("PRAGMA journal_mode = WAL")
+    # Durability: NORMAL in WAL mode syncs at checkpoints, not at each commit. An
+    # application crash loses nothing committed; a power cut may roll back our last few
+    # transactions but never corrupts the file. That is enough for what this connection
+    # writes: pulled rows come back from RingCentral (the cursor rolls back with them,
+    # since both commit together); a push's journal entry lost that way only means its
+    # edit, still pending (local IS NOT base), is sent again, which is harmless. A user's
+    # edit is never at risk from this: it commits through the user's own connection, at
+    # that connection's own synchronous level (FULL in the sqlite3 shell). OFF is not used: a
+    # power cut during a checkpoint could then corrupt the file, edits included. (With
+    # WAL+NORMAL a first pull's commits are cheap already: fewer, larger transactions
+    # measured no faster, so each page still commits with its cursor.)
     cur.execute("PRAGMA synchronous = NORMAL")
     cur.close()
 
