@@ -88,6 +88,9 @@ class Emulator:
         self.counters = Counters()
         self._rng = random.Random(f"faults-{seed}")
         self._lock = threading.RLock()
+        from .gateway import Gateway  # imported here: gateway → server → app
+
+        self.gateway = Gateway(self)
 
     @property
     def base_url(self) -> str:
@@ -103,6 +106,7 @@ class Emulator:
         rate_limits: bool | dict[str, Any] | None = None,
         faults: dict[str, float] | None = None,
         access_token_ttl: int | None = None,
+        websocket: dict[str, Any] | None = None,
         **sync_options: Any,
     ) -> dict[str, Any]:
         """Change behaviour at run time (same as ``PUT /_emulator/config``); returns the config.
@@ -110,9 +114,14 @@ class Emulator:
         ``rate_limits``: true/false, or ``{"enabled", "window", "penalty", "limits": {group: n}}``.
         ``sync_options``: ``invalid_sync_token_code``, ``sync_frame``, ``isync_max_records``
         (see `sync`); checked before anything else changes.
+        ``websocket``: the gateway's limits and timeouts (see `gateway_protocol.Limits`).
         """
         with self._lock:
             self.sync.configure(**sync_options)
+            if websocket is not None:
+                if not isinstance(websocket, dict):
+                    raise ValueError("websocket must be an object")
+                self.gateway.configure(websocket)
             if isinstance(rate_limits, bool):
                 self.limiter.configure(enabled=rate_limits)
             elif isinstance(rate_limits, dict):
@@ -145,6 +154,7 @@ class Emulator:
                 "latency_ms": self.faults.latency_ms,
             },
             "access_token_ttl": self.auth.access_ttl,
+            "websocket": self.gateway.limits.describe(),
             **self.sync.config(),
         }
 
@@ -211,7 +221,7 @@ class Emulator:
         self, route: Route, request: Request
     ) -> tuple[Response | None, list[tuple[str, str]]]:
         """Auth, rate limit and error faults; (error response or None, rate-limit headers)."""
-        if route.group == "Auth":
+        if route.group == "Auth" and route.operation != "authWsToken":
             key = f"client:{Auth.client_of(request.headers.get('authorization')) or '-'}"
         else:
             try:
@@ -237,7 +247,12 @@ class Emulator:
                     "Resource for parameter [extensionId] is not found",
                     "extensionId",
                 ), []
-            key = f"user:{CLIENT_ID}:{session.owner_id}"
+            # wstoken is bearer-authenticated but counts in the Auth group with token refresh.
+            key = (
+                f"client:{CLIENT_ID}"
+                if route.group == "Auth"
+                else f"user:{CLIENT_ID}:{session.owner_id}"
+            )
         verdict = self.limiter.check(key, route.group)
         if not verdict.allowed:
             return api_error(429, "CMN-301", "Request rate exceeded"), verdict.headers()
@@ -263,6 +278,12 @@ class Emulator:
                     self.auth.check_client(request.headers.get("authorization"))
                     self.auth.revoke(request.form().get("token") or request.one("token") or "")
                     return Response(200)
+                case "authWsToken":
+                    return self.gateway.issue_token(
+                        self.auth.check_bearer(
+                            request.headers.get("authorization"), request.one("access_token")
+                        )
+                    )
                 case "readExtension":
                     return json_response(200, self.extension_info())
                 case "listMessages":

@@ -27,6 +27,10 @@ Extensions:
 - ``POST /_emulator/retention`` ``{"before": iso}``: physically drop messages created
   before that time (RingCentral's retention), → ``{"dropped": n}``
 - ``POST /_emulator/clock`` ``{"advance": s}``: move a `FakeClock` forward (409 otherwise)
+- ``GET /_emulator/ws`` → ``{"connections": n, "subscriptions": [SubscriptionInfo +
+  "connected", "missed", "ownerId"]}``; ``POST /_emulator/ws/drop`` cuts every WebSocket
+  connection without a close frame (sessions stay recoverable) → ``{"dropped": n}``;
+  ``PUT /_emulator/config`` ``{"websocket": {...}}`` sets the gateway's limits (`gateway`)
 - ``GET /_emulator/rate-limit-log`` → ``{"events": [{"at", "key", "group", "outcome"}]}``
   every rate-limit decision since the last reconfiguration (outcome ``ok``, ``throttled``
   or ``penalty`` = sent during a running penalty)
@@ -110,6 +114,10 @@ def _dispatch(emu: Emulator, request: Request, body: Any) -> Response:
             return json_response(200, {"generation": emu.sync.generation})
         case ("POST", "/_emulator/retention"):
             return json_response(200, {"dropped": store.drop_before(parse_iso(body["before"]))})
+        case ("GET", "/_emulator/ws"):
+            return json_response(200, emu.gateway.snapshot())
+        case ("POST", "/_emulator/ws/drop"):
+            return json_response(200, {"dropped": emu.gateway.drop_all()})
         case ("POST", "/_emulator/clock"):
             if not isinstance(emu.clock, FakeClock):
                 return api_error(409, "EMU-409", "the emulator runs on the system clock")

@@ -17,6 +17,7 @@ _ACCT = r"/restapi/v1\.0/account/(?P<account>[^/]+)/extension/(?P<extension>[^/]
 _TABLE: list[tuple[str, re.Pattern[str], str, str]] = [
     ("POST", re.compile(r"^/restapi/oauth/token$"), "getToken", "Auth"),
     ("POST", re.compile(r"^/restapi/oauth/revoke$"), "revokeToken", "Auth"),
+    ("POST", re.compile(r"^/restapi/oauth/wstoken$"), "authWsToken", "Auth"),
     ("GET", re.compile(f"^{_ACCT}$"), "readExtension", "Light"),
     ("GET", re.compile(f"^{_ACCT}/message-store/?$"), "listMessages", "Light"),
     ("DELETE", re.compile(f"^{_ACCT}/message-store/?$"), "deleteMessageByFilter", "Medium"),

@@ -305,7 +305,9 @@ def start(
     url = f"http://[{host}]:{bound}" if ":" in host else f"http://{host}:{bound}"
     emulator.base_url = url
     server = RunningServer(url, listener)
-    hooks = {token.lower(): hook for token, hook in (upgrades or {}).items()}
+    if upgrades is None:  # by default the emulator serves its WebSocket gateway
+        upgrades = {"websocket": emulator.gateway.upgrade}
+    hooks = {token.lower(): hook for token, hook in upgrades.items()}
     server.thread = threading.Thread(
         target=server._accept_loop, args=(emulator, hooks), name="rcsync-emulator", daemon=True
     )

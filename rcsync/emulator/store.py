@@ -28,7 +28,7 @@ import random
 import threading
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +55,12 @@ from .times import format_ms, parse_iso
 
 _CACHE_LIMIT = 100_000
 _QUERY_CACHE = 8
+
+
+# A store listener: callback(extension_id, event, message_ids), event one of "new",
+# "updated", "deleted", "extension-added", "extension-removed". Called after the change,
+# still under the store lock, so it must only record or enqueue (the WebSocket gateway does).
+Listener = Callable[[str, str, list[int]], None]
 
 
 class StoreError(ValueError):
@@ -95,6 +101,7 @@ class Store:
         self._rng = random.Random(f"arrivals-{world.seed}")
         self._render_cache: dict[int, tuple[int, int, int, bytes]] = {}
         self._queries: dict[tuple[Any, ...], array[int]] = {}
+        self._listeners: list[Listener] = []
 
     def now_ms(self) -> int:
         return int(self.clock.now() * 1000)
@@ -239,6 +246,17 @@ class Store:
 
     # -- changes ----------------------------------------------------------------------------
 
+    def add_listener(self, callback: Listener) -> None:
+        """Call `callback` after every change (see `Listener`)."""
+        with self.lock:
+            self._listeners.append(callback)
+
+    def _notify(self, event: str, message_ids: list[int]) -> None:
+        if not message_ids:
+            return
+        for callback in list(self._listeners):
+            callback(self.world.profile.extension_id, event, message_ids)
+
     def _touch(self, slot: int) -> None:
         now = self.now_ms()
         self.cols.lmt[slot] = now
@@ -254,6 +272,7 @@ class Store:
                 return False
             self.cols.read[slot] = value
             self._touch(slot)
+            self._notify("updated", [self.cols.ids[slot]])
             return True
 
     def delete_step(self, slot: int, *, purge: bool = False) -> None:
@@ -264,6 +283,7 @@ class Store:
             if current != target:
                 self.cols.avail[slot] = target
                 self._touch(slot)
+                self._notify("deleted", [self.cols.ids[slot]])
 
     def set_availability(self, slot: int, availability: str, *, remote: bool = False) -> bool:
         """PATCH semantics (only Alive from Deleted) or, with `remote`, any change but un-purge."""
@@ -278,6 +298,7 @@ class Store:
                 raise StoreError("only restoring (availability Alive) is supported")
             self.cols.avail[slot] = target
             self._touch(slot)
+            self._notify("updated" if target == ALIVE else "deleted", [self.cols.ids[slot]])
             return True
 
     def remote_edit(
@@ -343,12 +364,15 @@ class Store:
                 now = self.now_ms()
                 slot = self._add_slot(self.next_id(), now, now, kind, direction, 0, ALIVE, contact)
                 out.append(dict(json.loads(self.record_bytes(slot))))
+            self._notify("new", [int(r["id"]) for r in out])
             return out
 
     def inject(self, records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         """Records as given (ids, times, fields kept); attachments get matching content."""
         with self.lock:
-            return [self._inject_one(r) for r in records]
+            out = [self._inject_one(r) for r in records]
+            self._notify("new", [int(r["id"]) for r in out])
+            return out
 
     def _inject_one(self, record: dict[str, Any]) -> dict[str, Any]:
         now = self.now_ms()
