@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 from websockets.datastructures import Headers
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request as WsRequest
-from websockets.protocol import State
+from websockets.protocol import Protocol, Side, State
 from websockets.server import ServerProtocol
 
 from . import gateway_protocol as wsg
@@ -138,9 +138,9 @@ class Gateway:
             skip = {"date", "server", "content-length"}
             headers = [(k, v) for k, v in handshake.headers.raw_items() if k.lower() not in skip]
             return Response(handshake.status_code, handshake.body or b"", headers)
-        protocol.send_response(handshake)
-        protocol.data_to_send()  # h11 writes the 101 itself (with the headers below)
-        link = _Link(self, protocol)
+        # h11 writes the 101 itself (with the headers below); from here a plain server-side
+        # Protocol frames the connection (ServerProtocol's parser would expect a handshake).
+        link = _Link(self, Protocol(Side.SERVER))
         self._open(link, request.one("access_token"), request.one("wsc"))
         skip = {"date", "server"}
         headers = [(k, v) for k, v in handshake.headers.raw_items() if k.lower() not in skip]
@@ -415,7 +415,7 @@ _EXTENSION_EVENTS = frozenset({StoreEvent.EXTENSION_ADDED, StoreEvent.EXTENSION_
 class _Link:
     """One WebSocket connection: its socket loop, outbox and timers."""
 
-    def __init__(self, gateway: Gateway, protocol: ServerProtocol) -> None:
+    def __init__(self, gateway: Gateway, protocol: Protocol) -> None:
         self.gateway = gateway
         self.protocol = protocol
         self.session: _Session | None = None
