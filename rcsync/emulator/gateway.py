@@ -497,9 +497,12 @@ class _Link:
     def _flush(self, sock: socket.socket) -> None:
         while self._outbox and self.protocol.state is State.OPEN:
             self.protocol.send_text(self._outbox.popleft().encode())
-        data = b"".join(self.protocol.data_to_send())
-        if data:
-            sock.sendall(data)
+        for data in self.protocol.data_to_send():
+            if data:
+                sock.sendall(data)
+            else:  # the protocol's end-of-stream signal: half-close so the client sees EOF
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_WR)
 
     def _receive(self, data: bytes) -> bool:
         """Feed bytes (b"" = EOF) to the protocol; False when the peer is gone."""

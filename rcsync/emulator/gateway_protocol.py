@@ -106,17 +106,17 @@ class Limits:
         for name, value in values.items():
             if name not in known:
                 raise ValueError(f"unknown websocket setting {name!r}")
-            default = getattr(Limits, name)
-            if isinstance(default, bool):
+            kind = known[name].type  # "bool" | "int" | "float" (annotations are strings)
+            if kind == "bool":
                 if not isinstance(value, bool):
                     raise ValueError(f"websocket {name} must be true or false")
             elif isinstance(value, bool) or not isinstance(value, int | float):
                 raise ValueError(f"websocket {name} must be a number")
             elif not math.isfinite(value) or value <= 0:
                 raise ValueError(f"websocket {name} must be positive")
-            elif isinstance(default, int) and not float(value).is_integer():
+            elif kind == "int" and not float(value).is_integer():
                 raise ValueError(f"websocket {name} must be a whole number")
-            checked[name] = type(default)(value)
+            checked[name] = {"bool": bool, "int": int}.get(str(kind), float)(value)
         for name, value in checked.items():
             setattr(self, name, value)
 
