@@ -4,6 +4,7 @@ sync client (the protocol as RingCentral's guide documents it; see ACCOUNT-PUSH-
 from __future__ import annotations
 
 import json
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -12,8 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
 from websockets.sync.client import ClientConnection, connect
+from websockets.uri import parse_uri
 
 from rcsync.emulator import Emulator, serve
 
@@ -423,3 +427,23 @@ def test_websocket_config_is_validated(gw: Gateway) -> None:
         answer = gw.http.put("/_emulator/config", json={"websocket": bad})
         assert answer.status_code == 400, bad
     assert gw.http.get("/_emulator/config").json()["websocket"]["idle_timeout"] == 1800
+
+
+def test_a_client_that_never_pongs_is_cut(gw: Gateway) -> None:
+    """Sans-I/O client: it parses the server's frames but never sends its automatic pongs."""
+    gw.config(ping_interval=0.2, pong_timeout=0.3)
+    token = gw.wstoken()
+    client = ClientProtocol(parse_uri(f"{token['uri']}?access_token={token['ws_access_token']}"))
+    host, port = gw.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=WAIT) as sock:
+        client.send_request(client.connect())
+        sock.sendall(b"".join(client.data_to_send()))
+        started = time.monotonic()
+        opcodes: list[Opcode] = []
+        while (data := sock.recv(65536)) and time.monotonic() < started + WAIT:
+            client.receive_data(data)
+            opcodes += [e.opcode for e in client.events_received() if isinstance(e, Frame)]
+        elapsed = time.monotonic() - started
+    assert opcodes[:2] == [Opcode.TEXT, Opcode.PING]  # ConnectionDetails, then a ping
+    assert Opcode.CLOSE not in opcodes  # cut, not closed
+    assert 0.4 <= elapsed < 2.0
