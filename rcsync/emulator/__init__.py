@@ -1,7 +1,7 @@
 """rcsync.emulator: an in-memory RingCentral message store with RingCentral's REST API.
 
 Faithful to ``rc-public-openapi.yml`` for the operations it serves (token/revoke, extension
-info, list/get/put/patch/delete messages, delete by filter, attachment content, message
+info and list, list/get/put/patch/delete messages, delete by filter, attachment content, message
 sync), with RingCentral's auth rules, rate limits, error bodies and batch formats, plus a
 control API for tests (see `control`). Use it in-process::
 
@@ -14,10 +14,11 @@ or over real HTTP on loopback::
         print(server.url)
 
 Module map: `clock` (time), `data` (seeded history), `media` (attachment bytes), `records`
-(JSON rendering), `store` (state, transitions, change log), `sync` (FSync/ISync tokens),
-`auth`, `ratelimit`, `routes`, `reading`/`writing`/`content` (operations), `bulk` (207
-formats), `targeted` (fault rules), `app` (composition), `control`, `transport` (httpx),
-`server` (HTTP/1.1 over h11).
+(JSON rendering), `store` (state, transitions, change log, change listeners), `account`
+(the extensions, one store each), `sync` (FSync/ISync tokens), `auth`, `ratelimit`,
+`routes`, `reading`/`writing`/`content`/`extensions` (operations), `bulk` (207 formats),
+`targeted` (fault rules), `app` (composition), `control`, `transport` (httpx), `server`
+(HTTP/1.1 over h11).
 """
 
 from __future__ import annotations

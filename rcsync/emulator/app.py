@@ -8,6 +8,14 @@ operation → authenticate (401) → rate limit (429, headers on every answer) �
 after-write rule (the change is applied, then the connection drops or the answer is held
 back: the client cannot tell whether its write happened, as in reality). The control API
 (``/_emulator/…``) bypasses all of that and is not counted.
+
+An account (`account`) holds ``extensions`` users; ``store``, ``sync`` and ``world`` are
+extension 101's (the admin, the login of ``emulator-jwt``). A path's ``{extensionId}`` is
+resolved after authentication: ``~`` is the login, an unknown or deleted id is 404
+``CMN-102``, and a plain user reaching another extension's messages is 403 ``CMN-408``
+naming the spec's user permission (``ReadMessages`` / ``EditMessages``); extension info and
+the extension list are open to every user (the company directory). Rate limits count per
+app and login, so every extension an admin reaches draws on one budget, as RingCentral's do.
 """
 
 from __future__ import annotations
@@ -21,20 +29,39 @@ from typing import Any
 
 import httpx
 
-from . import reading, writing
-from .auth import CLIENT_ID, Auth, AuthFailure
+from . import extensions, reading, writing
+from .account import Account, Extension, ExtensionStatus, ExtensionType
+from .auth import CLIENT_ID, USER_JWT_ASSERTION, Auth, AuthFailure, Session
 from .clock import Clock, SystemClock
 from .content import read_content
-from .data import World
 from .ratelimit import RateLimiter
-from .records import Renderer
 from .routes import Route, method_not_allowed, resolve
-from .store import Store
-from .sync import SyncService
+from .store import Listener
 from .targeted import AfterWrite, FaultBook, Rule
-from .wire import ApiFailure, Request, Response, api_error, json_response, oauth_error
+from .wire import (
+    ApiFailure,
+    Request,
+    Response,
+    api_error,
+    error_body,
+    json_response,
+    oauth_error,
+)
 
 _BEARER_CODES = {"OAU-128": "TokenExpired", "OAU-213": "TokenInvalid"}
+_USER_NUMBER = "102"  # the plain user emulator-user-jwt logs in as
+#: The user permission (spec ``x-user-permission``) each message operation needs over the
+#: extension it names; readExtension/listExtensions need ReadExtensions, which every user has.
+_MESSAGE_PERMISSION = {
+    "listMessages": "ReadMessages",
+    "readMessage": "ReadMessages",
+    "readMessageContent": "ReadMessages",
+    "syncMessages": "ReadMessages",
+    "updateMessage": "EditMessages",
+    "patchMessage": "EditMessages",
+    "deleteMessage": "EditMessages",
+    "deleteMessageByFilter": "EditMessages",
+}
 
 
 @dataclass
@@ -75,14 +102,18 @@ class Emulator:
         rate_limits: bool = True,
         clock: Clock | None = None,
         base_url: str = "https://platform.ringcentral.com",
+        extensions: int = 1,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         self.seed = seed
-        self.world = World(seed)
-        self.store = Store(self.world, self.clock, Renderer(self.world, base_url), messages)
-        self.auth = Auth(self.clock, self.world.profile.extension_id)
+        self.account = Account(seed, self.clock, base_url, messages, extensions)
+        admin = self.account.admin
+        self.world = admin.store.world
+        self.store = admin.store
+        self.sync = admin.sync
+        self.auth = Auth(self.clock, admin.profile.extension_id)
+        self._grant_user_jwt()
         self.limiter = RateLimiter(self.clock, enabled=rate_limits)
-        self.sync = SyncService(self.store)
         self.faults = Faults()
         self.fault_rules = FaultBook()
         self.counters = Counters()
@@ -98,7 +129,39 @@ class Emulator:
 
     @base_url.setter
     def base_url(self, value: str) -> None:
-        self.store.set_base_url(value)
+        self.account.set_base_url(value)
+
+    # -- the account --------------------------------------------------------------------------
+
+    def add_listener(self, callback: Listener) -> None:
+        """Hear every change of every extension's store (see `store`)."""
+        self.store.add_listener(callback)
+
+    def add_extensions(
+        self,
+        count: int = 1,
+        messages: int | None = None,
+        type: ExtensionType = ExtensionType.USER,
+        status: ExtensionStatus = ExtensionStatus.ENABLED,
+    ) -> list[Extension]:
+        """New users (numbers after the last), each with `messages` of history (default:
+        as many as every extension got at the start)."""
+        with self._lock:
+            added = self.account.add(count, messages, type, status)
+            self._grant_user_jwt()
+            return added
+
+    def delete_extension(self, extension_id: int) -> Extension:
+        """Delete a user with their messages; their tokens stop working (KeyError: unknown)."""
+        with self._lock:
+            removed = self.account.remove(extension_id)
+            self.auth.forget_owner(removed.profile.extension_id)
+            return removed
+
+    def _grant_user_jwt(self) -> None:
+        user = self.account.by_number(_USER_NUMBER)
+        if user is not None and USER_JWT_ASSERTION not in self.auth.assertions:
+            self.auth.assertions[USER_JWT_ASSERTION] = user.profile.extension_id
 
     def configure(
         self,
@@ -183,12 +246,12 @@ class Emulator:
             return self._count(response)
         with self._lock:
             self.counters.by_operation[route.operation] += 1
-            refused, verdict_headers = self._guarded(route, request)
-        response = refused if refused is not None else self._serve(route, request)
+            refused, verdict_headers, target = self._guarded(route, request)
+        response = refused if refused is not None else self._serve(route, request, target)
         response.headers.extend(verdict_headers)
         return self._count(response)
 
-    def _serve(self, route: Route, request: Request) -> Response:
+    def _serve(self, route: Route, request: Request, target: Extension | None) -> Response:
         """A request that passed auth and rate limits: faults around the operation."""
         if self.faults.latency_ms:
             time.sleep(self.faults.latency_ms / 1000)
@@ -196,7 +259,7 @@ class Emulator:
         if rule is not None and rule.after_write is None:
             return rule.answer()
         with self._lock:
-            response = self._perform(route, request)
+            response = self._perform(route, request, target)
             if self.faults.reset_rate and self._rng.random() < self.faults.reset_rate:
                 response.reset = True
         if rule is not None:
@@ -219,8 +282,10 @@ class Emulator:
 
     def _guarded(
         self, route: Route, request: Request
-    ) -> tuple[Response | None, list[tuple[str, str]]]:
-        """Auth, rate limit and error faults; (error response or None, rate-limit headers)."""
+    ) -> tuple[Response | None, list[tuple[str, str]], Extension | None]:
+        """Auth, the path's extension, rate limit and error faults: (error response or None,
+        rate-limit headers, the extension the path names or None for account-wide ones)."""
+        target: Extension | None = None
         if route.group == "Auth" and route.operation != "authWsToken":
             key = f"client:{Auth.client_of(request.headers.get('authorization')) or '-'}"
         else:
@@ -229,24 +294,11 @@ class Emulator:
                     request.headers.get("authorization"), request.one("access_token")
                 )
             except AuthFailure as failure:
-                body = api_error(failure.status, failure.code, failure.message)
-                if failure.code in _BEARER_CODES:
-                    body = json_response(
-                        401,
-                        {
-                            "errorCode": _BEARER_CODES[failure.code],
-                            "message": failure.message,
-                            "errors": [{"errorCode": failure.code, "message": failure.message}],
-                        },
-                    )
-                return body, []
-            if not self._ids_match(route):
-                return api_error(
-                    404,
-                    "CMN-102",
-                    "Resource for parameter [extensionId] is not found",
-                    "extensionId",
-                ), []
+                return _bearer_error(failure), [], None
+            resolved = self._target(route, session)
+            if isinstance(resolved, Response):
+                return resolved, [], None
+            target = resolved
             # wstoken is bearer-authenticated but counts in the Auth group with token refresh.
             key = (
                 f"client:{CLIENT_ID}"
@@ -255,21 +307,38 @@ class Emulator:
             )
         verdict = self.limiter.check(key, route.group)
         if not verdict.allowed:
-            return api_error(429, "CMN-301", "Request rate exceeded"), verdict.headers()
+            return api_error(429, "CMN-301", "Request rate exceeded"), verdict.headers(), None
         if self.faults.error_rate and self._rng.random() < self.faults.error_rate:
             if self._rng.random() < 0.5:
-                return api_error(503, "CMN-201", "Service Temporary Unavailable"), verdict.headers()
-            return api_error(500, "CMN-203", "Internal Server Error"), verdict.headers()
-        return None, verdict.headers()
+                unavailable = api_error(503, "CMN-201", "Service Temporary Unavailable")
+            else:
+                unavailable = api_error(500, "CMN-203", "Internal Server Error")
+            return unavailable, verdict.headers(), None
+        return None, verdict.headers(), target
 
-    def _ids_match(self, route: Route) -> bool:
-        profile = self.world.profile
-        return route.params.get("account", "~") in ("~", profile.account_id) and route.params.get(
-            "extension", "~"
-        ) in ("~", profile.extension_id)
+    def _target(self, route: Route, session: Session) -> Extension | Response | None:
+        """The extension a path names (None: an account-wide path), or the error answer."""
+        login = self.account.get(int(session.owner_id))
+        if login is None:  # its sessions die with it; a race with a delete ends here
+            return _bearer_error(AuthFailure(401, "invalid_request", "OAU-213", "Token not found"))
+        if route.params.get("account", "~") not in ("~", login.profile.account_id):
+            return _extension_not_found()
+        raw = route.params.get("extension")
+        if raw is None:
+            return None
+        if raw == "~":
+            return login
+        target = self.account.get(int(raw)) if raw.isascii() and raw.isdigit() else None
+        if target is None or str(target.id) != raw:
+            return _extension_not_found()
+        permission = _MESSAGE_PERMISSION.get(route.operation)
+        if permission is not None and not self.account.may_reach(login, target):
+            return _permission_required(permission)
+        return target
 
-    def _perform(self, route: Route, request: Request) -> Response:
-        store, ids = self.store, route.params.get("ids", "")
+    def _perform(self, route: Route, request: Request, target: Extension | None) -> Response:
+        ext = target or self.account.admin
+        store, ids = ext.store, route.params.get("ids", "")
         try:
             match route.operation:
                 case "getToken":
@@ -285,13 +354,15 @@ class Emulator:
                         )
                     )
                 case "readExtension":
-                    return json_response(200, self.extension_info())
+                    return extensions.read_extension(self.account, ext)
+                case "listExtensions":
+                    return extensions.list_extensions(request, self.account)
                 case "listMessages":
                     return reading.list_messages(request, store)
                 case "readMessage":
                     return reading.read_message(request, store, ids)
                 case "syncMessages":
-                    return reading.sync_messages(request, store, self.sync)
+                    return reading.sync_messages(request, store, ext.sync)
                 case "updateMessage" | "patchMessage":
                     return writing.update_message(
                         request, store, ids, patch=route.operation == "patchMessage"
@@ -312,22 +383,36 @@ class Emulator:
         return json_response(200, self.auth.grant(request.form()), [("Cache-Control", "no-store")])
 
     def extension_info(self) -> dict[str, Any]:
-        """`GetExtensionInfoResponse` of the signed-in extension (the fields a client needs)."""
-        p = self.world.profile
-        base = self.base_url
-        return {
-            "uri": f"{base}/restapi/v1.0/account/{p.account_id}/extension/{p.extension_id}",
-            "id": int(p.extension_id),
-            "extensionNumber": p.extension_number,
-            "name": p.name,
-            "type": "User",
-            "status": "Enabled",
-            "contact": {
-                "firstName": p.first_name,
-                "lastName": p.last_name,
-                "email": p.email,
-                "businessPhone": p.phone,
-            },
-            "account": {"id": p.account_id, "uri": f"{base}/restapi/v1.0/account/{p.account_id}"},
-            "hidden": False,
-        }
+        """`GetExtensionInfoResponse` of extension 101 (the admin JWT's login)."""
+        return self.account.admin.info(self.base_url)
+
+
+def _bearer_error(failure: AuthFailure) -> Response:
+    if failure.code not in _BEARER_CODES:
+        return api_error(failure.status, failure.code, failure.message)
+    return json_response(
+        401,
+        {
+            "errorCode": _BEARER_CODES[failure.code],
+            "message": failure.message,
+            "errors": [{"errorCode": failure.code, "message": failure.message}],
+        },
+    )
+
+
+def _extension_not_found() -> Response:
+    return api_error(
+        404, "CMN-102", "Resource for parameter [extensionId] is not found", "extensionId"
+    )
+
+
+def _permission_required(permission: str) -> Response:
+    """RingCentral's 403 when the login's role lacks a user permission over the target."""
+    message = (
+        f"In order to call this API endpoint, user needs to have [{permission}] permission "
+        "for requested resource."
+    )
+    body = error_body("CMN-408", message)
+    body["permissionName"] = permission
+    body["errors"] = [{**body["errors"][0], "permissionName": permission}]
+    return json_response(403, body)

@@ -1,16 +1,19 @@
 """OAuth sessions: RingCentral's token endpoint rules, in memory.
 
 - Client authentication: HTTP Basic ``emulator-client:emulator-secret`` (else 401 ``OAU-146``).
-- Grants: JWT bearer (assertion ``emulator-jwt``), the legacy password grant (``+15550100``
-  / extension ``101`` / ``emulator-password``; RingCentral retired it in 2024 but older
-  samples use it), and ``refresh_token``. Wrong credentials → 400 ``invalid_grant`` ``OAU-140``.
+- Grants: JWT bearer (assertion ``emulator-jwt`` = extension 101, the account's super
+  admin; ``emulator-user-jwt`` = extension 102, a plain user, when the account has it), the
+  legacy password grant (``+15550100`` / extension ``101`` / ``emulator-password``;
+  RingCentral retired it in 2024 but older samples use it), and ``refresh_token``. Wrong
+  credentials → 400 ``invalid_grant`` ``OAU-140``.
 - Lifetimes: access 3600 s (``access_token_ttl`` honoured within 600..3600; the emulator's
   configured TTL caps it so tests can shorten it), refresh 604800 s (``refresh_token_ttl``
   up to 30 days).
 - Refresh tokens are single-use and rotated: a refresh issues a new pair and invalidates the
   old access token; presenting the old refresh token again → 400 ``invalid_grant``
   ``OAU-213`` "Token not found"; an expired one → ``OAU-210`` "Token expired".
-- Revoke ends the whole session (access and refresh).
+- Revoke ends the whole session (access and refresh). Deleting an extension ends all of its
+  sessions (its tokens then answer ``OAU-213``) and its JWT stops granting (``OAU-140``).
 - API calls: missing ``Authorization`` → 401 ``CMN-405``; unparsable token → 401 ``OAU-149``;
   expired → 401 ``OAU-128``; revoked or replaced → 401 ``OAU-213``.
 """
@@ -26,6 +29,7 @@ from .clock import Clock
 CLIENT_ID = "emulator-client"
 CLIENT_SECRET = "emulator-secret"
 JWT_ASSERTION = "emulator-jwt"
+USER_JWT_ASSERTION = "emulator-user-jwt"
 USERNAME = "+15550100"
 EXTENSION = "101"
 PASSWORD = "emulator-password"
@@ -56,11 +60,13 @@ class Session:
 
 
 class Auth:
-    """Issues and checks tokens for one emulated extension."""
+    """Issues and checks tokens; `owner_id` is the extension the admin JWT and the password
+    grant log in as, `assertions` maps every JWT assertion to the extension it logs in as."""
 
     def __init__(self, clock: Clock, owner_id: str) -> None:
         self.clock = clock
         self.owner_id = owner_id
+        self.assertions: dict[str, str] = {JWT_ASSERTION: owner_id}
         self.access_ttl = ACCESS_TTL
         self._by_access: dict[str, Session] = {}
         self._by_refresh: dict[str, Session] = {}
@@ -85,11 +91,12 @@ class Auth:
         """Handle a token request body (client already checked); returns `TokenInfo`."""
         grant_type = form.get("grant_type", "")
         if grant_type == JWT_GRANT:
-            if form.get("assertion") != JWT_ASSERTION:
+            owner = self.assertions.get(form.get("assertion", ""))
+            if owner is None:
                 raise AuthFailure(
                     400, "invalid_grant", "OAU-140", "Invalid resource owner credentials"
                 )
-            return self._issue(form)
+            return self._issue(form, owner)
         if grant_type == "password":
             username = form.get("username", "")
             user, _, ext = username.partition("*")
@@ -98,7 +105,7 @@ class Auth:
                 raise AuthFailure(
                     400, "invalid_grant", "OAU-140", "Invalid resource owner credentials"
                 )
-            return self._issue(form)
+            return self._issue(form, self.owner_id)
         if grant_type == "refresh_token":
             return self._refresh(form)
         raise AuthFailure(400, "unsupported_grant_type", "OAU-250", "Unsupported grant type")
@@ -115,7 +122,9 @@ class Auth:
             1, min(refresh, 2_592_000)
         )
 
-    def _issue(self, form: dict[str, str], session_id: str | None = None) -> dict[str, object]:
+    def _issue(
+        self, form: dict[str, str], owner_id: str, session_id: str | None = None
+    ) -> dict[str, object]:
         access_ttl, refresh_ttl = self._ttls(form)
         now = self.clock.now()
         session = Session(
@@ -124,7 +133,7 @@ class Auth:
             refresh=_PREFIX + secrets.token_urlsafe(24),
             access_expires=now + access_ttl,
             refresh_expires=now + refresh_ttl,
-            owner_id=self.owner_id,
+            owner_id=owner_id,
         )
         self._by_access[session.access] = session
         self._by_refresh[session.refresh] = session
@@ -135,7 +144,7 @@ class Auth:
             "refresh_token": session.refresh,
             "refresh_token_expires_in": refresh_ttl,
             "scope": SCOPE,
-            "owner_id": self.owner_id,
+            "owner_id": owner_id,
             "endpoint_id": form.get("endpoint_id") or "emulator-endpoint",
             "session_id": session.id,
         }
@@ -149,7 +158,7 @@ class Auth:
             raise AuthFailure(400, "invalid_grant", "OAU-210", "Token expired")
         # Single use: the old pair dies now.
         self._kill(session)
-        return self._issue(form, session.id)
+        return self._issue(form, session.owner_id, session.id)
 
     def _kill(self, session: Session) -> None:
         session.revoked = True
@@ -179,6 +188,14 @@ class Auth:
         if now >= session.access_expires:
             raise AuthFailure(401, "invalid_request", "OAU-128", "Access token expired")
         return session
+
+    def forget_owner(self, owner_id: str) -> None:
+        """An extension was deleted: its sessions end and no JWT logs in as it any more."""
+        for session in [s for s in self._by_access.values() if s.owner_id == owner_id]:
+            self._kill(session)
+        for session in [s for s in self._by_refresh.values() if s.owner_id == owner_id]:
+            self._kill(session)
+        self.assertions = {k: v for k, v in self.assertions.items() if v != owner_id}
 
     def expire_all(self) -> None:
         """Every access token issued so far expires now; refresh tokens keep working."""

@@ -2,13 +2,20 @@
 
 JSON in and out; never rate limited, never faulted, not counted. As INTERFACE.md fixes:
 
-- ``GET /_emulator/health`` → ``{"status": "ok", "messages": n}``
-- ``GET /_emulator/messages`` → ``{"records": [...]}`` every record, all availabilities,
-  newest first, as the API renders them
+- ``GET /_emulator/health`` → ``{"status": "ok", "messages": n}`` (n: the whole account)
+- ``GET /_emulator/messages[?extension=ID]`` → ``{"records": [...]}`` every record of that
+  extension, or of every extension when absent, all availabilities, newest first, as the
+  API renders them (each carries its ``extensionId``)
 - ``POST /_emulator/messages`` ``{"count": N}`` (new inbound arrivals, created now) or
-  ``{"records": [...]}`` (kept as given; uris rewritten; attachments get content) →
-  ``{"records": [created...]}``
-- ``PATCH /_emulator/messages/{id}`` ``{"readStatus", "availability"}`` → the record
+  ``{"records": [...]}`` (kept as given; uris rewritten; attachments get content), to
+  extension 101 or to ``"extension": ID`` → ``{"records": [created...]}``
+- ``PATCH /_emulator/messages/{id}`` ``{"readStatus", "availability"}`` → the record,
+  whichever extension holds it
+- ``GET /_emulator/extensions`` → ``{"records": [{"id", "extensionNumber", "name", "type",
+  "status"}]}``; ``POST /_emulator/extensions`` ``{"count": 1, "messages": n, "type":
+  "User", "status": "Enabled"}`` (all optional; ``messages`` defaults to ``--messages``)
+  → 201 ``{"records": [new...]}``; ``DELETE /_emulator/extensions/{id}`` deletes a user and
+  their messages (not extension 101, the admin) → ``{"deleted": record, "messages": n}
 - ``GET`` / ``DELETE /_emulator/requests`` → counters / reset them
 - ``PUT /_emulator/config`` ``{"rate_limits": bool | {"enabled", "window", "penalty",
   "limits": {"Light": 50, ...}}, "faults": {"error_rate", "reset_rate", "latency_ms"},
@@ -38,12 +45,15 @@ Extensions:
 
 from __future__ import annotations
 
+import heapq
 import json
 import re
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from .account import Extension, ExtensionStatus, ExtensionType
 from .clock import FakeClock
-from .store import StoreError
+from .store import Store, StoreError
 from .targeted import FaultSpecError
 from .times import format_ms, parse_iso
 from .wire import Request, Response, api_error, json_response, raw_json
@@ -52,6 +62,7 @@ if TYPE_CHECKING:
     from .app import Emulator
 
 _MESSAGE = re.compile(r"^/_emulator/messages/(\d+)$")
+_EXTENSION = re.compile(r"^/_emulator/extensions/(\d+)$")
 
 
 def _bad(message: str) -> Response:
@@ -67,6 +78,8 @@ def handle_control(emu: Emulator, request: Request) -> Response:
         return _dispatch(emu, request, body)
     except FaultSpecError as exc:
         return _bad(str(exc))
+    except _UnknownExtension as exc:
+        return api_error(404, "EMU-404", f"no extension {exc.args[0]}")
     except (KeyError, ValueError, TypeError, StoreError) as exc:
         return _bad(f"{type(exc).__name__}: {exc}")
 
@@ -76,15 +89,24 @@ def _dispatch(emu: Emulator, request: Request, body: Any) -> Response:
     store = emu.store
     match (method, path):
         case ("GET", "/_emulator/health"):
-            return json_response(200, {"status": "ok", "messages": len(store)})
+            return json_response(200, {"status": "ok", "messages": emu.account.total_messages()})
         case ("GET", "/_emulator/messages"):
-            with store.lock:
-                rows = b",".join(store.record_bytes(s) for s in reversed(list(store.all_slots())))
-            return raw_json(200, b'{"records":[' + rows + b"]}")
+            return _list_messages(emu, request.one("extension"))
         case ("POST", "/_emulator/messages"):
+            store = _extension(emu, body.get("extension")).store
             if "records" in body:
                 return json_response(201, {"records": store.inject(body["records"])})
             return json_response(201, {"records": store.arrive(int(body.get("count", 1)))})
+        case ("GET", "/_emulator/extensions"):
+            return json_response(200, {"records": [e.summary() for e in emu.account]})
+        case ("POST", "/_emulator/extensions"):
+            added = emu.add_extensions(
+                int(body.get("count", 1)),
+                None if body.get("messages") is None else int(body["messages"]),
+                ExtensionType(body.get("type", "User")),
+                ExtensionStatus(body.get("status", "Enabled")),
+            )
+            return json_response(201, {"records": [e.summary() for e in added]})
         case ("GET", "/_emulator/rate-limit-log"):
             events = [vars(e) for e in list(emu.limiter.events)]
             return json_response(200, {"events": events})
@@ -113,7 +135,9 @@ def _dispatch(emu: Emulator, request: Request, body: Any) -> Response:
             emu.sync.invalidate()
             return json_response(200, {"generation": emu.sync.generation})
         case ("POST", "/_emulator/retention"):
-            return json_response(200, {"dropped": store.drop_before(parse_iso(body["before"]))})
+            before = parse_iso(body["before"])
+            dropped = sum(e.store.drop_before(before) for e in emu.account)
+            return json_response(200, {"dropped": dropped})
         case ("GET", "/_emulator/ws"):
             return json_response(200, emu.gateway.snapshot())
         case ("POST", "/_emulator/ws/drop"):
@@ -125,15 +149,60 @@ def _dispatch(emu: Emulator, request: Request, body: Any) -> Response:
             return json_response(200, {"now": format_ms(int(now * 1000))})
     found = _MESSAGE.match(path)
     if found and method == "PATCH":
-        try:
-            record = store.remote_edit(
-                int(found.group(1)),
-                read_status=body.get("readStatus"),
-                availability=body.get("availability"),
-            )
-        except KeyError:
-            return api_error(
-                404, "CMN-102", "Resource for parameter [messageId] is not found", "messageId"
-            )
-        return json_response(200, record)
+        return _remote_edit(emu, int(found.group(1)), body)
+    found = _EXTENSION.match(path)
+    if found and method == "DELETE":
+        return _delete_extension(emu, int(found.group(1)))
     return api_error(404, "EMU-404", f"no control endpoint {method} {path}")
+
+
+class _UnknownExtension(LookupError):
+    pass
+
+
+def _extension(emu: Emulator, raw: Any) -> Extension:
+    """The extension a control call names by id (extension 101 when it names none)."""
+    if raw is None:
+        return emu.account.admin
+    ext = emu.account.get(int(raw))
+    if ext is None:
+        raise _UnknownExtension(raw)
+    return ext
+
+
+def _newest_first(store: Store) -> Iterator[tuple[int, int, Store, int]]:
+    cols = store.cols
+    for slot in reversed(list(store.all_slots())):
+        yield cols.ctime[slot], cols.ids[slot], store, slot
+
+
+def _list_messages(emu: Emulator, raw: str | None) -> Response:
+    stores = [e.store for e in emu.account] if raw is None else [_extension(emu, raw).store]
+    with emu.store.lock:
+        if len(stores) == 1:  # the common case, kept as cheap as it always was
+            one = stores[0]
+            rows = b",".join(one.record_bytes(s) for s in reversed(list(one.all_slots())))
+        else:
+            merged = heapq.merge(*(_newest_first(s) for s in stores), reverse=True)
+            rows = b",".join(store.record_bytes(slot) for _, _, store, slot in merged)
+    return raw_json(200, b'{"records":[' + rows + b"]}")
+
+
+def _remote_edit(emu: Emulator, message_id: int, body: Any) -> Response:
+    owner = emu.account.owner_of(message_id)
+    if owner is None:
+        return api_error(
+            404, "CMN-102", "Resource for parameter [messageId] is not found", "messageId"
+        )
+    record = owner.store.remote_edit(
+        message_id, read_status=body.get("readStatus"), availability=body.get("availability")
+    )
+    return json_response(200, record)
+
+
+def _delete_extension(emu: Emulator, extension_id: int) -> Response:
+    try:
+        removed = emu.delete_extension(extension_id)
+    except KeyError:
+        raise _UnknownExtension(extension_id) from None
+    return json_response(200, {"deleted": removed.summary(), "messages": len(removed.store)})

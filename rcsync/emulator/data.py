@@ -8,7 +8,11 @@ sharing one second. Everything else about a generated message (its text, the
 voicemail length, fax pages, attachment ids) is derived from its id by `facts`, so nothing
 per message is stored beyond a few machine integers: a million messages take tens of MB.
 
-The same (count, seed, end time) always yields the same data.
+The same (count, seed, end time) always yields the same data. In an account of several
+extensions (see `account`) each extension's `World` has an ``index`` (0 = extension 101):
+index 0 draws exactly the streams a single-extension emulator always drew; others draw
+their own (``stream`` suffixes every random stream's name), and their generated ids start
+above the ids of the extensions made before them, so ids stay unique across the account.
 """
 
 from __future__ import annotations
@@ -191,13 +195,31 @@ class Facts(NamedTuple):
     variant: int
 
 
-class World:
-    """The cast (contacts) and the phrase banks, fixed by the seed."""
+INTERNAL_CONTACTS = 40
+EXTENSION_ID_STEP = 1000  # extension k's id is extension 101's id + k * this
 
-    def __init__(self, seed: int, profile: Profile | None = None) -> None:
+
+class World:
+    """The cast (contacts) and the phrase banks, fixed by the seed and the extension index.
+
+    ``directory`` names the account's extensions by index, so that the internal contacts
+    (Pager peers) of one extension carry the names the account's other extensions have.
+    """
+
+    def __init__(
+        self,
+        seed: int,
+        profile: Profile | None = None,
+        *,
+        index: int = 0,
+        directory: dict[int, str] | None = None,
+    ) -> None:
         self.seed = seed
         self.profile = profile or Profile()
-        rng = random.Random(f"world-{seed}")
+        self.index = index
+        self.stream = "" if index == 0 else f"-ext{index}"
+        self._directory = directory or {}
+        rng = random.Random(f"world-{seed}{self.stream}")
         self.external = self._external(rng)
         self.internal = self._internal(rng)
         self.contacts: list[Contact] = self.external + self.internal
@@ -214,18 +236,24 @@ class World:
         return people
 
     def _internal(self, rng: random.Random) -> list[Contact]:
-        base = int(self.profile.extension_id)
-        return [
-            Contact(
-                f"{rng.choice(_FIRST)} {rng.choice(_LAST)}",
-                "",
-                "",
-                extension_number=str(102 + i),
-                extension_id=str(base + 1000 * (i + 1)),
-                conversation_id=_conv_id(rng),
+        # The account's other extensions by index j (number 101 + j); for index 0 that is
+        # j = 1..40, the cast a single-extension emulator always had.
+        first_id = int(self.profile.extension_id) - EXTENSION_ID_STEP * self.index
+        peers = [j for j in range(INTERNAL_CONTACTS + 1) if j != self.index]
+        contacts = []
+        for j in peers[:INTERNAL_CONTACTS]:
+            drawn = f"{rng.choice(_FIRST)} {rng.choice(_LAST)}"  # drawn always: stable streams
+            contacts.append(
+                Contact(
+                    self._directory.get(j, drawn),
+                    "",
+                    "",
+                    extension_number=str(101 + j),
+                    extension_id=str(first_id + EXTENSION_ID_STEP * j),
+                    conversation_id=_conv_id(rng),
+                )
             )
-            for i in range(40)
-        ]
+        return contacts
 
     @staticmethod
     def _fill(rng: random.Random, template: str, name: str = "") -> str:
@@ -260,14 +288,20 @@ class World:
         )
 
 
+def person_name(rng: random.Random) -> str:
+    """A "First Last" name from the cast's name banks."""
+    return f"{rng.choice(_FIRST)} {rng.choice(_LAST)}"
+
+
 def _conv_id(rng: random.Random) -> int:
     # RingCentral conversation ids exceed 2**53 (JavaScript's exact-integer limit).
     return (1 << 62) | rng.getrandbits(62)
 
 
-def generate(world: World, count: int, end_ms: int) -> Columns:
-    """`count` messages spread over three years before `end_ms`, oldest first, ids ascending."""
-    rng = random.Random(f"history-{world.seed}-{count}")
+def generate(world: World, count: int, end_ms: int, first_id: int = FIRST_ID) -> Columns:
+    """`count` messages spread over three years before `end_ms`, oldest first, ids ascending
+    and above `first_id`."""
+    rng = random.Random(f"history-{world.seed}-{count}{world.stream}")
     start = end_ms - HISTORY_MS
     times = sorted(start + int(rng.random() * HISTORY_MS) for _ in range(count))
     # Real stores stamp whole seconds (…:28.000Z) and many messages share one (an MMS in
@@ -275,11 +309,11 @@ def generate(world: World, count: int, end_ms: int) -> Columns:
     # message shares the previous one's second with odds BURST_ODDS. Its own stream, so ids,
     # kinds and states stay what they were for a given seed; inline here, as this loop is
     # the generator's hot path.
-    burst = random.Random(f"bursts-{world.seed}-{count}").random
+    burst = random.Random(f"bursts-{world.seed}-{count}{world.stream}").random
     previous = -1
     cols = Columns()
     n_external, n_internal = len(world.external), len(world.internal)
-    next_id = FIRST_ID
+    next_id = first_id
     recent = end_ms - 14 * 86_400_000
     rand = rng.random
     for created in times:

@@ -51,7 +51,8 @@ from websockets.protocol import Protocol, Side, State
 from websockets.server import ServerProtocol
 
 from . import gateway_protocol as wsg
-from .gateway_protocol import FrameType, RecoveryState, StoreEvent
+from .gateway_protocol import FrameType, RecoveryState
+from .store import StoreEvent
 from .wire import Request, Response, api_error, error_body, json_response, not_found
 
 if TYPE_CHECKING:
@@ -309,26 +310,24 @@ class Gateway:
     def _check_access(self, flt: wsg.Filter, owner_id: str) -> None:
         if flt.extension_id is None:
             return
-        if flt.extension_id not in self._extension_ids():
+        account = self.emu.account
+        login = account.get(int(owner_id))
+        target = account.get(int(flt.extension_id)) if flt.extension_id.isdigit() else None
+        if target is None or login is None:
             raise wsg.RequestError(403, "SUB-408", "Not allowed subscribe for unknown user")
-        if flt.extension_id != owner_id and not self._is_admin(owner_id):
+        if not account.may_reach(login, target):
             raise wsg.RequestError(
                 403, "SUB-405", "Not allowed subscribe for messages to other extensions"
             )
 
-    # The account's directory. One extension today; account mode supplies many.
-    def _extension_ids(self) -> set[str]:
-        return {self.emu.world.profile.extension_id}
-
-    def _is_admin(self, owner_id: str) -> bool:
-        return owner_id == self.emu.world.profile.extension_id
-
     # -- store events → notifications -----------------------------------------------------
 
-    def _on_store(self, extension_id: str, event: str, message_ids: list[int]) -> None:
-        kind = StoreEvent(event)
+    def _on_store(self, extension: int, event: str, message_ids: list[int]) -> None:
+        """A store listener: runs in the writer's thread under the store lock, so it only
+        renders and queues frames."""
+        kind, extension_id = StoreEvent(event), str(extension)
         now = self._now_ms()
-        changes = [] if kind in _EXTENSION_EVENTS else self._changes(message_ids)
+        changes = [] if kind in _EXTENSION_EVENTS else self._changes(extension, message_ids)
         with self._lock:
             for session in list(self._sessions.values()):
                 subscription = session.subscription
@@ -361,10 +360,11 @@ class Gateway:
             return None
         return wsg.message_event(flt, subscription.id, session.owner_id, kind, changes, now)
 
-    def _changes(self, message_ids: list[int]) -> list[wsg.Change]:
+    def _changes(self, extension: int, message_ids: list[int]) -> list[wsg.Change]:
+        owner = self.emu.account.get(extension)
         out = []
         for message_id in message_ids:
-            record = self.emu.store.get(message_id)
+            record = owner.store.get(message_id) if owner is not None else None
             if record is not None:
                 out.append(wsg.Change(message_id, str(record["type"]), str(record["direction"])))
         return out

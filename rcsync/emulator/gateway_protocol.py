@@ -27,6 +27,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import parse_qsl
 
+from .store import StoreEvent
 from .times import format_ms
 from .wire import error_body
 
@@ -48,16 +49,6 @@ class FrameType(StrEnum):
 class RecoveryState(StrEnum):
     SUCCESSFUL = "Successful"
     FAILED = "Failed"
-
-
-class StoreEvent(StrEnum):
-    """What a store listener reports (see `store.Listener`)."""
-
-    NEW = "new"
-    UPDATED = "updated"
-    DELETED = "deleted"
-    EXTENSION_ADDED = "extension-added"
-    EXTENSION_REMOVED = "extension-removed"
 
 
 class FilterKind(StrEnum):

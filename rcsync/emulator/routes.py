@@ -1,7 +1,8 @@
 """Which RingCentral operation a request is: method + path → (operationId, group, handler args).
 
 Operation ids and throttling groups are the spec's (``operationId``, ``x-throttling-group``).
-``{accountId}``/``{extensionId}`` accept ``~`` or the emulated extension's real ids. Paths
+``{accountId}``/``{extensionId}`` accept ``~`` or real ids (which extension an id names, and
+whether the login may reach it, is `app`'s business). Paths
 arrive percent-decoded once (`wire.Request.build`), so ``%7E`` is ``~`` and ``%2C`` joins ids.
 A known path with another method is 405 with the ``Allow`` header RFC 9110 §15.5.6 requires.
 """
@@ -18,6 +19,12 @@ _TABLE: list[tuple[str, re.Pattern[str], str, str]] = [
     ("POST", re.compile(r"^/restapi/oauth/token$"), "getToken", "Auth"),
     ("POST", re.compile(r"^/restapi/oauth/revoke$"), "revokeToken", "Auth"),
     ("POST", re.compile(r"^/restapi/oauth/wstoken$"), "authWsToken", "Auth"),
+    (
+        "GET",
+        re.compile(r"^/restapi/v1\.0/account/(?P<account>[^/]+)/extension/?$"),
+        "listExtensions",
+        "Medium",
+    ),
     ("GET", re.compile(f"^{_ACCT}$"), "readExtension", "Light"),
     ("GET", re.compile(f"^{_ACCT}/message-store/?$"), "listMessages", "Light"),
     ("DELETE", re.compile(f"^{_ACCT}/message-store/?$"), "deleteMessageByFilter", "Medium"),

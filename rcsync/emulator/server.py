@@ -337,9 +337,12 @@ def run_forever(
     seed: int,
     rate_limits: bool,
     on_ready: Callable[[str], None] | None = None,
+    extensions: int = 1,
 ) -> None:
     """Build an emulator and serve it until KeyboardInterrupt or SIGTERM."""
-    emulator = Emulator(messages=messages, seed=seed, rate_limits=rate_limits)
+    emulator = Emulator(
+        messages=messages, seed=seed, rate_limits=rate_limits, extensions=extensions
+    )
     server = start(emulator, host, port)
     stopped = threading.Event()
 

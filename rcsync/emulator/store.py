@@ -24,12 +24,15 @@ All public methods take the store's lock, so HTTP threads can share one store.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import threading
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from . import media
@@ -39,6 +42,7 @@ from .data import (
     AVAILABILITY_NAMES,
     CUSTOM_CONTACT,
     DELETED,
+    FIRST_ID,
     GONE,
     PAGER,
     PURGED,
@@ -55,12 +59,7 @@ from .times import format_ms, parse_iso
 
 _CACHE_LIMIT = 100_000
 _QUERY_CACHE = 8
-
-
-# A store listener: callback(extension_id, event, message_ids), event one of "new",
-# "updated", "deleted", "extension-added", "extension-removed". Called after the change,
-# still under the store lock, so it must only record or enqueue (the WebSocket gateway does).
-Listener = Callable[[str, str, list[int]], None]
+_log = logging.getLogger(__name__)
 
 
 class StoreError(ValueError):
@@ -80,15 +79,75 @@ class Query:
     conversation: int | None = None
 
 
-class Store:
-    """Every message of the emulated extension."""
+class StoreEvent(StrEnum):
+    """What a change listener is told happened (see the module docstring)."""
 
-    def __init__(self, world: World, clock: Clock, renderer: Renderer, count: int) -> None:
+    NEW = "new"
+    UPDATED = "updated"
+    DELETED = "deleted"
+    EXTENSION_ADDED = "extension-added"
+    EXTENSION_REMOVED = "extension-removed"
+
+
+Listener = Callable[[int, str, list[int]], None]
+
+
+class StoreGroup:
+    """What the stores of one account share: the lock, the id space and the listeners."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.stores: list[Store] = []
+        self.high_id = FIRST_ID  # the largest message id ever given out in the account
+        self._listeners: list[Listener] = []
+
+    def add_listener(self, callback: Listener) -> None:
+        with self.lock:
+            self._listeners.append(callback)
+
+    def remove_listener(self, callback: Listener) -> None:
+        with self.lock:
+            self._listeners.remove(callback)
+
+    def emit(self, extension_id: int, event: StoreEvent, message_ids: list[int]) -> None:
+        for callback in list(self._listeners):
+            try:
+                callback(extension_id, event, message_ids)
+            except Exception:  # a broken listener must not break the store's writes
+                _log.exception("store listener %r failed on %s", callback, event.value)
+
+    def taken(self, message_id: int) -> bool:
+        """Whether any store of the account holds this id."""
+        return any(store.slot_of(message_id) is not None for store in self.stores)
+
+    def claim(self, message_id: int) -> None:
+        self.high_id = max(self.high_id, message_id)
+
+
+class Store:
+    """Every message of one emulated extension."""
+
+    def __init__(
+        self,
+        world: World,
+        clock: Clock,
+        renderer: Renderer,
+        count: int,
+        group: StoreGroup | None = None,
+    ) -> None:
         self.world = world
         self.clock = clock
         self.renderer = renderer
-        self.lock = threading.RLock()
-        self.cols: Columns = generate(world, count, self.now_ms() - 60_000)
+        self.group = group or StoreGroup()
+        self.extension_id = int(world.profile.extension_id)
+        self.lock = self.group.lock
+        # Generated ids start above every id the account has, so they are account-unique.
+        self.cols: Columns = generate(world, count, self.now_ms() - 60_000, self.group.high_id)
+        if self.cols.ids:
+            self.group.claim(self.cols.ids[-1])
+        self.group.stores.append(self)
+        self._pending: dict[StoreEvent, list[int]] = {}
+        self._batch_depth = 0
         self._sorted_n = len(self.cols.ids)
         self._extra: dict[int, int] = {}
         self._custom: dict[int, dict[str, Any]] = {}
@@ -98,13 +157,44 @@ class Store:
         self.log_ms: array[int] = array("q")
         self.log_slot: array[int] = array("i")
         self.version = 0
-        self._rng = random.Random(f"arrivals-{world.seed}")
+        self._rng = random.Random(f"arrivals-{world.seed}{world.stream}")
         self._render_cache: dict[int, tuple[int, int, int, bytes]] = {}
         self._queries: dict[tuple[Any, ...], array[int]] = {}
-        self._listeners: list[Listener] = []
 
     def now_ms(self) -> int:
         return int(self.clock.now() * 1000)
+
+    # -- change listeners -------------------------------------------------------------------
+
+    def add_listener(self, callback: Listener) -> None:
+        """Call ``callback(extension_id, event, message_ids)`` on every change of every store
+        of this account (see the module docstring)."""
+        self.group.add_listener(callback)
+
+    def remove_listener(self, callback: Listener) -> None:
+        self.group.remove_listener(callback)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Hold the lock and gather change events: listeners hear them once, at the end."""
+        with self.lock:
+            self._batch_depth += 1
+            try:
+                yield
+            finally:
+                self._batch_depth -= 1
+                if self._batch_depth == 0:
+                    self._flush()
+
+    def _note(self, event: StoreEvent, message_id: int) -> None:
+        self._pending.setdefault(event, []).append(message_id)
+        if self._batch_depth == 0:
+            self._flush()
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, {}
+        for event, message_ids in pending.items():
+            self.group.emit(self.extension_id, event, message_ids)
 
     # -- lookup & rendering -----------------------------------------------------------------
 
@@ -246,23 +336,13 @@ class Store:
 
     # -- changes ----------------------------------------------------------------------------
 
-    def add_listener(self, callback: Listener) -> None:
-        """Call `callback` after every change (see `Listener`)."""
-        with self.lock:
-            self._listeners.append(callback)
-
-    def _notify(self, event: str, message_ids: list[int]) -> None:
-        if not message_ids:
-            return
-        for callback in list(self._listeners):
-            callback(self.world.profile.extension_id, event, message_ids)
-
-    def _touch(self, slot: int) -> None:
+    def _touch(self, slot: int, event: StoreEvent) -> None:
         now = self.now_ms()
         self.cols.lmt[slot] = now
         self.log_ms.append(max(now, self.log_ms[-1]) if self.log_ms else now)
         self.log_slot.append(slot)
         self.version += 1
+        self._note(event, self.cols.ids[slot])
 
     def set_read(self, slot: int, read_status: str) -> bool:
         """Set readStatus ('Read'/'Unread'); True if it changed."""
@@ -271,8 +351,7 @@ class Store:
             if self.cols.read[slot] == value:
                 return False
             self.cols.read[slot] = value
-            self._touch(slot)
-            self._notify("updated", [self.cols.ids[slot]])
+            self._touch(slot, StoreEvent.UPDATED)
             return True
 
     def delete_step(self, slot: int, *, purge: bool = False) -> None:
@@ -282,8 +361,7 @@ class Store:
             target = PURGED if purge or current != ALIVE else DELETED
             if current != target:
                 self.cols.avail[slot] = target
-                self._touch(slot)
-                self._notify("deleted", [self.cols.ids[slot]])
+                self._touch(slot, StoreEvent.DELETED)
 
     def set_availability(self, slot: int, availability: str, *, remote: bool = False) -> bool:
         """PATCH semantics (only Alive from Deleted) or, with `remote`, any change but un-purge."""
@@ -297,15 +375,14 @@ class Store:
             if not remote and target != ALIVE:
                 raise StoreError("only restoring (availability Alive) is supported")
             self.cols.avail[slot] = target
-            self._touch(slot)
-            self._notify("updated" if target == ALIVE else "deleted", [self.cols.ids[slot]])
+            self._touch(slot, StoreEvent.UPDATED if target == ALIVE else StoreEvent.DELETED)
             return True
 
     def remote_edit(
         self, message_id: int, *, read_status: str | None = None, availability: str | None = None
     ) -> dict[str, Any]:
         """A change made elsewhere (another device): bumps lastModifiedTime like any change."""
-        with self.lock:
+        with self.batch():
             slot = self.slot_of(message_id)
             if slot is None:
                 raise KeyError(message_id)
@@ -319,8 +396,9 @@ class Store:
                   direction: int, read: int, avail: int, contact: int) -> int:  # fmt: skip
         cols = self.cols
         slot = len(cols.ids)
-        if self.slot_of(message_id) is not None:
+        if self.group.taken(message_id):
             raise StoreError(f"message {message_id} already exists")
+        self.group.claim(message_id)
         for column, value in zip(
             (cols.ids, cols.ctime, cols.lmt, cols.kind, cols.direction, cols.read, cols.avail,
              cols.contact),
@@ -341,38 +419,29 @@ class Store:
             pos -= 1
         self.order.insert(pos, slot)
         self.order_ct.insert(pos, created)
-        self._touch(slot)
+        self._touch(slot, StoreEvent.NEW)
         cols.lmt[slot] = modified
         return slot
 
     def next_id(self) -> int:
-        return (
-            max(
-                self.cols.ids[-1] if self.cols.ids else 1_400_000_000_000,
-                max(self._extra, default=0),
-            )
-            + 1
-            + self._rng.randrange(4000)
-        )
+        """Above every id of the account, with a gap as between RingCentral's ids."""
+        return self.group.high_id + 1 + self._rng.randrange(4000)
 
     def arrive(self, count: int) -> list[dict[str, Any]]:
         """`count` new inbound messages, created now, Unread."""
-        with self.lock:
+        with self.batch():
             out = []
             for _ in range(count):
                 kind, direction, contact = arrival(self.world, self._rng)
                 now = self.now_ms()
                 slot = self._add_slot(self.next_id(), now, now, kind, direction, 0, ALIVE, contact)
                 out.append(dict(json.loads(self.record_bytes(slot))))
-            self._notify("new", [int(r["id"]) for r in out])
             return out
 
     def inject(self, records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         """Records as given (ids, times, fields kept); attachments get matching content."""
-        with self.lock:
-            out = [self._inject_one(r) for r in records]
-            self._notify("new", [int(r["id"]) for r in out])
-            return out
+        with self.batch():
+            return [self._inject_one(r) for r in records]
 
     def _inject_one(self, record: dict[str, Any]) -> dict[str, Any]:
         now = self.now_ms()

@@ -29,6 +29,11 @@ Two readings of the docs, chosen by configuration (`SyncService.configure`):
   first (in change order) with ``olderRecordsExist: true`` and a *continuation* token that
   holds an exact position in the change log, so repeating ISync with it yields the rest
   without gaps and without the 5 s overlap bringing the same page back forever.
+
+In an account of several extensions each extension has its own `SyncService` over its own
+store, and all share one `SyncSettings` (the readings above, the generation, the signing
+key): invalidating or reconfiguring is account-wide. A token names its extension, so one
+extension's token presented on another extension's path is invalid like a garbled one.
 """
 
 from __future__ import annotations
@@ -108,17 +113,43 @@ class SyncResult:
         )
 
 
+@dataclass
+class SyncSettings:
+    """What every extension's sync shares (see the module docstring)."""
+
+    generation: int = 0
+    secret: bytes = b""
+    token_error_code: TokenErrorCode = TokenErrorCode.MSG_333
+    frame_reading: FrameReading = FrameReading.DATES
+    isync_max_records: int | None = None
+
+    def __post_init__(self) -> None:
+        self.secret = self.secret or os.urandom(16)
+
+
 class SyncService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, settings: SyncSettings | None = None) -> None:
         self.store = store
-        self.generation = 0
-        self._secret = os.urandom(16)
-        self.token_error_code = TokenErrorCode.MSG_333
-        self.frame_reading = FrameReading.DATES
-        self.isync_max_records: int | None = None
+        self.settings = settings or SyncSettings()
+
+    @property
+    def generation(self) -> int:
+        return self.settings.generation
+
+    @property
+    def token_error_code(self) -> TokenErrorCode:
+        return self.settings.token_error_code
+
+    @property
+    def frame_reading(self) -> FrameReading:
+        return self.settings.frame_reading
+
+    @property
+    def isync_max_records(self) -> int | None:
+        return self.settings.isync_max_records
 
     def invalidate(self) -> None:
-        self.generation += 1
+        self.settings.generation += 1
 
     def configure(self, **options: Any) -> None:
         """``invalid_sync_token_code``, ``sync_frame``, ``isync_max_records`` (None = no cap).
@@ -139,7 +170,9 @@ class SyncService:
                     cap = value
                 case _:
                     raise ValueError(f"unknown config key {name!r}")
-        self.token_error_code, self.frame_reading, self.isync_max_records = code, reading, cap
+        settings = self.settings
+        settings.token_error_code, settings.frame_reading = code, reading
+        settings.isync_max_records = cap
 
     def config(self) -> dict[str, Any]:
         return {
@@ -172,13 +205,14 @@ class SyncService:
             "c": frame.conversation,
             "r": list(cursor.floor) if cursor.floor is not None else None,
             "p": cursor.position,
+            "x": self.store.extension_id,
         }
         raw = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode())
         body = raw.rstrip(b"=").decode()
         return f"{body}.{self._sign(body)}"
 
     def _sign(self, body: str) -> str:
-        return hmac.new(self._secret, body.encode(), hashlib.sha256).hexdigest()[:16]
+        return hmac.new(self.settings.secret, body.encode(), hashlib.sha256).hexdigest()[:16]
 
     def decode(self, token: str) -> Cursor:
         body, _, sig = token.partition(".")
@@ -192,6 +226,8 @@ class SyncService:
             raise SyncTokenError("unreadable") from exc
         if data.get("g") != self.generation:
             raise SyncTokenError("invalidated")
+        if data.get("x") != self.store.extension_id:
+            raise SyncTokenError("another extension's token")
         frame = Query(
             date_from=int(data["f"]),
             date_to=None if data["u"] is None else int(data["u"]),

@@ -103,7 +103,7 @@ def _apply_update(store: Store, slot: int, body: Any, *, patch: bool) -> Respons
 def update_message(request: Request, store: Store, raw_ids: str, *, patch: bool) -> Response:
     pairs, bulk = _pairs(request, raw_ids)
     parts = []
-    with store.lock:
+    with store.batch():
         for resource_id, body in pairs:
             slot = slot_for(store, resource_id)
             href = part_href(store, resource_id)
@@ -150,7 +150,7 @@ def delete_message(request: Request, store: Store, raw_ids: str) -> Response:
         _limit(len(ids), MAX_PATH_IDS)
     parts = []
     code = _kind_code(kind)
-    with store.lock:
+    with store.batch():
         for resource_id in ids:
             slot = slot_for(store, resource_id)
             href = part_href(store, resource_id)
@@ -187,7 +187,7 @@ def delete_by_filter(request: Request, store: Store) -> Response:
 def _delete_matching(
     store: Store, purge: bool, *, kind: str, before: int, conversations: set[int] | None
 ) -> Response:
-    with store.lock:
+    with store.batch():
         code = _kind_code(kind)
         avail, ctime, kinds = store.cols.avail, store.cols.ctime, store.cols.kind
         targets = [

@@ -36,6 +36,7 @@ from .conftest import CLIENT_AUTH, HISTORY, JWT_FORM, SYNC, load_spec
 
 EXT_PATH = "/restapi/v1.0/account/{accountId}/extension/{extensionId}"
 OPERATIONS = {
+    "listExtensions": ("GET", "/restapi/v1.0/account/{accountId}/extension"),
     "readExtension": ("GET", EXT_PATH),
     "listMessages": ("GET", f"{EXT_PATH}/message-store"),
     "deleteMessageByFilter": ("DELETE", f"{EXT_PATH}/message-store"),

@@ -252,14 +252,54 @@ def test_a_narrowed_filter_only_sees_its_type(gw: Gateway) -> None:
 
 def test_extension_list_events(gw: Gateway) -> None:
     with subscribed(gw, EXTENSIONS) as (ws, _):
-        # The account-wide store reports extensions added/removed through its listeners.
-        for listener in gw.emu.store._listeners:
-            listener("123", "extension-added", [])
+        added = gw.http.post("/_emulator/extensions", json={"count": 1}).json()["records"][0]
         gw.http.post("/_emulator/messages", json={"count": 1})  # not for this filter
-        event = next_notification(ws)
-        assert event["event"].endswith("/extension")
-        assert event["body"]["eventType"] == "Create"
-        assert event["body"]["extensionId"] == "123"
+        created = next_notification(ws)
+        assert created["event"].endswith("/extension")
+        assert created["body"]["eventType"] == "Create"
+        assert created["body"]["extensionId"] == str(added["id"])
+        gw.http.delete(f"/_emulator/extensions/{added['id']}")
+        deleted = next_notification(ws)["body"]
+        assert (deleted["eventType"], deleted["extensionId"]) == ("Delete", str(added["id"]))
+
+
+@pytest.fixture
+def account() -> Iterator[Gateway]:
+    emu = Emulator(messages=10, seed=5, rate_limits=False, extensions=3)
+    with serve(emu) as server:
+        gateway = Gateway(emu, server.url)
+        yield gateway
+        gateway.http.close()
+
+
+def test_an_admin_subscribes_to_other_extensions(account: Gateway) -> None:
+    users = [e for e in account.emu.account if not e.admin]
+    filters = [f"/restapi/v1.0/account/~/extension/{u.id}/message-store" for u in users]
+    with subscribed(account, *filters) as (ws, _):
+        account.http.post("/_emulator/messages", json={"count": 1})  # the admin's own: not here
+        for user in users:
+            record = account.http.post(
+                "/_emulator/messages", json={"count": 1, "extension": user.id}
+            ).json()["records"][0]
+            event = next_notification(ws)
+            assert event["body"]["extensionId"] == user.id
+            assert event["event"].endswith(f"/extension/{user.id}/message-store")
+            assert event["body"]["changes"][0]["newMessageIds"] == [record["id"]]
+
+
+def test_a_plain_user_may_not_subscribe_to_another_extension(account: Gateway) -> None:
+    form = {**JWT_FORM, "assertion": "emulator-user-jwt"}
+    token = account.http.post("/restapi/oauth/token", data=form, auth=CLIENT_AUTH).json()
+    account.http.headers["Authorization"] = f"Bearer {token['access_token']}"
+    admin = account.emu.account.admin
+    with account.connect() as ws:
+        recv(ws)
+        own = subscribe(ws, MESSAGE_STORE)
+        assert str(token["owner_id"]) in own["eventFilters"][0]
+        other = f"/restapi/v1.0/account/~/extension/{admin.id}/message-store"
+        body = {"eventFilters": [other], "deliveryMode": {"transportType": "WebSocket"}}
+        head, error = request(ws, "POST", "/restapi/v1.0/subscription", body)
+        assert (head["status"], error["errorCode"]) == (403, "SUB-405")
 
 
 # -- liveness ----------------------------------------------------------------------------------
