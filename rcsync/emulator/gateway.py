@@ -225,18 +225,20 @@ class Gateway:
             frame = wsg.parse_client_frame(text)
         except wsg.FrameError as exc:
             body = error_body("CMN-104", f"Cannot parse request: {exc}")
-            self._reply(link, FrameType.ERROR, exc.message_id or wsg.new_id(), 400, body)
+            self.reply(link, FrameType.ERROR, exc.message_id or wsg.new_id(), 400, body)
             return
         if frame.kind is FrameType.HEARTBEAT:
-            self._reply(link, FrameType.HEARTBEAT, frame.message_id, 200, None)
+            self.reply(link, FrameType.HEARTBEAT, frame.message_id, 200, None)
             return
         try:
             status, body = self._client_request(session, frame)
         except wsg.RequestError as exc:
             status, body = exc.status, exc.body
-        self._reply(link, FrameType.CLIENT_REQUEST, frame.message_id, status, body)
+        self.reply(link, FrameType.CLIENT_REQUEST, frame.message_id, status, body)
 
-    def _reply(self, link: _Link, kind: FrameType, message_id: str, status: int, body: Any) -> None:
+    def reply(self, link: _Link, kind: FrameType, message_id: str, status: int, body: Any) -> None:
+        """Queue a frame on `link`, stamped with its session's next wsc (under the lock, so
+        sequences stay in send order)."""
         with self._lock:
             session = link.session
             wsc = session.next_wsc() if session is not None else None
@@ -541,10 +543,8 @@ class _Link:
             self._next_ping = now + limits.ping_interval
 
     def _timeout(self, code: wsg.WsgError, message: str) -> None:
-        session = self.session
-        wsc = session.next_wsc() if session is not None else None
-        head = wsg.meta(FrameType.ERROR, wsg.new_id(), status=408, wsc=wsc)
-        self.enqueue(wsg.encode(head, {"errorCode": code.value, "message": message}))
+        body = {"errorCode": code.value, "message": message}
+        self.gateway.reply(self, FrameType.ERROR, wsg.new_id(), 408, body)
         if self._sock is not None:
             self._flush(self._sock)
         self._close(1000, message)

@@ -15,8 +15,9 @@ socket; for an answer with no body (a 204 after a DELETE), half of nothing would
 complete, so the connection is dropped before the status line.
 
 Upgrades: a request with ``Upgrade: <token>`` whose token has a hook in ``upgrades`` is
-handed to that hook (the WebSocket gateway will register ``websocket``); without a hook the
-request is answered as a normal request, which declines the upgrade.
+handed to that hook (by default the emulator's WebSocket gateway, `gateway`, for
+``websocket``); without a hook the request is answered as a normal request, which declines
+the upgrade.
 """
 
 from __future__ import annotations
