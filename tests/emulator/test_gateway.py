@@ -7,7 +7,7 @@ import json
 import socket
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -119,6 +119,14 @@ def test_wstoken_points_at_the_loopback_gateway(gw: Gateway) -> None:
     assert token["ws_access_token"] and token["expires_in"] == 30
     counted = gw.http.get("/_emulator/requests").json()["by_operation"]
     assert counted["authWsToken"] == 1
+
+
+def test_wstoken_answer_conforms_to_the_spec(
+    client: httpx.Client, validate: Callable[[httpx.Response], None]
+) -> None:
+    answer = client.post("/restapi/oauth/wstoken")
+    assert answer.status_code == 200
+    validate(answer)  # WsTokenResponse
 
 
 def test_wstoken_needs_a_bearer_token_and_the_permission(gw: Gateway) -> None:
@@ -319,7 +327,7 @@ def test_heartbeat_is_answered(gw: Gateway) -> None:
 
 
 def test_server_pings_and_a_client_that_answers_stays(gw: Gateway) -> None:
-    gw.config(ping_interval=0.1, pong_timeout=0.5)
+    gw.config(ping_interval=0.1, pong_timeout=2)
     with gw.connect() as ws:  # websockets answers pings by itself
         recv(ws)
         time.sleep(1.0)
@@ -338,17 +346,17 @@ def test_idle_timeout_sends_wsg_902_then_closes(gw: Gateway) -> None:
 
 
 def test_heartbeats_keep_an_idle_connection_open(gw: Gateway) -> None:
-    gw.config(idle_timeout=0.6)
+    gw.config(idle_timeout=1.5)
     with gw.connect() as ws:
         recv(ws)
-        for n in range(5):
-            time.sleep(0.25)
+        for n in range(5):  # 2.5 s in all, beyond the idle timeout
+            time.sleep(0.5)
             ws.send(json.dumps([{"type": "Heartbeat", "messageId": f"hb-{n}"}]))
             assert recv(ws)[0]["type"] == "Heartbeat"
 
 
 def test_absolute_timeout_sends_wsg_903(gw: Gateway) -> None:
-    gw.config(absolute_timeout=0.5, idle_timeout=0.3)
+    gw.config(absolute_timeout=0.5, idle_timeout=1.5)
     frames: list[list[Any]] = []
     started = time.monotonic()
     with gw.connect() as ws:
@@ -486,4 +494,4 @@ def test_a_client_that_never_pongs_is_cut(gw: Gateway) -> None:
         elapsed = time.monotonic() - started
     assert opcodes[:2] == [Opcode.TEXT, Opcode.PING]  # ConnectionDetails, then a ping
     assert Opcode.CLOSE not in opcodes  # cut, not closed
-    assert 0.4 <= elapsed < 2.0
+    assert 0.4 <= elapsed < 4.0
