@@ -118,7 +118,7 @@ class Gateway:
             now = self.emu.clock.now()
             self._tokens = {k: t for k, t in self._tokens.items() if t.expires_at > now}
             self._tokens[token] = _WsToken(now + ttl, session.id, session.owner_id)
-        body = {"ws_access_token": token, "uri": self.uri(), "expires_in": wsg._seconds(ttl)}
+        body = {"ws_access_token": token, "uri": self.uri(), "expires_in": wsg.whole_seconds(ttl)}
         return json_response(200, body, [("Cache-Control", "no-store")])
 
     def uri(self) -> str:

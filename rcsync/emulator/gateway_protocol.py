@@ -119,14 +119,15 @@ class Limits:
             "creationTime": format_ms(creation_ms),
             "maxConnectionsPerSession": self.max_connections_per_session,
             "recoveryBufferSize": self.recovery_buffer_size,
-            "recoveryTimeout": _seconds(self.recovery_timeout),
-            "idleTimeout": _seconds(self.idle_timeout),
-            "absoluteTimeout": _seconds(self.absolute_timeout),
+            "recoveryTimeout": whole_seconds(self.recovery_timeout),
+            "idleTimeout": whole_seconds(self.idle_timeout),
+            "absoluteTimeout": whole_seconds(self.absolute_timeout),
             "maxActiveRequests": self.max_active_requests,
         }
 
 
-def _seconds(value: float) -> int | float:
+def whole_seconds(value: float) -> int | float:
+    """Seconds as RingCentral writes them (180, not 180.0); fractions only from tests."""
     return int(value) if float(value).is_integer() else value
 
 
