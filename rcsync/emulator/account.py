@@ -213,6 +213,8 @@ class Account:
     ) -> list[Extension]:
         """`count` new extensions, each with `messages` of history (default: the account's)."""
         per = self.messages if messages is None else messages
+        if count < 0 or per < 0:
+            raise ValueError("count and messages must not be negative")
         with self.group.lock:
             return [self._build(self._created, per, type, status) for _ in range(count)]
 
@@ -237,7 +239,8 @@ class Account:
         self, index: int, messages: int, type: ExtensionType, status: ExtensionStatus
     ) -> Extension:
         profile = self._profile(index)
-        world = World(self.seed, profile, index=index, directory=self._directory)
+        phrases = self.admin.store.world if index else None
+        world = World(self.seed, profile, index=index, directory=self._directory, phrases=phrases)
         store = Store(world, self.clock, Renderer(world, self.base_url), messages, self.group)
         now = int(self.clock.now() * 1000)
         ext = Extension(

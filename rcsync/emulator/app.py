@@ -13,7 +13,8 @@ An account (`account`) holds ``extensions`` users; ``store``, ``sync`` and ``wor
 extension 101's (the admin, the login of ``emulator-jwt``). A path's ``{extensionId}`` is
 resolved after authentication: ``~`` is the login, an unknown or deleted id is 404
 ``CMN-102``, and a plain user reaching another extension's messages is 403 ``CMN-408``
-naming the spec's user permission (``ReadMessages`` / ``EditMessages``); extension info and
+naming the spec's user permission (``ReadMessages`` / ``EditMessages``; ``CMN-404`` with
+``permission_error_code``); extension info and
 the extension list are open to every user (the company directory). Rate limits count per
 app and login, so every extension an admin reaches draws on one budget, as RingCentral's do.
 """
@@ -25,6 +26,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import httpx
@@ -37,6 +39,7 @@ from .content import read_content
 from .ratelimit import RateLimiter
 from .routes import Route, method_not_allowed, resolve
 from .store import Listener
+from .sync import choice as _choice
 from .targeted import AfterWrite, FaultBook, Rule
 from .wire import (
     ApiFailure,
@@ -62,6 +65,16 @@ _MESSAGE_PERMISSION = {
     "deleteMessage": "EditMessages",
     "deleteMessageByFilter": "EditMessages",
 }
+
+
+class PermissionErrorCode(StrEnum):
+    """The 403 a plain user reaching another extension's messages gets. RingCentral's error
+    table has both: ``CMN-408`` "[perm] permission required" (default; the body names the
+    spec's user permission in ``permissionName``) and ``CMN-404`` "Attempt to access another
+    extension"; a client must read either as "this login may not reach that extension"."""
+
+    CMN_408 = "CMN-408"
+    CMN_404 = "CMN-404"
 
 
 @dataclass
@@ -114,6 +127,7 @@ class Emulator:
         self.auth = Auth(self.clock, admin.profile.extension_id)
         self._grant_user_jwt()
         self.limiter = RateLimiter(self.clock, enabled=rate_limits)
+        self.permission_error_code = PermissionErrorCode.CMN_408
         self.faults = Faults()
         self.fault_rules = FaultBook()
         self.counters = Counters()
@@ -169,22 +183,31 @@ class Emulator:
         rate_limits: bool | dict[str, Any] | None = None,
         faults: dict[str, float] | None = None,
         access_token_ttl: int | None = None,
+        permission_error_code: str | None = None,
         websocket: dict[str, Any] | None = None,
         **sync_options: Any,
     ) -> dict[str, Any]:
         """Change behaviour at run time (same as ``PUT /_emulator/config``); returns the config.
 
         ``rate_limits``: true/false, or ``{"enabled", "window", "penalty", "limits": {group: n}}``.
+        ``permission_error_code``: ``CMN-408`` (default) or ``CMN-404``, the 403 a plain user
+        reaching another extension's messages gets (see `PermissionErrorCode`).
         ``sync_options``: ``invalid_sync_token_code``, ``sync_frame``, ``isync_max_records``
         (see `sync`); checked before anything else changes.
         ``websocket``: the gateway's limits and timeouts (see `gateway_protocol.Limits`).
         """
         with self._lock:
+            permission = self.permission_error_code
+            if permission_error_code is not None:
+                permission = _choice(
+                    PermissionErrorCode, "permission_error_code", permission_error_code
+                )
             self.sync.configure(**sync_options)
             if websocket is not None:
                 if not isinstance(websocket, dict):
                     raise ValueError("websocket must be an object")
                 self.gateway.configure(websocket)
+            self.permission_error_code = permission
             if isinstance(rate_limits, bool):
                 self.limiter.configure(enabled=rate_limits)
             elif isinstance(rate_limits, dict):
@@ -217,6 +240,7 @@ class Emulator:
                 "latency_ms": self.faults.latency_ms,
             },
             "access_token_ttl": self.auth.access_ttl,
+            "permission_error_code": self.permission_error_code.value,
             "websocket": self.gateway.limits.describe(),
             **self.sync.config(),
         }
@@ -333,6 +357,8 @@ class Emulator:
             return _extension_not_found()
         permission = _MESSAGE_PERMISSION.get(route.operation)
         if permission is not None and not self.account.may_reach(login, target):
+            if self.permission_error_code is PermissionErrorCode.CMN_404:
+                return api_error(403, "CMN-404", "Attempt to access another extension")
             return _permission_required(permission)
         return target
 

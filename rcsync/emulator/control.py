@@ -15,13 +15,14 @@ JSON in and out; never rate limited, never faulted, not counted. As INTERFACE.md
   "status"}]}``; ``POST /_emulator/extensions`` ``{"count": 1, "messages": n, "type":
   "User", "status": "Enabled"}`` (all optional; ``messages`` defaults to ``--messages``)
   → 201 ``{"records": [new...]}``; ``DELETE /_emulator/extensions/{id}`` deletes a user and
-  their messages (not extension 101, the admin) → ``{"deleted": record, "messages": n}
+  their messages (not extension 101, the admin) → ``{"deleted": record, "messages": n}``
 - ``GET`` / ``DELETE /_emulator/requests`` → counters / reset them
 - ``PUT /_emulator/config`` ``{"rate_limits": bool | {"enabled", "window", "penalty",
   "limits": {"Light": 50, ...}}, "faults": {"error_rate", "reset_rate", "latency_ms"},
   "access_token_ttl": s, "invalid_sync_token_code": "MSG-333" | "CMN-101",
-  "sync_frame": "dates" | "records", "isync_max_records": n | null}`` → the whole config
-  (``GET`` returns it too; see `sync` for the last three)
+  "sync_frame": "dates" | "records", "isync_max_records": n | null, "permission_error_code":
+  "CMN-408" | "CMN-404"}`` → the whole config
+  (``GET`` returns it too; see `sync` for the sync readings, `app` for the permission code)
 - ``POST /_emulator/expire-tokens`` / ``POST /_emulator/invalidate-sync-tokens``
 - ``POST /_emulator/faults`` ``{"operation", "status", "body", "headers", "times"}`` or
   ``{"operation", "after_write": "reset" | "delay", "delay_ms", "times"}`` → 201 the rule

@@ -204,6 +204,8 @@ class World:
 
     ``directory`` names the account's extensions by index, so that the internal contacts
     (Pager peers) of one extension carry the names the account's other extensions have.
+    ``phrases`` lends another world's phrase banks (texts, transcripts): building them is
+    half of a world's cost, and one company's messages may well share them.
     """
 
     def __init__(
@@ -213,6 +215,7 @@ class World:
         *,
         index: int = 0,
         directory: dict[int, str] | None = None,
+        phrases: World | None = None,
     ) -> None:
         self.seed = seed
         self.profile = profile or Profile()
@@ -223,8 +226,13 @@ class World:
         self.external = self._external(rng)
         self.internal = self._internal(rng)
         self.contacts: list[Contact] = self.external + self.internal
-        self.texts = [self._sms_text(rng) for _ in range(512)]
-        self.transcripts = [self._transcript(rng) for _ in range(256)]
+        self.texts: list[str]
+        self.transcripts: list[str]
+        if phrases is not None:
+            self.texts, self.transcripts = phrases.texts, phrases.transcripts
+        else:
+            self.texts = [self._sms_text(rng) for _ in range(512)]
+            self.transcripts = [self._transcript(rng) for _ in range(256)]
 
     def _external(self, rng: random.Random) -> list[Contact]:
         people = []

@@ -12,6 +12,7 @@ Attachment ids of generated messages are ``message_id * 10 + k`` (unique store-w
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,12 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+@functools.lru_cache(maxsize=4)
+def _encoded(texts: tuple[str, ...]) -> tuple[list[str], list[int]]:
+    """JSON and UTF-8 sizes of a phrase bank (shared by every extension that shares it)."""
+    return [_dumps(t) for t in texts], [len(t.encode()) for t in texts]
+
+
 def media_base_for(api_base: str) -> str:
     """RingCentral serves content from ``media.`` beside ``platform.``; elsewhere the same host."""
     if "://platform." in api_base:
@@ -72,8 +79,7 @@ class Renderer:
             }
         )
         self._contact_json = [self._contact(c) for c in world.contacts]
-        self._texts = [_dumps(t) for t in world.texts]
-        self._text_sizes = [len(t.encode()) for t in world.texts]
+        self._texts, self._text_sizes = _encoded(tuple(world.texts))
         self.set_base_url(base_url)
 
     @staticmethod

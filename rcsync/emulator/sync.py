@@ -159,9 +159,9 @@ class SyncService:
         for name, value in options.items():
             match name:
                 case "invalid_sync_token_code":
-                    code = _choice(TokenErrorCode, name, value)
+                    code = choice(TokenErrorCode, name, value)
                 case "sync_frame":
-                    reading = _choice(FrameReading, name, value)
+                    reading = choice(FrameReading, name, value)
                 case "isync_max_records":
                     if value is not None and (
                         not isinstance(value, int) or isinstance(value, bool) or value < 1
@@ -322,7 +322,8 @@ def _after(key: Key) -> Key:
     return (key[0], key[1] + 1)
 
 
-def _choice(kind: type[_E], name: str, value: Any) -> _E:
+def choice(kind: type[_E], name: str, value: Any) -> _E:
+    """A config value as its enum member, or a ValueError listing the choices."""
     try:
         return kind(value)
     except ValueError:

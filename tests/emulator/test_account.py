@@ -15,6 +15,7 @@ from rcsync.emulator.bulk import MULTIPART_JSON
 from rcsync.emulator.store import StoreError, StoreEvent
 
 from .conftest import API, CLIENT_AUTH, HISTORY, JWT_FORM, STORE
+from .test_fuzz_spec import _error_validator as error_validator
 
 Validate = Callable[[httpx.Response], None]
 
@@ -192,7 +193,9 @@ def test_admin_reads_and_edits_another_extension(clock: FakeClock) -> None:
 
 
 def _error(response: httpx.Response) -> tuple[int, str, str | None]:
+    """(status, errorCode, permissionName) of an error answer shaped as the spec's error."""
     body = response.json()
+    error_validator().validate(body)
     return response.status_code, body["errorCode"], body.get("permissionName")
 
 
@@ -329,7 +332,9 @@ def test_control_api_for_extensions(clock: FakeClock) -> None:
     assert heard[-1] == (new[1]["id"], "updated", [arrived_ids[0]])
     assert control.get("/_emulator/messages", params={"extension": "1"}).status_code == 404
     assert control.post("/_emulator/messages", json={"count": 1, "extension": 5}).status_code == 404
-    assert control.post("/_emulator/extensions", json={"type": "Robot"}).status_code == 400
+    for bad in ({"type": "Robot"}, {"count": -1}, {"messages": -5}, {"status": "Gone"}):
+        assert control.post("/_emulator/extensions", json=bad).status_code == 400, bad
+    assert len(emu.account) == 5
 
 
 def test_user_jwt_appears_when_102_is_added(clock: FakeClock) -> None:
@@ -421,3 +426,19 @@ def test_pager_peers_carry_the_account_names(clock: FakeClock) -> None:
             assert emu.account.by_number(number).id == int(peer_id)  # type: ignore[union-attr]
             assert name == names[number]
         assert ext.number not in peers
+
+
+def test_permission_error_code_cmn_404(clock: FakeClock) -> None:
+    emu = _account(clock)
+    control = httpx.Client(transport=emu.transport(), base_url=API)
+    user = _login_as(emu, USER_JWT_FORM)
+    store = ACCOUNT_STORE.format(emu.store.extension_id)
+    assert _error(user.get(store))[:2] == (403, "CMN-408")
+    config = control.put("/_emulator/config", json={"permission_error_code": "CMN-404"})
+    assert config.json()["permission_error_code"] == "CMN-404"
+    refused = user.get(store)
+    assert _error(refused) == (403, "CMN-404", None)
+    assert refused.json()["message"] == "Attempt to access another extension"
+    bad = control.put("/_emulator/config", json={"permission_error_code": "CMN-999"})
+    assert bad.status_code == 400
+    assert control.get("/_emulator/config").json()["permission_error_code"] == "CMN-404"
