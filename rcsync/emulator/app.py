@@ -135,6 +135,9 @@ class Emulator:
         self._rng = random.Random(f"faults-{seed}")
         self.reports = ReportService(self)
         self._lock = threading.RLock()
+        from .gateway import Gateway  # imported here: gateway → server → app
+
+        self.gateway = Gateway(self)
 
     @property
     def base_url(self) -> str:
@@ -184,6 +187,7 @@ class Emulator:
         access_token_ttl: int | None = None,
         permission_error_code: str | None = None,
         export: dict[str, Any] | None = None,
+        websocket: dict[str, Any] | None = None,
         **sync_options: Any,
     ) -> dict[str, Any]:
         """Change behaviour at run time (same as ``PUT /_emulator/config``); returns the config.
@@ -194,6 +198,7 @@ class Emulator:
         ``sync_options``: ``invalid_sync_token_code``, ``sync_frame``, ``isync_max_records``
         (see `sync`); checked before anything else changes. ``export``: the message-store
         export's timing, zip size and masking (see `reports`).
+        ``websocket``: the gateway's limits and timeouts (see `gateway_protocol.Limits`).
         """
         with self._lock:
             permission = self.permission_error_code
@@ -204,6 +209,10 @@ class Emulator:
             self.sync.configure(**sync_options)
             if export is not None:
                 self.reports.configure(export)
+            if websocket is not None:
+                if not isinstance(websocket, dict):
+                    raise ValueError("websocket must be an object")
+                self.gateway.configure(websocket)
             self.permission_error_code = permission
             if isinstance(rate_limits, bool):
                 self.limiter.configure(enabled=rate_limits)
@@ -239,6 +248,7 @@ class Emulator:
             "access_token_ttl": self.auth.access_ttl,
             "permission_error_code": self.permission_error_code.value,
             "export": self.reports.config.describe(),
+            "websocket": self.gateway.limits.describe(),
             **self.sync.config(),
         }
 
@@ -307,7 +317,7 @@ class Emulator:
         """Auth, the path's extension, rate limit and error faults: (error response or None,
         rate-limit headers, the extension the path names or None for account-wide ones)."""
         target: Extension | None = None
-        if route.group == "Auth":
+        if route.group == "Auth" and route.operation != "authWsToken":
             key = f"client:{Auth.client_of(request.headers.get('authorization')) or '-'}"
         else:
             try:
@@ -320,7 +330,12 @@ class Emulator:
             if isinstance(resolved, Response):
                 return resolved, [], None
             target = resolved
-            key = f"user:{CLIENT_ID}:{session.owner_id}"
+            # wstoken is bearer-authenticated but counts in the Auth group with token refresh.
+            key = (
+                f"client:{CLIENT_ID}"
+                if route.group == "Auth"
+                else f"user:{CLIENT_ID}:{session.owner_id}"
+            )
         verdict = self.limiter.check(key, route.group)
         if not verdict.allowed:
             return api_error(429, "CMN-301", "Request rate exceeded"), verdict.headers(), None
@@ -365,6 +380,12 @@ class Emulator:
                     self.auth.check_client(request.headers.get("authorization"))
                     self.auth.revoke(request.form().get("token") or request.one("token") or "")
                     return Response(200)
+                case "authWsToken":
+                    return self.gateway.issue_token(
+                        self.auth.check_bearer(
+                            request.headers.get("authorization"), request.one("access_token")
+                        )
+                    )
                 case "readExtension":
                     return extensions.read_extension(self.account, ext)
                 case "listExtensions":

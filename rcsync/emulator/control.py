@@ -38,6 +38,10 @@ Extensions:
 - ``POST /_emulator/message-store-report`` ``{"fate": "AttemptFailed" | "Failed" |
   "Cancelled" | "Completed", "times": 1}``: how the next export tasks end;
   ``GET /_emulator/message-store-report`` → ``{"tasks": [...], "forced": [...]}`` (`reports`)
+- ``GET /_emulator/ws`` → ``{"connections": n, "subscriptions": [SubscriptionInfo +
+  "connected", "missed", "ownerId"]}``; ``POST /_emulator/ws/drop`` cuts every WebSocket
+  connection without a close frame (sessions stay recoverable) → ``{"dropped": n}``;
+  ``PUT /_emulator/config`` ``{"websocket": {...}}`` sets the gateway's limits (`gateway`)
 - ``GET /_emulator/rate-limit-log`` → ``{"events": [{"at", "key", "group", "outcome"}]}``
   every rate-limit decision since the last reconfiguration (outcome ``ok``, ``throttled``
   or ``penalty`` = sent during a running penalty)
@@ -142,6 +146,10 @@ def _dispatch(emu: Emulator, request: Request, body: Any) -> Response:
             before = parse_iso(body["before"])
             dropped = sum(e.store.drop_before(before) for e in emu.account)
             return json_response(200, {"dropped": dropped})
+        case ("GET", "/_emulator/ws"):
+            return json_response(200, emu.gateway.snapshot())
+        case ("POST", "/_emulator/ws/drop"):
+            return json_response(200, {"dropped": emu.gateway.drop_all()})
         case ("POST", "/_emulator/clock"):
             if not isinstance(emu.clock, FakeClock):
                 return api_error(409, "EMU-409", "the emulator runs on the system clock")

@@ -21,6 +21,7 @@ _REPORT = r"/restapi/v1\.0/account/(?P<account>[^/]+)/message-store-report"
 _TABLE: list[tuple[str, re.Pattern[str], str, str]] = [
     ("POST", re.compile(r"^/restapi/oauth/token$"), "getToken", "Auth"),
     ("POST", re.compile(r"^/restapi/oauth/revoke$"), "revokeToken", "Auth"),
+    ("POST", re.compile(r"^/restapi/oauth/wstoken$"), "authWsToken", "Auth"),
     (
         "GET",
         re.compile(r"^/restapi/v1\.0/account/(?P<account>[^/]+)/extension/?$"),

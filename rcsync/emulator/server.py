@@ -15,8 +15,9 @@ socket; for an answer with no body (a 204 after a DELETE), half of nothing would
 complete, so the connection is dropped before the status line.
 
 Upgrades: a request with ``Upgrade: <token>`` whose token has a hook in ``upgrades`` is
-handed to that hook (the WebSocket gateway will register ``websocket``); without a hook the
-request is answered as a normal request, which declines the upgrade.
+handed to that hook (by default the emulator's WebSocket gateway, `gateway`, for
+``websocket``); without a hook the request is answered as a normal request, which declines
+the upgrade.
 """
 
 from __future__ import annotations
@@ -323,7 +324,9 @@ def start(
     url = f"http://[{host}]:{bound}" if ":" in host else f"http://{host}:{bound}"
     emulator.base_url = url
     server = RunningServer(url, listener)
-    hooks = {token.lower(): hook for token, hook in (upgrades or {}).items()}
+    if upgrades is None:  # by default the emulator serves its WebSocket gateway
+        upgrades = {"websocket": emulator.gateway.upgrade}
+    hooks = {token.lower(): hook for token, hook in upgrades.items()}
     server.thread = threading.Thread(
         target=server._accept_loop, args=(emulator, hooks), name="rcsync-emulator", daemon=True
     )
