@@ -27,7 +27,7 @@ __all__ = ["Output", "TerminalProgress", "plural"]
 def duration(seconds: float) -> str:
     """``4 s``, ``2 min 5 s``, ``12 min``, ``2 h 47 min``: as precise as a person needs."""
     s = max(round(seconds), 0)
-    if s < 60:
+    if s < 90:  # a rate-limit window plus its margin reads better as "61 s"
         return f"{s} s"
     minutes, s = divmod(s, 60)
     if minutes < 60:
