@@ -15,17 +15,19 @@ from rcsync.store.lock import engine_lock
 def test_a_held_lock_is_announced_once_with_its_holder(tmp_path: Path) -> None:
     db = tmp_path / "m.db"
     events: list[tuple[WaitReason, float | None, str]] = []
-    with engine_lock(db, what="watch"):
-        # A second open file description is a second holder for flock, as another process.
-        with pytest.raises(LockedError):
-            with engine_lock(
-                db,
-                wait=True,
-                timeout=0.5,
-                sleep=lambda s: None,
-                on_wait=lambda *e: events.append(e),
-            ):
-                pass
+    # A second open file description is a second holder for flock, as another process.
+    with (
+        engine_lock(db, what="watch"),
+        pytest.raises(LockedError),
+        engine_lock(
+            db,
+            wait=True,
+            timeout=0.5,
+            sleep=lambda s: None,
+            on_wait=lambda *e: events.append(e),
+        ),
+    ):
+        pass
     assert events == [
         (WaitReason.LOCK, 0.5, f"database locked by rcsync watch (pid {os.getpid()})")
     ]

@@ -75,9 +75,7 @@ def test_retries_announce_which_retry_and_how_long(
     fake: Any, make_client: Any, clock: Clock
 ) -> None:
     events, on_wait = _recorder()
-    fake.on(
-        "GET", EXT, failing(2, httpx.ConnectError, then=lambda r: httpx.Response(200, json={}))
-    )
+    fake.on("GET", EXT, failing(2, httpx.ConnectError, then=lambda r: httpx.Response(200, json={})))
     client = make_client()
     client.budget.on_wait = on_wait
     client.read_extension()
