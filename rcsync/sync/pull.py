@@ -77,6 +77,8 @@ GET_BATCH = 50
 LIST_AVAILABILITY = tuple(Availability)
 # A full pull restarts when T0 itself is invalidated meanwhile; a bounded number of times.
 MAX_FULL_ATTEMPTS = 3
+# A listing of more than a page is long enough to be told what comes and how to stop.
+FULL_PULL_NOTE_AFTER = PER_PAGE
 FULL_PULL_NOTE = (
     "full pull: listing {total:,} messages, then their attachments; Ctrl-C stops safely "
     "and `rcsync pull` resumes"
@@ -338,7 +340,8 @@ def _list_all(run: _Run, listing: Listing) -> Listing:
             total = _total_elements(page.paging) if first else None
             if total is not None:
                 run.progress.start("messages", total)
-                run.progress.note(FULL_PULL_NOTE.format(total=total))
+                if total > FULL_PULL_NOTE_AFTER:
+                    run.progress.note(FULL_PULL_NOTE.format(total=total))
             first = False
             boundary = set(listing.boundary)
             fresh = [r for r in page.records if int(r["id"]) not in boundary]

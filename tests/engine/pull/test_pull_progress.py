@@ -3,9 +3,11 @@ note, and the estimate of a long attachment download."""
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+import rcsync.sync.pull as pull_module
 from rcsync.api import RateBudget
 from rcsync.config import Config
 from rcsync.emulator import Emulator
@@ -39,8 +41,9 @@ class Recorder(NullProgress):
 
 
 def test_the_messages_total_ends_at_what_was_stored(
-    emu: Emulator, config: Config, db: Engine
+    emu: Emulator, config: Config, db: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(pull_module, "FULL_PULL_NOTE_AFTER", 100)  # 300 is a long listing
     purged = sum(r["availability"] == Availability.PURGED for r in emu.store.all_records())
     assert purged, "the seed must list purged messages (they are not stored)"
     progress = Recorder()
@@ -66,3 +69,9 @@ def test_a_long_download_is_estimated_at_the_known_limit() -> None:
 def test_a_short_download_or_an_unknown_pace_gets_no_estimate() -> None:
     assert estimate_note(30, RateBudget()) is None  # 45 s at 40/min
     assert estimate_note(6674, object()) is None
+
+
+def test_a_short_listing_gets_no_note(emu: Emulator, config: Config, db: Engine) -> None:
+    progress = Recorder()
+    pull(db, make_client(config, emu.transport()), config, progress=progress)
+    assert progress.notes == []
