@@ -143,9 +143,12 @@ class Output:
 
 #: Without a terminal, a wait is worth a line only when a person would notice it.
 WAIT_LINE_AFTER = 2.0
+#: On a terminal, shorter waits only redraw the count.
+SHORT_WAIT = 1.0
 #: The ETA is shown once the rate has had time to settle (the first burst is always fast).
 ETA_AFTER = 3.0
 BAR_WIDTH = 24
+PHASE_WIDTH = len("attachments")  # the phases' bars line up
 
 
 def _terminal_width(stream: TextIO) -> int:
@@ -208,8 +211,9 @@ class TerminalProgress:
 
     def advance(self, n: int = 1) -> None:
         self.done += n
-        self._wait = None  # work moved on: the wait is over
-        self._draw()
+        shown = self._wait is not None
+        self._wait = None  # work moved on: the wait is over, and must not stay on screen
+        self._draw(force=shown)
 
     def discount(self, n: int) -> None:
         if self.total is not None:
@@ -234,7 +238,9 @@ class TerminalProgress:
         if self.out.quiet:
             return
         if self.out.interactive:
-            self._wait = _Wait(reason, seconds, detail)
+            # A wait under a second would flash "waiting 0 s"; the count is redrawn anyway.
+            short = seconds is not None and seconds < SHORT_WAIT
+            self._wait = None if short else _Wait(reason, seconds, detail)
             self._draw(force=True)  # the count of the burst just done, and the wait
         elif seconds is None or seconds > WAIT_LINE_AFTER:
             where = f" ({self.current().describe()} done)" if self.phase else ""
@@ -263,13 +269,31 @@ class TerminalProgress:
         if eta is not None:
             times += f", ETA {duration(eta)}"
         bar = self._bar()
-        wait = "" if self._wait is None else "  " + wait_line(**vars(self._wait))
         width = max(self._width() - 1, 20)  # the last column would wrap on some terminals
-        for parts in ((bar, count, times), ("", count, times), ("", count, "")):
-            text = "  ".join(p for p in (self.phase, *parts) if p) + wait
-            if len(text) <= width:
-                return text
-        return fit(text, width)
+        phase = f"{self.phase:<{PHASE_WIDTH}}"
+        # What goes first when the terminal is narrow: the bar, then the times, then the
+        # wait's detail is cut; the wait's length (what the user needs to know) stays.
+        texts = [
+            "  ".join(p for p in (phase, *parts) if p)
+            for parts in ((bar, count, times), ("", count, times), ("", count, ""))
+        ]
+        wait = None if self._wait is None else wait_line(**vars(self._wait))
+        for text in texts:
+            line = text if wait is None else f"{text}  {wait}"
+            if len(line) <= width:
+                return line
+        cut = self._cut_wait(width - len(texts[-1]) - 2)
+        return fit(texts[-1] if cut is None else f"{texts[-1]}  {cut}", width)
+
+    def _cut_wait(self, room: int) -> str | None:
+        """The wait in `room` columns with its detail cut or dropped (never its length)."""
+        if self._wait is None:
+            return None
+        tail = wait_line(self._wait.reason, self._wait.seconds, "")
+        cut = room - len(tail)
+        if cut < 12:  # too little of the detail would be left to say anything: its length
+            return tail.removeprefix(": ")
+        return fit(self._wait.detail.removeprefix("RingCentral "), cut) + tail
 
     def _bar(self) -> str:
         if not self.total:
@@ -279,7 +303,7 @@ class TerminalProgress:
         return f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {percent:>3}%"
 
     def _eta(self, elapsed: float) -> float | None:
-        if not self.total or self.done <= 0 or elapsed < ETA_AFTER:
+        if not self.total or self.done <= 0 or self.done >= self.total or elapsed < ETA_AFTER:
             return None
         return max(self.total - self.done, 0) * elapsed / self.done
 

@@ -105,11 +105,16 @@ def test_the_line_fits_the_terminal_dropping_the_bar_first() -> None:
     progress.waiting(WaitReason.RATE_LIMIT, 58, RATE)
     line = _last_frame(err)
     assert len(line) <= 69
-    assert "[" not in line and "40/6,554" in line
-    narrow, err2, _ = _display(width=30)
+    assert "[" not in line and "40/6,554" in line and line.endswith(": waiting 58 s")
+    narrow, err2, _ = _display(width=50)
     narrow.start("attachments", 10)
     narrow.waiting(WaitReason.RATE_LIMIT, 58, RATE)
-    assert len(_last_frame(err2)) <= 29 and _last_frame(err2).endswith("…")
+    # The detail is cut, never how long the wait is.
+    assert _last_frame(err2) == "attachments  0/10  rate limit (Med…: waiting 58 s"  # 49 columns
+    narrower, err3, _ = _display(width=36)
+    narrower.start("attachments", 10)
+    narrower.waiting(WaitReason.RATE_LIMIT, 58, RATE)
+    assert _last_frame(err3) == "attachments  0/10  waiting 58 s"
     assert fit("abcdef", 4) == "abc…"
 
 
@@ -166,3 +171,13 @@ def test_plurals() -> None:
         "2 requests",
         "1,463 requests",
     ]
+
+
+def test_a_wait_under_a_second_only_redraws_the_count() -> None:
+    progress, err, clock = _display()
+    progress.start("attachments", 10)
+    progress.advance(1)
+    clock.t += 0.01
+    progress.advance(1)
+    progress.waiting(WaitReason.RATE_LIMIT, 0.3, RATE)
+    assert "2/10" in _last_frame(err) and "waiting" not in err.getvalue()
