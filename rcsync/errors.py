@@ -13,7 +13,7 @@ alone, has its own.)
     ├── ApiError                 the RingCentral API answered with an error
     │   ├── AuthError            credentials rejected, login needed (run `rcsync login`)
     │   ├── RateLimitedError     429 that could not be waited out
-    │   ├── SyncTokenInvalid     MSG-333: a full resync is needed
+    │   ├── SyncTokenInvalid     MSG-333 or CMN-101 on the sync token: a full resync is needed
     │   ├── ServerError          5xx after bounded retries
     │   ├── AmbiguousWriteError  a trash DELETE may or may not have been applied
     │   ├── MalformedResponse    a 2xx whose body is not what the API documents
@@ -21,7 +21,8 @@ alone, has its own.)
     ├── NetworkError             connection failed / reset / timed out after bounded retries
     ├── GuardError               a push would trash or purge more than allowed without --force
     ├── SelectionError           mark/delete/restore/revert selected nothing, or unknown ids
-    └── SearchError              a search query that cannot be run
+    ├── SearchError              a search query that cannot be run
+    └── ExportError              an export that cannot be made as asked
 
 Outside the tree, because they are control flow inside `watch` and never reach the user:
 
@@ -82,7 +83,7 @@ class RateLimitedError(ApiError):
 
 
 class SyncTokenInvalid(ApiError):
-    """MSG-333: the stored sync token is no longer accepted; a full resync is needed."""
+    """MSG-333 (or CMN-101 on syncToken): the stored token is refused; a full resync is needed."""
 
 
 class ServerError(ApiError):
@@ -135,6 +136,10 @@ class SelectionError(RcsyncError):
 
 class SearchError(RcsyncError):
     """The query cannot be searched for (empty, or not understood even as words)."""
+
+
+class ExportError(RcsyncError):
+    """The export cannot be made as asked (bad option, unwritable or occupied destination)."""
 
 
 # --- control flow of `watch`, outside the tree (see the module docstring) ------------------

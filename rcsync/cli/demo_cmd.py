@@ -22,7 +22,7 @@ import click
 from rcsync.cli.app import App
 from rcsync.cli.output import Output
 from rcsync.errors import ConfigError
-from rcsync.store import demo as user_sql
+from rcsync.store import user_sql
 from rcsync.types import ReadStatus
 
 pass_app = click.make_pass_decorator(App)

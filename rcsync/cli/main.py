@@ -198,8 +198,10 @@ def cli(
 def _register() -> None:
     from rcsync.cli import (
         auth_cmds,
+        datasette_cmd,
         demo_cmd,
         emulator_cmd,
+        export_cmd,
         pull_cmds,
         push_cmds,
         setup_cmds,
@@ -216,6 +218,8 @@ def _register() -> None:
         status_cmd,
         emulator_cmd,
         demo_cmd,
+        export_cmd,
+        datasette_cmd,
     ):
         for command in module.COMMANDS:
             cli.add_command(command)

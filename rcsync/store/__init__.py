@@ -19,10 +19,11 @@ named ``read_*``/``save_*`` and never write SQL text (a contract checks it):
     state        ``sync_state`` (sync token, frame, progress, last runs) and ``conflict``
     pushes       what a push writes back: confirmed values, failures, fixes, tombstones
     attachments  the attachment rows: what to fetch, what was fetched or skipped and why
+    archive      what the exports read: the selected messages and conversations, streamed
     edits        the CLI's mark/delete/restore/revert helpers (edits as a user makes them)
     search       full-text search over ``message_fts``
     status       the counts `rcsync status` shows
-    demo         the plain-SQL edits `rcsync demo` makes as a user would
+    user_sql     SQL shown or handed over as a user's own (the demo's edits, Datasette's)
 """
 
 from __future__ import annotations

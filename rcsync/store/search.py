@@ -1,12 +1,14 @@
-"""Full-text search over the archive (subjects, SMS text, voicemail transcriptions).
+"""Full-text search over the archive (subjects, SMS text, voicemail transcriptions, and the
+names and numbers of senders and recipients).
 
 Uses the FTS5 index ``message_fts`` (external content over ``message``, kept current by the
-triggers in `rcsync.store.schema`). The user's query is always a bound parameter, never spliced
-into SQL. FTS5 has its own query language (``"phrase"``, ``AND``/``OR``/``NOT``, ``pre*``);
-a query it cannot parse (an unbalanced quote, a stray ``:`` as in ``16:45``) is retried as
-its words, each quoted (``café 16:45`` -> ``"café" "16:45"``): every word must occur, in
-any order, which is what a person typing words means. Filters (sender, date, conversation,
-unread) narrow the matches in plain SQL. Read-only.
+triggers in `rcsync.store.schema`; migration 0005 added the name and number columns). The user's
+query is always a bound parameter, never spliced into SQL. FTS5 has its own query language
+(``"phrase"``, ``AND``/``OR``/``NOT``, ``pre*``); a query it cannot parse (an unbalanced
+quote, a stray ``:`` as in ``16:45``) is retried as its words, each quoted (``café 16:45``
+-> ``"café" "16:45"``): every word must occur, in any order, which is what a person typing
+words means. Filters (sender, date, conversation, unread) narrow the matches in plain SQL.
+Read-only.
 """
 
 from __future__ import annotations

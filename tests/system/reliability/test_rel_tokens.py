@@ -163,7 +163,7 @@ def test_refreshed_pair_is_on_disk_before_it_is_used(make_served: Callable[..., 
 
 EXPIRIES = 4
 WORKER = textwrap.dedent("""
-    import sys, time
+    import sys
     from pathlib import Path
     from rcsync.api import TokenStore, build_client
     from rcsync.config import RingCentralConfig
@@ -171,21 +171,30 @@ WORKER = textwrap.dedent("""
                            client_secret="emulator-secret", jwt="",
                            token_file=Path(sys.argv[2]))
     client = build_client(rc, store=TokenStore(rc.token_file))
-    deadline = time.time() + float(sys.argv[3])
-    n = 0
-    while time.time() < deadline:
+    stop = Path(sys.argv[3])
+    client.read_extension()
+    print("ready", flush=True)
+    n = 1
+    while not stop.exists():
         client.read_extension()
         n += 1
     print(n)
 """)
 
 
+def _wait_until(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
 def test_two_processes_refreshing_one_token_file(make_served: Callable[..., Served]) -> None:
     """Two processes share a token file (no JWT: a dead refresh token would be fatal) and
-    keep calling the API while every access token is expired 4 times, 1 s apart: each
-    expiry meets both processes at once. Both keep working, one refresh is spent per
-    expiry (the other process re-reads the file under the lock), and the file ends with a
-    live refresh token."""
+    keep calling the API while every access token is expired 4 times, each after the
+    previous refresh: each expiry meets both processes at once. Both keep working, one
+    refresh is spent per expiry (the other process re-reads the file under the lock), and
+    the file ends with a live refresh token."""
     env = make_served(messages=50)
     # Not limited, and the headers say so (the client paces itself by them).
     env.configure(
@@ -193,9 +202,10 @@ def test_two_processes_refreshing_one_token_file(make_served: Callable[..., Serv
     )
     with httpx.Client(base_url=env.url) as http:
         login(http, env.rc(), TokenStore(env.token_file))
+    stop = env.token_file.with_name("stop-workers")
     workers = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER, env.url, str(env.token_file), "6"],
+            [sys.executable, "-c", WORKER, env.url, str(env.token_file), str(stop)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -203,12 +213,26 @@ def test_two_processes_refreshing_one_token_file(make_served: Callable[..., Serv
         for _ in range(2)
     ]
     try:
-        time.sleep(1.5)
-        for _ in range(EXPIRIES):
+        # Paced by what the workers did, not by the wall clock: on a loaded machine a
+        # fixed sleep can let two expiries pass between one worker's requests.
+        for w in workers:
+            assert w.stdout is not None
+            assert w.stdout.readline().strip() == "ready", w.stderr
+        for n in range(EXPIRIES):
             env.post("/_emulator/expire-tokens")
-            time.sleep(1.0)
+            _wait_until(
+                lambda n=n: env.counters()["by_operation"]["getToken"] - 1 > n,
+                f"refresh {n + 1}",
+            )
+            seen = env.counters()["by_operation"]["readExtension"]
+            _wait_until(
+                lambda seen=seen: env.counters()["by_operation"]["readExtension"] > seen + 4,
+                "requests with the refreshed token",
+            )
+        stop.touch()
         results = [w.communicate(timeout=120) for w in workers]
     finally:
+        stop.touch()
         for w in workers:
             if w.poll() is None:
                 w.kill()

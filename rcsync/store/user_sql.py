@@ -1,8 +1,9 @@
-"""The demo's SQL (`rcsync demo`): the edits a user makes with a plain SQLite client.
+"""SQL that rcsync shows or hands over as a user's own: edits made outside the engine.
 
-These statements go through Python's own ``sqlite3`` driver, not rcsync's engine, on
-purpose: the demo shows that any client's UPDATE becomes a pending change (the triggers
-see it), and it prints each statement as the user would type it.
+`rcsync demo` runs its edits through Python's own ``sqlite3`` driver, not rcsync's engine,
+on purpose: it shows that any client's UPDATE becomes a pending change (the triggers see
+it), and it prints each statement as the user would type it. `CANNED_EDITS` are the
+write queries `rcsync datasette` offers: plain UPDATEs of ``message`` too, pushed like any.
 """
 
 from __future__ import annotations
@@ -10,6 +11,23 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
+
+#: Datasette canned queries: name -> (title, SQL with :id).
+CANNED_EDITS = {
+    "mark_read": ("Mark a message read", "UPDATE message SET read_status = 'Read' WHERE id = :id"),
+    "mark_unread": (
+        "Mark a message unread",
+        "UPDATE message SET read_status = 'Unread' WHERE id = :id",
+    ),
+    "trash": (
+        "Move a message to RingCentral's trash",
+        "UPDATE message SET availability = 'Deleted' WHERE id = :id AND availability = 'Alive'",
+    ),
+    "restore": (
+        "Restore a message from the trash",
+        "UPDATE message SET availability = 'Alive' WHERE id = :id AND availability = 'Deleted'",
+    ),
+}
 
 
 def pick_messages(db: Path) -> dict[str, list[int]]:
