@@ -237,7 +237,7 @@ class TerminalProgress:
     def waiting(self, reason: WaitReason, seconds: float | None, detail: str) -> None:
         if self.out.quiet:
             return
-        if self.out.interactive:
+        if self.out.interactive and self.phase:  # before a phase there is no line to use
             # A wait under a second would flash "waiting 0 s"; the count is redrawn anyway.
             short = seconds is not None and seconds < SHORT_WAIT
             self._wait = None if short else _Wait(reason, seconds, detail)

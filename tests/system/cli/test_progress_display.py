@@ -181,3 +181,9 @@ def test_a_wait_under_a_second_only_redraws_the_count() -> None:
     progress.advance(1)
     progress.waiting(WaitReason.RATE_LIMIT, 0.3, RATE)
     assert "2/10" in _last_frame(err) and "waiting" not in err.getvalue()
+
+
+def test_a_wait_before_any_phase_is_a_line_of_its_own_on_a_terminal() -> None:
+    progress, err, _ = _display()
+    progress.waiting(WaitReason.LOCK, None, "database locked by rcsync watch (pid 7)")
+    assert err.getvalue() == "database locked by rcsync watch (pid 7): waiting\n"

@@ -46,7 +46,9 @@ class Pane:
         self.tmux("new-session", "-d", "-s", "t", *size, command)
 
     def capture(self) -> str:
-        return self.tmux("capture-pane", "-p", "-t", "t")
+        # -J: a wrapped line comes back whole (so a status line that wrapped is seen long).
+        shot = self.tmux("capture-pane", "-p", "-J", "-t", "t")
+        return "\n".join(line.rstrip() for line in shot.splitlines())
 
     def stop(self) -> None:
         subprocess.run(["tmux", "-S", str(self.socket), "kill-server"], capture_output=True)
@@ -98,3 +100,27 @@ def test_the_display_under_rate_limits_reads_well(pane: Pane, tmp_path: Path) ->
     final = [ln for ln in screen.splitlines() if ln.strip()]
     assert any(ln.startswith("attachments  ") and "9/9" in ln for ln in final), screen
     assert any(ln.startswith("full pull: pulled 12 messages") for ln in final), screen
+
+
+def test_ctrl_c_during_a_wait_says_what_is_done_and_how_to_resume(
+    pane: Pane, tmp_path: Path
+) -> None:
+    emu = Emulator(messages=12, seed=3)
+    with serve(emu, host="127.0.0.1", port=0) as server:
+        httpx.put(f"{server.url}/_emulator/config", json=SMALL_LIMITS).raise_for_status()
+        pane.start(_command(server.url, tmp_path))
+        end = time.monotonic() + DEADLINE
+        screen = ""
+        while time.monotonic() < end and "waiting" not in screen:
+            screen = pane.capture()
+            time.sleep(0.05)
+        pane.tmux("send-keys", "-t", "t", "C-c")
+        while time.monotonic() < end and "EXIT=" not in screen:
+            screen = pane.capture()
+            time.sleep(0.1)
+    print(f"--- pane {WIDTH}x{HEIGHT} after Ctrl-C ---\n{screen.rstrip()}\n---")
+    assert "EXIT=130" in screen, screen
+    text = " ".join(screen.split())
+    assert "interrupted: 12 of 12 messages, 3 of 9 attachments done;" in text, screen
+    assert "`rcsync pull` resumes where this one stopped" in text
+    assert "Traceback" not in screen

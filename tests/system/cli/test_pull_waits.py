@@ -41,7 +41,8 @@ def _pull(url: str, tmp_path: Path, *args: str) -> Result:
         f'[database]\nfiles = "{tmp_path / "files"}"\n'
     )
     env = {"RCSYNC_SERVER": url, **EMULATOR_ENV, "RCSYNC_CONFIG": str(config)}
-    return CliRunner().invoke(cli, ["--db", str(tmp_path / "m.db"), *args, "pull"], env=env)
+    argv = ["--db", str(tmp_path / "m.db"), "pull", *args]
+    return CliRunner().invoke(cli, argv, env=env)
 
 
 def test_a_rate_limit_wait_is_announced_without_verbose(served: str, tmp_path: Path) -> None:
@@ -61,3 +62,31 @@ def test_a_rate_limit_wait_is_announced_without_verbose(served: str, tmp_path: P
 def test_quiet_announces_nothing(served: str, tmp_path: Path) -> None:
     result = _pull(served, tmp_path, "-q")
     assert result.exit_code == 0 and result.output == ""
+
+
+def test_a_lock_wait_names_the_holder(served: str, tmp_path: Path) -> None:
+    import os
+    import threading
+
+    from rcsync.store.lock import engine_lock
+
+    held, release = threading.Event(), threading.Event()
+
+    def watch() -> None:  # another rcsync working on the same database
+        with engine_lock(tmp_path / "m.db", what="watch"):
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=watch)
+    holder.start()
+    held.wait(10)
+    threading.Timer(1.0, release.set).start()
+    try:
+        result = _pull(served, tmp_path, "--wait")
+    finally:
+        release.set()
+        holder.join()
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == (
+        f"database locked by rcsync watch (pid {os.getpid()}): waiting"
+    )
