@@ -96,3 +96,17 @@ def test_server_errors_announce_the_status(fake: Any, make_client: Any) -> None:
     assert [e[2] for e in events if e[0] is WaitReason.RETRY] == [
         "server error (HTTP 503), retry 1/4"
     ]
+
+
+def test_token_server_errors_announce_their_retry(fake: Any, make_client: Any) -> None:
+    from tests.engine.api.conftest import token_response
+
+    events, on_wait = _recorder()
+    fake.on("POST", "/restapi/oauth/token", failing(1, status=503, then=lambda r: token_response()))
+    fake.on("GET", EXT, lambda r: httpx.Response(200, json={}))
+    client = make_client(logged_in=False)
+    client.budget.on_wait = on_wait
+    client.read_extension()
+    assert [e[2] for e in events if e[0] is WaitReason.RETRY] == [
+        "token server error (HTTP 503), retry 1/2"  # the token policy tries 3 times
+    ]
