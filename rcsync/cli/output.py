@@ -196,6 +196,7 @@ class TerminalProgress:
         self.started = 0.0
         self.phases: list[PhaseCount] = []  # finished phases, for the Ctrl-C report
         self._wait: _Wait | None = None
+        self._paced_until = 0.0  # when the latest announced wait of this phase ends
         self._last_draw = float("-inf")
         self._min_interval = min_interval
         self._clock = clock
@@ -206,7 +207,7 @@ class TerminalProgress:
 
     def start(self, phase: str, total: int | None = None) -> None:
         self.phase, self.total, self.done, self._wait = phase, total, 0, None
-        self.started = self._clock()
+        self.started = self._paced_until = self._clock()
         self._draw(force=True)
 
     def advance(self, n: int = 1) -> None:
@@ -237,6 +238,8 @@ class TerminalProgress:
     def waiting(self, reason: WaitReason, seconds: float | None, detail: str) -> None:
         if self.out.quiet:
             return
+        if seconds is not None:
+            self._paced_until = max(self._paced_until, self._clock() + seconds)
         if self.out.interactive and self.phase:  # before a phase there is no line to use
             # A wait under a second would flash "waiting 0 s"; the count is redrawn anyway.
             short = seconds is not None and seconds < SHORT_WAIT
@@ -305,7 +308,10 @@ class TerminalProgress:
     def _eta(self, elapsed: float) -> float | None:
         if not self.total or self.done <= 0 or self.done >= self.total or elapsed < ETA_AFTER:
             return None
-        return max(self.total - self.done, 0) * elapsed / self.done
+        # Under a rate limit the pace is a burst *and its wait*: 40 done in 2 s then 61 s
+        # of waiting is 40 a minute, not 20 a second.
+        span = max(elapsed, self._paced_until - self.started)
+        return max(self.total - self.done, 0) * span / self.done
 
     def _draw(self, *, force: bool = False) -> None:
         if not self.out.interactive or not self.phase:

@@ -144,8 +144,8 @@ ESTIMATE_AFTER = 60.0
 
 def estimate_note(jobs: int, budget: object) -> str | None:
     """What a long download will take under RingCentral's limit and how to avoid waiting,
-    e.g. ``6,674 attachments to download: about 2 h 47 min at RingCentral rate limit
-    (Medium, 40/min); ...``; None when it is short or the pace is unknown (a test double).
+    e.g. ``6,674 attachments: about 2 h 47 min at RingCentral rate limit (Medium, 40/min)``
+    and the way out; None when it is short or the pace is unknown (a test double).
     """
     if not isinstance(budget, RateBudget) or jobs <= 0:
         return None
@@ -153,10 +153,11 @@ def estimate_note(jobs: int, budget: object) -> str | None:
     seconds = jobs / max(limit, 1) * window
     if seconds < ESTIMATE_AFTER:
         return None
+    # Two short lines: a note that wraps on an 80-column terminal is hard to read.
     return (
-        f"{jobs:,} attachment{'s' * (jobs != 1)} to download: about {_duration(seconds)} at "
-        f"{describe_limit(CONTENT.group, limit, window)}; Ctrl-C stops safely and "
-        "`rcsync pull` resumes, `rcsync pull --no-attachments` pulls messages only"
+        f"{jobs:,} attachment{'s' * (jobs != 1)}: about {_duration(seconds)} at "
+        f"{describe_limit(CONTENT.group, limit, window)}\n"
+        "  `rcsync pull --no-attachments` skips them; after Ctrl-C `rcsync pull` resumes"
     )
 
 

@@ -79,10 +79,7 @@ LIST_AVAILABILITY = tuple(Availability)
 MAX_FULL_ATTEMPTS = 3
 # A listing of more than a page is long enough to be told what comes and how to stop.
 FULL_PULL_NOTE_AFTER = PER_PAGE
-FULL_PULL_NOTE = (
-    "full pull: listing {total:,} messages, then their attachments; Ctrl-C stops safely "
-    "and `rcsync pull` resumes"
-)
+FULL_PULL_NOTE = "full pull: {total:,} messages, then attachments; Ctrl-C is safe (pull resumes)"
 # Partial ISync answers followed before giving up (the token then stays where it was).
 MAX_ISYNC_PARTS = 1000
 
@@ -339,9 +336,9 @@ def _list_all(run: _Run, listing: Listing) -> Listing:
             _check_times(page.records)
             total = _total_elements(page.paging) if first else None
             if total is not None:
-                run.progress.start("messages", total)
-                if total > FULL_PULL_NOTE_AFTER:
+                if total > FULL_PULL_NOTE_AFTER:  # before the bar, which it would split
                     run.progress.note(FULL_PULL_NOTE.format(total=total))
+                run.progress.start("messages", total)
             first = False
             boundary = set(listing.boundary)
             fresh = [r for r in page.records if int(r["id"]) not in boundary]

@@ -52,7 +52,7 @@ def test_the_messages_total_ends_at_what_was_stored(
         stored = conn.execute(sa.text("SELECT count(*) FROM message")).scalar_one()
     assert progress.totals["messages"] == progress.done["messages"] == stored
     assert any(
-        n.startswith(f"full pull: listing {stored + purged:,} messages") for n in progress.notes
+        n.startswith(f"full pull: {stored + purged:,} messages, then") for n in progress.notes
     )
 
 
@@ -60,9 +60,9 @@ def test_a_long_download_is_estimated_at_the_known_limit() -> None:
     budget = RateBudget(limits={"Medium": (40, 60.0)})
     note = estimate_note(6674, budget)
     assert note is not None
-    assert note.startswith(
-        "6,674 attachments to download: about 2 h 47 min at RingCentral rate limit (Medium, 40/min)"
-    )
+    first, second = note.splitlines()
+    assert first == "6,674 attachments: about 2 h 47 min at RingCentral rate limit (Medium, 40/min)"
+    assert max(len(first), len(second)) < 80  # no wrap on an 80-column terminal
     assert "`rcsync pull --no-attachments`" in note and "`rcsync pull` resumes" in note
 
 

@@ -187,3 +187,15 @@ def test_a_wait_before_any_phase_is_a_line_of_its_own_on_a_terminal() -> None:
     progress, err, _ = _display()
     progress.waiting(WaitReason.LOCK, None, "database locked by rcsync watch (pid 7)")
     assert err.getvalue() == "database locked by rcsync watch (pid 7): waiting\n"
+
+
+def test_the_eta_counts_the_wait_after_a_burst() -> None:
+    progress, err, clock = _display()
+    progress.start("attachments", 970)
+    clock.t += 2
+    progress.advance(40)  # a burst of 40 in 2 s...
+    progress.waiting(WaitReason.RATE_LIMIT, 60, RATE)  # ...then a minute's wait
+    clock.t += 3
+    progress.finish()  # (Ctrl-C: the line is drawn once more)
+    # 930 left at 40 per 62 s: 24 min, not 930 / 8 per s = 2 min.
+    assert "ETA 24 min" in err.getvalue()
