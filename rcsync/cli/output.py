@@ -231,6 +231,12 @@ class TerminalProgress:
     def note(self, message: str) -> None:
         if self.out.quiet:
             return
+        if self._drawn and self.done == 0:
+            # A line that says nothing yet is overwritten, not left above the note.
+            click.echo("\r\x1b[K", file=self.out.stderr, nl=False)
+            self._drawn = False
+        elif self._drawn:
+            self._draw(force=True)  # the line left above the note shows the true count
         self._end_line()
         self.out.info(message)
         self._draw(force=True)

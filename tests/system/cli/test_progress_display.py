@@ -199,3 +199,27 @@ def test_the_eta_counts_the_wait_after_a_burst() -> None:
     progress.finish()  # (Ctrl-C: the line is drawn once more)
     # 930 left at 40 per 62 s: 24 min, not 930 / 8 per s = 2 min.
     assert "ETA 24 min" in err.getvalue()
+
+
+def test_a_note_replaces_a_line_that_says_nothing_yet() -> None:
+    progress, err, _ = _display()
+    progress.start("messages")
+    progress.note("full pull: 3,000 messages, then attachments")
+    progress.advance(5)
+    progress.note("later")
+    screen = _render(err.getvalue())
+    assert screen == [
+        "full pull: 3,000 messages, then attachments",
+        "messages     5  0 s elapsed",
+        "later",
+        "messages     5  0 s elapsed",
+    ]
+
+
+def _render(stream: str) -> list[str]:
+    """What a terminal shows: each line as its last carriage-return redraw left it."""
+    return [
+        line.split("\r")[-1].replace("\x1b[K", "")
+        for line in stream.split("\n")
+        if line.split("\r")[-1].replace("\x1b[K", "")
+    ]
