@@ -55,7 +55,10 @@ class Progress(Protocol):
         """The current phase is over."""
 
     def note(self, message: str) -> None:
-        """A one-line event worth telling the user (an estimate, a resync)."""
+        """A one-line event worth telling the user (a resync)."""
+
+    def hint(self, message: str) -> None:
+        """Advice for a person watching (an estimate, how to stop): not for a log or cron."""
 
     def waiting(self, reason: WaitReason, seconds: float | None, detail: str) -> None:
         """The work pauses `seconds` (None: unknown) for `detail`; see `WaitCallback`."""
@@ -77,6 +80,9 @@ class NullProgress:
         pass
 
     def note(self, message: str) -> None:
+        pass
+
+    def hint(self, message: str) -> None:
         pass
 
     def waiting(self, reason: WaitReason, seconds: float | None, detail: str) -> None:

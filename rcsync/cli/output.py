@@ -241,6 +241,11 @@ class TerminalProgress:
         self.out.info(message)
         self._draw(force=True)
 
+    def hint(self, message: str) -> None:
+        # Only for a person at a terminal: a cron job's or a script's stderr stays errors.
+        if self.out.interactive:
+            self.note(message)
+
     def waiting(self, reason: WaitReason, seconds: float | None, detail: str) -> None:
         if self.out.quiet:
             return

@@ -127,7 +127,7 @@ def download_attachments(
     total = store.count_jobs(engine, held_text=held)
     note = estimate_note(total, getattr(client, "budget", None))
     if note:
-        progress.note(note)
+        progress.hint(note)
     progress.start("attachments", total)
     try:
         for job in store.read_jobs(engine, held_text=held):

@@ -337,7 +337,7 @@ def _list_all(run: _Run, listing: Listing) -> Listing:
             total = _total_elements(page.paging) if first else None
             if total is not None:
                 if total > FULL_PULL_NOTE_AFTER:  # before the bar, which it would split
-                    run.progress.note(FULL_PULL_NOTE.format(total=total))
+                    run.progress.hint(FULL_PULL_NOTE.format(total=total))
                 run.progress.start("messages", total)
             first = False
             boundary = set(listing.boundary)

@@ -36,7 +36,7 @@ class Recorder(NullProgress):
         total = self.totals[self.phase]
         self.totals[self.phase] = None if total is None else total - n
 
-    def note(self, message: str) -> None:
+    def hint(self, message: str) -> None:
         self.notes.append(message)
 
 

@@ -223,3 +223,10 @@ def _render(stream: str) -> list[str]:
         for line in stream.split("\n")
         if line.split("\r")[-1].replace("\x1b[K", "")
     ]
+
+
+def test_hints_are_for_a_terminal_only() -> None:
+    for tty in (True, False):
+        progress, err, _ = _display(tty=tty)
+        progress.hint("6,674 attachments: about 2 h 47 min")
+        assert ("6,674" in err.getvalue()) is tty
