@@ -2,11 +2,42 @@
 
 The engine calls a `Progress` it was given; the CLI supplies one that draws a bar on a
 terminal (or nothing with -q / when not a TTY), tests supply a recorder. Only the CLI prints.
+
+Waits are events too (`Progress.waiting`): the API's rate-limit budget and retries and the
+engine lock call a `WaitCallback` they were given, so a run that pauses for a minute says
+why and for how long instead of looking hung.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from enum import StrEnum
 from typing import Protocol
+
+
+class WaitReason(StrEnum):
+    """Why the work pauses (the display words each one its own way)."""
+
+    RATE_LIMIT = "rate-limit"  # the window of a RingCentral usage-plan group is full
+    PENALTY = "penalty"  # RingCentral answered 429: the group is blocked for Retry-After
+    RETRY = "retry"  # the server was unreachable or failed: backing off before a retry
+    LOCK = "lock"  # another rcsync holds the database's engine lock
+
+
+#: ``(reason, seconds, detail)``: seconds is how long the wait will be, None if unknown
+#: (a lock lasts as long as its holder); detail names what is waited for, e.g.
+#: ``RingCentral rate limit (Medium, 40/min)``.
+WaitCallback = Callable[[WaitReason, float | None, str], None]
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 message``, ``2 messages``, ``1,463 messages`` (`many` for irregular plurals): the
+    pipelines' summaries and the CLI word counts the same way."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def no_wait_report(reason: WaitReason, seconds: float | None, detail: str) -> None:
+    """The default `WaitCallback`: nobody is told."""
 
 
 class Progress(Protocol):
@@ -16,11 +47,21 @@ class Progress(Protocol):
     def advance(self, n: int = 1) -> None:
         """n more items of the current phase are done."""
 
+    def discount(self, n: int) -> None:
+        """n items of the current total will not be done after all (a message first heard
+        of as purged is not stored), so the total ends at what was really stored."""
+
     def finish(self) -> None:
         """The current phase is over."""
 
     def note(self, message: str) -> None:
-        """A one-line event worth telling the user (retry, wait, conflict)."""
+        """A one-line event worth telling the user (a resync)."""
+
+    def hint(self, message: str) -> None:
+        """Advice for a person watching (an estimate, how to stop): not for a log or cron."""
+
+    def waiting(self, reason: WaitReason, seconds: float | None, detail: str) -> None:
+        """The work pauses `seconds` (None: unknown) for `detail`; see `WaitCallback`."""
 
 
 class NullProgress:
@@ -32,8 +73,17 @@ class NullProgress:
     def advance(self, n: int = 1) -> None:
         pass
 
+    def discount(self, n: int) -> None:
+        pass
+
     def finish(self) -> None:
         pass
 
     def note(self, message: str) -> None:
+        pass
+
+    def hint(self, message: str) -> None:
+        pass
+
+    def waiting(self, reason: WaitReason, seconds: float | None, detail: str) -> None:
         pass

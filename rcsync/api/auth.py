@@ -30,6 +30,7 @@ from rcsync.api.retry import RETRYABLE_STATUS, RetryPolicy, jitter
 from rcsync.api.tokens import REFRESH_MARGIN, TokenInfo, TokenStore
 from rcsync.config import RingCentralConfig
 from rcsync.errors import AuthError, NetworkError
+from rcsync.progress import WaitReason
 
 log = logging.getLogger("rcsync.api")
 
@@ -227,7 +228,12 @@ class RingCentralAuth(httpx.Auth):
             if status == 429 and attempt + 1 < attempts:
                 self._pause_auth(response)
             elif status in RETRYABLE_STATUS and attempt + 1 < attempts:
-                self._sleep(self._policy.backoff(attempt, jitter()))
+                delay = self._policy.backoff(attempt, jitter())
+                if self._budget is not None:  # the one seam every API wait is told through
+                    retry = f"retry {attempt + 1}/{attempts - 1}"
+                    detail = f"token server error (HTTP {status}), {retry}"
+                    self._budget.on_wait(WaitReason.RETRY, delay, detail)
+                self._sleep(delay)
             else:
                 return oauth.parse_token_response(
                     response,

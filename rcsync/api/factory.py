@@ -22,6 +22,7 @@ from rcsync.api.session import ApiSession
 from rcsync.api.tokens import TokenStore
 from rcsync.config import RingCentralConfig
 from rcsync.errors import ConfigError
+from rcsync.progress import WaitCallback, no_wait_report
 
 USER_AGENT = f"rcsync/{__version__}"
 
@@ -81,9 +82,13 @@ def build_client(
     store: TokenStore | None = None,
     insecure: bool = False,
     budget: RateBudget | None = None,
+    on_wait: WaitCallback = no_wait_report,
 ) -> MessageStoreClient:
-    """A ready `MessageStoreClient`: logs in by itself when a JWT is configured."""
-    budget = budget or RateBudget(clock=clock, sleep=sleep)
+    """A ready `MessageStoreClient`: logs in by itself when a JWT is configured.
+
+    `on_wait` hears of every rate-limit wait and retry backoff (the CLI's display).
+    """
+    budget = budget or RateBudget(clock=clock, sleep=sleep, on_wait=on_wait)
     store = store or TokenStore(cfg.token_file)
     auth = RingCentralAuth(
         Credentials.from_config(cfg),

@@ -15,7 +15,9 @@ request sent during the penalty restarts it*. So the budget:
 4. on a 429 blocks *every* caller of that group (thread-safe) until ``Retry-After`` has passed,
    so at most the requests already in flight can meet the penalty.
 
-Counters (requests, 429s, seconds waited) are kept for progress and status output.
+Counters (requests, 429s, seconds waited) are kept for progress and status output, and
+every wait is announced first through the injected ``on_wait`` (`rcsync.progress.WaitCallback`)
+so the CLI can say what it waits for; the budget itself never prints.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 import httpx
+
+from rcsync.progress import WaitCallback, WaitReason, no_wait_report
 
 log = logging.getLogger("rcsync.api")
 
@@ -55,6 +59,12 @@ DEFAULT_PENALTY = 60.0
 def normalize_group(name: str) -> str:
     """``light`` / ``LIGHT`` / ``Light`` -> ``Light`` (the header's case "may change")."""
     return name.strip().capitalize()
+
+
+def describe_limit(group: str, limit: int, window: float) -> str:
+    """``RingCentral rate limit (Medium, 40/min)``: what a wait of this group is for."""
+    rate = f"{limit}/min" if window == 60 else f"{limit} per {window:g} s"
+    return f"RingCentral rate limit ({group}, {rate})"
 
 
 def retry_after_seconds(response: httpx.Response, default: float) -> float:
@@ -114,7 +124,10 @@ class RateBudget:
         sleep: Callable[[float], None] = time.sleep,
         limits: Mapping[str, tuple[int, float]] | None = None,
         margin: float = 1.0,
+        on_wait: WaitCallback = no_wait_report,
     ):
+        #: Told of every wait before it starts; public so the CLI can attach its display.
+        self.on_wait = on_wait
         self._clock = clock
         self._sleep = sleep
         self._margin = margin
@@ -175,6 +188,12 @@ class RateBudget:
             st.blocked_until = max(st.blocked_until, until)
         log.debug("rate limit %s: 429, pausing the group for %.0fs", group, retry_after)
 
+    def limit_of(self, group: str) -> tuple[int, float]:
+        """(limit, window seconds) of `group` as known now: learned, else the default."""
+        with self._lock:
+            st = self._state(normalize_group(group))
+            return st.limit, st.window
+
     def stats(self) -> dict[str, GroupStats]:
         with self._lock:
             return {
@@ -206,6 +225,7 @@ class RateBudget:
             with self._lock:
                 st = self._state(group)
                 now = self._clock()
+                reason = WaitReason.PENALTY if now < st.blocked_until else WaitReason.RATE_LIMIT
                 wait = st.delay(now, self._margin)
                 if wait <= 0:
                     cell = [now]
@@ -213,7 +233,9 @@ class RateBudget:
                     st.requests += 1
                     return cell
                 st.waited += wait
+                detail = describe_limit(group, st.limit, st.window)
             log.debug("rate limit %s: waiting %.1fs", group, wait)
+            self.on_wait(reason, wait, detail)
             # Sleep outside the lock: other groups stay usable; callers of this group all
             # recompute their wait after waking, so none slips through during a penalty.
             self._sleep(wait)

@@ -9,6 +9,9 @@ injected ``httpx.Client`` (whose ``RingCentralAuth`` adds and renews the bearer 
   that a non-idempotent write (trash DELETE) with an unknown outcome raises
   `AmbiguousWriteError` instead of being resent;
 * any other non-expected status: mapped to the exception tree with a one-line message.
+
+Every backoff is announced first through the budget's ``on_wait`` (one seam for every wait
+of the API: the CLI attaches its display there), e.g. ``server unreachable, retry 3/4``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from rcsync.api.errors import describe, error_from_response, malformed
 from rcsync.api.ratelimit import DEFAULT_PENALTY, RateBudget, retry_after_seconds
 from rcsync.api.retry import RETRYABLE_STATUS, RetryPolicy, failed_before_sending, jitter
 from rcsync.errors import AmbiguousWriteError, NetworkError
+from rcsync.progress import WaitReason
 
 log = logging.getLogger("rcsync.api")
 
@@ -143,7 +147,7 @@ class ApiSession:
             ) from None
         delay = self.policy.backoff(retries, self._rand())
         log.debug("%s: %s, retrying in %.1fs", op.name, kind, delay)
-        self._sleep(delay)
+        self._backoff(delay, f"server unreachable ({kind}), retry {self._nth(retries)}")
 
     def _after_throttle(self, op: Operation, response: httpx.Response, throttled: int) -> None:
         response.read()
@@ -179,4 +183,14 @@ class ApiSession:
         if response.status_code == 503 and "Retry-After" in response.headers:
             delay = min(retry_after_seconds(response, delay), self.policy.max_retry_after)
         log.debug("%s: HTTP %s, retrying in %.1fs", op.name, response.status_code, delay)
+        self._backoff(
+            delay, f"server error (HTTP {response.status_code}), retry {self._nth(retries)}"
+        )
+
+    def _nth(self, retries: int) -> str:
+        """``3/4``: which retry comes next, of how many the policy allows."""
+        return f"{retries + 1}/{self.policy.attempts - 1}"
+
+    def _backoff(self, delay: float, detail: str) -> None:
+        self.budget.on_wait(WaitReason.RETRY, delay, detail)
         self._sleep(delay)

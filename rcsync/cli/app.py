@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from rcsync.api import MessageStoreClient
-    from rcsync.cli.output import Output
+    from rcsync.cli.output import Output, TerminalProgress
 
 #: What rcsync creates (database, attachments, lock files) is for the user alone: the
 #: messages are as private as the tokens.
@@ -73,6 +73,14 @@ class App:
     _engine: Engine | None = field(default=None, repr=False)
     _client: MessageStoreClient | None = field(default=None, repr=False)
     created_database: Path | None = field(default=None, repr=False)
+    _progress: TerminalProgress | None = field(default=None, repr=False)
+
+    def progress(self) -> TerminalProgress:
+        """The one progress display of this run: the pipelines advance it, and the API
+        client and the engine lock tell it of their waits."""
+        if self._progress is None:
+            self._progress = self.output.progress()
+        return self._progress
 
     @property
     def config(self) -> Config:
@@ -212,7 +220,13 @@ class App:
         self.engine()  # checks the path first, so lock errors are about locks only
         with (
             private_umask(),
-            engine_lock(self.database_path, wait=wait, what=what, can_wait=can_wait),
+            engine_lock(
+                self.database_path,
+                wait=wait,
+                what=what,
+                can_wait=can_wait,
+                on_wait=self.progress().waiting,
+            ),
         ):
             yield
 
@@ -221,7 +235,9 @@ class App:
         if self._client is None:
             from rcsync.api import build_client
 
-            self._client = build_client(self.config.ringcentral, insecure=self.insecure)
+            self._client = build_client(
+                self.config.ringcentral, insecure=self.insecure, on_wait=self.progress().waiting
+            )
         return self._client
 
     def close(self) -> None:

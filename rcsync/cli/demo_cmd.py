@@ -129,7 +129,7 @@ def _run(app: App, emu: Any) -> None:
 
     _heading(out, "1. pull: the whole history, into SQLite")
     started = time.monotonic()
-    summary = pull(engine, client, config, progress=out.progress())
+    summary = pull(engine, client, config, progress=app.progress())
     out.echo(f"{summary.describe()} in {time.monotonic() - started:.1f} s")
     print_status(app)
 

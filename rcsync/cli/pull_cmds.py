@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
@@ -9,7 +10,7 @@ import click
 
 from rcsync.cli.app import App
 from rcsync.cli.options import json_option, wait_option
-from rcsync.cli.output import local_time
+from rcsync.cli.output import local_time, say_what_is_done
 from rcsync.types import Availability, MessageType, ReadStatus
 
 if TYPE_CHECKING:
@@ -32,31 +33,40 @@ def format_summary(s: PullSummary) -> str:
     help="Full resync: list the whole history again (keeps local-only data, "
     "pending edits and deleted rows).",
 )
+@click.option(
+    "--no-attachments",
+    is_flag=True,
+    help="Messages only: download no attachment this time (a later pull fetches them).",
+)
 @wait_option
 @json_option
 @pass_app
-def pull(app: App, full: bool, wait: bool, as_json: bool) -> None:
+def pull(app: App, full: bool, no_attachments: bool, wait: bool, as_json: bool) -> None:
     """Mirror remote → local: the whole history the first time, then only changes.
 
     Logs in by itself when a JWT is configured. An interrupted pull resumes where it
-    stopped.
+    stopped (Ctrl-C is safe: what was stored stays).
 
     \b
     Examples:
       rcsync pull
+      rcsync pull --no-attachments
       rcsync pull --full
       rcsync pull -q --json | jq .new
     """
-    from rcsync.api import build_client
     from rcsync.sync.pull import pull as run_pull
 
     app.require_credentials()
-    with app.engine_lock("pull", wait=wait):
-        client = build_client(app.config.ringcentral, insecure=app.insecure)
-        with client:
-            summary = run_pull(
-                app.engine(), client, app.config, full=full, progress=app.output.progress()
-            )
+    config = app.config
+    if no_attachments:
+        sync = dataclasses.replace(config.sync, download_attachments=False)
+        config = dataclasses.replace(config, sync=sync)
+    progress = app.progress()
+    with (
+        app.engine_lock("pull", wait=wait),
+        say_what_is_done(progress, "`rcsync pull` resumes where this one stopped"),
+    ):
+        summary = run_pull(app.engine(), app.client(), config, full=full, progress=progress)
     if as_json:
         app.output.json(summary_json(summary, app))
         return
@@ -65,8 +75,6 @@ def pull(app: App, full: bool, wait: bool, as_json: bool) -> None:
 
 def summary_json(s: PullSummary, app: App) -> dict[str, Any]:
     """The pull's counts, the same names as its fields, plus where they were stored."""
-    import dataclasses
-
     return {
         **dataclasses.asdict(s),
         "messages": s.messages,

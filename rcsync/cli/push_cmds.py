@@ -13,7 +13,7 @@ import click
 
 from rcsync.cli.app import App
 from rcsync.cli.options import force_option, json_option
-from rcsync.cli.output import local_time, plural
+from rcsync.cli.output import local_time, plural, say_what_is_done
 from rcsync.types import MessageType, iso_utc
 
 if TYPE_CHECKING:
@@ -49,14 +49,18 @@ def push(app: App, dry_run: bool, force: bool, as_json: bool) -> None:
     from rcsync.sync.push import push as run_push
 
     app.require_credentials()
-    with app.engine_lock("push", can_wait=False):
+    progress = app.progress()
+    with (
+        app.engine_lock("push", can_wait=False),
+        say_what_is_done(progress, "`rcsync push` sends the rest"),
+    ):
         summary = run_push(
             app.engine(),
             app.client(),
             app.config,
             dry_run=dry_run,
             force=force,
-            progress=app.output.progress(),
+            progress=progress,
         )
     if as_json:
         app.output.json(summary.as_dict())
@@ -97,14 +101,18 @@ def sync(app: App, dry_run: bool, force: bool, as_json: bool) -> None:
     from rcsync.sync.reconcile import sync as run_sync
 
     app.require_credentials()
-    with app.engine_lock("sync", can_wait=False):
+    progress = app.progress()
+    with (
+        app.engine_lock("sync", can_wait=False),
+        say_what_is_done(progress, "`rcsync sync` goes on from there"),
+    ):
         summary = run_sync(
             app.engine(),
             app.client(),
             app.config,
             dry_run=dry_run,
             force=force,
-            progress=app.output.progress(),
+            progress=progress,
         )
     if as_json:
         app.output.json(summary.as_dict())

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rcsync.errors import LockedError
+from rcsync.progress import WaitCallback, WaitReason, no_wait_report
 
 
 def lock_path(db_path: Path) -> Path:
@@ -39,16 +40,19 @@ def engine_lock(
     what: str = "rcsync",
     can_wait: bool = True,
     sleep: Callable[[float], None] = time.sleep,
+    on_wait: WaitCallback = no_wait_report,
 ) -> Iterator[None]:
     """Hold the database's engine lock for the duration of the block.
 
     `can_wait` says whether the command has a --wait option, so the refusal only suggests
-    what the user can actually type.
+    what the user can actually type. `on_wait` hears once, before waiting starts, who holds
+    the lock (a wait of unknown length: it lasts as long as the holder's work).
     """
     path = lock_path(db_path)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         deadline = None if timeout is None else time.monotonic() + timeout
+        announced = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -59,6 +63,9 @@ def engine_lock(
                     raise LockedError(
                         f"{db_path}: in use by {_holder(fd)}; wait for it to finish{hint}"
                     ) from None
+                if not announced:
+                    on_wait(WaitReason.LOCK, timeout, f"database locked by {_holder(fd)}")
+                    announced = True
                 sleep(0.2)
         os.ftruncate(fd, 0)
         os.write(fd, f"rcsync {what} (pid {os.getpid()})".encode())

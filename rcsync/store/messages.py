@@ -149,10 +149,19 @@ class SaveCounts:
     purged: int = 0
     conflicts: int = 0
     tombstoned: int = 0
+    dropped: int = 0  # first heard of as Purged: nothing to store (progress totals)
     new_ids: list[int] = field(default_factory=list)
 
     def add(self, other: SaveCounts) -> None:
-        for name in ("new", "updated", "remote_deleted", "purged", "conflicts", "tombstoned"):
+        for name in (
+            "new",
+            "updated",
+            "remote_deleted",
+            "purged",
+            "conflicts",
+            "tombstoned",
+            "dropped",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -206,10 +215,12 @@ def save_records(
     full = [r for i, r in batch.items() if i not in tombstoned and not rec.is_stub(r)]
     stubs = [r for i, r in batch.items() if i not in tombstoned and rec.is_stub(r)]
     # A message we first hear of as Purged has nothing left to keep: no row for it.
-    full = [
+    kept = [
         r for r in full if int(r["id"]) in existing or r.get("availability") != Availability.PURGED
     ]
-    stubs = [r for r in stubs if int(r["id"]) in existing]
+    known_stubs = [r for r in stubs if int(r["id"]) in existing]
+    counts.dropped = len(full) - len(kept) + len(stubs) - len(known_stubs)
+    full, stubs = kept, known_stubs
     remote_values: dict[int, tuple[dict[str, Any], str | None]] = {}
     _upsert_full(conn, full, existing, counts, remote_values, now)
     _apply_stubs(conn, stubs, existing, counts, remote_values, now)

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Protocol
 
+from rcsync.api.content import CONTENT
+from rcsync.api.ratelimit import RateBudget, describe_limit
 from rcsync.api.results import ItemResult
 from rcsync.config import Config, SyncConfig
 from rcsync.errors import ApiError, AuthError, RcsyncError
@@ -122,7 +124,11 @@ def download_attachments(
     held = not config.sync.download_text_parts
     forget_missing_files(engine, files)
     counts.skipped += store.hold_text_parts(engine) if held else 0
-    progress.start("attachments", store.count_jobs(engine, held_text=held))
+    total = store.count_jobs(engine, held_text=held)
+    note = estimate_note(total, getattr(client, "budget", None))
+    if note:
+        progress.hint(note)
+    progress.start("attachments", total)
     try:
         for job in store.read_jobs(engine, held_text=held):
             _one(engine, client, config.sync, files, job, counts)
@@ -130,6 +136,35 @@ def download_attachments(
     finally:
         progress.finish()
     return counts
+
+
+#: Downloads expected to take less than this go without an estimate.
+ESTIMATE_AFTER = 60.0
+
+
+def estimate_note(jobs: int, budget: object) -> str | None:
+    """What a long download will take under RingCentral's limit and how to avoid waiting,
+    e.g. ``6,674 attachments: about 2 h 47 min at RingCentral rate limit (Medium, 40/min)``
+    and the way out; None when it is short or the pace is unknown (a test double).
+    """
+    if not isinstance(budget, RateBudget) or jobs <= 0:
+        return None
+    limit, window = budget.limit_of(CONTENT.group)
+    seconds = jobs / max(limit, 1) * window
+    if seconds < ESTIMATE_AFTER:
+        return None
+    # Two short lines: a note that wraps on an 80-column terminal is hard to read.
+    return (
+        f"{jobs:,} attachment{'s' * (jobs != 1)}: about {_duration(seconds)} at "
+        f"{describe_limit(CONTENT.group, limit, window)}\n"
+        "  `rcsync pull --no-attachments` skips them; after Ctrl-C `rcsync pull` resumes"
+    )
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if hours else f"{max(minutes, 1)} min"
 
 
 def _one(

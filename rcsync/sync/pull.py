@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from rcsync.config import Config
 from rcsync.errors import ApiError, MalformedResponse, SyncTokenInvalid
-from rcsync.progress import NullProgress, Progress
+from rcsync.progress import NullProgress, Progress, plural
 from rcsync.rules import records as rec
 from rcsync.rules.listing import Listing, next_listing
 from rcsync.store.database import translate_errors
@@ -77,6 +77,9 @@ GET_BATCH = 50
 LIST_AVAILABILITY = tuple(Availability)
 # A full pull restarts when T0 itself is invalidated meanwhile; a bounded number of times.
 MAX_FULL_ATTEMPTS = 3
+# A listing of more than a page is long enough to be told what comes and how to stop.
+FULL_PULL_NOTE_AFTER = PER_PAGE
+FULL_PULL_NOTE = "full pull: {total:,} messages, then attachments; Ctrl-C is safe (pull resumes)"
 # Partial ISync answers followed before giving up (the token then stays where it was).
 MAX_ISYNC_PARTS = 1000
 
@@ -131,17 +134,18 @@ class PullSummary:
         updated), 2,100 attachments (35.2 MB)``."""
         kind = "full pull: " if self.full else ""
         line = (
-            f"{kind}pulled {self.messages:,} messages ({self.new:,} new, {self.updated:,} updated)"
+            f"{kind}pulled {plural(self.messages, 'message')} ({self.new:,} new, "
+            f"{self.updated:,} updated)"
         )
         if self.remote_deleted or self.purged:
             line += f", {self.remote_deleted:,} trashed and {self.purged:,} purged remotely"
-        line += (
-            f", {self.attachments_downloaded:,} attachments ({format_bytes(self.attachment_bytes)})"
-        )
+        files = plural(self.attachments_downloaded, "attachment")
+        line += f", {files} ({format_bytes(self.attachment_bytes)})"
         if self.attachments_failed:
-            line += f", {self.attachments_failed:,} attachments failed (retried next pull)"
+            failed = plural(self.attachments_failed, "attachment")
+            line += f", {failed} failed (retried next pull)"
         if self.conflicts:
-            line += f", {self.conflicts:,} conflicts (see the conflict table)"
+            line += f", {plural(self.conflicts, 'conflict')} (see `rcsync conflicts`)"
         return line
 
     def add(self, counts: SaveCounts) -> None:
@@ -193,8 +197,13 @@ class _Run:
     def save(self, conn: Connection, records: Sequence[Mapping[str, Any]]) -> None:
         for start in range(0, len(records), BATCH):
             chunk = records[start : start + BATCH]
-            self.summary.add(save_records(conn, chunk, policy=self.policy, now=iso_utc()))
-            self.progress.advance(len(chunk))
+            counts = save_records(conn, chunk, policy=self.policy, now=iso_utc())
+            self.summary.add(counts)
+            # The listing's total counts records that are not stored (first heard of as
+            # purged, deleted here): the bar ends at what the database holds.
+            skipped = counts.dropped + counts.tombstoned
+            self.progress.discount(skipped)
+            self.progress.advance(len(chunk) - skipped)
 
 
 def pull(
@@ -327,6 +336,8 @@ def _list_all(run: _Run, listing: Listing) -> Listing:
             _check_times(page.records)
             total = _total_elements(page.paging) if first else None
             if total is not None:
+                if total > FULL_PULL_NOTE_AFTER:  # before the bar, which it would split
+                    run.progress.hint(FULL_PULL_NOTE.format(total=total))
                 run.progress.start("messages", total)
             first = False
             boundary = set(listing.boundary)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from rcsync.api.results import ItemResult
 from rcsync.config import Config
 from rcsync.errors import AuthError, GuardError, RcsyncError
-from rcsync.progress import NullProgress, Progress
+from rcsync.progress import NullProgress, Progress, plural
 from rcsync.rules.actions import PendingMessage, PendingTombstone, Plan, RemoteState
 from rcsync.rules.plan import plan_push, trash_candidates
 from rcsync.store.pending import load_pending
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 class PushSummary:
     dry_run: bool = False
     pending: int = 0  # messages + deleted rows with a pending edit when we started
+    planned: int = 0  # remote writes + local fixes planned (what "N edits" counts)
     pushed: int = 0  # remote writes RingCentral confirmed
     settled: int = 0  # settled without a write (already agreed, remote taken, rejected)
     failed: int = 0
@@ -53,17 +54,22 @@ class PushSummary:
     stopped: bool = False  # a stop request ended the push between batches
     left: int = 0  # edits not sent because of it (still pending)
 
-    def line(self) -> str:
+    def line(self, *, conflicts: int | None = None) -> str:
+        """The one-line result; `conflicts` overrides the count (sync adds its pulls')."""
+        found = plural(self.conflicts if conflicts is None else conflicts, "conflict")
         if self.dry_run:
+            # The same unit as a real push's "pushed N edits": one per planned write or
+            # local fix, so a message with two edited fields counts twice in both.
             return (
-                f"dry run: would push {self.pending:,} edits in {self.requests:,} "
-                f"requests; {self.conflicts:,} conflicts; nothing was changed"
+                f"dry run: would push {plural(self.planned, 'edit')} in "
+                f"{plural(self.requests, 'request')}; {found}; nothing was changed"
             )
         edits = self.pushed + self.settled
-        stopped = f"; stopped early; {self.left:,} edits left pending" if self.stopped else ""
+        left = plural(self.left, "edit")
+        stopped = f"; stopped early; {left} left pending" if self.stopped else ""
         return (
-            f"pushed {edits:,} edits in {self.requests:,} requests; {self.failed:,} failed;"
-            f" {self.conflicts:,} conflicts{stopped}"
+            f"pushed {plural(edits, 'edit')} in {plural(self.requests, 'request')}; "
+            f"{self.failed:,} failed; {found}{stopped}"
         )
 
     def describe(self) -> str:
@@ -212,6 +218,7 @@ def _describe(plan: Plan, summary: PushSummary) -> None:
         *(g.describe() for g in plan.groups()),
     ]
     summary.trash, summary.purge = plan.trash_count, plan.purge_count
+    summary.planned = len(plan.actions) + len(plan.fixes)
     summary.conflicts = len(plan.conflicts)
     summary.deferred = len(plan.deferred)
     if summary.dry_run:

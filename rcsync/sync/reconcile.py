@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from rcsync.config import Config
-from rcsync.progress import NullProgress, Progress
+from rcsync.progress import NullProgress, Progress, plural
 from rcsync.store.pending import has_pending
 from rcsync.store.state import SYNC_TOKEN, get_state
 from rcsync.sync.apply import settle_journal
@@ -46,12 +46,14 @@ class SyncSummary:
         )
 
     def line(self) -> str:
+        # The conflicts of the pulls too: "1 conflict" here while `status` said 2 confused.
+        line = self.push.line(conflicts=self.conflicts)
         if self.pulled_after is None:
-            return self.push.line()
+            return line
         got = self.pulled_after.new + self.pulled_after.updated
         if self.pulled_before is not None:
             got += self.pulled_before.new + self.pulled_before.updated
-        return f"{self.push.line()}; pulled {got:,} changes"
+        return f"{line}; pulled {plural(got, 'change')}"
 
     def as_dict(self) -> dict[str, Any]:
         def pulled(s: PullSummary | None) -> Any:

@@ -34,7 +34,7 @@ from rcsync.errors import (
     StepIncomplete,
     StopRequested,
 )
-from rcsync.progress import NullProgress, Progress
+from rcsync.progress import NullProgress, Progress, WaitReason
 from rcsync.store import is_busy_error
 from rcsync.store.pending import pending_summary
 from rcsync.watch.schedule import Outcome, Pending, Scheduler, Step, StepKind
@@ -266,8 +266,8 @@ def push_outcome(summary: PushSummary) -> Outcome:
     return Outcome(summary.pushed + summary.settled, f"pushed {summary.pushed}{detail}", notes)
 
 
-class LogProgress:
-    """A `Progress` for a daemon: no bars, but the engines' notes go to the log."""
+class LogProgress(NullProgress):
+    """A `Progress` for a daemon: no bars, but the engines' notes and waits go to the log."""
 
     def start(self, phase: str, total: int | None = None) -> None:
         log.debug("%s: started%s", phase, "" if total is None else f" ({total})")
@@ -280,6 +280,9 @@ class LogProgress:
 
     def note(self, message: str) -> None:
         log.info("%s", message)
+
+    def waiting(self, reason: WaitReason, seconds: float | None, detail: str) -> None:
+        log.info("%s: waiting%s", detail, "" if seconds is None else f" {seconds:.0f} s")
 
 
 @dataclass

@@ -200,3 +200,26 @@ def test_trash_of_message_purged_remotely_is_confirmed_as_purged(env: PushEnv) -
     assert env.rows("SELECT field, local_value, remote_value, resolution FROM conflict") == [
         ("availability", "Deleted", "Purged", "purged")
     ]
+
+
+def test_the_dry_run_counts_the_edits_the_push_then_makes(env: PushEnv) -> None:
+    """One message with two edited fields was "would push 2 edits"... then "pushed 3"."""
+    one, two, three = env.ids("availability = 'Alive'", 3)
+    env.sql(
+        f"UPDATE message SET read_status = CASE read_status WHEN 'Read' THEN 'Unread'"
+        f" ELSE 'Read' END, availability='Deleted' WHERE id={one};"
+        f"UPDATE message SET availability='Deleted' WHERE id={two};"
+        f"UPDATE message SET availability='Purged' WHERE id={three};"
+    )
+    dry = env.push(dry_run=True)
+    real = env.push()
+    assert real.failed == 0, real.errors
+    assert dry.planned == real.pushed + real.settled == 4
+    assert dry.line().startswith("dry run: would push 4 edits in ")
+    assert real.line().startswith("pushed 4 edits in ")
+
+
+def test_summaries_count_in_words(env: PushEnv) -> None:
+    (only,) = env.ids("availability = 'Alive'", 1)
+    env.sql(f"UPDATE message SET availability='Purged' WHERE id={only}")
+    assert env.push().line() == "pushed 1 edit in 1 request; 0 failed; 0 conflicts"

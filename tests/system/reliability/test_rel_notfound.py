@@ -57,7 +57,8 @@ def assert_pending_with_error(env: Served, wanted: list[tuple[int, str, str]]) -
 
 def push_again_converges(env: Served, count: int) -> None:
     out = rcsync(env, "push")
-    assert f"pushed {count} edits" in out and "0 failed" in out, out
+    edits = f"{count} edit" + ("s" if count != 1 else "")  # the summaries count in words
+    assert f"pushed {edits} in " in out and "0 failed" in out, out
     rcsync(env, "pull")
     assert_mirror_matches_remote(env)
 
@@ -129,7 +130,7 @@ def test_content_404_of_an_alive_message_is_retried(env: Served) -> None:
     config = env.config_file("files.toml", download_attachments=True)
     fault(env, operation="readMessageContent", status=404)
     out = rcsync(env, "pull", config=config)
-    assert "1 attachments failed" in out, out
+    assert "1 attachment failed" in out, out
     failed = env.rows(
         "SELECT a.message_id, a.id, m.remote_availability FROM attachment a"
         " JOIN message m ON m.id = a.message_id WHERE a.skipped LIKE 'error:%404%'"

@@ -1,0 +1,40 @@
+"""The engine lock says who holds it before waiting for it (and only when it waits)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from rcsync.errors import LockedError
+from rcsync.progress import WaitReason
+from rcsync.store.lock import engine_lock
+
+
+def test_a_held_lock_is_announced_once_with_its_holder(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    events: list[tuple[WaitReason, float | None, str]] = []
+    # A second open file description is a second holder for flock, as another process.
+    with (
+        engine_lock(db, what="watch"),
+        pytest.raises(LockedError),
+        engine_lock(
+            db,
+            wait=True,
+            timeout=0.5,
+            sleep=lambda s: None,
+            on_wait=lambda *e: events.append(e),
+        ),
+    ):
+        pass
+    assert events == [
+        (WaitReason.LOCK, 0.5, f"database locked by rcsync watch (pid {os.getpid()})")
+    ]
+
+
+def test_a_free_lock_announces_nothing(tmp_path: Path) -> None:
+    events: list[object] = []
+    with engine_lock(tmp_path / "m.db", wait=True, on_wait=lambda *e: events.append(e)):
+        pass
+    assert events == []
