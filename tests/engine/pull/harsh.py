@@ -60,7 +60,10 @@ class Harsh(httpx.BaseTransport):
         self.inner = inner
         self.cmn_101, self.record_frame = cmn_101, record_frame
         self.fsync_cap, self.isync_cap = fsync_cap, isync_cap
-        self._parts: dict[str, tuple[str, int]] = {}
+        # alias token -> (the original token, its dateFrom, records already answered): a
+        # follow-up with the alias replays the first request exactly, because a client rightly
+        # sends a widening dateFrom only with the first part (the real token carries it).
+        self._parts: dict[str, tuple[str, str | None, int]] = {}
         self._ids = itertools.count(1)
         self.isyncs = 0
         self.partial_answers = 0
@@ -109,8 +112,10 @@ class Harsh(httpx.BaseTransport):
     def _isync(self, request: httpx.Request) -> httpx.Response:
         self.isyncs += 1
         token = request.url.params.get("syncToken", "")
-        original, offset = self._parts.pop(token, (token, 0))
-        response = self._forward(request, syncToken=original)
+        original, date_from, offset = self._parts.pop(
+            token, (token, request.url.params.get("dateFrom"), 0)
+        )
+        response = self._forward(request, syncToken=original, dateFrom=date_from)
         if response.status_code != 200 or self.isync_cap is None:
             return response
         body = response.json()
@@ -120,7 +125,7 @@ class Harsh(httpx.BaseTransport):
             return _json(200, body)
         self.partial_answers += 1
         alias = f"part-{next(self._ids)}"
-        self._parts[alias] = (original, offset + self.isync_cap)
+        self._parts[alias] = (original, date_from, offset + self.isync_cap)
         body["records"] = rest[: self.isync_cap]
         body["syncInfo"]["olderRecordsExist"] = True
         body["syncInfo"]["syncToken"] = alias
