@@ -17,12 +17,30 @@ RingCentral's harsher readings (issue 10) are rules too: tokens invalidated and 
 with ``CMN-101``, record-bounded FSync frames and capped FSyncs, capped ISyncs
 (``olderRecordsExist``), a lone surrogate in a record's text, and the user's SQL committed
 by another connection between the pull's read and its writes (or, on the engine's own
-connection, after a stale read). After *every* step, whatever happened:
+connection, after a stale read).
+
+Targeted faults go through the emulator's own fault rules (``/_emulator/faults``, in-process
+`Emulator.fault_rules`), each after the local edit that makes the engine send that
+operation: a whole-request 404 (no message named) on PUT/DELETE/PATCH or on the reads by id
+(the push's verification read before a trash, the pull's re-reads), a 405 on PATCH, and a
+write performed whose answer is then dropped (``after_write: reset``) or held back past the
+client's read timeout (``delay``, met in emulated time: `machine_faults.ClientTimeout`).
+A crash between send and save (the answer dropped and the process killed on the spot, so
+the push journal holds the write) is followed by the user's SQL on the same message (undo
+the trash, mark read/unread) and a plain pull, a watch sweep, a push or a sync. Plain
+pulls, pushes and watch sweeps also run alone. After *every* step, whatever happened:
 
 * a row the user deleted never comes back;
-* nothing is Purged locally (as the engine's base) that RingCentral did not purge;
+* nothing is Purged locally (as the engine's base, or at all unless the user asked) that
+  RingCentral did not purge (the emulator's record: gone from its store, or Purged);
 * a user's edit of a field nobody changed remotely is still local, or a conflict row says
   why not.
+
+And at the end of every run (teardown), one fault-free sync leaves mirror == server.
+Checked to bite: with any 404 read as "purged" the machine finds a verification read's
+whole-request 404 purging an Alive message; with the pull not settling the push journal it
+finds a read-status edit made after a crashed PUT lost by a plain pull.
+The number of examples is ``RCSYNC_MAX_EXAMPLES`` (default 60).
 """
 
 from __future__ import annotations
@@ -30,17 +48,19 @@ from __future__ import annotations
 import os
 import sqlite3
 import tempfile
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from rcsync.api import TokenStore, build_client
 from rcsync.config import Config, DatabaseConfig, RingCentralConfig, SyncConfig
+from rcsync.emulator.targeted import AfterWrite
 from rcsync.errors import RcsyncError
 from rcsync.store.database import open_database
 
@@ -48,12 +68,61 @@ emulator = pytest.importorskip("rcsync.emulator")
 pull_mod = pytest.importorskip("rcsync.sync.pull")
 
 import rcsync.store.messages as save_module  # noqa: E402
+from rcsync.sync.push import push  # noqa: E402
 from rcsync.sync.reconcile import sync  # noqa: E402
 from tests.engine.pull.harsh import Harsh, surrogate_subject  # noqa: E402
 from tests.fixtures import EMULATOR_CREDENTIALS  # noqa: E402
+from tests.property.machine_faults import (  # noqa: E402
+    ClientTimeout,
+    DiesOnLostAnswer,
+    ProcessDied,
+    watch_sweep,
+)
 
 N = 10
 SERVER = "https://platform.ringcentral.com"
+TIMEOUT = 30.0  # the client's read timeout (config default), met in emulated time
+
+
+class Entry(StrEnum):
+    """How a run of the engine starts: the CLI commands, and one sweep of `watch`."""
+
+    PULL = "pull"
+    PUSH = "push"
+    SYNC = "sync"
+    WATCH = "watch"
+
+
+class Op(StrEnum):
+    """The spec operationIds the targeted fault rules aim at."""
+
+    UPDATE = "updateMessage"  # PUT readStatus
+    PATCH = "patchMessage"  # PATCH availability=Alive (restore)
+    DELETE = "deleteMessage"  # trash or purge
+    READ = "readMessage"  # reads by id: the push's verification read, the pull's re-reads
+
+
+WRITES = (Op.UPDATE, Op.PATCH, Op.DELETE)
+PUSHING = (Entry.PUSH, Entry.SYNC, Entry.WATCH)  # a plain pull sends no write
+# Whole-request failures that name no message: the emulator's default 404 body is CMN-102
+# about [path] (an unrouted path), the bare one has no errorCode at all; a 405 says the
+# method is not supported. None of them is evidence that a message is gone.
+WHOLE_REQUEST_FAULTS = [
+    (Op.UPDATE, 404),
+    (Op.DELETE, 404),
+    (Op.PATCH, 404),
+    (Op.PATCH, 405),
+    (Op.READ, 404),
+]
+BARE_404 = {"message": "Not Found"}
+
+
+class AfterCrash(StrEnum):
+    """What the user does in SQL after a push died between sending and saving."""
+
+    UNDO_TRASH = "undo trash"
+    READ = "Read"
+    UNREAD = "Unread"
 
 
 class Crash(Exception):
@@ -103,12 +172,20 @@ class SyncMachine(RuleBasedStateMachine):
         self.synced = False
         # RingCentral's harsher readings, switched by rules; one instance keeps the
         # continuation tokens of partial ISyncs across clients.
-        self.harsh = Harsh(self.emu.transport())
+        self.timed = ClientTimeout(self.emu, TIMEOUT, self.clock.advance)
+        self.harsh = Harsh(self.timed)
         self.junk: int | None = None  # a message whose subject arrives cut in an emoji
+        self.rows_deleted: set[int] = set()  # rows the user DELETEd: never to come back
         self._sync(faults=False)  # the first pull: a mirror to edit
 
     def teardown(self) -> None:
-        self.engine.dispose()
+        """Whatever happened, one fault-free sync leaves the mirror equal to the server."""
+        try:
+            self.emu.fault_rules.clear()
+            self._sync(faults=False)
+            self.converged()
+        finally:
+            self.engine.dispose()
 
     # --- helpers ---------------------------------------------------------------------
 
@@ -149,16 +226,68 @@ class SyncMachine(RuleBasedStateMachine):
         return None if row is None else (row[0], row[1])
 
     def _sync(self, *, faults: bool, client: Any = None) -> bool:
+        return self._run(Entry.SYNC, faults=faults, client=client)
+
+    def _run(self, entry: Entry, *, faults: bool, client: Any = None) -> bool:
+        """One run of the engine; False if it failed (allowed only with `faults`)."""
         self.clock.advance(1)
+        client = client or self.client()
         try:
-            sync(self.engine, client or self.client(), self.config, force=True)
+            match entry:
+                case Entry.PULL:
+                    pull_mod.pull(self.engine, client, self.config)
+                case Entry.PUSH:
+                    push(self.engine, client, self.config, force=True)
+                case Entry.SYNC:
+                    sync(self.engine, client, self.config, force=True)
+                case Entry.WATCH:
+                    watch_sweep(self.engine, client, self.config, strict=not faults)
         except RcsyncError:
             if faults:
                 return False
             raise
-        if not faults:  # with faults a sync may succeed yet leave edits for the next one
+        # Only a fault-free sync is a checkpoint: with faults a sync may succeed yet leave
+        # edits for the next one, and a pull or push alone does only half the work.
+        if entry is Entry.SYNC and not faults:
             self.synced = True
         return True
+
+    def _restart(self) -> None:
+        """A new process: fresh engine (and a fresh client at the next run)."""
+        self.engine.dispose()
+        self.engine = open_database(self.config.database.path)
+
+    def _faulty_run(self, spec: dict[str, Any], entry: Entry) -> None:
+        """Run `entry` with one targeted fault rule active; note (in hypothesis' statistics)
+        whether any request of its operation was made, i.e. whether the rule could bite."""
+        operation = spec["operation"]
+        before = self.emu.counters.by_operation[operation]
+        self.emu.fault_rules.add(spec)
+        try:
+            self._run(entry, faults=True)
+        finally:
+            self.emu.fault_rules.clear()
+        reached = self.emu.counters.by_operation[operation] > before
+        kind = spec.get("status", spec.get("after_write"))
+        event(f"{operation} {kind} in {entry}: {'hit' if reached else 'not reached'}")
+
+    def _provoke(self, op: Op, i: int) -> int:
+        """Make the local edit that has the next push send `op` for message `i`."""
+        mid = self.ids[i]
+        row = self.local_row(mid)
+        if op is Op.UPDATE and row is not None:
+            self.local_read(i, "Unread" if row[0] == "Read" else "Read")
+        elif op is Op.PATCH:
+            if row is None or row[1] != "Deleted":
+                # A restore needs a message trashed on both sides: trash it elsewhere and
+                # let a fault-free sync (a checkpoint) bring that here first.
+                self.remote_availability(i, "Deleted")
+                self._sync(faults=False)
+                self.converged()
+            self.local_availability(i, "Alive")
+        elif row is not None and row[1] == "Alive":  # DELETE, READ: the verification read
+            self.local_availability(i, "Deleted")
+        return mid
 
     # --- local edits (plain SQL) -------------------------------------------------------
 
@@ -184,6 +313,7 @@ class SyncMachine(RuleBasedStateMachine):
         mid = self.ids[i]
         if self.sql("DELETE FROM message WHERE id = ?", mid):
             self.trashed.add(mid)  # row_delete = trash
+            self.rows_deleted.add(mid)
 
     # --- remote edits (another device) -------------------------------------------------
 
@@ -229,6 +359,81 @@ class SyncMachine(RuleBasedStateMachine):
         except Crash:
             self.engine.dispose()  # a new process: fresh engine, fresh client next time
             self.engine = open_database(self.config.database.path)
+
+    @rule(entry=st.sampled_from(Entry), faults=st.booleans())
+    def run_alone(self, entry: Entry, faults: bool) -> None:
+        """A plain pull, push or watch sweep (not always the full sync), maybe with noise."""
+        if faults:
+            self.emu.configure(faults={"error_rate": 0.3, "reset_rate": 0.2})
+        try:
+            self._run(entry, faults=faults)
+        finally:
+            self.emu.configure(faults={"error_rate": 0.0, "reset_rate": 0.0})
+
+    # --- targeted faults (/_emulator/faults) ------------------------------------------------
+
+    @rule(
+        fault=st.sampled_from(WHOLE_REQUEST_FAULTS),
+        bare=st.booleans(),
+        times=st.integers(1, 3),
+        i=st.integers(0, N - 1),
+        data=st.data(),
+    )
+    def whole_request_fault(
+        self, fault: tuple[Op, int], bare: bool, times: int, i: int, data: st.DataObject
+    ) -> None:
+        """The next `times` requests of one operation fail as a whole (404 or 405): no
+        message is named, so nothing may be taken as purged and no edit dropped."""
+        op, status = fault
+        entry = data.draw(st.sampled_from(Entry if op is Op.READ else PUSHING), label="entry")
+        self._provoke(op, i)
+        spec: dict[str, Any] = {"operation": op.value, "status": status, "times": times}
+        if bare and status == 404:
+            spec["body"] = BARE_404
+        self._faulty_run(spec, entry)
+
+    @rule(
+        op=st.sampled_from(WRITES),
+        fault=st.sampled_from(AfterWrite),
+        i=st.integers(0, N - 1),
+        entry=st.sampled_from(PUSHING),
+    )
+    def answer_lost_after_write(self, op: Op, fault: AfterWrite, i: int, entry: Entry) -> None:
+        """RingCentral performs the write, then the answer is dropped or held back past the
+        client's read timeout: the client cannot know whether its write happened."""
+        self._provoke(op, i)
+        spec: dict[str, Any] = {"operation": op.value, "after_write": fault.value}
+        if fault is AfterWrite.DELAY:
+            spec["delay_ms"] = int(2 * TIMEOUT * 1000)
+        self._faulty_run(spec, entry)
+
+    @rule(
+        op=st.sampled_from(WRITES),
+        i=st.integers(0, N - 1),
+        then=st.sampled_from(AfterCrash),
+        entry=st.sampled_from(Entry),
+    )
+    def crash_between_send_and_save(self, op: Op, i: int, then: AfterCrash, entry: Entry) -> None:
+        """A push's write is performed, its answer lost and the process killed before it
+        saved anything (the push journal holds the write); the user then edits the same
+        message in SQL and the next run is a plain pull, a watch sweep, a push or a sync."""
+        self._provoke(op, i)
+        self.emu.fault_rules.add({"operation": op.value, "after_write": AfterWrite.RESET.value})
+        dying = DiesOnLostAnswer(self.server())
+        try:
+            self.clock.advance(1)
+            push(self.engine, self.client(dying), self.config, force=True)
+        except (ProcessDied, RcsyncError):
+            pass
+        finally:
+            self.emu.fault_rules.clear()
+            event(f"crash after {op.value}: {'died' if dying.died else 'no write sent'}")
+            self._restart()
+        if then is AfterCrash.UNDO_TRASH:
+            self.local_availability(i, "Alive")
+        else:
+            self.local_read(i, then.value)
+        self._run(entry, faults=False)
 
     # --- RingCentral's harsher readings ---------------------------------------------------
 
@@ -324,6 +529,7 @@ class SyncMachine(RuleBasedStateMachine):
             return
         if edit.startswith("DELETE"):
             self.trashed.add(mid)
+            self.rows_deleted.add(mid)
             self.local_changes.pop((mid, "read_status"), None)
             self.local_changes.pop((mid, "availability"), None)
             return
@@ -351,19 +557,24 @@ class SyncMachine(RuleBasedStateMachine):
             }
         finally:
             con.close()
-        for mid in deleted:
+        for mid in deleted | self.rows_deleted:
             assert mid not in rows, f"{mid}: deleted locally, and back"
         for mid, (read, avail, base_avail) in rows.items():
             remote = self.emu.store.get(mid)
+            # The emulator's own record decides: purged there = gone from its store or
+            # Purged. Locally Purged otherwise only as the user's own pending purge.
+            purged_there = remote is None or remote["availability"] == "Purged"
             if base_avail == "Purged":
-                assert remote is not None and remote["availability"] == "Purged", (
-                    f"{mid}: Purged locally, RingCentral did not purge it"
+                assert purged_there, f"{mid}: Purged locally, RingCentral did not purge it"
+            if avail == "Purged" and not purged_there:
+                assert mid in self.purged and base_avail != "Purged", (
+                    f"{mid}: Purged locally, nobody asked and RingCentral did not purge it"
                 )
             for fld, value in ((("read_status", read)), ("availability", avail)):
                 wanted = self.local_changes.get((mid, fld))
                 if wanted is None or (mid, fld) in self.remote_changes or (mid, fld) in conflicts:
                     continue
-                if remote is not None and remote["availability"] == "Purged":
+                if purged_there:
                     continue  # a purge (asked by someone) wins over any edit
                 assert value == wanted, f"{mid}.{fld}: user set {wanted}, now {value}"
 
