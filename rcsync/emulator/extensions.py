@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from enum import StrEnum
 from typing import TypeVar
-from urllib.parse import urlencode
 
 from . import params
 from .account import Account, Extension, ExtensionStatus, ExtensionType
@@ -58,34 +57,13 @@ def list_extensions(request: Request, account: Account) -> Response:
     total = len(found)
     start = (page - 1) * per_page
     chosen = found[start : start + per_page]
-    total_pages = max(1, -(-total // per_page))
-    paging: dict[str, int] = {
-        "page": page,
-        "totalPages": total_pages,
-        "perPage": per_page,
-        "totalElements": total,
-    }
-    if chosen:
-        paging.update(pageStart=start, pageEnd=start + len(chosen) - 1)
     base_url = account.base_url.rstrip("/")
     list_uri = f"{base_url}/restapi/v1.0/account/{account.admin.profile.account_id}/extension"
-    others = [(k, v) for k, v in request.query if k not in ("page", "perPage")]
-
-    def uri(p: int) -> dict[str, str]:
-        query = urlencode([*others, ("page", str(p)), ("perPage", str(per_page))], safe=":,")
-        return {"uri": f"{list_uri}?{query}"}
-
-    navigation = {"firstPage": uri(1)}
-    if 1 < page <= total_pages + 1:
-        navigation["previousPage"] = uri(page - 1)
-    if page < total_pages:
-        navigation["nextPage"] = uri(page + 1)
-    navigation["lastPage"] = uri(total_pages)
+    self_uri, links = params.page_links(request, list_uri, page, per_page, total, len(chosen))
     body = {
-        "uri": uri(page)["uri"],
+        "uri": self_uri,
         "records": [ext.list_info(base_url) for ext in chosen],
-        "paging": paging,
-        "navigation": navigation,
+        **links,
     }
     return json_response(200, body)
 

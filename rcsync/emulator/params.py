@@ -8,6 +8,8 @@ spaces and non-ASCII digits) and must fit the spec's format (int32/int64).
 from __future__ import annotations
 
 import re
+from typing import Any
+from urllib.parse import urlencode
 
 from .data import AVAILABILITY_NAMES, DIRECTIONS, READ_NAMES, TYPE_NAMES
 from .times import parse_iso
@@ -107,3 +109,34 @@ def date_range(request: Request, now_ms: int) -> tuple[int, int]:
     date_to = now_ms + 1 if date_to is None else date_to
     date_from = date(request, "dateFrom")
     return (date_to - DAY_MS if date_from is None else date_from), date_to
+
+
+def page_links(
+    request: Request, list_uri: str, page: int, per_page: int, total: int, shown: int
+) -> tuple[str, dict[str, Any]]:
+    """RingCentral's ``paging`` and ``navigation`` for page `page` of a `total`-item list
+    showing `shown` items: (this page's uri, ``{"paging", "navigation"}``). Every other
+    query parameter is kept in the links, as RingCentral's are."""
+    total_pages = max(1, -(-total // per_page))
+    paging: dict[str, int] = {
+        "page": page,
+        "perPage": per_page,
+        "totalPages": total_pages,
+        "totalElements": total,
+    }
+    if shown:
+        start = (page - 1) * per_page
+        paging.update(pageStart=start, pageEnd=start + shown - 1)
+    others = [(k, v) for k, v in request.query if k not in ("page", "perPage")]
+
+    def uri(p: int) -> dict[str, str]:
+        query = urlencode([*others, ("page", str(p)), ("perPage", str(per_page))], safe=":,")
+        return {"uri": f"{list_uri}?{query}"}
+
+    navigation = {"firstPage": uri(1)}
+    if 1 < page <= total_pages + 1:
+        navigation["previousPage"] = uri(page - 1)
+    if page < total_pages:
+        navigation["nextPage"] = uri(page + 1)
+    navigation["lastPage"] = uri(total_pages)
+    return uri(page)["uri"], {"paging": paging, "navigation": navigation}

@@ -69,29 +69,11 @@ def list_messages(request: Request, store: Store) -> Response:
             [slots[i] for i in range(top - 1, max(top - per_page, 0) - 1, -1)] if top > 0 else []
         )
         records = b",".join(store.record_bytes(s) for s in chosen)
-    total_pages = max(1, -(-total // per_page))
-    paging: dict[str, int] = {
-        "page": page,
-        "perPage": per_page,
-        "totalPages": total_pages,
-        "totalElements": total,
-    }
-    if chosen:
-        paging.update(pageStart=start, pageEnd=start + len(chosen) - 1)
-    base = [(k, v) for k, v in request.query if k not in ("page", "perPage")]
-
-    def uri(p: int) -> dict[str, str]:
-        query_string = urlencode([*base, ("page", str(p)), ("perPage", str(per_page))], safe=":,")
-        return {"uri": f"{store.renderer.store_uri}?{query_string}"}
-
-    navigation = {"firstPage": uri(1)}
-    if 1 < page <= total_pages + 1:
-        navigation["previousPage"] = uri(page - 1)
-    if page < total_pages:
-        navigation["nextPage"] = uri(page + 1)
-    navigation["lastPage"] = uri(total_pages)
-    head = json.dumps(uri(page)["uri"]).encode()
-    tail = json.dumps({"paging": paging, "navigation": navigation}, separators=(",", ":")).encode()
+    self_uri, links = params.page_links(
+        request, store.renderer.store_uri, page, per_page, total, len(chosen)
+    )
+    head = json.dumps(self_uri).encode()
+    tail = json.dumps(links, separators=(",", ":")).encode()
     return raw_json(200, b'{"uri":' + head + b',"records":[' + records + b"]," + tail[1:])
 
 

@@ -132,9 +132,12 @@ class Harsh(httpx.BaseTransport):
         return _json(200, body)
 
 
-def surrogate_subject(inner: httpx.BaseTransport, message_id: int) -> httpx.BaseTransport:
-    """The emulator, with message `message_id`'s subject cut inside an emoji (a lone
-    UTF-16 high surrogate, JSON-escaped as RingCentral sends it) in every answer."""
+def surrogate_subject(
+    inner: httpx.BaseTransport, message_id: int, subject: str = "cut emoji \ud83d"
+) -> httpx.BaseTransport:
+    """The emulator, with message `message_id`'s subject cut inside an emoji (`subject`
+    ends in a lone UTF-16 high surrogate, JSON-escaped as RingCentral sends it) in every
+    answer."""
 
     def handle(request: httpx.Request) -> httpx.Response:
         response = inner.handle_request(request)
@@ -147,7 +150,7 @@ def surrogate_subject(inner: httpx.BaseTransport, message_id: int) -> httpx.Base
             return response
         for record in _records_of(data):
             if record.get("id") == message_id and "subject" in record:
-                record["subject"] = "cut emoji \ud83d"
+                record["subject"] = subject
                 record.setdefault("from", {})["name"] = "Bob \udc00"
         content = json.dumps(data, ensure_ascii=True).encode()
         headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import json
 import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import httpx
-
+from tests.engine.pull.harsh import relay, surrogate_subject
 from tests.system.reliability.rel_env import Served, assert_mirror_matches_remote, integrity_ok
 
 CUT = "cut inside an emoji \ud83d"
@@ -26,52 +23,8 @@ CUT = "cut inside an emoji \ud83d"
 @contextmanager
 def cutting_proxy(upstream: str, message_id: int) -> Iterator[str]:
     """A loopback HTTP proxy to `upstream` that cuts `message_id`'s subject."""
-    client = httpx.Client(base_url=upstream, timeout=60)
-    marker = b'"id":%d' % message_id
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *_args: object) -> None:
-            pass
-
-        def _relay(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            body = self.rfile.read(length) if length else None
-            skip = {"host", "content-length", "accept-encoding", "connection"}
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in skip}
-            answer = client.request(self.command, self.path, content=body, headers=headers)
-            content = _cut(answer.content, marker, message_id)
-            self.send_response(answer.status_code)
-            for k, v in answer.headers.items():
-                if k.lower() not in ("content-length", "content-encoding", "transfer-encoding"):
-                    self.send_header(k, v)
-            self.send_header("content-length", str(len(content)))
-            self.end_headers()
-            self.wfile.write(content)
-
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _relay
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        client.close()
-
-
-def _cut(content: bytes, marker: bytes, message_id: int) -> bytes:
-    if marker not in content.replace(b" ", b""):
-        return content
-    try:
-        data = json.loads(content)
-    except ValueError:
-        return content
-    records = data.get("records", [data]) if isinstance(data, dict) else []
-    for record in records:
-        if isinstance(record, dict) and record.get("id") == message_id:
-            record["subject"] = CUT
-    return json.dumps(data, ensure_ascii=True).encode()
+    with relay(upstream, lambda inner: surrogate_subject(inner, message_id, CUT)) as url:
+        yield url
 
 
 def _an_sms(env: Served) -> int:
