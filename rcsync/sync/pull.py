@@ -49,10 +49,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rcsync.config import Config
-from rcsync.errors import ApiError, MalformedResponse, SyncTokenInvalid
+from rcsync.errors import ApiError, SyncTokenInvalid
 from rcsync.progress import NullProgress, Progress, plural
 from rcsync.rules import records as rec
-from rcsync.rules.listing import Listing, next_listing
+from rcsync.rules.listing import Listing
 from rcsync.store.database import translate_errors
 from rcsync.store.messages import SaveCounts, save_records
 from rcsync.store.state import (
@@ -65,16 +65,14 @@ from rcsync.store.state import (
 )
 from rcsync.sync.apply import settle_journal
 from rcsync.sync.attachments import AttachmentCounts, ContentClient, download_attachments
-from rcsync.sync.prefetch import Prefetch
+from rcsync.sync.listing import PER_PAGE, Page, walk_listing
 from rcsync.types import Availability, ConflictPolicy, iso_utc
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
-PER_PAGE = 1000
 BATCH = 1000
 GET_BATCH = 50
-LIST_AVAILABILITY = tuple(Availability)
 # A full pull restarts when T0 itself is invalidated meanwhile; a bounded number of times.
 MAX_FULL_ATTEMPTS = 3
 # A listing of more than a page is long enough to be told what comes and how to stop.
@@ -321,74 +319,25 @@ def _begin(run: _Run, frame: dict[str, Any]) -> Listing:
 
 
 def _list_all(run: _Run, listing: Listing) -> Listing:
-    """The keyset listing from where `listing` stands; each page commits with its progress.
+    """The keyset listing from where `listing` stands; each page commits with its progress."""
 
-    The next page is requested as soon as its ``dateTo`` is known, and arrives while this
-    page is written (`rcsync.sync.prefetch`); pages still commit one by one, in order.
-    """
-    pending = None if listing.done else _fetch_page(run, listing)
-    first = True
-    try:
-        while pending is not None:
-            page = pending.result()
-            pending = None
-            run.summary.requests += 1
-            _check_times(page.records)
-            total = _total_elements(page.paging) if first else None
-            if total is not None:
-                if total > FULL_PULL_NOTE_AFTER:  # before the bar, which it would split
-                    run.progress.hint(FULL_PULL_NOTE.format(total=total))
-                run.progress.start("messages", total)
-            first = False
-            boundary = set(listing.boundary)
-            fresh = [r for r in page.records if int(r["id"]) not in boundary]
-            listing = next_listing(listing, page.records, page.has_next)
-            pending = None if listing.done else _fetch_page(run, listing)
-            with run.engine.begin() as conn:
-                run.save(conn, fresh)
-                set_state(conn, FIRST_PULL, listing.to_json())
-    except Exception:
-        if pending is not None:
-            pending.settle()  # the client is idle again before the error goes up
-        raise
-    return listing
+    def save_page(page: Page) -> None:
+        run.summary.requests += 1
+        if page.total is not None:
+            if page.total > FULL_PULL_NOTE_AFTER:  # before the bar, which it would split
+                run.progress.hint(FULL_PULL_NOTE.format(total=page.total))
+            run.progress.start("messages", page.total)
+        with run.engine.begin() as conn:
+            run.save(conn, page.records)
+            set_state(conn, FIRST_PULL, page.listing.to_json())
 
-
-def _fetch_page(run: _Run, listing: Listing) -> Prefetch[Any]:
-    return Prefetch(
-        lambda: run.client.list_messages(
-            date_from=rec.day_start(run.config.sync.history_start),
-            date_to=listing.date_to,
-            message_types=run.config.sync.message_types,
-            availability=LIST_AVAILABILITY,
-            page=listing.page,
-            per_page=PER_PAGE,
-        )
+    return walk_listing(
+        run.client,
+        listing,
+        date_from=rec.day_start(run.config.sync.history_start),
+        message_types=run.config.sync.message_types,
+        on_page=save_page,
     )
-
-
-def _total_elements(paging: Mapping[str, Any]) -> int | None:
-    """The listing's size for the progress bar; junk there only means "total unknown"."""
-    value = paging.get("totalElements")
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        return None
-    try:
-        total = int(value)
-    except ValueError:
-        return None
-    return total if total >= 0 else None
-
-
-def _check_times(records: Sequence[Mapping[str, Any]]) -> None:
-    """Keyset paging needs every listed record's creationTime; without it, reject the page."""
-    for record in records:
-        try:
-            rec.parse_time(record["creationTime"])
-        except (KeyError, TypeError, ValueError, AttributeError):
-            raise MalformedResponse(
-                f"malformed response from listMessages: record "
-                f"{record.get('id')} has no valid creationTime"
-            ) from None
 
 
 def _finish(run: _Run, listing: Listing) -> None:
