@@ -206,6 +206,7 @@ def _register() -> None:
         push_cmds,
         setup_cmds,
         status_cmd,
+        verify_cmd,
         watch_cmd,
     )
 
@@ -216,6 +217,7 @@ def _register() -> None:
         push_cmds,
         watch_cmd,
         status_cmd,
+        verify_cmd,
         emulator_cmd,
         demo_cmd,
         export_cmd,
