@@ -114,3 +114,74 @@ def read_files(engine: Engine, message_ids: Sequence[int] | None = None) -> Iter
         if len(rows) < _FILE_CHUNK:
             return
         last = (rows[-1][0], rows[-1][1])
+
+
+# --- prune -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PruneRow:
+    """A message old enough to prune, with what decides whether it may be."""
+
+    id: int
+    pending: bool  # a local edit waits to be pushed
+    conflicted: bool  # a conflict was ever recorded for it
+    complete: bool  # the whole record is here and every attachment has a hashed file
+    read: tuple[str | None, str | None, str | None]  # local, base, remote
+    availability: tuple[str | None, str | None, str | None]
+    last_modified_time: str | None
+
+
+def read_prune_rows(
+    conn: Connection,
+    *,
+    before: str,
+    types: Sequence[str],
+    availability: Sequence[str],
+    extension_id: str | None,
+    text_part_reason: str,
+) -> list[PruneRow]:
+    """Messages created before `before` of `types` whose local availability is one of
+    `availability` (what RingCentral still holds), with their pending/conflict/complete
+    flags. A Text part held back by `[sync] download_text_parts` is complete: its text is
+    the subject, stored in the row."""
+    where, params = _frame(extension_id, "", types)
+    avail = {f"a{i}": a for i, a in enumerate(availability)}
+    rows = conn.execute(
+        sa.text(
+            "SELECT m.id,"
+            " EXISTS (SELECT 1 FROM local_edit e WHERE e.message_id = m.id),"
+            " EXISTS (SELECT 1 FROM conflict c WHERE c.message_id = m.id),"
+            " json_valid(m.raw) AND json_extract(m.raw, '$.creationTime') IS NOT NULL"
+            " AND NOT EXISTS (SELECT 1 FROM attachment a WHERE a.message_id = m.id"
+            "  AND (a.path IS NULL OR a.sha256 IS NULL)"
+            "  AND NOT (a.path IS NULL AND a.type = 'Text' AND a.skipped IS :held)),"
+            " m.read_status, m.base_read_status, m.remote_read_status,"
+            " m.availability, m.base_availability, m.remote_availability, m.last_modified_time"
+            f" FROM message m WHERE{where} AND creation_time < :before"
+            f" AND m.availability IN ({','.join(':' + k for k in avail)})"
+            " ORDER BY m.creation_time, m.id"
+        ),
+        {**params, **avail, "before": before, "held": text_part_reason},
+    )
+    return [
+        PruneRow(int(r[0]), bool(r[1]), bool(r[2]), bool(r[3]), (r[4], r[5], r[6]),
+                 (r[7], r[8], r[9]), r[10])
+        for r in rows
+    ]  # fmt: skip
+
+
+def stage_availability(conn: Connection, ids: Sequence[int], target: str) -> list[int]:
+    """Set the local availability of `ids` to `target`, as a user's edit would (the
+    triggers make it pending), only where nothing is pending yet; returns the ids staged."""
+    if not ids:
+        return []
+    staged = conn.execute(
+        sa.text(
+            f"UPDATE message SET availability = :t WHERE id IN ({_in(ids)})"
+            " AND availability IS base_availability AND read_status IS base_read_status"
+            " AND availability IS NOT :t RETURNING id"
+        ),
+        {"t": target},
+    )
+    return sorted(int(r[0]) for r in staged)
