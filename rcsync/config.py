@@ -122,10 +122,22 @@ class SyncConfig:
 
 
 @dataclass(frozen=True)
+class HooksConfig:
+    """Shell commands run after pull/push/sync/verify/prune and by watch (`sync.hooks`)."""
+
+    on_success: str = ""
+    on_failure: str = ""
+    on_new_messages: str = ""
+    # Seconds a hook may run before it (and its children) are killed.
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
 class Config:
     ringcentral: RingCentralConfig = field(default_factory=RingCentralConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
+    hooks: HooksConfig = field(default_factory=HooksConfig)
     # Where the values came from, for messages: a path, or "defaults".
     source: str = "defaults"
     # "section.key" -> where that value came from: (Origin, the file/variable/flag);
@@ -267,6 +279,12 @@ _CHECKERS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "watch_interval": _positive_number,
         "delete_guard": _non_negative_int,
     },
+    "hooks": {
+        "on_success": _str,
+        "on_failure": _str,
+        "on_new_messages": _str,
+        "timeout": _positive_number,
+    },
 }
 
 _ENV_OVERRIDES = {
@@ -388,7 +406,7 @@ def as_toml_dict(cfg: Config, *, hide_secrets: bool = True) -> dict[str, dict[st
     """The effective configuration as plain values (for `rcsync status` / `init`)."""
     secret = {"client_secret", "jwt", "password"}
     out: dict[str, dict[str, Any]] = {}
-    for section in ("ringcentral", "database", "sync"):
+    for section in ("ringcentral", "database", "sync", "hooks"):
         obj = getattr(cfg, section)
         for f in fields(obj):
             v = getattr(obj, f.name)

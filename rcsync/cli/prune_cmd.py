@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from rcsync.cli.app import App
+from rcsync.cli.hooking import hooked
 from rcsync.cli.options import force_option, json_option
 from rcsync.cli.output import say_what_is_done
 from rcsync.types import MessageType
@@ -57,12 +58,14 @@ def prune(
       rcsync prune --older-than 365 --type Fax --type VoiceMail
       rcsync prune --older-than 730 --purge --force
     """
+    from rcsync.sync.hooks import Event
     from rcsync.sync.prune import prune as run_prune
 
     canonical = {t.value.lower(): t.value for t in MessageType}
     app.require_credentials()
     progress = app.progress()
     with (
+        hooked(app, Event.PRUNE) as outcome,
         app.engine_lock("prune", can_wait=False),
         say_what_is_done(progress, "`rcsync push` sends what was staged"),
     ):
@@ -77,6 +80,7 @@ def prune(
             force=force,
             progress=progress,
         )
+        outcome.summary = summary.as_dict()
     if as_json:
         app.output.json(summary.as_dict())
         return

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from rcsync.cli.app import App
+from rcsync.cli.hooking import hooked
 from rcsync.cli.options import json_option, wait_option
 from rcsync.cli.output import local_time, say_what_is_done
 from rcsync.types import Availability, MessageType, ReadStatus
@@ -54,8 +55,19 @@ def pull(app: App, full: bool, no_attachments: bool, wait: bool, as_json: bool) 
       rcsync pull --full
       rcsync pull -q --json | jq .new
     """
+    from rcsync.sync.hooks import Event
     from rcsync.sync.pull import pull as run_pull
 
+    with hooked(app, Event.PULL) as outcome:
+        summary = _pull(app, full, no_attachments, wait, run_pull)
+        outcome.summary, outcome.new = summary_json(summary, app), summary.new
+    if as_json:
+        app.output.json(summary_json(summary, app))
+        return
+    app.output.echo(format_summary(summary))
+
+
+def _pull(app: App, full: bool, no_attachments: bool, wait: bool, run_pull: Any) -> PullSummary:
     app.require_credentials()
     config = app.config
     if no_attachments:
@@ -66,11 +78,10 @@ def pull(app: App, full: bool, no_attachments: bool, wait: bool, as_json: bool) 
         app.engine_lock("pull", wait=wait),
         say_what_is_done(progress, "`rcsync pull` resumes where this one stopped"),
     ):
-        summary = run_pull(app.engine(), app.client(), config, full=full, progress=progress)
-    if as_json:
-        app.output.json(summary_json(summary, app))
-        return
-    app.output.echo(format_summary(summary))
+        summary: PullSummary = run_pull(
+            app.engine(), app.client(), config, full=full, progress=progress
+        )
+    return summary
 
 
 def summary_json(s: PullSummary, app: App) -> dict[str, Any]:

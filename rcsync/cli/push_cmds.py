@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from rcsync.cli.app import App
+from rcsync.cli.hooking import hooked
 from rcsync.cli.options import force_option, json_option
 from rcsync.cli.output import local_time, plural, say_what_is_done
 from rcsync.types import MessageType, iso_utc
@@ -46,11 +47,13 @@ def push(app: App, dry_run: bool, force: bool, as_json: bool) -> None:
       rcsync push --dry-run
       rcsync push
     """
+    from rcsync.sync.hooks import Event
     from rcsync.sync.push import push as run_push
 
     app.require_credentials()
     progress = app.progress()
     with (
+        hooked(app, Event.PUSH) as outcome,
         app.engine_lock("push", can_wait=False),
         say_what_is_done(progress, "`rcsync push` sends the rest"),
     ):
@@ -62,6 +65,7 @@ def push(app: App, dry_run: bool, force: bool, as_json: bool) -> None:
             force=force,
             progress=progress,
         )
+        outcome.summary = summary.as_dict()
     if as_json:
         app.output.json(summary.as_dict())
         return
@@ -98,11 +102,13 @@ def sync(app: App, dry_run: bool, force: bool, as_json: bool) -> None:
     Example:
       rcsync sync
     """
+    from rcsync.sync.hooks import Event
     from rcsync.sync.reconcile import sync as run_sync
 
     app.require_credentials()
     progress = app.progress()
     with (
+        hooked(app, Event.SYNC) as outcome,
         app.engine_lock("sync", can_wait=False),
         say_what_is_done(progress, "`rcsync sync` goes on from there"),
     ):
@@ -114,6 +120,7 @@ def sync(app: App, dry_run: bool, force: bool, as_json: bool) -> None:
             force=force,
             progress=progress,
         )
+        outcome.summary, outcome.new = summary.as_dict(), summary.new
     if as_json:
         app.output.json(summary.as_dict())
         return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from rcsync.cli.app import App
+from rcsync.cli.hooking import hooked
 from rcsync.cli.options import json_option, wait_option
 from rcsync.cli.output import say_what_is_done
 
@@ -38,11 +39,13 @@ def verify(app: App, deep: bool, repair: bool, wait: bool, as_json: bool) -> Non
       rcsync verify --deep --repair
       rcsync verify --json | jq '.findings[] | select(.problem)'
     """
+    from rcsync.sync.hooks import Event
     from rcsync.sync.verify import verify as run_verify
 
     app.require_credentials()
     progress = app.progress()
     with (
+        hooked(app, Event.VERIFY) as outcome,
         app.engine_lock("verify", wait=wait),
         say_what_is_done(progress, "`rcsync verify` starts over"),
     ):
@@ -54,6 +57,8 @@ def verify(app: App, deep: bool, repair: bool, wait: bool, as_json: bool) -> Non
             repair=repair,
             progress=progress,
         )
+        outcome.summary = report.as_dict()
+        outcome.error = None if report.ok else report.line()
     if as_json:
         app.output.json(report.as_dict())
     else:

@@ -45,6 +45,11 @@ class SyncSummary:
             s.conflicts for s in (self.pulled_before, self.pulled_after) if s is not None
         )
 
+    @property
+    def new(self) -> int:
+        """New messages the pulls brought (for `on_new_messages`)."""
+        return sum(s.new for s in (self.pulled_before, self.pulled_after) if s is not None)
+
     def line(self) -> str:
         # The conflicts of the pulls too: "1 conflict" here while `status` said 2 confused.
         line = self.push.line(conflicts=self.conflicts)

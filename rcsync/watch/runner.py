@@ -10,6 +10,7 @@ No printing; the CLI sets up the log handlers.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import logging
 import math
@@ -17,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
@@ -305,20 +306,43 @@ class EngineWorker:
     def push(self) -> Outcome:
         from rcsync.sync.push import push
 
-        summary = push(
-            self.engine,
-            self.client,
-            self.config,
-            force=self.force,
-            progress=self.progress or NullProgress(),
-            stop=self.stop,
-        )
-        return push_outcome(summary)
+        try:
+            summary = push(
+                self.engine,
+                self.client,
+                self.config,
+                force=self.force,
+                progress=self.progress or NullProgress(),
+                stop=self.stop,
+            )
+            outcome = push_outcome(summary)
+        except Exception as exc:
+            self._hooks("push", {}, error=_reason(exc))
+            raise
+        self._hooks("push", summary.as_dict())
+        return outcome
 
     def pull(self) -> Outcome:
         from rcsync.sync.pull import pull
 
-        summary = pull(
-            self.engine, self.client, self.config, progress=self.progress or NullProgress()
-        )
+        try:
+            summary = pull(
+                self.engine, self.client, self.config, progress=self.progress or NullProgress()
+            )
+        except Exception as exc:
+            self._hooks("pull", {}, error=_reason(exc))
+            raise
+        self._hooks("pull", dataclasses.asdict(summary), new=summary.new)
         return pull_outcome(summary)
+
+    def _hooks(
+        self, step: str, summary: dict[str, Any], *, new: int = 0, error: str | None = None
+    ) -> None:
+        """`[hooks]` after each step (RCSYNC_EVENT=watch, the step in the summary); a
+        failing hook is logged and never stops the watch."""
+        from rcsync.sync.hooks import Event, run_hooks
+
+        payload = {"step": step, **summary}
+        for run in run_hooks(self.config.hooks, Event.WATCH, payload, new=new, error=error):
+            if not run.ok:
+                log.warning("%s", run.describe())
