@@ -48,6 +48,7 @@ PATCH = Operation("patchMessage", Group.MEDIUM)
 TRASH = Operation("deleteMessage", Group.MEDIUM, idempotent=False)  # 2nd DELETE purges
 PURGE = Operation("deleteMessage", Group.MEDIUM)
 EXTENSION = Operation("readExtension", Group.LIGHT)
+STORE_CONFIGURATION = Operation("readMessageStoreConfiguration", Group.LIGHT)
 
 # Statuses that concern the message itself rather than the call (one id per request).
 _ITEM_STATUSES = frozenset({400, 404, 409, 410, 422})
@@ -94,7 +95,8 @@ class MessageStoreClient:
         bulk_patch: bool = True,
     ):
         self.session = session
-        self.base = f"/restapi/v1.0/account/{account}/extension/{extension}"
+        self.account_base = f"/restapi/v1.0/account/{account}"
+        self.base = f"{self.account_base}/extension/{extension}"
         self.store = f"{self.base}/message-store"
         #: Use `PUT …/message-store/*` (ids in the body) when it saves requests.
         self.star_bulk = star_bulk
@@ -198,6 +200,12 @@ class MessageStoreClient:
     def read_extension(self) -> dict[str, Any]:
         data = self._get_json(EXTENSION, self.base, [])
         return data
+
+    def read_store_configuration(self) -> dict[str, Any]:
+        """The account's ``MessageStoreConfiguration`` (``retentionPeriod``); admin only."""
+        return self._get_json(
+            STORE_CONFIGURATION, f"{self.account_base}/message-store-configuration", []
+        )
 
     def download_content(self, uri: str, dest: IO[bytes], *, offset: int = 0) -> int:
         """Stream an attachment into `dest` (see `rcsync.api.content.download`)."""

@@ -33,16 +33,20 @@ def status(app: App, as_json: bool) -> None:
 
 
 def status_report(app: App) -> dict[str, Any]:
+    import datetime as dt
+
     from rcsync.api.tokens import login_state
+    from rcsync.store.retention import empty_retention, retention_report
     from rcsync.store.status import collect_status, empty_status
 
     if not app.database_path.exists():
         # Nothing pulled yet: report that (and the login state), and create nothing.
-        report = empty_status(app.config)
+        report = empty_status(app.config) | {"retention": empty_retention()}
     else:
         conn = app.read_connection()
         try:
             report = collect_status(conn, app.config)
+            report["retention"] = retention_report(conn, dt.datetime.now(dt.UTC))
         finally:
             conn.close()
     # The login line comes from the API's token store (no network); it closes the report.
@@ -78,6 +82,10 @@ def _print_report(app: App, report: dict[str, Any]) -> None:
     show(f"last pull    {local_time(report['last_pull'], seconds=True) or 'never'}")
     show(f"last push    {local_time(report['last_push'], seconds=True) or 'never'}")
     show(f"login        {report['login']}")
+    retention = report["retention"]
+    show(f"retention    {retention['summary']}")
+    for warning in retention["warnings"]:
+        show(f"  warning: {warning}")
 
 
 @click.command()

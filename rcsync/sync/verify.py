@@ -29,6 +29,7 @@ Nothing is written without ``--repair``. The verdict is `VerifyReport.ok`: no pr
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -37,12 +38,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rcsync.config import Config
+from rcsync.errors import ApiError, AuthError
 from rcsync.progress import NullProgress, Progress, plural
 from rcsync.rules import records as rec
 from rcsync.rules.listing import Listing
 from rcsync.store import attachments as attachment_rows
 from rcsync.store.database import translate_errors
 from rcsync.store.messages import save_records
+from rcsync.store.retention import RETENTION_STATE
+from rcsync.store.state import set_state
 from rcsync.store.trust import (
     FileRow,
     LocalRow,
@@ -122,7 +126,10 @@ class VerifyReport:
     files_checked: int = 0
     bytes_hashed: int = 0
     requests: int = 0
+    list_requests: int = 0  # of those, listMessages pages
     seconds: float = 0.0
+    # The account's fax/voicemail retention (days), None when the login may not read it.
+    retention_period: int | None = None
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -165,6 +172,8 @@ class VerifyReport:
 class VerifyClient(ListClient, ContentClient, Protocol):
     """What verify needs of `rcsync.api.MessageStoreClient`: listing, reads, content."""
 
+    def read_store_configuration(self) -> dict[str, Any]: ...
+
 
 def verify(
     engine: Engine,
@@ -185,6 +194,7 @@ def verify(
         if repair:
             settle_journal(engine, client)  # as the pull does, before anything is merged
         listed = _compare_messages(engine, client, config, report, extension_id, progress)
+        _read_retention(engine, client, report)
         if deep:
             check_all_files(engine, config, report, progress)
         if repair:
@@ -214,6 +224,7 @@ def _compare_messages(
 
     def compare(page: Page) -> None:
         report.requests += 1
+        report.list_requests += 1
         if page.total is not None:
             progress.start("verify", page.total)
         ids = [int(r["id"]) for r in page.records]
@@ -283,6 +294,29 @@ def _compare_one(
         report.findings.append(Finding(Kind.DRIFT, mid, detail, Remedy.PULL))
         drift = True
     return drift
+
+
+def _read_retention(engine: Engine, client: VerifyClient, report: VerifyReport) -> None:
+    """Read the account's retentionPeriod for `status`'s warnings (one Light request).
+
+    Only an admin may read it; for anyone else (403) or a server without it (404), the
+    stored value says "unknown" and `status` uses the documented defaults. Never fatal:
+    verify is about the messages.
+    """
+    report.requests += 1
+    try:
+        days = client.read_store_configuration().get("retentionPeriod")
+    except AuthError:
+        raise
+    except ApiError:
+        days = None
+    if isinstance(days, bool) or not isinstance(days, int):
+        days = None
+    report.retention_period = days
+    with engine.begin() as conn:
+        set_state(
+            conn, RETENTION_STATE, json.dumps({"retention_period": days, "read_at": iso_utc()})
+        )
 
 
 # --- files -------------------------------------------------------------------------------
