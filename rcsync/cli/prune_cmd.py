@@ -63,6 +63,7 @@ def prune(
 
     canonical = {t.value.lower(): t.value for t in MessageType}
     app.require_credentials()
+    app.engine(create=False)  # an archive to check: never an empty one made here
     progress = app.progress()
     with (
         hooked(app, Event.PRUNE) as outcome,

@@ -43,6 +43,7 @@ def verify(app: App, deep: bool, repair: bool, wait: bool, as_json: bool) -> Non
     from rcsync.sync.verify import verify as run_verify
 
     app.require_credentials()
+    app.engine(create=False)  # an archive to check: never an empty one made here
     progress = app.progress()
     with (
         hooked(app, Event.VERIFY) as outcome,

@@ -341,6 +341,14 @@ def check_file(files: Path, row: FileRow) -> tuple[Kind | None, int]:
 def check_all_files(
     engine: Engine, config: Config, report: VerifyReport, progress: Progress
 ) -> None:
+    """`--deep`: every recorded file re-hashed, then the attachments still to fetch."""
+    check_recorded_files(engine, config, report, progress)
+    find_not_downloaded(engine, config, report)
+
+
+def check_recorded_files(
+    engine: Engine, config: Config, report: VerifyReport, progress: Progress
+) -> None:
     files = config.database.files_dir
     progress.start("hashing", count_files(engine))
     try:
@@ -356,12 +364,21 @@ def check_all_files(
             progress.advance()
     finally:
         progress.finish()
+
+
+def find_not_downloaded(engine: Engine, config: Config, report: VerifyReport) -> None:
+    """Attachments the settings want that have no file yet (`rcsync pull` fetches them)."""
     held = not config.sync.download_text_parts
     for job in attachment_rows.read_jobs(engine, held_text=held):
         if skip_reason(job, config.sync) is None:
-            detail = f"{job.type} not downloaded yet"
             report.findings.append(
-                Finding(Kind.NOT_DOWNLOADED, job.message_id, detail, Remedy.PULL, job.id)
+                Finding(
+                    Kind.NOT_DOWNLOADED,
+                    job.message_id,
+                    f"{job.type} not downloaded yet",
+                    Remedy.PULL,
+                    job.id,
+                )
             )
 
 

@@ -98,3 +98,11 @@ def test_pending_edit_is_a_note_and_retention_loss_is_info_only(pulled: TrustEnv
         if pulled.sql("SELECT availability FROM message WHERE id=:i", i=i) != [("Purged",)]
     )
     assert {f["fix"] for f in report["findings"] if f["kind"] == "pending"} == {"push"}
+
+
+def test_without_an_archive_verify_and_prune_say_so_and_create_nothing(env: TrustEnv) -> None:
+    for args in (("verify",), ("prune", "--older-than", "30")):
+        result = env.run(*args)
+        assert result.exit_code == 1
+        assert "no database yet" in result.output and "Traceback" not in result.output
+        assert not env.db.exists()
