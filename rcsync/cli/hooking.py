@@ -21,6 +21,8 @@ class Outcome:
     summary: dict[str, Any] = field(default_factory=dict)
     new: int = 0
     error: str | None = None
+    # A dry run did not do the work its hooks report on: none run after it.
+    dry_run: bool = False
 
 
 @contextmanager
@@ -32,7 +34,8 @@ def hooked(app: App, event: Event) -> Iterator[Outcome]:
     except Exception as exc:
         _run(app, event, outcome, " ".join(str(exc).split()) or type(exc).__name__)
         raise
-    _run(app, event, outcome, outcome.error)
+    if not outcome.dry_run:
+        _run(app, event, outcome, outcome.error)
 
 
 def _run(app: App, event: Event, outcome: Outcome, error: str | None) -> None:

@@ -82,6 +82,7 @@ def prune(
             progress=progress,
         )
         outcome.summary = summary.as_dict()
+        outcome.dry_run = dry_run
     if as_json:
         app.output.json(summary.as_dict())
         return

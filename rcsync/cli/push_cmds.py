@@ -66,6 +66,7 @@ def push(app: App, dry_run: bool, force: bool, as_json: bool) -> None:
             progress=progress,
         )
         outcome.summary = summary.as_dict()
+        outcome.dry_run = dry_run
     if as_json:
         app.output.json(summary.as_dict())
         return
@@ -121,6 +122,7 @@ def sync(app: App, dry_run: bool, force: bool, as_json: bool) -> None:
             progress=progress,
         )
         outcome.summary, outcome.new = summary.as_dict(), summary.new
+        outcome.dry_run = dry_run
     if as_json:
         app.output.json(summary.as_dict())
         return

@@ -130,3 +130,19 @@ def test_watch_steps_run_the_hooks(pulled: TrustEnv) -> None:
     ]
     assert runs[0]["stdin"]["summary"]["step"] == "pull"
     assert os.environ.get("RCSYNC_EVENT") is None  # the hooks' env is their own
+
+
+def test_a_dry_run_runs_no_hook(pulled: TrustEnv) -> None:
+    log = pulled.root / "hooks.log"
+    pulled.write_config(_hooks_toml(log))
+    pulled.sql("UPDATE message SET read_status = 'Read' WHERE id = (SELECT min(id) FROM message)")
+    for args in (
+        ("push", "--dry-run"),
+        ("sync", "--dry-run"),
+        ("prune", "--older-than", "0", "-n"),
+    ):
+        result = pulled.run(*args)
+        assert result.exit_code == 0, result.output
+    assert _runs(log) == []
+    assert pulled.run("push").exit_code == 0
+    assert [r["hook"] for r in _runs(log)] == ["on_success"]
