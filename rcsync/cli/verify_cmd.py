@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from rcsync.cli.app import App
@@ -9,10 +11,15 @@ from rcsync.cli.hooking import hooked
 from rcsync.cli.options import json_option, wait_option
 from rcsync.cli.output import say_what_is_done
 
+if TYPE_CHECKING:
+    from rcsync.sync.verify import Finding
+
 pass_app = click.make_pass_decorator(App)
 
 #: Findings printed one per line before the summary; the rest are counted (--json has all).
 SHOW = 50
+#: Notes (pending edits, messages kept here only) listed one by one up to this many.
+NOTES_SHOWN = 10
 
 
 @click.command()
@@ -63,13 +70,30 @@ def verify(app: App, deep: bool, repair: bool, wait: bool, as_json: bool) -> Non
     if as_json:
         app.output.json(report.as_dict())
     else:
-        for finding in report.findings[:SHOW]:
-            (app.output.result if finding.problem else app.output.info)(finding.describe())
-        if len(report.findings) > SHOW:
-            app.output.info(f"… and {len(report.findings) - SHOW:,} more (--json lists all)")
+        _print_findings(app, report.findings)
         app.output.result(report.line())
     if not report.ok:
         click.get_current_context().exit(1)
+
+
+def _print_findings(app: App, findings: list[Finding]) -> None:
+    """Problems one per line (the first SHOW); notes one per line only when few, else
+    counted by kind: an old archive's thousands of "gone remotely" must not bury a problem."""
+    problems = [f for f in findings if f.problem]
+    notes = [f for f in findings if not f.problem]
+    for finding in problems[:SHOW]:
+        app.output.result(finding.describe())
+    if len(problems) > SHOW:
+        app.output.result(f"… and {len(problems) - SHOW:,} more problems (--json lists all)")
+    if len(notes) <= NOTES_SHOWN:
+        for finding in notes:
+            app.output.info(finding.describe())
+        return
+    counts: dict[str, int] = {}
+    for finding in notes:
+        counts[finding.kind.value] = counts.get(finding.kind.value, 0) + 1
+    listed = ", ".join(f"{n:,} {kind.replace('_', ' ')}" for kind, n in sorted(counts.items()))
+    app.output.info(f"notes: {listed} (--json lists them)")
 
 
 COMMANDS: list[click.Command] = [verify]

@@ -106,3 +106,18 @@ def test_without_an_archive_verify_and_prune_say_so_and_create_nothing(env: Trus
         assert result.exit_code == 1
         assert "no database yet" in result.output and "Traceback" not in result.output
         assert not env.db.exists()
+
+
+def test_many_notes_are_counted_and_problems_come_first(pulled: TrustEnv) -> None:
+    records = sorted(pulled.emu.store.all_records(), key=lambda r: r["creationTime"])
+    cutoff = records[40]["creationTime"]
+    when = dt.datetime.fromisoformat(cutoff.replace("Z", "+00:00"))
+    pulled.emu.store.drop_before(int(when.timestamp() * 1000))
+    [arrived] = pulled.emu.store.arrive(1)
+    result = pulled.run("verify")
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[0].startswith(f"missing locally: message {arrived['id']}")
+    notes = [line for line in lines if line.startswith("notes: ")]
+    assert len(notes) == 1 and "gone remotely" in notes[0]
+    assert not [line for line in lines if line.startswith("gone remotely:")]
