@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from rcsync.emulator import Emulator, FakeClock
-from tests.emulator.conftest import API, JWT_FORM, login
-from tests.fixtures import CLIENT_AUTH
+from tests.harness.account import CLIENT_AUTH, JWT_FORM
+from tests.harness.spec import API, login
 
 PATH = "/restapi/v1.0/account/~/message-store-configuration"
 

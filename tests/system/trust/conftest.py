@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rcsync.emulator import serve
-from tests.engine.pull.pull_harness import fast_emulator
+from tests.harness.inprocess import fast_emulator
 from tests.system.trust.trust_env import TrustEnv
 
 

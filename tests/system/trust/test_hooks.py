@@ -12,7 +12,8 @@ from pathlib import Path
 from rcsync.config import load_config
 from rcsync.store.database import open_database
 from rcsync.watch.runner import EngineWorker
-from tests.engine.pull.pull_harness import make_client, make_config
+from tests.harness.config import make_config
+from tests.harness.inprocess import make_client
 from tests.system.trust.trust_env import TrustEnv
 
 # Each hook appends its name, env and stdin to a log, one JSON line per run.

@@ -12,16 +12,9 @@ import time
 import httpx
 
 from rcsync.types import Availability
-from tests.fixtures import EMULATOR_ENV
+from tests.harness.account import EMULATOR_ENV
+from tests.harness.processes import wait_for
 from tests.system.trust.trust_env import TrustEnv
-
-
-def _wait_for(condition, what: str, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def test_killed_mid_prune_trashes_only_and_push_finishes(pulled: TrustEnv) -> None:
@@ -49,8 +42,9 @@ def test_killed_mid_prune_trashes_only_and_push_finishes(pulled: TrustEnv) -> No
         stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_for(
+        wait_for(
             lambda: pulled.emu.counters.by_operation.get("deleteMessage", 0) >= 1,
+            30,
             "the first DELETE",
         )
         time.sleep(0.3)  # the emulator applies it, then holds the answer

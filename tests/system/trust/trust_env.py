@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from rcsync.cli.main import cli
 from rcsync.emulator import Emulator
 from rcsync.store.database import open_database
-from tests.fixtures import EMULATOR_ENV
+from tests.harness.account import EMULATOR_ENV
 
 
 @dataclass
