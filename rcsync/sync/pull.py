@@ -206,10 +206,15 @@ class _Run:
     def policy(self) -> ConflictPolicy:
         return ConflictPolicy(self.config.sync.conflict_policy)
 
-    def save(self, conn: Connection, records: Sequence[Mapping[str, Any]]) -> None:
+    def save(
+        self,
+        conn: Connection,
+        records: Sequence[Mapping[str, Any]],
+        prepared: Mapping[int, rec.Prepared] | None = None,
+    ) -> None:
         for start in range(0, len(records), BATCH):
             chunk = records[start : start + BATCH]
-            counts = save_records(conn, chunk, policy=self.policy, now=iso_utc())
+            counts = save_records(conn, chunk, policy=self.policy, now=iso_utc(), prepared=prepared)
             self.summary.add(counts)
             # The listing's total counts records that are not stored (first heard of as
             # purged, deleted here): the bar ends at what the database holds.
@@ -369,14 +374,32 @@ def _stream_fsync(run: _Run) -> tuple[Any, str | None]:
         batch=BATCH,
     ) as stream:
         run.summary.requests += 1
-        for batch in stream.batches():
-            records = _expand_stubs(run, batch)
-            with run.engine.begin() as conn:
-                run.save(conn, records)
-            seen.add(records)
-            run.fsync_saved.update(
-                int(r["id"]) for r in records if r.get("availability") != Availability.ALIVE
-            )
+        batches = iter(stream.batches())
+
+        def receive() -> tuple[list[Any], dict[int, rec.Prepared]] | None:
+            batch = next(batches, None)
+            return None if batch is None else (batch, rec.prepare(batch))
+
+        # The next batch is received, parsed and mapped to rows on a helper thread while
+        # this one is written (as the listing's next page is): the socket and that Python
+        # work overlap with SQLite's, which runs without the GIL.
+        pending = Prefetch(receive)
+        try:
+            while (got := pending.result()) is not None:
+                batch, prepared = got
+                records = _expand_stubs(run, batch)  # before the next read: one request at a time
+                pending = Prefetch(receive)
+                with run.engine.begin() as conn:
+                    # `prepared` maps the batch's full records; the stubs that
+                    # _expand_stubs replaced are not in it and get mapped by the save.
+                    run.save(conn, records, prepared)
+                seen.add(records)
+                run.fsync_saved.update(
+                    int(r["id"]) for r in records if r.get("availability") != Availability.ALIVE
+                )
+        except Exception:
+            pending.settle()  # the stream is idle again before it is closed
+            raise
         result = stream.result
     if result.older_records_exist:
         # A capped FSync's oldest instant is listed again, by the listing's second pass.
