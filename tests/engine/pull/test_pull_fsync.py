@@ -17,16 +17,12 @@ from rcsync.progress import NullProgress
 from rcsync.store.database import open_database
 from rcsync.store.state import FIRST_PULL, get_state
 from rcsync.sync.pull import pull
-from tests.engine.pull.harsh import Harsh
-from tests.engine.pull.pull_harness import (
-    Interrupted,
-    Interrupting,
-    count_rows,
-    fast_emulator,
-    make_client,
-    make_config,
-    mirror_problems,
-)
+from tests.harness.config import make_config
+from tests.harness.database import count_rows
+from tests.harness.harsh import Harsh
+from tests.harness.inprocess import fast_emulator, make_client
+from tests.harness.mirror import mirror_problems
+from tests.harness.transports import Interrupted, Interrupting
 
 
 class Recorder(NullProgress):
