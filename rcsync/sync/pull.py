@@ -74,7 +74,7 @@ from rcsync.store.state import (
 )
 from rcsync.sync.apply import settle_journal
 from rcsync.sync.attachments import AttachmentCounts, ContentClient, download_attachments
-from rcsync.sync.prefetch import Prefetch
+from rcsync.sync.prefetch import Prefetch, short_gil_slices
 from rcsync.types import Availability, ConflictPolicy, iso_utc
 
 if TYPE_CHECKING:
@@ -368,11 +368,14 @@ def _stream_fsync(run: _Run) -> tuple[Any, str | None]:
     No recordCount: it may bound the token's frame (see the module docstring).
     """
     seen = _Oldest()
-    with run.client.stream_full_sync(
-        date_from=rec.day_start(run.config.sync.history_start),
-        message_types=run.config.sync.message_types,
-        batch=BATCH,
-    ) as stream:
+    with (
+        short_gil_slices(),
+        run.client.stream_full_sync(
+            date_from=rec.day_start(run.config.sync.history_start),
+            message_types=run.config.sync.message_types,
+            batch=BATCH,
+        ) as stream,
+    ):
         run.summary.requests += 1
         batches = iter(stream.batches())
 

@@ -376,3 +376,32 @@ def test_read_change_on_an_already_trashed_message_is_pulled(
         ).one()
     assert tuple(row) == ("Unread", "Deleted")
     assert mirror_problems(db, emu) == []
+
+
+def test_short_gil_slices_last_only_while_used(
+    emu: Emulator, config: Config, db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    import rcsync.sync.pull as pull_module
+    from rcsync.sync.prefetch import SHORT_SLICE, short_gil_slices
+
+    before = sys.getswitchinterval()
+    assert before > SHORT_SLICE
+    with short_gil_slices():
+        assert sys.getswitchinterval() == SHORT_SLICE
+        with short_gil_slices():  # a second user (another pull in this process)
+            pass
+        assert sys.getswitchinterval() == SHORT_SLICE  # the first still runs
+    assert sys.getswitchinterval() == before
+    seen: list[float] = []
+    real_save = pull_module.save_records
+
+    def spying_save(*args: Any, **kw: Any) -> Any:
+        seen.append(sys.getswitchinterval())
+        return real_save(*args, **kw)
+
+    monkeypatch.setattr(pull_module, "save_records", spying_save)
+    pull(db, make_client(config, emu.transport()), config)
+    assert seen[0] == SHORT_SLICE  # the FSync's batch
+    assert sys.getswitchinterval() == before  # restored after it, even with the pull done
