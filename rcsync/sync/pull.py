@@ -420,9 +420,11 @@ class _Oldest:
     def add(self, records: Sequence[Mapping[str, Any]]) -> None:
         for record in records:
             when = record.get("creationTime")
-            if not isinstance(when, str) or not _valid_time(when):
+            if not isinstance(when, str):
                 continue  # no use as a bound (the listing's own pages are checked)
             if self.time is None or when < self.time:
+                if not _valid_time(when):
+                    continue
                 self.time, self.ids = when, set()
             if when == self.time:
                 self.ids.add(int(record["id"]))
