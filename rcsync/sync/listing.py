@@ -1,17 +1,18 @@
 """Walking the whole message list, newest first, by the keyset cursor of `rules.listing`.
 
-One walk for every reader of the whole history: the full pull stores each page (and its
-cursor), `verify` compares each page with the database. Every request is ``page=1`` with
-``dateTo`` from the cursor (page numbers shift when messages are purged meanwhile), all
-availabilities, 1,000 records: ``ceil(n / 1000)`` requests plus one per page whose oldest
-instant it shares with the next (the overlap is dropped here). The next page is requested
-as soon as its ``dateTo`` is known and arrives while the caller handles this one
-(`rcsync.sync.prefetch`); pages reach the caller one by one, in order.
+One walk for every reader of the message list: the full pull stores each page of what its
+FSync could not give (and the cursor), `verify` compares each page of the whole history
+with the database. Every request is ``page=1`` with ``dateTo`` from the cursor (page
+numbers shift when messages are purged meanwhile), the cursor's availabilities and lower
+bound, 1,000 records: ``ceil(n / 1000)`` requests plus one per page whose oldest instant it
+shares with the next (the overlap is dropped here, as are ids the caller already has).
+The next page is requested as soon as its ``dateTo`` is known and arrives while the caller
+handles this one (`rcsync.sync.prefetch`); pages reach the caller one by one, in order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -19,10 +20,8 @@ from rcsync.errors import MalformedResponse
 from rcsync.rules import records as rec
 from rcsync.rules.listing import Listing, next_listing
 from rcsync.sync.prefetch import Prefetch
-from rcsync.types import Availability
 
 PER_PAGE = 1000
-LIST_AVAILABILITY = tuple(Availability)
 
 
 class ListClient(Protocol):
@@ -44,7 +43,7 @@ class ListClient(Protocol):
 class Page:
     """One page as the caller gets it."""
 
-    records: list[Mapping[str, Any]]  # the page's records minus the overlap already seen
+    records: list[Mapping[str, Any]]  # the page's records minus the overlap and `skip`
     total: int | None  # the listing's size (first page only; None if unknown)
     listing: Listing  # the cursor after this page (commit it with the page to resume)
 
@@ -56,20 +55,23 @@ def walk_listing(
     date_from: str,
     message_types: Sequence[str],
     on_page: Callable[[Page], None],
+    skip: Collection[int] = frozenset(),
 ) -> Listing:
     """Call `on_page` for every page from where `listing` stands; returns the final cursor.
 
-    Each page costs one request. If `on_page` raises, the prefetched request is settled
-    first, so the client is idle again before the error goes up.
+    `date_from` is the lower bound where the cursor has none of its own; records whose id
+    is in `skip` are left out of the pages. Each page costs one request. If `on_page`
+    raises, the prefetched request is settled first, so the client is idle again before
+    the error goes up.
     """
 
     def fetch(cursor: Listing) -> Prefetch[Any]:
         return Prefetch(
             lambda: client.list_messages(
-                date_from=date_from,
+                date_from=cursor.date_from or date_from,
                 date_to=cursor.date_to,
                 message_types=message_types,
-                availability=LIST_AVAILABILITY,
+                availability=cursor.availability,
                 page=cursor.page,
                 per_page=PER_PAGE,
             )
@@ -84,8 +86,8 @@ def walk_listing(
             check_times(answer.records)
             total = total_elements(answer.paging) if first else None
             first = False
-            boundary = set(listing.boundary)
-            fresh = [r for r in answer.records if int(r["id"]) not in boundary]
+            seen = set(listing.boundary)
+            fresh = [r for r in answer.records if (i := int(r["id"])) not in seen and i not in skip]
             listing = next_listing(listing, answer.records, answer.has_next)
             pending = None if listing.done else fetch(listing)
             on_page(Page(fresh, total, listing))
