@@ -38,24 +38,39 @@ def format_summary(s: PullSummary) -> str:
     is_flag=True,
     help="Messages only: download no attachment this time (a later pull fetches them).",
 )
+@click.option(
+    "--attachments-only",
+    is_flag=True,
+    help="Only the attachments still missing (no message sync): e.g. after "
+    "`--no-attachments`, or beside a `watch` that does not download them.",
+)
 @wait_option
 @json_option
 @pass_app
-def pull(app: App, full: bool, no_attachments: bool, wait: bool, as_json: bool) -> None:
+def pull(
+    app: App, full: bool, no_attachments: bool, attachments_only: bool, wait: bool, as_json: bool
+) -> None:
     """Mirror remote → local: the whole history the first time, then only changes.
 
-    Logs in by itself when a JWT is configured. An interrupted pull resumes where it
-    stopped (Ctrl-C is safe: what was stored stays).
+    Messages first, then the attachments; a download never spends the part of the
+    rate limit that pending edits need, so a `push` meanwhile goes out at once. Logs in
+    by itself when a JWT is configured. An interrupted pull resumes where it stopped
+    (Ctrl-C is safe: what was stored stays).
 
     \b
     Examples:
       rcsync pull
       rcsync pull --no-attachments
+      rcsync pull --attachments-only
       rcsync pull --full
       rcsync pull -q --json | jq .new
     """
     from rcsync.sync.pull import pull as run_pull
+    from rcsync.sync.pull import pull_attachments
 
+    if attachments_only and (no_attachments or full):
+        other = "--no-attachments" if no_attachments else "--full"
+        raise click.UsageError(f"--attachments-only and {other} exclude each other")
     app.require_credentials()
     config = app.config
     if no_attachments:
@@ -66,7 +81,10 @@ def pull(app: App, full: bool, no_attachments: bool, wait: bool, as_json: bool) 
         app.engine_lock("pull", wait=wait),
         say_what_is_done(progress, "`rcsync pull` resumes where this one stopped"),
     ):
-        summary = run_pull(app.engine(), app.client(), config, full=full, progress=progress)
+        if attachments_only:
+            summary = pull_attachments(app.engine(), app.client(), config, progress=progress)
+        else:
+            summary = run_pull(app.engine(), app.client(), config, full=full, progress=progress)
     if as_json:
         app.output.json(summary_json(summary, app))
         return
