@@ -155,7 +155,7 @@ def download_attachments(
             if skip_reason(job, config.sync) is None:
                 clearance = gate.before_download()
                 if clearance is Clearance.STOP:
-                    counts.stopped, counts.left = True, total - done
+                    counts.stopped, counts.left = True, max(total - done, 1)
                     break
                 if clearance is Clearance.PUSHED:  # the push drew its own line: ours again
                     progress.start("attachments", total)
