@@ -1,0 +1,85 @@
+"""`rcsync watch` (a real process) with RingCentral's default rate limits on: an edit made
+with the sqlite3 shell while ~2,000 attachments wait for the Medium window is pushed at
+once, not after the downloads nor after the window reopens.
+
+What is asserted is the order of the requests the emulator saw (no download between the
+edit and its write), the emulator's rate-limit log (no 429) and the watch's log lines,
+not a duration; the waits only bound how long the test may hang.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from watch_harness import Setup, wait_for, write_config
+
+from rcsync.emulator import Emulator, serve
+
+pytestmark = pytest.mark.slow
+
+CONTENT = "readMessageContent"
+MEDIUM_LIMIT = 40
+
+
+@pytest.fixture
+def limited(tmp_path: Path) -> Iterator[Setup]:
+    emu = Emulator(messages=6000, seed=5, rate_limits=True)  # Medium: 40 a minute
+    with serve(emu) as server:
+        config = write_config(tmp_path, server.url, interval=600)
+        setup = Setup(emu, server.url, tmp_path, config, tmp_path / "messages.db")
+        done = setup.rcsync("pull", timeout=120)  # the messages; no attachment yet
+        assert done.returncode == 0, done.stderr
+        text = config.read_text().replace(
+            "download_attachments = false", "download_attachments = true"
+        )
+        config.write_text(text)
+        yield setup
+        for proc in setup.procs:
+            proc.kill()
+
+
+def _downloads(setup: Setup) -> int:
+    return int(setup.emu.counters.by_operation[CONTENT])
+
+
+def _writes(setup: Setup) -> int:
+    return int(setup.emu.counters.by_operation["updateMessage"])
+
+
+def test_an_edit_during_the_downloads_goes_out_before_the_next_download(
+    limited: Setup,
+) -> None:
+    setup = limited
+    missing = setup.query("SELECT count(*) FROM attachment WHERE path IS NULL")[0][0]
+    assert missing > 1500
+    watch = setup.watch()
+    # The first burst: the Medium window, less what is kept for edits; then it waits.
+    watch.wait_log("kept for edits: waiting", timeout=60)
+    burst = _downloads(setup)
+    assert 0 < burst < MEDIUM_LIMIT
+
+    mid, status = setup.query(
+        "SELECT id, read_status FROM message WHERE availability = 'Alive' ORDER BY id LIMIT 1"
+    )[0]
+    flipped = "Unread" if status == "Read" else "Read"
+    setup.sql(f"UPDATE message SET read_status = '{flipped}' WHERE id = {mid}")
+    wait_for(
+        lambda: setup.emu.store.get(mid)["readStatus"] == flipped,
+        20,  # the window reopens after ~60 s: a push that waited for it fails here
+        "the edit on the server",
+    )
+    # No download went between the edit and its write: it did not wait behind them.
+    assert _downloads(setup) == burst and _writes(setup) == 1
+    wait_for(lambda: setup.pending() == 0, 10, "pending_change to empty")
+    refused = [e for e in setup.emu.limiter.events if e.outcome != "ok"]
+    assert refused == []
+    assert watch.stop() == 0, watch.log()
+    log = watch.log()
+    assert "pushed 1" in log and "Traceback" not in log
+    # The phase stopped for the edit and went on after it (where it had stopped).
+    assert re.search(r"downloaded \d+ attachments? \([^)]*\), [\d,]+ attachments left", log), log
+    left = setup.query("SELECT count(*) FROM attachment WHERE path IS NULL")[0][0]
+    assert left > 1500
