@@ -22,6 +22,7 @@ class WaitReason(StrEnum):
     PENALTY = "penalty"  # RingCentral answered 429: the group is blocked for Retry-After
     RETRY = "retry"  # the server was unreachable or failed: backing off before a retry
     LOCK = "lock"  # another rcsync holds the database's engine lock
+    BUSY = "busy"  # another program holds SQLite's write lock (SQLite's busy timeout)
 
 
 #: ``(reason, seconds, detail)``: seconds is how long the wait will be, None if unknown
@@ -51,9 +52,12 @@ def duration(seconds: float) -> str:
 def wait_line(reason: WaitReason, seconds: float | None, detail: str) -> str:
     """What a wait says: ``RingCentral rate limit (Medium, 40/min): waiting 58 s``,
     ``server unreachable (ConnectError), retry 3/4 in 4 s``, ``database locked by rcsync
-    watch (pid 123): waiting``."""
+    watch (pid 123): waiting``, ``messages.db: written by another program (an open write
+    transaction): waiting up to 29 s``."""
     if reason is WaitReason.RETRY:
         return f"{detail} in {duration(seconds or 0)}"
+    if reason is WaitReason.BUSY:  # it ends when the other program commits: a bound only
+        return f"{detail}: waiting up to {duration(seconds or 0)}"
     if reason is WaitReason.PENALTY:
         detail += " exceeded (HTTP 429)"
     return f"{detail}: waiting" + ("" if seconds is None else f" {duration(seconds)}")

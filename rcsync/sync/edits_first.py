@@ -158,14 +158,15 @@ class EditsFirst:
         keep = self.keep(pending)
         wait = budget.delay_keeping(group, keep)
         if wait > 0:
-            self._announce(budget, group, keep, wait)
+            self._announce(budget, group, wait)
         return wait
 
-    def _announce(self, budget: RateBudget, group: str, keep: int, wait: float) -> None:
+    def _announce(self, budget: RateBudget, group: str, wait: float) -> None:
         until = budget.now() + wait
         if self._announced_until is not None and until <= self._announced_until + _REANNOUNCE:
             return
         self._announced_until = until
+        # The same words as any wait for the window: what is kept for edits would make
+        # the line longer than a terminal for little news.
         limit, window = budget.limit_of(group)
-        detail = f"{describe_limit(group, limit, window)}, {keep} kept for edits"
-        self.progress.waiting(WaitReason.RATE_LIMIT, wait, detail)
+        self.progress.waiting(WaitReason.RATE_LIMIT, wait, describe_limit(group, limit, window))

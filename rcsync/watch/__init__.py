@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from rcsync.api import build_client
 from rcsync.config import Config
+from rcsync.store.database import on_busy_wait
 from rcsync.watch.backoff import Backoff
 from rcsync.watch.files import watching
 from rcsync.watch.runner import EngineWorker, LogProgress, Runner, Waker, interruptible_sleep
@@ -65,8 +66,10 @@ def run(
     )
     try:
         # ...and a long push stops between its write batches.
+        engine = open_engine()
+        on_busy_wait(engine, progress.waiting)  # a user's long write transaction: logged
         worker = EngineWorker(
-            open_engine(),
+            engine,
             client,
             config,
             force=force,

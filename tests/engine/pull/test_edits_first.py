@@ -229,7 +229,7 @@ def test_a_push_by_another_process_is_neither_throttled_nor_kept_waiting(
     assert world.missing_files() == 0
 
 
-def test_the_reserve_wait_is_announced_with_what_is_kept(world: World) -> None:
+def test_the_reserve_wait_is_announced_as_a_rate_limit_wait(world: World) -> None:
     events: list[tuple[WaitReason, float | None, str]] = []
 
     class Recording(NullProgress):
@@ -241,6 +241,6 @@ def test_the_reserve_wait_is_announced_with_what_is_kept(world: World) -> None:
     assert events, "the downloads filled their share of the window"
     reason, seconds, detail = events[0]
     assert reason is WaitReason.RATE_LIMIT and seconds is not None and 0 < seconds <= 61
-    assert detail == f"RingCentral rate limit (Medium, 40/min), {WRITE_RESERVE} kept for edits"
+    assert detail == "RingCentral rate limit (Medium, 40/min)"
     # One line per stall, not one per look at the pending edits (every half second).
     assert len(events) <= 2

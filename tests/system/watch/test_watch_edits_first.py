@@ -57,7 +57,7 @@ def test_an_edit_during_the_downloads_goes_out_before_the_next_download(
     assert missing > 1500
     watch = setup.watch()
     # The first burst: the Medium window, less what is kept for edits; then it waits.
-    watch.wait_log("kept for edits: waiting", timeout=60)
+    watch.wait_log("RingCentral rate limit (Medium, 40/min): waiting", timeout=60)
     burst = _downloads(setup)
     assert 0 < burst < MEDIUM_LIMIT
 
