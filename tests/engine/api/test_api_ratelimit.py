@@ -11,7 +11,7 @@ import pytest
 from rcsync.api import RateBudget
 from rcsync.api.ratelimit import normalize_group, retry_after_seconds
 from rcsync.errors import RateLimitedError
-from tests.engine.api.conftest import Clock
+from tests.harness.fake_rc import Clock
 
 EXT = "/restapi/v1.0/account/~/extension/~"
 

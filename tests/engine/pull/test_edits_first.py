@@ -27,7 +27,7 @@ from rcsync.sync.edits_first import WRITE_RESERVE, EditsFirst
 from rcsync.sync.pull import pull_attachments, pull_messages
 from rcsync.sync.push import push
 from rcsync.sync.reconcile import sync
-from tests.engine.pull.pull_harness import make_config
+from tests.harness.config import make_config
 
 CONTENT = "/content/"
 WRITES = ("PUT", "PATCH", "DELETE")

@@ -14,9 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from watch_harness import Setup, wait_for, write_config
 
 from rcsync.emulator import Emulator, serve
+from tests.harness.config import write_config
+from tests.harness.loopback import WatchSetup
+from tests.harness.processes import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -25,32 +27,36 @@ MEDIUM_LIMIT = 40
 
 
 @pytest.fixture
-def limited(tmp_path: Path) -> Iterator[Setup]:
+def limited(tmp_path: Path) -> Iterator[WatchSetup]:
     emu = Emulator(messages=6000, seed=5, rate_limits=True)  # Medium: 40 a minute
-    with serve(emu) as server:
-        config = write_config(tmp_path, server.url, interval=600)
-        setup = Setup(emu, server.url, tmp_path, config, tmp_path / "messages.db")
-        done = setup.rcsync("pull", timeout=120)  # the messages; no attachment yet
-        assert done.returncode == 0, done.stderr
-        text = config.read_text().replace(
-            "download_attachments = false", "download_attachments = true"
+    with serve(emu, host="127.0.0.1", port=0) as server:
+        db = tmp_path / "messages.db"
+        config = write_config(
+            tmp_path / "config.toml",
+            server=server.url,
+            token_file=tmp_path / "tokens.json",
+            db=db,
+            watch_interval=600,
+            download_attachments=True,
         )
-        config.write_text(text)
+        setup = WatchSetup(emu, server.url, tmp_path, config, db)
+        done = setup.rcsync("pull", "--no-attachments", timeout=120)  # the messages only
+        assert done.returncode == 0, done.stderr
         yield setup
         for proc in setup.procs:
             proc.kill()
 
 
-def _downloads(setup: Setup) -> int:
+def _downloads(setup: WatchSetup) -> int:
     return int(setup.emu.counters.by_operation[CONTENT])
 
 
-def _writes(setup: Setup) -> int:
+def _writes(setup: WatchSetup) -> int:
     return int(setup.emu.counters.by_operation["updateMessage"])
 
 
 def test_an_edit_during_the_downloads_goes_out_before_the_next_download(
-    limited: Setup,
+    limited: WatchSetup,
 ) -> None:
     setup = limited
     missing = setup.query("SELECT count(*) FROM attachment WHERE path IS NULL")[0][0]
