@@ -42,7 +42,7 @@ from rcsync.errors import ApiError, AuthError, RcsyncError
 from rcsync.progress import Progress
 from rcsync.store import attachments as store
 from rcsync.store.attachments import Job
-from rcsync.sync.edits_first import Clearance, EditsFirst
+from rcsync.sync.edits_first import WRITE_RESERVE, Clearance, EditsFirst
 from rcsync.types import Availability
 
 if TYPE_CHECKING:
@@ -174,13 +174,14 @@ ESTIMATE_AFTER = 60.0
 
 def estimate_note(jobs: int, budget: object) -> str | None:
     """What a long download will take under RingCentral's limit and how to avoid waiting,
-    e.g. ``6,674 attachments: about 2 h 47 min at RingCentral rate limit (Medium, 40/min)``
+    e.g. ``6,674 attachments: about 2 h 56 min at RingCentral rate limit (Medium, 40/min)``
     and the way out; None when it is short or the pace is unknown (a test double).
     """
     if not isinstance(budget, RateBudget) or jobs <= 0:
         return None
     limit, window = budget.limit_of(CONTENT.group)
-    seconds = jobs / max(limit, 1) * window
+    # The pace is the window less what downloads leave to edits (`edits_first`).
+    seconds = jobs / max(limit - WRITE_RESERVE, 1) * window
     if seconds < ESTIMATE_AFTER:
         return None
     # Two short lines: a note that wraps on an 80-column terminal is hard to read.
