@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from rcsync.cli.app import App
+from rcsync.cli.app import App, private_umask
 from rcsync.cli.options import json_option, wait_option
 from rcsync.cli.output import local_time, say_what_is_done
 from rcsync.types import Availability, MessageType, ReadStatus
@@ -65,26 +65,28 @@ def pull(
       rcsync pull --full
       rcsync pull -q --json | jq .new
     """
-    from rcsync.sync.pull import pull as run_pull
-    from rcsync.sync.pull import pull_attachments
+    from rcsync.sync.pull import PullSummary, pull_attachments, pull_messages
 
     if attachments_only and (no_attachments or full):
         other = "--no-attachments" if no_attachments else "--full"
         raise click.UsageError(f"--attachments-only and {other} exclude each other")
     app.require_credentials()
     config = app.config
-    if no_attachments:
-        sync = dataclasses.replace(config.sync, download_attachments=False)
-        config = dataclasses.replace(config, sync=sync)
     progress = app.progress()
-    with (
-        app.engine_lock("pull", wait=wait),
-        say_what_is_done(progress, "`rcsync pull` resumes where this one stopped"),
-    ):
-        if attachments_only:
-            summary = pull_attachments(app.engine(), app.client(), config, progress=progress)
-        else:
-            summary = run_pull(app.engine(), app.client(), config, full=full, progress=progress)
+    with say_what_is_done(progress, "`rcsync pull` resumes where this one stopped"):
+        summary = PullSummary(attachments_only=True)
+        if not attachments_only:
+            with app.engine_lock("pull", wait=wait):
+                summary = pull_messages(
+                    app.engine(), app.client(), config, full=full, progress=progress
+                )
+        # Without the engine lock (downloads have a lock of their own): a `push` or a
+        # `sync` may run meanwhile, and the downloads leave them their rate-limit share.
+        if attachments_only or (config.sync.download_attachments and not no_attachments):
+            engine = app.engine(create=not attachments_only)  # nothing to fetch in a new one
+            with private_umask():  # the files are as private as the database
+                files = pull_attachments(engine, app.client(), config, progress=progress)
+            summary.add_attachments_of(files)
     if as_json:
         app.output.json(summary_json(summary, app))
         return

@@ -42,6 +42,7 @@ from rcsync.errors import ApiError, AuthError, RcsyncError
 from rcsync.progress import Progress
 from rcsync.store import attachments as store
 from rcsync.store.attachments import Job
+from rcsync.store.lock import attachments_lock
 from rcsync.sync.edits_first import WRITE_RESERVE, Clearance, EditsFirst
 from rcsync.types import Availability
 
@@ -74,6 +75,7 @@ class AttachmentCounts:
     requests: int = 0
     stopped: bool = False  # the phase ended early to let edits or a pull go first
     left: int = 0  # attachments not looked at because of it (the next phase gets them)
+    busy: str | None = None  # another process was downloading them (who): none fetched
 
 
 def extension_for(content_type: str | None) -> str:
@@ -131,8 +133,25 @@ def download_attachments(
     """Fetch every attachment that has no verified file yet; see the module docstring.
 
     Before each download `gate` (`rcsync.sync.edits_first`) lets pending edits go first;
-    by default it only keeps their share of the rate-limit window free.
+    by default it only keeps their share of the rate-limit window free. One process
+    downloads at a time (`rcsync.store.lock.attachments_lock`): while another does, this
+    fetches nothing and says so.
     """
+    with attachments_lock(config.database.path) as holder:
+        if holder is not None:
+            progress.note(f"attachments: {holder} is downloading them; none fetched here")
+            return AttachmentCounts(busy=holder)
+        return _download_all(engine, client, config, progress=progress, gate=gate)
+
+
+def _download_all(
+    engine: Engine,
+    client: ContentClient,
+    config: Config,
+    *,
+    progress: Progress,
+    gate: EditsFirst | None,
+) -> AttachmentCounts:
     files = config.database.files_dir
     counts = AttachmentCounts()
     held = not config.sync.download_text_parts

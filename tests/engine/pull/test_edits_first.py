@@ -8,6 +8,7 @@ of the requests and the emulator's rate-limit log (no 429), never a duration.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -244,3 +245,24 @@ def test_the_reserve_wait_is_announced_as_a_rate_limit_wait(world: World) -> Non
     assert detail == "RingCentral rate limit (Medium, 40/min)"
     # One line per stall, not one per look at the pending edits (every half second).
     assert len(events) <= 2
+
+
+def test_one_process_downloads_at_a_time(world: World) -> None:
+    """While another process holds the attachment lock, a pull fetches nothing (no file
+    is downloaded twice into the same ``.part``) and says who does."""
+    from rcsync.store.lock import attachments_lock
+
+    notes: list[str] = []
+
+    class Notes(NullProgress):
+        def note(self, message: str) -> None:
+            notes.append(message)
+
+    recorder = Recorder(world.emu.transport())
+    with attachments_lock(world.config.database.path), world.client(recorder) as client:
+        summary = pull_attachments(world.engine, client, world.config, progress=Notes())
+    assert recorder.downloads() == 0 and summary.attachments_downloaded == 0
+    holder = f"rcsync (pid {os.getpid()})"
+    assert notes == [f"attachments: {holder} is downloading them; none fetched here"]
+    with world.client(recorder) as client:
+        assert pull_attachments(world.engine, client, world.config).attachments_downloaded == 52

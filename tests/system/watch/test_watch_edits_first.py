@@ -1,6 +1,7 @@
-"""`rcsync watch` (a real process) with RingCentral's default rate limits on: an edit made
-with the sqlite3 shell while ~2,000 attachments wait for the Medium window is pushed at
-once, not after the downloads nor after the window reopens.
+"""Real processes with RingCentral's default rate limits on, ~2,000 attachments waiting for
+the Medium window: an edit made with the sqlite3 shell is pushed at once by `rcsync watch`,
+and by a `rcsync push` started while `rcsync pull` downloads; not after the downloads,
+nor after the window reopens, nor after a 429 penalty.
 
 What is asserted is the order of the requests the emulator saw (no download between the
 edit and its write), the emulator's rate-limit log (no 429) and the watch's log lines,
@@ -10,6 +11,7 @@ not a duration; the waits only bound how long the test may hang.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +20,7 @@ import pytest
 from rcsync.emulator import Emulator, serve
 from tests.harness.config import write_config
 from tests.harness.loopback import WatchSetup
-from tests.harness.processes import wait_for
+from tests.harness.processes import popen_rcsync, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -89,3 +91,38 @@ def test_an_edit_during_the_downloads_goes_out_before_the_next_download(
     assert re.search(r"downloaded \d+ attachments? \([^)]*\), [\d,]+ attachments left", log), log
     left = setup.query("SELECT count(*) FROM attachment WHERE path IS NULL")[0][0]
     assert left > 1500
+
+
+def test_a_push_started_while_pull_downloads_goes_out_at_once(limited: WatchSetup) -> None:
+    """Downloads hold a lock of their own, not the engine's: `rcsync push` runs beside them
+    (before, it was refused: "in use by rcsync pull"), and the downloads left it room in
+    the window RingCentral counts for both processes."""
+    setup = limited
+    puller = popen_rcsync(setup.config, "pull", "--attachments-only")
+    try:
+        wait_for(lambda: _downloads(setup) >= MEDIUM_LIMIT - 3, 60, "the first burst")
+        wait_for(lambda: puller.poll() is None and _downloads_stalled(setup), 30, "the wait")
+        burst = _downloads(setup)
+        mid, status = setup.query(
+            "SELECT id, read_status FROM message WHERE availability = 'Alive' ORDER BY id LIMIT 1"
+        )[0]
+        flipped = "Unread" if status == "Read" else "Read"
+        setup.sql(f"UPDATE message SET read_status = '{flipped}' WHERE id = {mid}")
+        pushed = setup.rcsync("push", timeout=50)  # a minute would mean a wait or a penalty
+        assert pushed.returncode == 0, pushed.stderr
+        assert "pushed 1 edit" in pushed.stdout
+        assert "waiting" not in pushed.stderr and "429" not in pushed.stderr
+        assert setup.emu.store.get(mid)["readStatus"] == flipped
+        assert _downloads(setup) == burst  # still in the pull's wait: the push did not queue
+        assert [e for e in setup.emu.limiter.events if e.outcome != "ok"] == []
+        assert puller.poll() is None  # the pull goes on downloading
+    finally:
+        puller.terminate()
+        puller.wait(10)
+
+
+def _downloads_stalled(setup: WatchSetup) -> bool:
+    """No download for half a second: the pull waits for the window."""
+    before = _downloads(setup)
+    time.sleep(0.5)
+    return _downloads(setup) == before
