@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 
 #: Places of the write group's window downloads always leave free: an edit made while the
 #: window is full (one message, both fields) goes out at once instead of a minute later.
+#: Two pushes a window go out at once beside the downloads; a third waits for the window to
+#: slide (a larger reserve would slow every download phase for a rare case).
 WRITE_RESERVE = 2
 #: Longest sleep between two looks at the pending edits while the window is full: a new
 #: edit is noticed within this (the watch's "about a second").
