@@ -141,7 +141,7 @@ class App:
             return self._engine
         from rcsync.store.database import open_database
 
-        self._engine = open_database(path)
+        self._engine = open_database(path, on_wait=self.progress().waiting)
         self._warn_if_shared(self._engine)
         return self._engine
 
@@ -181,7 +181,7 @@ class App:
                 pass
             except OSError as exc:
                 raise DatabaseError(f"{path}: cannot create: {exc.strerror}") from None
-            engine = open_database(path)
+            engine = open_database(path, on_wait=self.progress().waiting)
         self.created_database = path
         return engine
 

@@ -44,7 +44,9 @@ pull that keeps every local edit; ``--full`` drops an unfinished listing and sta
 Deleted/purged messages arrive from ISync as id + availability; trashed ones are re-read
 (50 per request) so their read status and metadata are exact; purged ones only change
 availability. Nothing is ever deleted locally because the server stopped listing it.
-Attachments are downloaded afterwards (`rcsync.sync.attachments`).
+Attachments are a phase of their own (`pull_attachments`, `rcsync.sync.attachments`): after
+the messages in a plain pull, after the push in `sync` and `watch`, and edits go first
+between downloads (`rcsync.sync.edits_first`).
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ from rcsync.store.state import (
 )
 from rcsync.sync.apply import settle_journal
 from rcsync.sync.attachments import AttachmentCounts, ContentClient, download_attachments
+from rcsync.sync.edits_first import EditsFirst
 from rcsync.sync.listing import PER_PAGE, Page, total_elements, walk_listing
 from rcsync.sync.prefetch import Prefetch, short_gil_slices
 from rcsync.types import Availability, ConflictPolicy, iso_utc
@@ -129,9 +132,11 @@ class PullSummary:
     attachment_bytes: int = 0
     attachments_skipped: int = 0
     attachments_failed: int = 0
+    attachments_left: int = 0  # not looked at: the phase let edits or a pull go first
     requests: int = 0  # API calls made for messages and attachments (token requests aside)
     seconds: float = 0.0
     full: bool = False
+    attachments_only: bool = False  # `pull --attachments-only`, or a phase of sync/watch
 
     @property
     def messages(self) -> int:
@@ -140,15 +145,21 @@ class PullSummary:
     def describe(self) -> str:
         """One line without the time, e.g. ``pulled 12,345 messages (12,000 new, 345
         updated), 2,100 attachments (35.2 MB)``."""
-        kind = "full pull: " if self.full else ""
-        line = (
-            f"{kind}pulled {plural(self.messages, 'message')} ({self.new:,} new, "
-            f"{self.updated:,} updated)"
-        )
-        if self.remote_deleted or self.purged:
-            line += f", {self.remote_deleted:,} trashed and {self.purged:,} purged remotely"
         files = plural(self.attachments_downloaded, "attachment")
-        line += f", {files} ({format_bytes(self.attachment_bytes)})"
+        files += f" ({format_bytes(self.attachment_bytes)})"
+        if self.attachments_only:
+            line = f"pulled {files}"
+        else:
+            kind = "full pull: " if self.full else ""
+            line = (
+                f"{kind}pulled {plural(self.messages, 'message')} ({self.new:,} new, "
+                f"{self.updated:,} updated)"
+            )
+            if self.remote_deleted or self.purged:
+                line += f", {self.remote_deleted:,} trashed and {self.purged:,} purged remotely"
+            line += f", {files}"
+        if self.attachments_left:
+            line += f", {plural(self.attachments_left, 'attachment')} left for later"
         if self.attachments_failed:
             failed = plural(self.attachments_failed, "attachment")
             line += f", {failed} failed (retried next pull)"
@@ -169,7 +180,18 @@ class PullSummary:
         self.attachment_bytes += counts.bytes
         self.attachments_skipped += counts.skipped
         self.attachments_failed += counts.failed
+        self.attachments_left = counts.left
         self.requests += counts.requests
+
+    def add_attachments_of(self, other: PullSummary) -> None:
+        """The attachment phase `other` belongs to the same pull as these messages."""
+        self.attachments_downloaded += other.attachments_downloaded
+        self.attachment_bytes += other.attachment_bytes
+        self.attachments_skipped += other.attachments_skipped
+        self.attachments_failed += other.attachments_failed
+        self.attachments_left = other.attachments_left
+        self.requests += other.requests
+        self.seconds += other.seconds
 
 
 def format_bytes(n: int) -> str:
@@ -231,17 +253,51 @@ def pull(
     full: bool = False,
     progress: Progress | None = None,
 ) -> PullSummary:
-    """Bring the database up to date with RingCentral; see the module docstring."""
+    """Bring the database up to date with RingCentral: the messages, then (unless
+    ``[sync] download_attachments`` is off) the attachments; see the module docstring."""
+    summary = pull_messages(engine, client, config, full=full, progress=progress)
+    if config.sync.download_attachments:
+        files = pull_attachments(engine, client, config, progress=progress)
+        summary.add_attachments_of(files)
+    return summary
+
+
+def pull_messages(
+    engine: Engine,
+    client: PullClient,
+    config: Config,
+    *,
+    full: bool = False,
+    progress: Progress | None = None,
+) -> PullSummary:
+    """The messages only (the ISync, or the full procedure): what a push plans against."""
     started = time.monotonic()
     run = _Run(engine, client, config, progress or NullProgress())
     with translate_errors(engine):
         settle_journal(engine, client)  # an interrupted push's writes, before any merge
         _pull_messages(run, full=full)
-        if config.sync.download_attachments:
-            counts = download_attachments(engine, client, config, progress=run.progress)
-            run.summary.add_attachments(counts)
     run.summary.seconds = time.monotonic() - started
     return run.summary
+
+
+def pull_attachments(
+    engine: Engine,
+    client: PullClient,
+    config: Config,
+    *,
+    progress: Progress | None = None,
+    gate: EditsFirst | None = None,
+) -> PullSummary:
+    """The attachment phase alone (`rcsync.sync.attachments`), edits first (`gate`)."""
+    started = time.monotonic()
+    summary = PullSummary(attachments_only=True)
+    with translate_errors(engine):
+        counts = download_attachments(
+            engine, client, config, progress=progress or NullProgress(), gate=gate
+        )
+    summary.add_attachments(counts)
+    summary.seconds = time.monotonic() - started
+    return summary
 
 
 def _pull_messages(run: _Run, *, full: bool) -> None:
