@@ -54,15 +54,9 @@ from rcsync.progress import NullProgress, Progress, plural
 from rcsync.rules import records as rec
 from rcsync.rules.listing import Listing, next_listing
 from rcsync.store.database import translate_errors
+from rcsync.store.extensions import HOME_KEYS, StateKeys
 from rcsync.store.messages import SaveCounts, save_records
-from rcsync.store.state import (
-    FIRST_PULL,
-    LAST_PULL_AT,
-    SYNC_FRAME,
-    SYNC_TOKEN,
-    get_state,
-    set_state,
-)
+from rcsync.store.state import get_state, set_state
 from rcsync.sync.apply import settle_journal
 from rcsync.sync.attachments import AttachmentCounts, ContentClient, download_attachments
 from rcsync.sync.prefetch import Prefetch
@@ -189,6 +183,8 @@ class _Run:
     config: Config
     progress: Progress
     summary: PullSummary = field(default_factory=PullSummary)
+    # Whose cursor: an account archive pulls each extension with its own keys.
+    keys: StateKeys = HOME_KEYS
 
     @property
     def policy(self) -> ConflictPolicy:
@@ -227,12 +223,30 @@ def pull(
     return run.summary
 
 
+def pull_messages(
+    engine: Engine,
+    client: PullClient,
+    config: Config,
+    keys: StateKeys,
+    *,
+    full: bool = False,
+    progress: Progress | None = None,
+) -> PullSummary:
+    """The messages of one extension with its own cursor `keys`, nothing else (no journal,
+    no attachments): the unit an account pull runs per extension (`rcsync.sync.account`)."""
+    run = _Run(engine, client, config, progress or NullProgress(), keys=keys)
+    with translate_errors(engine):
+        _pull_messages(run, full=full)
+    return run.summary
+
+
 def _pull_messages(run: _Run, *, full: bool) -> None:
     frame = frame_of(run.config)
+    keys = run.keys
     with run.engine.connect() as conn:
-        token = get_state(conn, SYNC_TOKEN)
-        stored_frame = get_state(conn, SYNC_FRAME)
-        pending = get_state(conn, FIRST_PULL)
+        token = get_state(conn, keys.sync_token)
+        stored_frame = get_state(conn, keys.sync_frame)
+        pending = get_state(conn, keys.first_pull)
     listing = Listing.from_json(pending) if pending else None
     if listing is not None and (full or listing.frame != frame):
         # An unfinished pull of another frame, or --full (its T0 may be the token that is
@@ -271,7 +285,7 @@ def _isync(
         with run.engine.begin() as conn:
             run.save(conn, records)
             if not result.older_records_exist:
-                _commit_token(conn, result.sync_token, frame)
+                _commit_token(conn, run.keys, result.sync_token, frame)
                 return
         token = result.sync_token
     raise ApiError(
@@ -316,7 +330,7 @@ def _begin(run: _Run, frame: dict[str, Any]) -> Listing:
     )
     # The FSync's records are not stored: the listing reads each of them again.
     with run.engine.begin() as conn:
-        set_state(conn, FIRST_PULL, listing.to_json())
+        set_state(conn, run.keys.first_pull, listing.to_json())
     return listing
 
 
@@ -346,7 +360,7 @@ def _list_all(run: _Run, listing: Listing) -> Listing:
             pending = None if listing.done else _fetch_page(run, listing)
             with run.engine.begin() as conn:
                 run.save(conn, fresh)
-                set_state(conn, FIRST_PULL, listing.to_json())
+                set_state(conn, run.keys.first_pull, listing.to_json())
     except Exception:
         if pending is not None:
             pending.settle()  # the client is idle again before the error goes up
@@ -396,12 +410,14 @@ def _finish(run: _Run, listing: Listing) -> None:
     _isync(run, listing.token, listing.frame, date_from=widen)
 
 
-def _commit_token(conn: Connection, token: str, frame: dict[str, Any] | None) -> None:
-    set_state(conn, SYNC_TOKEN, token)
+def _commit_token(
+    conn: Connection, keys: StateKeys, token: str, frame: dict[str, Any] | None
+) -> None:
+    set_state(conn, keys.sync_token, token)
     if frame is not None:
-        set_state(conn, SYNC_FRAME, json.dumps(frame))
-        set_state(conn, FIRST_PULL, None)
-    set_state(conn, LAST_PULL_AT, iso_utc())
+        set_state(conn, keys.sync_frame, json.dumps(frame))
+        set_state(conn, keys.first_pull, None)
+    set_state(conn, keys.last_pull_at, iso_utc())
 
 
 def _expand_stubs(run: _Run, records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
