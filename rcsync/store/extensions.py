@@ -98,6 +98,36 @@ def adopt_home(conn: Connection, extension_id: str) -> str:
     return home
 
 
+def adopt_home_from_rows(conn: Connection, now: str) -> str | None:
+    """After a single-extension pull (no request spent on who logs in): the home is the
+    extension its records name. Marks it pulled; returns it (None: nothing stored yet)."""
+    home = home_extension(conn)
+    if home is None:
+        row = conn.execute(
+            sa.text(
+                "SELECT extension_id FROM message WHERE extension_id IS NOT NULL"
+                " GROUP BY extension_id ORDER BY count(*) DESC LIMIT 1"
+            )
+        ).first()
+        if row is None:
+            return None
+        home = adopt_home(conn, str(row[0]))
+    conn.execute(
+        sa.text(
+            "INSERT INTO extension (id, first_seen, remote_gone) VALUES (:id, :now, :gone)"
+            " ON CONFLICT (id) DO NOTHING"
+        ),
+        {"id": home, "now": now, "gone": False},
+    )
+    set_last_pulled(conn, home, now)
+    return home
+
+
+def extension_by_number(conn: Connection, number: str) -> ExtensionRow | None:
+    """The known extension with this number (``--extension``), or None."""
+    return next((r for r in load_extensions(conn) if r.number == number), None)
+
+
 def keys_for(conn: Connection, extension_id: str) -> StateKeys:
     """`extension_id`'s cursor keys (see the module docstring)."""
     return HOME_KEYS if home_extension(conn) == extension_id else StateKeys.suffixed(extension_id)

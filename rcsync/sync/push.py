@@ -147,8 +147,10 @@ def push(
     force: bool = False,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    extension: str | None = None,
 ) -> PushSummary:
-    """Send pending local edits. Raises GuardError for a mass delete without `force`.
+    """Send pending local edits (of one extension id, when given). Raises GuardError for a
+    mass delete without `force`.
 
     Once `stop` is set no further write batch is sent (see `apply.apply_plan`).
     """
@@ -158,7 +160,7 @@ def push(
     policy = ConflictPolicy(config.sync.conflict_policy)
     row_delete = config.sync.row_delete
     with engine.connect() as conn:
-        messages, tombstones = load_pending(conn)
+        messages, tombstones = load_pending(conn, extension=extension)
     summary = PushSummary(dry_run=dry_run, pending=len(messages) + len(tombstones))
     if summary.pending:
         plan = _plan(
