@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from rcsync.cli.app import App
-from rcsync.cli.options import json_option, wait_option
+from rcsync.cli.options import extension_option, json_option, wait_option
 from rcsync.cli.output import local_time, say_what_is_done
 from rcsync.types import Availability, MessageType, ReadStatus
 
@@ -40,8 +40,11 @@ def format_summary(s: PullSummary) -> str:
 )
 @wait_option
 @json_option
+@extension_option
 @pass_app
-def pull(app: App, full: bool, no_attachments: bool, wait: bool, as_json: bool) -> None:
+def pull(
+    app: App, full: bool, no_attachments: bool, wait: bool, as_json: bool, extension: str | None
+) -> None:
     """Mirror remote → local: the whole history the first time, then only changes.
 
     Logs in by itself when a JWT is configured. An interrupted pull resumes where it
@@ -53,8 +56,9 @@ def pull(app: App, full: bool, no_attachments: bool, wait: bool, as_json: bool) 
       rcsync pull --no-attachments
       rcsync pull --full
       rcsync pull -q --json | jq .new
+      rcsync pull --extension 102
     """
-    from rcsync.sync.pull import pull as run_pull
+    from rcsync.sync.account import AccountPullSummary, pull_account
 
     app.require_credentials()
     config = app.config
@@ -66,20 +70,30 @@ def pull(app: App, full: bool, no_attachments: bool, wait: bool, as_json: bool) 
         app.engine_lock("pull", wait=wait),
         say_what_is_done(progress, "`rcsync pull` resumes where this one stopped"),
     ):
-        summary = run_pull(app.engine(), app.client(), config, full=full, progress=progress)
+        summary = pull_account(
+            app.engine(), app.client(), config, full=full, progress=progress, only=extension
+        )
     if as_json:
         app.output.json(summary_json(summary, app))
         return
+    if isinstance(summary, AccountPullSummary) and len(summary.extensions) > 1:
+        for part in summary.extensions:
+            app.output.info(part.line())
     app.output.echo(format_summary(summary))
 
 
 def summary_json(s: PullSummary, app: App) -> dict[str, Any]:
     """The pull's counts, the same names as its fields, plus where they were stored."""
-    return {
+    from rcsync.sync.account import AccountPullSummary
+
+    out = {
         **dataclasses.asdict(s),
         "messages": s.messages,
         "database": str(app.database_path),
     }
+    if isinstance(s, AccountPullSummary):
+        out["extensions"] = [e.as_dict() for e in s.extensions]
+    return out
 
 
 def _highlight(hit: Hit, styled: bool) -> str:
@@ -144,6 +158,7 @@ def _since_utc(value: dt.datetime | None) -> str | None:
 )
 @click.option("--conversation", metavar="ID", help="Only this conversation.")
 @click.option("--unread", is_flag=True, help="Only unread messages.")
+@extension_option
 @pass_app
 def search(
     app: App,
@@ -155,6 +170,7 @@ def search(
     since: dt.datetime | None,
     conversation: str | None,
     unread: bool,
+    extension: str | None,
 ) -> None:
     """Full-text search over the archive: subjects, SMS text, voicemail transcriptions.
 
@@ -170,8 +186,11 @@ def search(
     """
     from rcsync.store.search import SearchFilters, search_with_total
 
-    filters = SearchFilters(message_type, sender, _since_utc(since), conversation, unread)
     with app.reader().connect() as conn:
+        extension_id = app.extension_id(conn, extension)
+        filters = SearchFilters(
+            message_type, sender, _since_utc(since), conversation, unread, extension_id
+        )
         found = search_with_total(conn, query, limit=limit, filters=filters)
     hits = found.hits
     if as_json:

@@ -21,7 +21,9 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from rcsync.config import Config
+from rcsync.errors import ExtensionAccessError
 from rcsync.progress import NullProgress, Progress, plural
+from rcsync.store.extensions import extension_by_number
 from rcsync.store.pending import has_pending
 from rcsync.store.state import SYNC_TOKEN, get_state
 from rcsync.sync.apply import settle_journal
@@ -75,29 +77,57 @@ def sync(
     force: bool = False,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    extension: str | None = None,
 ) -> SyncSummary:
     """Pull (if cheap and useful), push, pull. `client` must serve both directions.
+
+    Each direction covers the configured extensions of an account archive (or only the
+    one numbered `extension`); edits go to their own extension's paths.
 
     Once `stop` is set the push sends no further batch and the last pull is skipped.
     """
     progress = progress or NullProgress()
+    # The pull engine and the account wrapper (composition layer, like us).
+    from rcsync.sync.account import RoutingClient, pull_account
+
+    routing = RoutingClient(engine, client)
+    only = _extension_id(engine, extension)
     if dry_run:
         return SyncSummary(
-            push(engine, client, config, dry_run=True, force=force, progress=progress)
+            push(
+                engine,
+                routing,
+                config,
+                dry_run=True,
+                force=force,
+                progress=progress,
+                extension=only,
+            )
         )
-    from rcsync.sync.pull import pull  # the pull engine (composition layer, like us)
-
     # Writes a crashed run left unanswered are settled before any pull could mistake
     # their effect for a change made elsewhere.
-    settle_journal(engine, client)
+    settle_journal(engine, routing)
     before = None
     if _has_pending(engine) and _has_token(engine):
-        before = pull(engine, client, config, progress=progress)
-    pushed = push(engine, client, config, force=force, progress=progress, stop=stop)
+        before = pull_account(engine, client, config, progress=progress, only=extension)
+    routing = RoutingClient(engine, client)  # a first account pull may have set the home
+    pushed = push(
+        engine, routing, config, force=force, progress=progress, stop=stop, extension=only
+    )
     if stop is not None and stop.is_set():
         return SyncSummary(pushed, before)
-    after = pull(engine, client, config, progress=progress)
+    after = pull_account(engine, client, config, progress=progress, only=extension)
     return SyncSummary(pushed, before, after)
+
+
+def _extension_id(engine: Engine, number: str | None) -> str | None:
+    if number is None:
+        return None
+    with engine.connect() as conn:
+        found = extension_by_number(conn, number)
+    if found is None:
+        raise ExtensionAccessError(f"extension {number} is not in this archive")
+    return found.id
 
 
 def _has_pending(engine: Engine) -> bool:
