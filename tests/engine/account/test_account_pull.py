@@ -16,14 +16,25 @@ from rcsync.store.extensions import StateKeys
 from rcsync.store.state import get_state
 from rcsync.sync.account import AccountPullSummary, pull_account
 from rcsync.types import ExtensionScope
-from tests.engine.account.account_harness import (
+from tests.harness.extensions import (
     account_config,
     account_emulator,
     extension_rows,
     server_ids,
     stored_ids,
 )
-from tests.engine.pull.pull_harness import Interrupted, Interrupting, make_client
+from tests.harness.inprocess import make_client
+from tests.harness.transports import Interrupted, Interrupting
+
+
+@pytest.fixture
+def emu() -> Emulator:
+    return account_emulator(3, 120)
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    return account_config(tmp_path)
 
 
 def _ids(emu: Emulator) -> list[int]:

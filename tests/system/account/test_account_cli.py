@@ -15,8 +15,8 @@ from rcsync.cli.main import cli
 from rcsync.emulator import Emulator, serve
 from rcsync.emulator.auth import USER_JWT_ASSERTION
 from rcsync.store.database import open_database
-from tests.engine.account.account_harness import account_emulator, server_ids, stored_ids
-from tests.fixtures import EMULATOR_ENV
+from tests.harness.account import EMULATOR_ENV
+from tests.harness.extensions import account_emulator, server_ids, stored_ids
 
 Run = Callable[..., Result]
 

@@ -1,5 +1,5 @@
-"""Helpers of the account tests: an emulator of several extensions, configs, what each
-extension's mirror holds."""
+"""Account archives (issue 12): an emulator of several extensions, configs that mirror
+some of them (as the admin or the plain user), what each extension's mirror holds."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from sqlalchemy.engine import Engine
 from rcsync.config import AccountConfig, Config, ExtensionScope
 from rcsync.emulator import Clock, Emulator
 from rcsync.emulator.auth import USER_JWT_ASSERTION
-from tests.engine.pull.pull_harness import UNLIMITED, make_config
+from tests.harness.config import make_config
+from tests.harness.inprocess import UNLIMITED
 
 
 def account_emulator(extensions: int, messages: int, clock: Clock | None = None) -> Emulator:
