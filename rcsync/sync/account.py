@@ -52,7 +52,7 @@ from rcsync.progress import NullProgress, Progress, WaitReason, plural
 from rcsync.rules.extensions import ExtensionInfo, Selection, select
 from rcsync.rules.interleave import next_turn
 from rcsync.store import extensions as store
-from rcsync.store.database import translate_errors
+from rcsync.store.database import serialized_writes, translate_errors
 from rcsync.sync.apply import settle_journal
 from rcsync.sync.attachments import download_attachments
 from rcsync.sync.pull import PullSummary, pull, pull_messages
@@ -353,7 +353,8 @@ def pull_account(
                     progress.note(f"{gone.label()} is gone from RingCentral; its archive stays")
         routing = RoutingClient(engine, client)
         settle_journal(engine, routing)
-        out.extensions = _pull_each(engine, client, config, picked.chosen, full, progress)
+        writes = serialized_writes(engine)  # one thread per extension, one writer at a time
+        out.extensions = _pull_each(writes, client, config, picked.chosen, full, progress)
         for part in out.extensions:
             if part.summary is not None:
                 out.merge(part.summary)
