@@ -303,9 +303,10 @@ class EngineWorker:
         return read_pending(self.engine)
 
     def push(self) -> Outcome:
-        from rcsync.sync.push import push
+        from rcsync.sync.account import push_account
 
-        summary = push(
+        # Each edit to its own extension's paths (account archives).
+        summary = push_account(
             self.engine,
             self.client,
             self.config,
@@ -316,9 +317,10 @@ class EngineWorker:
         return push_outcome(summary)
 
     def pull(self) -> Outcome:
-        from rcsync.sync.pull import pull
+        from rcsync.sync.account import pull_account
 
-        summary = pull(
+        # Every configured extension of an account archive (just the login's by default).
+        summary = pull_account(
             self.engine, self.client, self.config, progress=self.progress or NullProgress()
         )
         return pull_outcome(summary)
