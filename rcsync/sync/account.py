@@ -156,6 +156,17 @@ class FairClient:
     def full_sync(self, **kwargs: Any) -> Any:
         return self._go(lambda: self.inner.full_sync(**kwargs))
 
+    @contextlib.contextmanager
+    def stream_full_sync(self, **kwargs: Any) -> Iterator[Any]:
+        """The turn covers sending the request, not reading its (long) answer: the other
+        extensions' requests go on while this one's FSync streams in and is written."""
+        if self.stop.is_set():
+            raise StopRequested("the account pull is stopping")
+        with contextlib.ExitStack() as stack:
+            with self.gate.turn(self.key):
+                stream = stack.enter_context(self.inner.stream_full_sync(**kwargs))
+            yield stream
+
     def incremental_sync(self, sync_token: str, *, date_from: str | None = None) -> Any:
         return self._go(lambda: self.inner.incremental_sync(sync_token, date_from=date_from))
 
