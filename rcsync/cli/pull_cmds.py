@@ -10,7 +10,7 @@ import click
 
 from rcsync.cli.app import App, private_umask
 from rcsync.cli.hooking import hooked
-from rcsync.cli.options import json_option, wait_option
+from rcsync.cli.options import extension_option, json_option, wait_option
 from rcsync.cli.output import local_time, say_what_is_done
 from rcsync.types import Availability, MessageType, ReadStatus
 
@@ -47,9 +47,16 @@ def format_summary(s: PullSummary) -> str:
 )
 @wait_option
 @json_option
+@extension_option
 @pass_app
 def pull(
-    app: App, full: bool, no_attachments: bool, attachments_only: bool, wait: bool, as_json: bool
+    app: App,
+    full: bool,
+    no_attachments: bool,
+    attachments_only: bool,
+    wait: bool,
+    as_json: bool,
+    extension: str | None,
 ) -> None:
     """Mirror remote → local: the whole history the first time, then only changes.
 
@@ -65,9 +72,11 @@ def pull(
       rcsync pull --attachments-only
       rcsync pull --full
       rcsync pull -q --json | jq .new
+      rcsync pull --extension 102
     """
+    from rcsync.sync.account import AccountPullSummary, pull_account_messages
     from rcsync.sync.hooks import Event
-    from rcsync.sync.pull import PullSummary, pull_attachments, pull_messages
+    from rcsync.sync.pull import PullSummary, pull_attachments
 
     if attachments_only and (no_attachments or full):
         other = "--no-attachments" if no_attachments else "--full"
@@ -82,8 +91,13 @@ def pull(
         summary = PullSummary(attachments_only=True)
         if not attachments_only:
             with app.engine_lock("pull", wait=wait):
-                summary = pull_messages(
-                    app.engine(), app.client(), config, full=full, progress=progress
+                summary = pull_account_messages(
+                    app.engine(),
+                    app.client(),
+                    config,
+                    full=full,
+                    progress=progress,
+                    only=extension,
                 )
         # Without the engine lock (downloads have a lock of their own): a `push` or a
         # `sync` may run meanwhile, and the downloads leave them their rate-limit share.
@@ -96,16 +110,24 @@ def pull(
     if as_json:
         app.output.json(summary_json(summary, app))
         return
+    if isinstance(summary, AccountPullSummary) and len(summary.extensions) > 1:
+        for part in summary.extensions:
+            app.output.info(part.line())
     app.output.echo(format_summary(summary))
 
 
 def summary_json(s: PullSummary, app: App) -> dict[str, Any]:
     """The pull's counts, the same names as its fields, plus where they were stored."""
-    return {
+    from rcsync.sync.account import AccountPullSummary
+
+    out = {
         **dataclasses.asdict(s),
         "messages": s.messages,
         "database": str(app.database_path),
     }
+    if isinstance(s, AccountPullSummary):
+        out["extensions"] = [e.as_dict() for e in s.extensions]
+    return out
 
 
 def _highlight(hit: Hit, styled: bool) -> str:
@@ -170,6 +192,7 @@ def _since_utc(value: dt.datetime | None) -> str | None:
 )
 @click.option("--conversation", metavar="ID", help="Only this conversation.")
 @click.option("--unread", is_flag=True, help="Only unread messages.")
+@extension_option
 @pass_app
 def search(
     app: App,
@@ -181,6 +204,7 @@ def search(
     since: dt.datetime | None,
     conversation: str | None,
     unread: bool,
+    extension: str | None,
 ) -> None:
     """Full-text search over the archive: subjects, SMS text, voicemail transcriptions.
 
@@ -196,8 +220,11 @@ def search(
     """
     from rcsync.store.search import SearchFilters, search_with_total
 
-    filters = SearchFilters(message_type, sender, _since_utc(since), conversation, unread)
     with app.reader().connect() as conn:
+        extension_id = app.extension_id(conn, extension)
+        filters = SearchFilters(
+            message_type, sender, _since_utc(since), conversation, unread, extension_id
+        )
         found = search_with_total(conn, query, limit=limit, filters=filters)
     hits = found.hits
     if as_json:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from alembic import command
@@ -217,6 +218,32 @@ def create_db_engine(url_or_path: str | Path, *, on_wait: WaitCallback = no_wait
         sa.event.listen(engine, "connect", _on_connect)
         sa.event.listen(engine, "begin", waits.begin)
     return engine
+
+
+class _SerializedWrites:
+    """An engine whose write transactions (``begin``) take turns on a process-wide lock.
+
+    SQLite has one writer at a time anyway; many threads queueing inside ``BEGIN
+    IMMEDIATE`` would each hold a pooled connection while they wait (the pool runs out)
+    and could wait past the busy timeout. Waiting on a lock instead holds nothing.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self._lock, self._engine.begin() as conn:
+            yield conn
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+
+def serialized_writes(engine: Engine) -> Engine:
+    """`engine` for many threads at once (an account pull): writes take turns in-process."""
+    return cast(Engine, _SerializedWrites(engine))
 
 
 def current_revision(connection: Connection) -> str | None:

@@ -4,8 +4,10 @@ A phase of its own, after the messages are committed (and in `sync` and `watch` 
 edits are pushed), that lets edits go first between downloads (`rcsync.sync.edits_first`):
 every attachment without a verified file is fetched, with
 
-* readable names, ``2024/05/2024-05-13T10-22-01_voicemail_+15551234567_<msg>_<att>.wav``
-  (sanitised; the extension comes from the content type);
+* readable names, ``<extension id>/2024/05/2024-05-13T10-22-01_voicemail_+1555…_<msg>_<att>.wav``
+  (sanitised; the file extension comes from the content type; one folder per RingCentral
+  extension, so an account archive keeps each user's files apart; files recorded before
+  this layout keep their path);
 * written to ``<name>.part``, fsynced, then renamed, so a file under its final name is
   always complete; an interrupted download resumes from the ``.part`` with ``Range``;
 * size and sha256 recorded in ``attachment``; a recorded file that is missing or has the
@@ -93,7 +95,10 @@ def file_name(job: Job) -> str:
     other = (other or "unknown").split(",")[0]
     parts = [stamp, job.message_type.lower(), other, str(job.message_id), str(job.id)]
     name = "_".join(_SAFE.sub("_", p).strip("._") or "x" for p in parts)
-    return f"{stamp[:4]}/{stamp[5:7]}/{name}.{extension_for(job.content_type)}"
+    dated = f"{stamp[:4]}/{stamp[5:7]}/{name}.{extension_for(job.content_type)}"
+    # One folder per extension (account archives); files recorded before keep their path.
+    owner = _SAFE.sub("_", job.extension_id or "").strip("._")
+    return f"{owner}/{dated}" if owner else dated
 
 
 def skip_reason(job: Job, sync: SyncConfig) -> str | None:

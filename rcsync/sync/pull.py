@@ -65,15 +65,9 @@ from rcsync.progress import NullProgress, Progress, plural
 from rcsync.rules import records as rec
 from rcsync.rules.listing import ALL, Listing, after_fsync
 from rcsync.store.database import translate_errors
+from rcsync.store.extensions import HOME_KEYS, StateKeys
 from rcsync.store.messages import SaveCounts, save_records
-from rcsync.store.state import (
-    FIRST_PULL,
-    LAST_PULL_AT,
-    SYNC_FRAME,
-    SYNC_TOKEN,
-    get_state,
-    set_state,
-)
+from rcsync.store.state import get_state, set_state
 from rcsync.sync.apply import settle_journal
 from rcsync.sync.attachments import AttachmentCounts, ContentClient, download_attachments
 from rcsync.sync.edits_first import EditsFirst
@@ -219,6 +213,8 @@ class _Run:
     config: Config
     progress: Progress
     summary: PullSummary = field(default_factory=PullSummary)
+    # Whose cursor: an account archive pulls each extension with its own keys.
+    keys: StateKeys = HOME_KEYS
     # Ids this run's FSync saved that the listing may list again (non-Alive ones, and those
     # at a capped FSync's oldest instant): not saved twice, so the bar counts each once.
     fsync_saved: set[int] = field(default_factory=set)
@@ -266,15 +262,21 @@ def pull_messages(
     engine: Engine,
     client: PullClient,
     config: Config,
+    keys: StateKeys = HOME_KEYS,
     *,
     full: bool = False,
     progress: Progress | None = None,
+    settle: bool = True,
 ) -> PullSummary:
-    """The messages only (the ISync, or the full procedure): what a push plans against."""
+    """The messages only (the ISync, or the full procedure): what a push plans against.
+
+    `keys` are whose cursor (an account pull runs this per extension, `rcsync.sync.account`,
+    having settled the journal once for the account itself: ``settle=False``)."""
     started = time.monotonic()
-    run = _Run(engine, client, config, progress or NullProgress())
+    run = _Run(engine, client, config, progress or NullProgress(), keys=keys)
     with translate_errors(engine):
-        settle_journal(engine, client)  # an interrupted push's writes, before any merge
+        if settle:
+            settle_journal(engine, client)  # an interrupted push's writes, before any merge
         _pull_messages(run, full=full)
     run.summary.seconds = time.monotonic() - started
     return run.summary
@@ -302,10 +304,11 @@ def pull_attachments(
 
 def _pull_messages(run: _Run, *, full: bool) -> None:
     frame = frame_of(run.config)
+    keys = run.keys
     with run.engine.connect() as conn:
-        token = get_state(conn, SYNC_TOKEN)
-        stored_frame = get_state(conn, SYNC_FRAME)
-        pending = get_state(conn, FIRST_PULL)
+        token = get_state(conn, keys.sync_token)
+        stored_frame = get_state(conn, keys.sync_frame)
+        pending = get_state(conn, keys.first_pull)
     listing = Listing.from_json(pending) if pending else None
     if listing is not None and (full or listing.frame != frame):
         # An unfinished pull of another frame, or --full (its T0 may be the token that is
@@ -344,7 +347,7 @@ def _isync(
         with run.engine.begin() as conn:
             run.save(conn, records)
             if not result.older_records_exist:
-                _commit_token(conn, result.sync_token, frame)
+                _commit_token(conn, run.keys, result.sync_token, frame)
                 return
         token = result.sync_token
     raise ApiError(
@@ -377,7 +380,7 @@ def _begin(run: _Run, frame: dict[str, Any]) -> Listing:
     with run.engine.begin() as conn:
         # From here until T0 is stored, an interrupted pull restarts with the FSync (not
         # with an incremental pull from an older token, nor a listing without a token).
-        set_state(conn, FIRST_PULL, Listing.before_fsync(frame).to_json())
+        set_state(conn, run.keys.first_pull, Listing.before_fsync(frame).to_json())
     _count(run)
     result, oldest = _stream_fsync(run)
     # The listing's first dateTo: a day past the server's own clock (ours may be off).
@@ -390,7 +393,7 @@ def _begin(run: _Run, frame: dict[str, Any]) -> Listing:
         oldest=oldest,
     )
     with run.engine.begin() as conn:
-        set_state(conn, FIRST_PULL, listing.to_json())
+        set_state(conn, run.keys.first_pull, listing.to_json())
     return listing
 
 
@@ -507,7 +510,7 @@ def _list_all(run: _Run, listing: Listing) -> Listing:
         first = False
         with run.engine.begin() as conn:
             run.save(conn, page.records)
-            set_state(conn, FIRST_PULL, page.listing.to_json())
+            set_state(conn, run.keys.first_pull, page.listing.to_json())
 
     return walk_listing(
         run.client,
@@ -524,12 +527,14 @@ def _finish(run: _Run, listing: Listing) -> None:
     _isync(run, listing.token, listing.frame, date_from=widen)
 
 
-def _commit_token(conn: Connection, token: str, frame: dict[str, Any] | None) -> None:
-    set_state(conn, SYNC_TOKEN, token)
+def _commit_token(
+    conn: Connection, keys: StateKeys, token: str, frame: dict[str, Any] | None
+) -> None:
+    set_state(conn, keys.sync_token, token)
     if frame is not None:
-        set_state(conn, SYNC_FRAME, json.dumps(frame))
-        set_state(conn, FIRST_PULL, None)
-    set_state(conn, LAST_PULL_AT, iso_utc())
+        set_state(conn, keys.sync_frame, json.dumps(frame))
+        set_state(conn, keys.first_pull, None)
+    set_state(conn, keys.last_pull_at, iso_utc())
 
 
 def _expand_stubs(run: _Run, records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

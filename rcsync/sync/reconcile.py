@@ -26,7 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 from rcsync.api.ratelimit import RateBudget
 from rcsync.config import Config
+from rcsync.errors import ExtensionAccessError
 from rcsync.progress import NullProgress, Progress, plural
+from rcsync.store.extensions import extension_by_number
 from rcsync.store.state import SYNC_TOKEN, get_state
 from rcsync.sync.apply import settle_journal
 from rcsync.sync.edits_first import EditsFirst
@@ -106,40 +108,77 @@ def sync(
     force: bool = False,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    extension: str | None = None,
 ) -> SyncSummary:
     """Messages, push, attachments (see the module docstring). `client` must serve both
-    directions. Once `stop` is set the push sends no further batch, and nothing follows."""
+    directions. Each direction covers the configured extensions of an account archive (or
+    only the one numbered `extension`); edits go to their own extension's paths. Once
+    `stop` is set the push sends no further batch, and nothing follows."""
     progress = progress or NullProgress()
+    # The pull engine and the account wrapper (composition layer, like us).
+    from rcsync.sync.account import RoutingClient, pull_account_messages
+
+    routing = RoutingClient(engine, client)
+    only = _extension_id(engine, extension)
     if dry_run:
         return SyncSummary(
-            push(engine, client, config, dry_run=True, force=force, progress=progress)
+            push(
+                engine,
+                routing,
+                config,
+                dry_run=True,
+                force=force,
+                progress=progress,
+                extension=only,
+            )
         )
-    from rcsync.sync.pull import pull_attachments, pull_messages  # the pull engine
+    from rcsync.sync.pull import pull_attachments
 
-    settle_journal(engine, client)
-    before = None
-    if _has_token(engine):
-        before = pull_messages(engine, client, config, progress=progress)
-    pushed = push(engine, client, config, force=force, progress=progress, stop=stop)
+    def messages() -> PullSummary:
+        return pull_account_messages(engine, client, config, progress=progress, only=extension)
+
+    def push_edits() -> PushSummary:
+        # A first account pull may have set the home extension: route afresh each time.
+        return push(
+            engine,
+            RoutingClient(engine, client),
+            config,
+            force=force,
+            progress=progress,
+            stop=stop,
+            extension=only,
+        )
+
+    settle_journal(engine, routing)
+    before = messages() if _has_token(engine) else None
+    pushed = push_edits()
     summary = SyncSummary(pushed, before)
     if stop is not None and stop.is_set():
         return summary
     if pushed.pushed or before is None:
-        summary.pulled_after = pull_messages(engine, client, config, progress=progress)
+        summary.pulled_after = messages()
     if config.sync.download_attachments:
         gate = EditsFirst(
             engine,
             config,
             budget=_budget(client),
             progress=progress,
-            push=lambda: summary.add_push(
-                push(engine, client, config, force=force, progress=progress, stop=stop)
-            ),
+            push=lambda: summary.add_push(push_edits()),
             interrupt=None if stop is None else stop.is_set,
             star=bool(getattr(client, "star_bulk", True)),
         )
         summary.attachments = pull_attachments(engine, client, config, progress=progress, gate=gate)
     return summary
+
+
+def _extension_id(engine: Engine, number: str | None) -> str | None:
+    if number is None:
+        return None
+    with engine.connect() as conn:
+        found = extension_by_number(conn, number)
+    if found is None:
+        raise ExtensionAccessError(f"extension {number} is not in this archive")
+    return found.id
 
 
 def _has_token(engine: Engine) -> bool:

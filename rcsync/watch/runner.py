@@ -330,10 +330,11 @@ class EngineWorker:
         return read_pending(self.engine)
 
     def push(self) -> Outcome:
-        from rcsync.sync.push import push
+        from rcsync.sync.account import push_account
 
         try:
-            summary = push(
+            # Each edit to its own extension's paths (account archives).
+            summary = push_account(
                 self.engine,
                 self.client,
                 self.config,
@@ -349,10 +350,11 @@ class EngineWorker:
         return outcome
 
     def pull(self) -> Outcome:
-        from rcsync.sync.pull import pull_messages
+        from rcsync.sync.account import pull_account_messages
 
         try:
-            summary = pull_messages(
+            # Every configured extension of an account archive (just the login's by default).
+            summary = pull_account_messages(
                 self.engine, self.client, self.config, progress=self.progress or NullProgress()
             )
         except Exception as exc:
