@@ -119,3 +119,19 @@ def test_prune_extension_touches_only_that_extension(account: TrustEnv) -> None:
     assert len(rows) >= len(alive) and ("Deleted", "Deleted") in rows
     assert account.sql("SELECT count(*) FROM local_edit") == [(0,)]
     assert sum(account.emu.counters.by_operation.get(op, 0) for op in WRITES) > 0
+
+
+def test_an_extension_removed_meanwhile_is_not_verified_and_the_others_are(
+    account: TrustEnv,
+) -> None:
+    exts = sorted(account.emu.account, key=lambda e: int(e.number))
+    gone = exts[2]
+    account.emu.account.remove(gone.id)
+    code, report = account.json("verify")
+    assert code == 1, report
+    assert report["unverified"] == [str(gone.number)] and report["findings"] == []
+    checked = {e["number"]: e["remote_messages"] for e in report["extensions"]}
+    assert checked[str(exts[0].number)] == len(exts[0].store.all_records())
+    text = account.run("verify")
+    assert text.exit_code == 1 and f"extension {gone.number}: not verified" in text.output
+    assert "1 extension not verified" in text.output and "Traceback" not in text.output
