@@ -63,7 +63,12 @@ from rcsync.progress import NullProgress, Progress, plural
 from rcsync.rules import records as rec
 from rcsync.rules.listing import ALL, Listing, after_fsync, next_listing
 from rcsync.store.database import translate_errors
-from rcsync.store.messages import SaveCounts, save_records
+from rcsync.store.messages import (
+    SaveCounts,
+    defer_message_indexes,
+    ensure_message_indexes,
+    save_records,
+)
 from rcsync.store.state import (
     FIRST_PULL,
     LAST_PULL_AT,
@@ -201,6 +206,9 @@ class _Run:
     # at a capped FSync's oldest instant): not saved twice, so the bar counts each once.
     fsync_saved: set[int] = field(default_factory=set)
     counted: bool = False  # the bar has the whole pull's total (counted before the FSync)
+    # The message table's secondary indexes were dropped for this first pull (they are
+    # re-created with the token, or at once if the pull stops early).
+    indexes_deferred: bool = False
 
     @property
     def policy(self) -> ConflictPolicy:
@@ -236,12 +244,24 @@ def pull(
     run = _Run(engine, client, config, progress or NullProgress())
     with translate_errors(engine):
         settle_journal(engine, client)  # an interrupted push's writes, before any merge
-        _pull_messages(run, full=full)
+        try:
+            _pull_messages(run, full=full)
+        finally:
+            _restore_indexes(run)
         if config.sync.download_attachments:
             counts = download_attachments(engine, client, config, progress=run.progress)
             run.summary.add_attachments(counts)
     run.summary.seconds = time.monotonic() - started
     return run.summary
+
+
+def _restore_indexes(run: _Run) -> None:
+    # A pull that stopped early (an error, Ctrl-C) leaves no query without its indexes;
+    # after a finished one this finds them there (re-created with the token).
+    if run.indexes_deferred:
+        with run.engine.begin() as conn:
+            ensure_message_indexes(conn)
+        run.indexes_deferred = False
 
 
 def _pull_messages(run: _Run, *, full: bool) -> None:
@@ -322,6 +342,9 @@ def _begin(run: _Run, frame: dict[str, Any]) -> Listing:
         # From here until T0 is stored, an interrupted pull restarts with the FSync (not
         # with an incremental pull from an older token, nor a listing without a token).
         set_state(conn, FIRST_PULL, Listing.before_fsync(frame).to_json())
+        # An empty table: its secondary indexes are built once at the end, not per row
+        # (`rcsync.store.messages`, "Secondary indexes deferred").
+        run.indexes_deferred = defer_message_indexes(conn) or run.indexes_deferred
     _count(run)
     result, oldest = _stream_fsync(run)
     # The listing's first dateTo: a day past the server's own clock (ours may be off).
@@ -516,6 +539,8 @@ def _commit_token(conn: Connection, token: str, frame: dict[str, Any] | None) ->
     if frame is not None:
         set_state(conn, SYNC_FRAME, json.dumps(frame))
         set_state(conn, FIRST_PULL, None)
+        # The end of a full pull: any index it deferred exists again with the token.
+        ensure_message_indexes(conn)
     set_state(conn, LAST_PULL_AT, iso_utc())
 
 
