@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import platformdirs
 
 from rcsync.errors import ConfigError
-from rcsync.types import ConflictPolicy, MessageType, RowDelete
+from rcsync.types import ConflictPolicy, ExtensionScope, MessageType, RowDelete
 
 APP = "rcsync"
 DEFAULT_SERVER = "https://platform.ringcentral.com"
@@ -122,10 +122,29 @@ class SyncConfig:
 
 
 @dataclass(frozen=True)
+class HooksConfig:
+    """Shell commands run after pull/push/sync/verify/prune and by watch (`sync.hooks`)."""
+
+    on_success: str = ""
+    on_failure: str = ""
+    on_new_messages: str = ""
+    # Seconds a hook may run before it (and its children) are killed.
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    # "self", "all", or extension numbers as users know them (("101", "105")).
+    extensions: ExtensionScope | tuple[str, ...] = ExtensionScope.SELF
+
+
+@dataclass(frozen=True)
 class Config:
     ringcentral: RingCentralConfig = field(default_factory=RingCentralConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
+    hooks: HooksConfig = field(default_factory=HooksConfig)
+    account: AccountConfig = field(default_factory=AccountConfig)
     # Where the values came from, for messages: a path, or "defaults".
     source: str = "defaults"
     # "section.key" -> where that value came from: (Origin, the file/variable/flag);
@@ -231,6 +250,25 @@ def _message_types(v: Any) -> tuple[MessageType, ...]:
     return tuple(MessageType(x) for x in _message_type_names(v))
 
 
+def extension_numbers(v: Any) -> ExtensionScope | tuple[str, ...]:
+    """``"self"``, ``"all"`` or a non-empty list of extension numbers (digits; TOML integers
+    are taken too, as people write ``[101, 105]``)."""
+    what = 'expected "self", "all" or a list of extension numbers such as ["101", "105"]'
+    if isinstance(v, str):
+        if v in tuple(ExtensionScope):
+            return ExtensionScope(v)
+        raise ValueError(what)
+    if not isinstance(v, list) or not v:
+        raise ValueError(what)
+    numbers: list[str] = []
+    for x in v:
+        text = str(x).strip() if isinstance(x, int | str) and not isinstance(x, bool) else ""
+        if not (text.isascii() and text.isdigit()):
+            raise ValueError(what)
+        numbers.append(text)
+    return tuple(dict.fromkeys(numbers))
+
+
 ATTACHMENT_TYPES = (
     "AudioRecording",
     "AudioTranscription",
@@ -267,6 +305,13 @@ _CHECKERS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "watch_interval": _positive_number,
         "delete_guard": _non_negative_int,
     },
+    "hooks": {
+        "on_success": _str,
+        "on_failure": _str,
+        "on_new_messages": _str,
+        "timeout": _positive_number,
+    },
+    "account": {"extensions": extension_numbers},
 }
 
 _ENV_OVERRIDES = {
@@ -388,7 +433,7 @@ def as_toml_dict(cfg: Config, *, hide_secrets: bool = True) -> dict[str, dict[st
     """The effective configuration as plain values (for `rcsync status` / `init`)."""
     secret = {"client_secret", "jwt", "password"}
     out: dict[str, dict[str, Any]] = {}
-    for section in ("ringcentral", "database", "sync"):
+    for section in ("ringcentral", "database", "sync", "hooks", "account"):
         obj = getattr(cfg, section)
         for f in fields(obj):
             v = getattr(obj, f.name)

@@ -20,6 +20,7 @@ alone, has its own.)
     │   └── JournalUnsettled     an interrupted push's messages could not be read back
     ├── NetworkError             connection failed / reset / timed out after bounded retries
     ├── GuardError               a push would trash or purge more than allowed without --force
+    ├── ExtensionAccessError     an extension asked for cannot be mirrored with this login
     ├── SelectionError           mark/delete/restore/revert selected nothing, or unknown ids
     ├── SearchError              a search query that cannot be run
     └── ExportError              an export that cannot be made as asked
@@ -141,6 +142,11 @@ class ExportError(RcsyncError):
 
 
 # --- control flow of `watch`, outside the tree (see the module docstring) ------------------
+
+
+class ExtensionAccessError(RcsyncError):
+    """``[account] extensions`` or ``--extension`` names an extension this login may not
+    read (a plain user naming another) or that the account does not have."""
 
 
 class StopRequested(Exception):

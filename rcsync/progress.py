@@ -22,6 +22,7 @@ class WaitReason(StrEnum):
     PENALTY = "penalty"  # RingCentral answered 429: the group is blocked for Retry-After
     RETRY = "retry"  # the server was unreachable or failed: backing off before a retry
     LOCK = "lock"  # another rcsync holds the database's engine lock
+    BUSY = "busy"  # another program holds SQLite's write lock (SQLite's busy timeout)
 
 
 #: ``(reason, seconds, detail)``: seconds is how long the wait will be, None if unknown
@@ -34,6 +35,32 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     """``1 message``, ``2 messages``, ``1,463 messages`` (`many` for irregular plurals): the
     pipelines' summaries and the CLI word counts the same way."""
     return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def duration(seconds: float) -> str:
+    """``4 s``, ``2 min 5 s``, ``12 min``, ``2 h 47 min``: as precise as a person needs."""
+    s = max(round(seconds), 0)
+    if s < 90:  # a rate-limit window plus its margin reads better as "61 s"
+        return f"{s} s"
+    minutes, s = divmod(s, 60)
+    if minutes < 60:
+        return f"{minutes} min {s} s" if minutes < 10 and s else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+def wait_line(reason: WaitReason, seconds: float | None, detail: str) -> str:
+    """What a wait says: ``RingCentral rate limit (Medium, 40/min): waiting 58 s``,
+    ``server unreachable (ConnectError), retry 3/4 in 4 s``, ``database locked by rcsync
+    watch (pid 123): waiting``, ``messages.db: written by another program (an open write
+    transaction): waiting up to 29 s``."""
+    if reason is WaitReason.RETRY:
+        return f"{detail} in {duration(seconds or 0)}"
+    if reason is WaitReason.BUSY:  # it ends when the other program commits: a bound only
+        return f"{detail}: waiting up to {duration(seconds or 0)}"
+    if reason is WaitReason.PENALTY:
+        detail += " exceeded (HTTP 429)"
+    return f"{detail}: waiting" + ("" if seconds is None else f" {duration(seconds)}")
 
 
 def no_wait_report(reason: WaitReason, seconds: float | None, detail: str) -> None:

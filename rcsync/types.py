@@ -52,6 +52,13 @@ class ConflictPolicy(StrEnum):
     LOCAL = "local"
 
 
+class ExtensionScope(StrEnum):
+    """``[account] extensions`` as a word (the other form is a list of extension numbers)."""
+
+    SELF = "self"  # the logged-in extension only (a single-extension archive)
+    ALL = "all"  # every user extension the login may read, new ones included
+
+
 class RowDelete(StrEnum):
     """``[sync] row_delete``: what ``DELETE FROM message`` means on RingCentral."""
 

@@ -50,6 +50,11 @@ PATCH = Operation("patchMessage", Group.MEDIUM)
 TRASH = Operation("deleteMessage", Group.MEDIUM, idempotent=False)  # 2nd DELETE purges
 PURGE = Operation("deleteMessage", Group.MEDIUM)
 EXTENSION = Operation("readExtension", Group.LIGHT)
+STORE_CONFIGURATION = Operation("readMessageStoreConfiguration", Group.LIGHT)
+EXTENSIONS = Operation("listExtensions", Group.MEDIUM)
+# listExtensions' largest page: one request lists an account of up to 1,000 extensions.
+EXTENSIONS_PER_PAGE = 1000
+MAX_EXTENSION_PAGES = 1000
 
 # Statuses that concern the message itself rather than the call (one id per request).
 _ITEM_STATUSES = frozenset({400, 404, 409, 410, 422})
@@ -96,12 +101,26 @@ class MessageStoreClient:
         bulk_patch: bool = True,
     ):
         self.session = session
-        self.base = f"/restapi/v1.0/account/{account}/extension/{extension}"
+        self.account_base = f"/restapi/v1.0/account/{account}"
+        self.base = f"{self.account_base}/extension/{extension}"
+        self.account = account
+        self.extension = extension
         self.store = f"{self.base}/message-store"
         #: Use `PUT …/message-store/*` (ids in the body) when it saves requests.
         self.star_bulk = star_bulk
         #: Restore several ids per PATCH; turned off by itself if the server refuses.
         self.bulk_patch = bulk_patch
+
+    def for_extension(self, extension_id: str) -> MessageStoreClient:
+        """The same login, session and rate budget on another extension's paths (an admin
+        reads every extension's store with its own token: RingCentral counts one budget)."""
+        return MessageStoreClient(
+            self.session,
+            account=self.account,
+            extension=extension_id,
+            star_bulk=self.star_bulk,
+            bulk_patch=self.bulk_patch,
+        )
 
     @property
     def budget(self) -> RateBudget:
@@ -217,6 +236,29 @@ class MessageStoreClient:
     def read_extension(self) -> dict[str, Any]:
         data = self._get_json(EXTENSION, self.base, [])
         return data
+
+    def read_store_configuration(self) -> dict[str, Any]:
+        """The account's ``MessageStoreConfiguration`` (``retentionPeriod``); admin only."""
+        return self._get_json(
+            STORE_CONFIGURATION, f"{self.account_base}/message-store-configuration", []
+        )
+
+    def list_extensions(self) -> list[Record]:
+        """Every extension of the account (`listExtensions`, Medium), all pages."""
+        url = f"/restapi/v1.0/account/{self.account}/extension"
+        out: list[Record] = []
+        for page in range(1, MAX_EXTENSION_PAGES + 1):
+            params: list[tuple[str, str | int]] = [
+                ("page", page),
+                ("perPage", EXTENSIONS_PER_PAGE),
+            ]
+            data = self._get_json(EXTENSIONS, url, params)
+            records = _records(EXTENSIONS, data)
+            out += records
+            navigation = _object(data, "navigation")
+            if not isinstance(navigation.get("nextPage"), dict) or not records:
+                return out
+        raise malformed(EXTENSIONS.name, f"more than {MAX_EXTENSION_PAGES} pages")
 
     def download_content(self, uri: str, dest: IO[bytes], *, offset: int = 0) -> int:
         """Stream an attachment into `dest` (see `rcsync.api.content.download`)."""

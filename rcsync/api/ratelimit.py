@@ -113,6 +113,20 @@ class _GroupState:
             return 0.0
         return min(c[0] for c in self.sent) + self.window + margin - now
 
+    def delay_keeping(self, now: float, margin: float, keep: int) -> float:
+        """Seconds until a request may leave with `keep` places of the window still free
+        after it (0 = now); `keep` is capped so that one request per window always can."""
+        if now < self.blocked_until:
+            return self.blocked_until - now
+        self.sent = [c for c in self.sent if c[0] + self.window + margin > now]
+        keep = min(max(keep, 0), max(self.limit, 1) - 1)
+        # This many of the requests in the window must leave it first.
+        leaving = len(self.sent) - (max(self.limit, 1) - keep - 1)
+        if leaving <= 0:
+            return 0.0
+        times = sorted(c[0] for c in self.sent)
+        return times[leaving - 1] + self.window + margin - now
+
 
 class RateBudget:
     """Thread-safe pacing of requests per group. Inject `clock`/`sleep` in tests."""
@@ -193,6 +207,21 @@ class RateBudget:
         with self._lock:
             st = self._state(normalize_group(group))
             return st.limit, st.window
+
+    def delay_keeping(self, group: str, keep: int) -> float:
+        """Seconds until a request of `group` may leave and still leave `keep` places of
+        the window to others (pending edits; see `rcsync.sync.edits_first`). 0 = now."""
+        with self._lock:
+            st = self._state(normalize_group(group))
+            return st.delay_keeping(self._clock(), self._margin, keep)
+
+    def now(self) -> float:
+        """The budget's clock (epoch seconds)."""
+        return self._clock()
+
+    def pause(self, seconds: float) -> None:
+        """Sleep with the injected `sleep` (a test's fake clock, the watch's stop request)."""
+        self._sleep(seconds)
 
     def stats(self) -> dict[str, GroupStats]:
         with self._lock:

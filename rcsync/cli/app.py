@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rcsync.config import Config, load_config
 from rcsync.errors import ConfigError, DatabaseError
@@ -141,7 +141,7 @@ class App:
             return self._engine
         from rcsync.store.database import open_database
 
-        self._engine = open_database(path)
+        self._engine = open_database(path, on_wait=self.progress().waiting)
         self._warn_if_shared(self._engine)
         return self._engine
 
@@ -181,7 +181,7 @@ class App:
                 pass
             except OSError as exc:
                 raise DatabaseError(f"{path}: cannot create: {exc.strerror}") from None
-            engine = open_database(path)
+            engine = open_database(path, on_wait=self.progress().waiting)
         self.created_database = path
         return engine
 
@@ -229,6 +229,19 @@ class App:
             ),
         ):
             yield
+
+    @staticmethod
+    def extension_id(conn: Any, number: str | None) -> str | None:
+        """The archive's id of extension `number` (``--extension``); None for None."""
+        if number is None:
+            return None
+        from rcsync.errors import ExtensionAccessError
+        from rcsync.store.status import extension_id_for
+
+        found = extension_id_for(conn, number)
+        if found is None:
+            raise ExtensionAccessError(f"extension {number} is not in this archive")
+        return found
 
     def client(self) -> MessageStoreClient:
         """The RingCentral API client (logs in by itself when a JWT is configured)."""

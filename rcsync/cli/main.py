@@ -202,10 +202,12 @@ def _register() -> None:
         demo_cmd,
         emulator_cmd,
         export_cmd,
+        prune_cmd,
         pull_cmds,
         push_cmds,
         setup_cmds,
         status_cmd,
+        verify_cmd,
         watch_cmd,
     )
 
@@ -216,6 +218,8 @@ def _register() -> None:
         push_cmds,
         watch_cmd,
         status_cmd,
+        verify_cmd,
+        prune_cmd,
         emulator_cmd,
         demo_cmd,
         export_cmd,

@@ -12,6 +12,14 @@ force_option = click.option(
     "--force", is_flag=True, help="Allow trashing/purging more than [sync] delete_guard."
 )
 
+#: `--extension`: one extension of an account archive, by the number users know it by.
+extension_option = click.option(
+    "--extension",
+    "extension",
+    metavar="NUMBER",
+    help="Only this extension of an account archive (its number, e.g. 102).",
+)
+
 #: `--wait`: wait for the engine lock instead of refusing while another rcsync holds it.
 wait_option = click.option(
     "--wait",

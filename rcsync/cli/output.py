@@ -19,32 +19,9 @@ from typing import Any, TextIO
 
 import click
 
-from rcsync.progress import WaitReason, plural
+from rcsync.progress import WaitReason, duration, plural, wait_line
 
 __all__ = ["Output", "TerminalProgress", "plural"]
-
-
-def duration(seconds: float) -> str:
-    """``4 s``, ``2 min 5 s``, ``12 min``, ``2 h 47 min``: as precise as a person needs."""
-    s = max(round(seconds), 0)
-    if s < 90:  # a rate-limit window plus its margin reads better as "61 s"
-        return f"{s} s"
-    minutes, s = divmod(s, 60)
-    if minutes < 60:
-        return f"{minutes} min {s} s" if minutes < 10 and s else f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-
-
-def wait_line(reason: WaitReason, seconds: float | None, detail: str) -> str:
-    """What a wait says: ``RingCentral rate limit (Medium, 40/min): waiting 58 s``,
-    ``server unreachable (ConnectError), retry 3/4 in 4 s``, ``database locked by rcsync
-    watch (pid 123): waiting``."""
-    if reason is WaitReason.RETRY:
-        return f"{detail} in {duration(seconds or 0)}"
-    if reason is WaitReason.PENALTY:
-        detail += " exceeded (HTTP 429)"
-    return f"{detail}: waiting" + ("" if seconds is None else f" {duration(seconds)}")
 
 
 def fit(text: str, width: int) -> str:

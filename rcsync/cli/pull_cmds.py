@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from rcsync.cli.app import App
-from rcsync.cli.options import json_option, wait_option
+from rcsync.cli.app import App, private_umask
+from rcsync.cli.hooking import hooked
+from rcsync.cli.options import extension_option, json_option, wait_option
 from rcsync.cli.output import local_time, say_what_is_done
 from rcsync.types import Availability, MessageType, ReadStatus
 
@@ -38,48 +39,95 @@ def format_summary(s: PullSummary) -> str:
     is_flag=True,
     help="Messages only: download no attachment this time (a later pull fetches them).",
 )
+@click.option(
+    "--attachments-only",
+    is_flag=True,
+    help="Only the attachments still missing (no message sync): e.g. after "
+    "`--no-attachments`, or beside a `watch` that does not download them.",
+)
 @wait_option
 @json_option
+@extension_option
 @pass_app
-def pull(app: App, full: bool, no_attachments: bool, wait: bool, as_json: bool) -> None:
+def pull(
+    app: App,
+    full: bool,
+    no_attachments: bool,
+    attachments_only: bool,
+    wait: bool,
+    as_json: bool,
+    extension: str | None,
+) -> None:
     """Mirror remote → local: the whole history the first time, then only changes.
 
-    Logs in by itself when a JWT is configured. An interrupted pull resumes where it
-    stopped (Ctrl-C is safe: what was stored stays).
+    Messages first, then the attachments; a download never spends the part of the
+    rate limit that pending edits need, so a `push` meanwhile goes out at once. Logs in
+    by itself when a JWT is configured. An interrupted pull resumes where it stopped
+    (Ctrl-C is safe: what was stored stays).
 
     \b
     Examples:
       rcsync pull
       rcsync pull --no-attachments
+      rcsync pull --attachments-only
       rcsync pull --full
       rcsync pull -q --json | jq .new
+      rcsync pull --extension 102
     """
-    from rcsync.sync.pull import pull as run_pull
+    from rcsync.sync.account import AccountPullSummary, pull_account_messages
+    from rcsync.sync.hooks import Event
+    from rcsync.sync.pull import PullSummary, pull_attachments
 
+    if attachments_only and (no_attachments or full):
+        other = "--no-attachments" if no_attachments else "--full"
+        raise click.UsageError(f"--attachments-only and {other} exclude each other")
     app.require_credentials()
     config = app.config
-    if no_attachments:
-        sync = dataclasses.replace(config.sync, download_attachments=False)
-        config = dataclasses.replace(config, sync=sync)
     progress = app.progress()
     with (
-        app.engine_lock("pull", wait=wait),
+        hooked(app, Event.PULL) as outcome,
         say_what_is_done(progress, "`rcsync pull` resumes where this one stopped"),
     ):
-        summary = run_pull(app.engine(), app.client(), config, full=full, progress=progress)
+        summary = PullSummary(attachments_only=True)
+        if not attachments_only:
+            with app.engine_lock("pull", wait=wait):
+                summary = pull_account_messages(
+                    app.engine(),
+                    app.client(),
+                    config,
+                    full=full,
+                    progress=progress,
+                    only=extension,
+                )
+        # Without the engine lock (downloads have a lock of their own): a `push` or a
+        # `sync` may run meanwhile, and the downloads leave them their rate-limit share.
+        if attachments_only or (config.sync.download_attachments and not no_attachments):
+            engine = app.engine(create=not attachments_only)  # nothing to fetch in a new one
+            with private_umask():  # the files are as private as the database
+                files = pull_attachments(engine, app.client(), config, progress=progress)
+            summary.add_attachments_of(files)
+        outcome.summary, outcome.new = summary_json(summary, app), summary.new
     if as_json:
         app.output.json(summary_json(summary, app))
         return
+    if isinstance(summary, AccountPullSummary) and len(summary.extensions) > 1:
+        for part in summary.extensions:
+            app.output.info(part.line())
     app.output.echo(format_summary(summary))
 
 
 def summary_json(s: PullSummary, app: App) -> dict[str, Any]:
     """The pull's counts, the same names as its fields, plus where they were stored."""
-    return {
+    from rcsync.sync.account import AccountPullSummary
+
+    out = {
         **dataclasses.asdict(s),
         "messages": s.messages,
         "database": str(app.database_path),
     }
+    if isinstance(s, AccountPullSummary):
+        out["extensions"] = [e.as_dict() for e in s.extensions]
+    return out
 
 
 def _highlight(hit: Hit, styled: bool) -> str:
@@ -144,6 +192,7 @@ def _since_utc(value: dt.datetime | None) -> str | None:
 )
 @click.option("--conversation", metavar="ID", help="Only this conversation.")
 @click.option("--unread", is_flag=True, help="Only unread messages.")
+@extension_option
 @pass_app
 def search(
     app: App,
@@ -155,6 +204,7 @@ def search(
     since: dt.datetime | None,
     conversation: str | None,
     unread: bool,
+    extension: str | None,
 ) -> None:
     """Full-text search over the archive: subjects, SMS text, voicemail transcriptions.
 
@@ -170,8 +220,11 @@ def search(
     """
     from rcsync.store.search import SearchFilters, search_with_total
 
-    filters = SearchFilters(message_type, sender, _since_utc(since), conversation, unread)
     with app.reader().connect() as conn:
+        extension_id = app.extension_id(conn, extension)
+        filters = SearchFilters(
+            message_type, sender, _since_utc(since), conversation, unread, extension_id
+        )
         found = search_with_total(conn, query, limit=limit, filters=filters)
     hits = found.hits
     if as_json:

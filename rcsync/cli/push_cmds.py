@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from rcsync.cli.app import App
-from rcsync.cli.options import force_option, json_option
+from rcsync.cli.hooking import hooked
+from rcsync.cli.options import extension_option, force_option, json_option
 from rcsync.cli.output import local_time, plural, say_what_is_done
 from rcsync.types import MessageType, iso_utc
 
@@ -36,8 +37,9 @@ _plural = plural
 )
 @force_option
 @json_option
+@extension_option
 @pass_app
-def push(app: App, dry_run: bool, force: bool, as_json: bool) -> None:
+def push(app: App, dry_run: bool, force: bool, as_json: bool, extension: str | None) -> None:
     """Send pending local edits (read status, trash, purge, restore) to RingCentral.
 
     \b
@@ -45,23 +47,31 @@ def push(app: App, dry_run: bool, force: bool, as_json: bool) -> None:
       sqlite3 messages.db "UPDATE message SET read_status='Read' WHERE type='SMS'"
       rcsync push --dry-run
       rcsync push
+      rcsync push --extension 102
     """
-    from rcsync.sync.push import push as run_push
+    from rcsync.sync.account import push_account
+    from rcsync.sync.hooks import Event
 
     app.require_credentials()
+    with app.engine().connect() as conn:
+        extension_id = app.extension_id(conn, extension)
     progress = app.progress()
     with (
+        hooked(app, Event.PUSH) as outcome,
         app.engine_lock("push", can_wait=False),
         say_what_is_done(progress, "`rcsync push` sends the rest"),
     ):
-        summary = run_push(
+        summary = push_account(
             app.engine(),
             app.client(),
             app.config,
             dry_run=dry_run,
             force=force,
             progress=progress,
+            extension=extension_id,
         )
+        outcome.summary = summary.as_dict()
+        outcome.dry_run = dry_run
     if as_json:
         app.output.json(summary.as_dict())
         return
@@ -89,8 +99,9 @@ def _print_plan(app: App, lines: list[str], *, dry_run: bool, guard: str | None)
 )
 @force_option
 @json_option
+@extension_option
 @pass_app
-def sync(app: App, dry_run: bool, force: bool, as_json: bool) -> None:
+def sync(app: App, dry_run: bool, force: bool, as_json: bool, extension: str | None) -> None:
     """Push local edits, then pull remote changes (pulling first when that is one cheap
     incremental request and there is something to push).
 
@@ -98,11 +109,13 @@ def sync(app: App, dry_run: bool, force: bool, as_json: bool) -> None:
     Example:
       rcsync sync
     """
+    from rcsync.sync.hooks import Event
     from rcsync.sync.reconcile import sync as run_sync
 
     app.require_credentials()
     progress = app.progress()
     with (
+        hooked(app, Event.SYNC) as outcome,
         app.engine_lock("sync", can_wait=False),
         say_what_is_done(progress, "`rcsync sync` goes on from there"),
     ):
@@ -113,7 +126,10 @@ def sync(app: App, dry_run: bool, force: bool, as_json: bool) -> None:
             dry_run=dry_run,
             force=force,
             progress=progress,
+            extension=extension,
         )
+        outcome.summary, outcome.new = summary.as_dict(), summary.new
+        outcome.dry_run = dry_run
     if as_json:
         app.output.json(summary.as_dict())
         return
@@ -258,8 +274,9 @@ def restore(app: App, /, ids: tuple[int, ...], **filters: Any) -> None:
 
 @click.command()
 @json_option
+@extension_option
 @pass_app
-def pending(app: App, as_json: bool) -> None:
+def pending(app: App, as_json: bool, extension: str | None) -> None:
     """List local edits not yet confirmed by RingCentral.
 
     \b
@@ -267,9 +284,14 @@ def pending(app: App, as_json: bool) -> None:
       rcsync pending --json
     """
     from rcsync.store import edits
+    from rcsync.store.extensions import extensions_of
 
     with app.engine(create=False).connect() as conn:
         rows = edits.pending(conn)
+        extension_id = app.extension_id(conn, extension)
+        if extension_id is not None:
+            owners = extensions_of(conn, [r.message_id for r in rows])
+            rows = [r for r in rows if owners.get(r.message_id) == extension_id]
     if as_json:
         app.output.json([vars(r) for r in rows])
         return

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from rcsync.cli.app import App
-from rcsync.cli.options import json_option
+from rcsync.cli.options import extension_option, json_option
 from rcsync.cli.output import local_time, plural
 
 pass_app = click.make_pass_decorator(App)
@@ -15,8 +15,9 @@ pass_app = click.make_pass_decorator(App)
 
 @click.command()
 @json_option
+@extension_option
 @pass_app
-def status(app: App, as_json: bool) -> None:
+def status(app: App, as_json: bool, extension: str | None) -> None:
     """Messages by type and availability, pending edits, conflicts, last pull/push, login.
 
     Works on a read-only database too. Times are local; --json gives them in UTC.
@@ -25,28 +26,46 @@ def status(app: App, as_json: bool) -> None:
     Examples:
       rcsync status
       rcsync status --json | jq .pending
+      rcsync status --extension 102
     """
     if as_json:
-        app.output.json(status_report(app))
+        app.output.json(status_report(app, extension))
         return
-    print_status(app)
+    _print_report(app, status_report(app, extension))
 
 
-def status_report(app: App) -> dict[str, Any]:
+def status_report(app: App, extension: str | None = None) -> dict[str, Any]:
+    """The report; with `extension` (a number) its ``extensions`` list has only that one."""
+    import datetime as dt
+
     from rcsync.api.tokens import login_state
+    from rcsync.store.retention import empty_retention, retention_report
     from rcsync.store.status import collect_status, empty_status
 
     if not app.database_path.exists():
         # Nothing pulled yet: report that (and the login state), and create nothing.
-        report = empty_status(app.config)
+        report = empty_status(app.config) | {"retention": empty_retention()}
     else:
         conn = app.read_connection()
         try:
             report = collect_status(conn, app.config)
+            report["retention"] = retention_report(conn, dt.datetime.now(dt.UTC))
+            if extension is not None:
+                report["extensions"] = _only(conn, extension)
         finally:
             conn.close()
     # The login line comes from the API's token store (no network); it closes the report.
     return report | {"login": login_state(app.config)}
+
+
+def _only(conn: Any, number: str) -> list[dict[str, Any]]:
+    from rcsync.errors import ExtensionAccessError
+    from rcsync.store.status import extension_id_for, extensions
+
+    found = extension_id_for(conn, number)
+    if found is None:
+        raise ExtensionAccessError(f"extension {number} is not in this archive")
+    return extensions(conn, found)
 
 
 def print_status(app: App) -> None:
@@ -77,7 +96,27 @@ def _print_report(app: App, report: dict[str, Any]) -> None:
     show(f"conflicts    {conflicts:,} recorded{hint}")
     show(f"last pull    {local_time(report['last_pull'], seconds=True) or 'never'}")
     show(f"last push    {local_time(report['last_push'], seconds=True) or 'never'}")
+    _print_extensions(app, report.get("extensions", []))
     show(f"login        {report['login']}")
+    retention = report["retention"]
+    show(f"retention    {retention['summary']}")
+    for warning in retention["warnings"]:
+        show(f"  warning: {warning}")
+
+
+def _print_extensions(app: App, entries: list[dict[str, Any]]) -> None:
+    """One line per extension of an account archive (a single one says nothing new)."""
+    if len(entries) < 2 and not any(e["remote_gone"] for e in entries):
+        return
+    app.output.result(f"extensions   {len(entries):,}")
+    for e in entries:
+        gone = "  gone from RingCentral (archive kept)" if e["remote_gone"] else ""
+        pulled = local_time(e["last_pulled"], seconds=True) or "never"
+        name = f" {e['name']}" if e["name"] else ""
+        app.output.result(
+            f"  {e['number'] or e['id']:<6}{name}: {e['messages']:,} messages,"
+            f" last pulled {pulled}{gone}"
+        )
 
 
 @click.command()

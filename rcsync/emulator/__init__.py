@@ -16,7 +16,8 @@ or over real HTTP on loopback::
 Module map: `clock` (time), `data` (seeded history), `media` (attachment bytes), `records`
 (JSON rendering), `store` (state, transitions, change log, change listeners), `account`
 (the extensions, one store each), `sync` (FSync/ISync tokens), `auth`, `ratelimit`,
-`routes`, `reading`/`writing`/`content`/`extensions` (operations), `bulk` (207 formats),
+`routes`, `reading`/`writing`/`content`/`extensions` (operations), `store_config` (the
+account's message-store configuration), `bulk` (207 formats),
 `targeted` (fault rules), `app` (composition), `control`, `transport` (httpx), `server`
 (HTTP/1.1 over h11).
 """

@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from . import extensions, reading, writing
+from . import extensions, reading, store_config, writing
 from .account import Account, Extension, ExtensionStatus, ExtensionType
 from .auth import CLIENT_ID, USER_JWT_ASSERTION, Auth, AuthFailure, Session
 from .clock import Clock, SystemClock
@@ -134,6 +134,7 @@ class Emulator:
         self.counters = Counters()
         self._rng = random.Random(f"faults-{seed}")
         self.reports = ReportService(self)
+        self.store_configuration = store_config.StoreConfiguration()
         self._lock = threading.RLock()
         from .gateway import Gateway  # imported here: gateway → server → app
 
@@ -188,6 +189,7 @@ class Emulator:
         permission_error_code: str | None = None,
         export: dict[str, Any] | None = None,
         websocket: dict[str, Any] | None = None,
+        retention_period: int | None = None,
         **sync_options: Any,
     ) -> dict[str, Any]:
         """Change behaviour at run time (same as ``PUT /_emulator/config``); returns the config.
@@ -199,8 +201,12 @@ class Emulator:
         (see `sync`); checked before anything else changes. ``export``: the message-store
         export's timing, zip size and masking (see `reports`).
         ``websocket``: the gateway's limits and timeouts (see `gateway_protocol.Limits`).
+        ``retention_period``: the account's message-store ``retentionPeriod`` (7..90 days,
+        see `store_config`).
         """
         with self._lock:
+            if retention_period is not None:
+                store_config.check_retention(retention_period)  # before anything changes
             permission = self.permission_error_code
             if permission_error_code is not None:
                 permission = _choice(
@@ -213,6 +219,8 @@ class Emulator:
                 if not isinstance(websocket, dict):
                     raise ValueError("websocket must be an object")
                 self.gateway.configure(websocket)
+            if retention_period is not None:
+                self.store_configuration.set_retention(retention_period)
             self.permission_error_code = permission
             if isinstance(rate_limits, bool):
                 self.limiter.configure(enabled=rate_limits)
@@ -249,6 +257,7 @@ class Emulator:
             "permission_error_code": self.permission_error_code.value,
             "export": self.reports.config.describe(),
             "websocket": self.gateway.limits.describe(),
+            "retention_period": self.store_configuration.retention_period,
             **self.sync.config(),
         }
 
@@ -404,6 +413,8 @@ class Emulator:
                     return writing.delete_message(request, store, ids)
                 case "deleteMessageByFilter":
                     return writing.delete_by_filter(request, store)
+                case "readMessageStoreConfiguration" | "updateMessageStoreConfiguration":
+                    return self._store_configuration(route.operation, request)
                 case (
                     "createMessageStoreReport"
                     | "readMessageStoreReportTask"
@@ -417,6 +428,17 @@ class Emulator:
             return failure.response
         except AuthFailure as failure:
             return oauth_error(failure.status, failure.error, failure.code, failure.message)
+
+    def _store_configuration(self, operation: str, request: Request) -> Response:
+        session = self.auth.check_bearer(
+            request.headers.get("authorization"), request.one("access_token")
+        )
+        login = self.account.get(int(session.owner_id))
+        if login is None or not login.admin:
+            return _permission_required(store_config.PERMISSION)
+        if operation == "readMessageStoreConfiguration":
+            return self.store_configuration.read()
+        return self.store_configuration.update(request)
 
     def _token(self, request: Request) -> Response:
         self.auth.check_client(request.headers.get("authorization"))

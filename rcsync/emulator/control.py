@@ -32,6 +32,8 @@ JSON in and out; never rate limited, never faulted, not counted. As INTERFACE.md
 Extensions:
 
 - ``POST /_emulator/expire-refresh-tokens``: every refresh token issued so far expires
+- ``PUT /_emulator/config`` ``{"retention_period": N}``: the account's message-store
+  ``retentionPeriod`` (7..90 days; `store_config`), a setting only
 - ``POST /_emulator/retention`` ``{"before": iso}``: physically drop messages created
   before that time (RingCentral's retention), → ``{"dropped": n}``
 - ``POST /_emulator/clock`` ``{"advance": s}``: move a `FakeClock` forward (409 otherwise)

@@ -42,6 +42,18 @@ _TABLE: list[tuple[str, re.Pattern[str], str, str]] = [
     ("PUT", re.compile(f"^{_ACCT}/message-store/(?P<ids>[^/]+)$"), "updateMessage", "Medium"),
     ("PATCH", re.compile(f"^{_ACCT}/message-store/(?P<ids>[^/]+)$"), "patchMessage", "Medium"),
     ("DELETE", re.compile(f"^{_ACCT}/message-store/(?P<ids>[^/]+)$"), "deleteMessage", "Medium"),
+    (
+        "GET",
+        re.compile(r"^/restapi/v1\.0/account/(?P<account>[^/]+)/message-store-configuration$"),
+        "readMessageStoreConfiguration",
+        "Light",
+    ),
+    (
+        "PUT",
+        re.compile(r"^/restapi/v1\.0/account/(?P<account>[^/]+)/message-store-configuration$"),
+        "updateMessageStoreConfiguration",
+        "Light",
+    ),
     ("POST", re.compile(f"^{_REPORT}/?$"), "createMessageStoreReport", "Heavy"),
     ("GET", re.compile(f"^{_REPORT}/(?P<task>[^/]+)$"), "readMessageStoreReportTask", "Heavy"),
     (

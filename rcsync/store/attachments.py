@@ -41,6 +41,7 @@ class Job:
     from_number: str | None
     to_numbers: str | None
     remote_availability: str | None
+    extension_id: str | None = None  # whose store the message is in (the folder)
 
 
 # Attachments worth a look: not held Text parts (:held is NULL when Text parts are wanted),
@@ -52,7 +53,8 @@ _WANTED = (
 )
 _JOBS = sa.text(
     "SELECT a.message_id, a.id, a.type, a.content_type, a.size, a.uri, m.type, m.direction,"
-    " m.creation_time, m.from_phone_number, m.to_phone_numbers, m.remote_availability"
+    " m.creation_time, m.from_phone_number, m.to_phone_numbers, m.remote_availability,"
+    " m.extension_id"
     " FROM attachment a JOIN message m ON m.id = a.message_id WHERE"
     + _WANTED
     + " AND (a.message_id, a.id) > (:mid, :aid) ORDER BY a.message_id, a.id LIMIT :n"

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from alembic import command
@@ -24,8 +26,11 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
 from rcsync.errors import DatabaseError, SchemaTooNewError
+from rcsync.progress import WaitCallback, WaitReason, no_wait_report
 
 BUSY_TIMEOUT_MS = 30_000
+#: A wait for another program's write lock this short is not worth a word.
+QUIET_WAIT_MS = 1_000
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
@@ -114,11 +119,62 @@ def _on_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def _begin_immediate(conn: Connection) -> None:
-    # IMMEDIATE takes the write lock at once (waiting up to the busy timeout), so nobody
-    # commits between a transaction's reads and its writes. rcsync's own read-only
-    # transactions take it too; they are short, and readers elsewhere are not blocked (WAL).
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+class BusyWaits:
+    """Starts every transaction with ``BEGIN IMMEDIATE``, and says so when that waits.
+
+    IMMEDIATE takes the write lock at once, so nobody commits between a transaction's
+    reads and its writes. rcsync's own read-only transactions take it too; they are short,
+    and readers elsewhere are not blocked (WAL). In WAL mode this is where rcsync waits
+    for another program (a user's open write transaction in the sqlite3 shell): SQLite's
+    busy timeout waits silently, so a first try waits only `QUIET_WAIT_MS`, and a longer
+    wait is announced (`on_wait`) with what it waits for and for how long at most.
+    """
+
+    def __init__(self, path: str, on_wait: WaitCallback) -> None:
+        self.path = path
+        self.on_wait = on_wait
+
+    def begin(self, conn: Connection) -> None:
+        driver = conn.connection.driver_connection
+        if driver is None or not self._try(driver):
+            rest = BUSY_TIMEOUT_MS - QUIET_WAIT_MS
+            detail = f"{self.path}: written by another program (an open write transaction)"
+            self.on_wait(WaitReason.BUSY, rest / 1000, detail)
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {rest}")
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")  # SQLAlchemy's errors, as before
+            finally:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+    @staticmethod
+    def _try(driver: Any) -> bool:
+        """BEGIN IMMEDIATE with the short timeout; False when the lock stayed taken."""
+        driver.execute(f"PRAGMA busy_timeout = {QUIET_WAIT_MS}")
+        try:
+            driver.execute("BEGIN IMMEDIATE")
+            return True
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc):
+                raise
+            return False
+        finally:
+            driver.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+_BUSY_WAITS: weakref.WeakKeyDictionary[Engine, BusyWaits] = weakref.WeakKeyDictionary()
+
+
+def on_busy_wait(engine: Engine, on_wait: WaitCallback) -> None:
+    """Who hears of `engine`'s waits for another program's write lock (the CLI's display,
+    the watch's log)."""
+    waits = _BUSY_WAITS.get(engine)
+    if waits is not None:
+        waits.on_wait = on_wait
 
 
 def _check_path(path: Path) -> None:
@@ -145,8 +201,9 @@ def _check_path(path: Path) -> None:
             raise DatabaseError(f"{parent}: folder is not writable, cannot create {path.name}")
 
 
-def create_db_engine(url_or_path: str | Path) -> Engine:
-    """An engine for a path (SQLite) or a SQLAlchemy URL, pragmas installed for SQLite."""
+def create_db_engine(url_or_path: str | Path, *, on_wait: WaitCallback = no_wait_report) -> Engine:
+    """An engine for a path (SQLite) or a SQLAlchemy URL, pragmas installed for SQLite;
+    `on_wait` hears of each wait for another program's write lock (`BusyWaits`)."""
     if isinstance(url_or_path, Path) or "://" not in str(url_or_path):
         path = Path(url_or_path).expanduser()
         _check_path(path)
@@ -157,9 +214,36 @@ def create_db_engine(url_or_path: str | Path) -> Engine:
         url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000} if url.startswith("sqlite") else {}
     )
     if engine.dialect.name == "sqlite":
+        waits = _BUSY_WAITS[engine] = BusyWaits(str(engine.url.database), on_wait)
         sa.event.listen(engine, "connect", _on_connect)
-        sa.event.listen(engine, "begin", _begin_immediate)
+        sa.event.listen(engine, "begin", waits.begin)
     return engine
+
+
+class _SerializedWrites:
+    """An engine whose write transactions (``begin``) take turns on a process-wide lock.
+
+    SQLite has one writer at a time anyway; many threads queueing inside ``BEGIN
+    IMMEDIATE`` would each hold a pooled connection while they wait (the pool runs out)
+    and could wait past the busy timeout. Waiting on a lock instead holds nothing.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self._lock, self._engine.begin() as conn:
+            yield conn
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+
+def serialized_writes(engine: Engine) -> Engine:
+    """`engine` for many threads at once (an account pull): writes take turns in-process."""
+    return cast(Engine, _SerializedWrites(engine))
 
 
 def current_revision(connection: Connection) -> str | None:
@@ -199,9 +283,9 @@ def _repair_indexes(engine: Engine) -> None:
             ensure_message_indexes(conn)
 
 
-def open_database(path: str | Path) -> Engine:
+def open_database(path: str | Path, *, on_wait: WaitCallback = no_wait_report) -> Engine:
     """Engine for the configured database, checked and migrated to the current schema."""
-    engine = create_db_engine(path)
+    engine = create_db_engine(path, on_wait=on_wait)
     ensure_schema(engine)
     return engine
 

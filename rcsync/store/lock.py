@@ -3,6 +3,10 @@
 `pull`, `push`, `sync` and `watch` take it; a second one on the same database is refused
 (or waits, with --wait) and is told which process holds it. The lock is a `flock` on
 ``<db>.lock``, so it vanishes with the process even after SIGKILL: no stale locks.
+
+Attachment downloads take a lock of their own (``<db>.attachments.lock``,
+`attachments_lock`), so `rcsync pull` can let go of the engine lock while it downloads
+(a `push` may then run beside it) and still no two processes fetch the same file.
 """
 
 from __future__ import annotations
@@ -71,6 +75,32 @@ def engine_lock(
         os.write(fd, f"rcsync {what} (pid {os.getpid()})".encode())
         try:
             yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def attachments_lock_path(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + ".attachments.lock")
+
+
+@contextmanager
+def attachments_lock(db_path: Path) -> Iterator[str | None]:
+    """Try to hold the attachment-download lock for the block, without waiting: yields
+    None when it is ours, else who holds it (the block then downloads nothing)."""
+    fd = os.open(attachments_lock_path(db_path), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield _holder(fd)
+            return
+        os.ftruncate(fd, 0)
+        os.write(fd, f"rcsync (pid {os.getpid()})".encode())
+        try:
+            yield None
         finally:
             os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)

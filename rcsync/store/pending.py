@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from rcsync.rules.actions import PendingMessage, PendingTombstone
 from rcsync.rules.merge import FieldState
+from rcsync.store.extensions import extensions_of
 
 # How many edits are pending and the newest edit time, in one query. The time lets the
 # watch tell a new edit from one a push already handled (see rcsync.watch.schedule).
@@ -67,8 +68,11 @@ def has_pending(conn: Connection) -> bool:
     return conn.execute(_ANY).scalar() == 1
 
 
-def load_pending(conn: Connection) -> tuple[list[PendingMessage], list[PendingTombstone]]:
-    """Everything waiting to be pushed; the cost grows with the pending edits only."""
+def load_pending(
+    conn: Connection, *, extension: str | None = None
+) -> tuple[list[PendingMessage], list[PendingTombstone]]:
+    """Everything waiting to be pushed (of one extension id, when given); the cost grows
+    with the pending edits only."""
     messages = [
         PendingMessage(
             int(r[0]),
@@ -81,4 +85,9 @@ def load_pending(conn: Connection) -> tuple[list[PendingMessage], list[PendingTo
         PendingTombstone(int(r[0]), r[1], r[2], r[3], r[4])
         for r in conn.execute(_PENDING_TOMBSTONES)
     ]
+    if extension is not None:
+        ids = [m.message_id for m in messages] + [t.message_id for t in tombstones]
+        owners = extensions_of(conn, ids)
+        messages = [m for m in messages if owners.get(m.message_id) == extension]
+        tombstones = [t for t in tombstones if owners.get(t.message_id) == extension]
     return messages, tombstones

@@ -22,7 +22,7 @@ equivalents).
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, Text, text
+from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, Text, false, text
 from sqlmodel import Field, SQLModel
 
 # A 64-bit integer that is still SQLite's rowid alias ("INTEGER PRIMARY KEY") there.
@@ -38,6 +38,7 @@ class Message(SQLModel, table=True):
         Index("ix_message_creation_time", "creation_time"),
         Index("ix_message_conversation", "conversation_id"),
         Index("ix_message_type_availability", "type", "availability"),
+        Index("ix_message_extension", "extension_id"),
     )
 
     id: int = Field(sa_column=Column(Int64, primary_key=True, autoincrement=False))
@@ -159,6 +160,30 @@ class Tombstone(SQLModel, table=True):
     attempts: int = Field(default=0)
     last_attempt_at: str | None = Field(default=None, sa_type=Text)
     last_error: str | None = Field(default=None, sa_type=Text)
+
+
+class Extension(SQLModel, table=True):
+    """One extension of the account that the archive mirrors (issue 12, migration 0007).
+
+    ``remote_gone`` is set when RingCentral no longer lists it (a deleted user): its
+    messages stay, never inferred as deleted.
+    """
+
+    __tablename__ = "extension"
+
+    # TEXT like message.extension_id: RingCentral's ids are 64-bit and travel as numbers
+    # or strings; the archive compares them as text.
+    id: str = Field(sa_type=Text, primary_key=True)
+    number: str | None = Field(default=None, sa_type=Text)
+    name: str | None = Field(default=None, sa_type=Text)
+    type: str | None = Field(default=None, sa_type=Text)
+    status: str | None = Field(default=None, sa_type=Text)
+    first_seen: str = Field(sa_type=Text)
+    last_pulled: str | None = Field(default=None, sa_type=Text)
+    remote_gone: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
+    gone_since: str | None = Field(default=None, sa_type=Text)
 
 
 class SyncState(SQLModel, table=True):

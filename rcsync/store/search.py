@@ -51,6 +51,7 @@ class SearchFilters:
     since: str | None = None
     conversation: str | None = None
     unread: bool = False
+    extension: str | None = None  # an extension id (account archives)
 
     def where(self) -> tuple[str, dict[str, Any]]:
         """SQL conditions (each starting with AND) and their bound parameters."""
@@ -71,6 +72,9 @@ class SearchFilters:
         if self.conversation:
             parts.append("AND m.conversation_id = :conversation")
             params["conversation"] = self.conversation
+        if self.extension:
+            parts.append("AND m.extension_id = :extension")
+            params["extension"] = self.extension
         if self.unread:
             parts.append("AND m.read_status = 'Unread'")
         return " ".join(parts), params

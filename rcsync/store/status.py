@@ -28,6 +28,38 @@ def _state(conn: Any, key: str) -> str | None:
     return found[0][0] if found else None
 
 
+def extension_id_for(conn: Any, number: str) -> str | None:
+    """The id of the archive's extension with this number (``--extension``), or None."""
+    found = _rows(conn, "SELECT id FROM extension WHERE number = ?", (number,))
+    return str(found[0][0]) if found else None
+
+
+def extensions(conn: Any, only: str | None = None) -> list[dict[str, Any]]:
+    """One entry per extension the archive mirrors (`status --json` ``"extensions"``)."""
+    sql = (
+        "SELECT x.id, x.number, x.name, x.type, x.status, x.first_seen, x.last_pulled,"
+        " x.remote_gone, x.gone_since,"
+        " (SELECT count(*) FROM message m WHERE m.extension_id = x.id)"
+        " FROM extension x"
+        + (" WHERE x.id = ?" if only is not None else "")
+        + " ORDER BY x.number, x.id"
+    )
+    # A database not yet migrated to 0007 (opened read-only by `status`) has no table yet.
+    if not _rows(conn, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'extension'"):
+        return []
+    rows = _rows(conn, sql, (only,) if only is not None else ())
+    keys = ("id", "number", "name", "type", "status", "first_seen", "last_pulled")
+    return [
+        {
+            **dict(zip(keys, r[:7], strict=True)),
+            "remote_gone": bool(r[7]),
+            "gone_since": r[8],
+            "messages": r[9],
+        }
+        for r in rows
+    ]
+
+
 def empty_status(config: Config) -> dict[str, Any]:
     """The report for a database that does not exist yet."""
     return {
@@ -39,6 +71,7 @@ def empty_status(config: Config) -> dict[str, Any]:
         "conflicts": 0,
         "last_pull": None,
         "last_push": None,
+        "extensions": [],
     }
 
 
@@ -77,6 +110,7 @@ def collect_status(conn: Any, config: Config) -> dict[str, Any]:
         "conflicts": count_conflicts(conn),
         "last_pull": _state(conn, LAST_PULL_AT),
         "last_push": _state(conn, LAST_PUSH_AT),
+        "extensions": extensions(conn),
     }
 
 

@@ -12,7 +12,7 @@ The pipelines, as pseudocode (each arrow a committed step, so a crash replays, n
         else:
             records, T <- ISync(sync token)                    # incremental
         save records; commit T with them                       # the cursor commits with the data
-        download attachments                                   # attachments.py
+        then the attachments (pull_attachments)                # attachments.py, edits first
 
     push(engine, client, config):                              # push.py
         settle writes left in flight by a crash                # apply.recover_in_flight
@@ -24,10 +24,17 @@ The pipelines, as pseudocode (each arrow a committed step, so a crash replays, n
         dry-run: the same up to the re-reads, then print the plan instead
 
     sync(engine, client, config):                              # reconcile.py
-        pull (only when cheap: a token and something pending) -> push -> pull
+        settle journal -> ISync (if a token) -> push -> ISync (if it wrote, or the
+        full pull) -> attachments, pushing edits made meanwhile between downloads
+
+    before each download:                                      # edits_first.py
+        watch: stop the phase if an edit waits or a pull is due
+        sync: push edits newer than the phase first
+        wait while the write group's window has no more free than pending edits need + 2
 
 Modules: `pull`, `push`, `apply` (the only place that both calls the API and writes the
 database, with its in-flight journal), `reconcile` (sync), `attachments` (downloads),
+`edits_first` (what the attachment phase checks before each download),
 `prefetch` (the next listing page is fetched while one is written). `rcsync.watch` runs
 push and pull as a daemon.
 """

@@ -1,9 +1,13 @@
 """Attachment downloads of the pull direction: files under ``[database] files``.
 
-After the messages are committed, every attachment without a verified file is fetched:
+A phase of its own, after the messages are committed (and in `sync` and `watch` after the
+edits are pushed), that lets edits go first between downloads (`rcsync.sync.edits_first`):
+every attachment without a verified file is fetched, with
 
-* readable names, ``2024/05/2024-05-13T10-22-01_voicemail_+15551234567_<msg>_<att>.wav``
-  (sanitised; the extension comes from the content type);
+* readable names, ``<extension id>/2024/05/2024-05-13T10-22-01_voicemail_+1555…_<msg>_<att>.wav``
+  (sanitised; the file extension comes from the content type; one folder per RingCentral
+  extension, so an account archive keeps each user's files apart; files recorded before
+  this layout keep their path);
 * written to ``<name>.part``, fsynced, then renamed, so a file under its final name is
   always complete; an interrupted download resumes from the ``.part`` with ``Range``;
 * size and sha256 recorded in ``attachment``; a recorded file that is missing or has the
@@ -40,6 +44,8 @@ from rcsync.errors import ApiError, AuthError, RcsyncError
 from rcsync.progress import Progress
 from rcsync.store import attachments as store
 from rcsync.store.attachments import Job
+from rcsync.store.lock import attachments_lock
+from rcsync.sync.edits_first import WRITE_RESERVE, Clearance, EditsFirst
 from rcsync.types import Availability
 
 if TYPE_CHECKING:
@@ -69,6 +75,9 @@ class AttachmentCounts:
     skipped: int = 0
     failed: int = 0
     requests: int = 0
+    stopped: bool = False  # the phase ended early to let edits or a pull go first
+    left: int = 0  # attachments not looked at because of it (the next phase gets them)
+    busy: str | None = None  # another process was downloading them (who): none fetched
 
 
 def extension_for(content_type: str | None) -> str:
@@ -86,7 +95,10 @@ def file_name(job: Job) -> str:
     other = (other or "unknown").split(",")[0]
     parts = [stamp, job.message_type.lower(), other, str(job.message_id), str(job.id)]
     name = "_".join(_SAFE.sub("_", p).strip("._") or "x" for p in parts)
-    return f"{stamp[:4]}/{stamp[5:7]}/{name}.{extension_for(job.content_type)}"
+    dated = f"{stamp[:4]}/{stamp[5:7]}/{name}.{extension_for(job.content_type)}"
+    # One folder per extension (account archives); files recorded before keep their path.
+    owner = _SAFE.sub("_", job.extension_id or "").strip("._")
+    return f"{owner}/{dated}" if owner else dated
 
 
 def skip_reason(job: Job, sync: SyncConfig) -> str | None:
@@ -116,22 +128,64 @@ def forget_missing_files(engine: Engine, files: Path) -> int:
 
 
 def download_attachments(
-    engine: Engine, client: ContentClient, config: Config, *, progress: Progress
+    engine: Engine,
+    client: ContentClient,
+    config: Config,
+    *,
+    progress: Progress,
+    gate: EditsFirst | None = None,
 ) -> AttachmentCounts:
-    """Fetch every attachment that has no verified file yet; see the module docstring."""
+    """Fetch every attachment that has no verified file yet; see the module docstring.
+
+    Before each download `gate` (`rcsync.sync.edits_first`) lets pending edits go first;
+    by default it only keeps their share of the rate-limit window free. One process
+    downloads at a time (`rcsync.store.lock.attachments_lock`): while another does, this
+    fetches nothing and says so.
+    """
+    with attachments_lock(config.database.path) as holder:
+        if holder is not None:
+            progress.note(f"attachments: {holder} is downloading them; none fetched here")
+            return AttachmentCounts(busy=holder)
+        return _download_all(engine, client, config, progress=progress, gate=gate)
+
+
+def _download_all(
+    engine: Engine,
+    client: ContentClient,
+    config: Config,
+    *,
+    progress: Progress,
+    gate: EditsFirst | None,
+) -> AttachmentCounts:
     files = config.database.files_dir
     counts = AttachmentCounts()
     held = not config.sync.download_text_parts
+    budget = getattr(client, "budget", None)
+    if gate is None:
+        gate = EditsFirst(
+            engine, config, budget if isinstance(budget, RateBudget) else None, progress
+        )
     forget_missing_files(engine, files)
     counts.skipped += store.hold_text_parts(engine) if held else 0
     total = store.count_jobs(engine, held_text=held)
-    note = estimate_note(total, getattr(client, "budget", None))
+    note = estimate_note(total, budget)
     if note:
         progress.hint(note)
     progress.start("attachments", total)
+    gate.begin()
+    done = 0
     try:
         for job in store.read_jobs(engine, held_text=held):
+            if skip_reason(job, config.sync) is None:
+                clearance = gate.before_download()
+                if clearance is Clearance.STOP:
+                    counts.stopped, counts.left = True, max(total - done, 1)
+                    break
+                if clearance is Clearance.PUSHED:  # the push drew its own line: ours again
+                    progress.start("attachments", total)
+                    progress.advance(done)
             _one(engine, client, config.sync, files, job, counts)
+            done += 1
             progress.advance()
     finally:
         progress.finish()
@@ -144,13 +198,14 @@ ESTIMATE_AFTER = 60.0
 
 def estimate_note(jobs: int, budget: object) -> str | None:
     """What a long download will take under RingCentral's limit and how to avoid waiting,
-    e.g. ``6,674 attachments: about 2 h 47 min at RingCentral rate limit (Medium, 40/min)``
+    e.g. ``6,674 attachments: about 2 h 56 min at RingCentral rate limit (Medium, 40/min)``
     and the way out; None when it is short or the pace is unknown (a test double).
     """
     if not isinstance(budget, RateBudget) or jobs <= 0:
         return None
     limit, window = budget.limit_of(CONTENT.group)
-    seconds = jobs / max(limit, 1) * window
+    # The pace is the window less what downloads leave to edits (`edits_first`).
+    seconds = jobs / max(limit - WRITE_RESERVE, 1) * window
     if seconds < ESTIMATE_AFTER:
         return None
     # Two short lines: a note that wraps on an 80-column terminal is hard to read.

@@ -44,7 +44,9 @@ pull that keeps every local edit; ``--full`` drops an unfinished listing and sta
 Deleted/purged messages arrive from ISync as id + availability; trashed ones are re-read
 (50 per request) so their read status and metadata are exact; purged ones only change
 availability. Nothing is ever deleted locally because the server stopped listing it.
-Attachments are downloaded afterwards (`rcsync.sync.attachments`).
+Attachments are a phase of their own (`pull_attachments`, `rcsync.sync.attachments`): after
+the messages in a plain pull, after the push in `sync` and `watch`, and edits go first
+between downloads (`rcsync.sync.edits_first`).
 """
 
 from __future__ import annotations
@@ -58,34 +60,29 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rcsync.config import Config
-from rcsync.errors import ApiError, MalformedResponse, SyncTokenInvalid
+from rcsync.errors import ApiError, SyncTokenInvalid
 from rcsync.progress import NullProgress, Progress, plural
 from rcsync.rules import records as rec
-from rcsync.rules.listing import ALL, Listing, after_fsync, next_listing
+from rcsync.rules.listing import ALL, Listing, after_fsync
 from rcsync.store.database import translate_errors
+from rcsync.store.extensions import HOME_KEYS, StateKeys
 from rcsync.store.messages import (
     SaveCounts,
     defer_message_indexes,
     ensure_message_indexes,
     save_records,
 )
-from rcsync.store.state import (
-    FIRST_PULL,
-    LAST_PULL_AT,
-    SYNC_FRAME,
-    SYNC_TOKEN,
-    get_state,
-    set_state,
-)
+from rcsync.store.state import get_state, set_state
 from rcsync.sync.apply import settle_journal
 from rcsync.sync.attachments import AttachmentCounts, ContentClient, download_attachments
+from rcsync.sync.edits_first import EditsFirst
+from rcsync.sync.listing import PER_PAGE, Page, total_elements, walk_listing
 from rcsync.sync.prefetch import Prefetch, short_gil_slices
 from rcsync.types import Availability, ConflictPolicy, iso_utc
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
-PER_PAGE = 1000
 BATCH = 1000
 GET_BATCH = 50
 # A full pull restarts when T0 itself is invalidated meanwhile; a bounded number of times.
@@ -134,9 +131,11 @@ class PullSummary:
     attachment_bytes: int = 0
     attachments_skipped: int = 0
     attachments_failed: int = 0
+    attachments_left: int = 0  # not looked at: the phase let edits or a pull go first
     requests: int = 0  # API calls made for messages and attachments (token requests aside)
     seconds: float = 0.0
     full: bool = False
+    attachments_only: bool = False  # `pull --attachments-only`, or a phase of sync/watch
 
     @property
     def messages(self) -> int:
@@ -145,15 +144,21 @@ class PullSummary:
     def describe(self) -> str:
         """One line without the time, e.g. ``pulled 12,345 messages (12,000 new, 345
         updated), 2,100 attachments (35.2 MB)``."""
-        kind = "full pull: " if self.full else ""
-        line = (
-            f"{kind}pulled {plural(self.messages, 'message')} ({self.new:,} new, "
-            f"{self.updated:,} updated)"
-        )
-        if self.remote_deleted or self.purged:
-            line += f", {self.remote_deleted:,} trashed and {self.purged:,} purged remotely"
         files = plural(self.attachments_downloaded, "attachment")
-        line += f", {files} ({format_bytes(self.attachment_bytes)})"
+        files += f" ({format_bytes(self.attachment_bytes)})"
+        if self.attachments_only:
+            line = f"pulled {files}"
+        else:
+            kind = "full pull: " if self.full else ""
+            line = (
+                f"{kind}pulled {plural(self.messages, 'message')} ({self.new:,} new, "
+                f"{self.updated:,} updated)"
+            )
+            if self.remote_deleted or self.purged:
+                line += f", {self.remote_deleted:,} trashed and {self.purged:,} purged remotely"
+            line += f", {files}"
+        if self.attachments_left:
+            line += f", {plural(self.attachments_left, 'attachment')} left for later"
         if self.attachments_failed:
             failed = plural(self.attachments_failed, "attachment")
             line += f", {failed} failed (retried next pull)"
@@ -174,7 +179,18 @@ class PullSummary:
         self.attachment_bytes += counts.bytes
         self.attachments_skipped += counts.skipped
         self.attachments_failed += counts.failed
+        self.attachments_left = counts.left
         self.requests += counts.requests
+
+    def add_attachments_of(self, other: PullSummary) -> None:
+        """The attachment phase `other` belongs to the same pull as these messages."""
+        self.attachments_downloaded += other.attachments_downloaded
+        self.attachment_bytes += other.attachment_bytes
+        self.attachments_skipped += other.attachments_skipped
+        self.attachments_failed += other.attachments_failed
+        self.attachments_left = other.attachments_left
+        self.requests += other.requests
+        self.seconds += other.seconds
 
 
 def format_bytes(n: int) -> str:
@@ -202,6 +218,8 @@ class _Run:
     config: Config
     progress: Progress
     summary: PullSummary = field(default_factory=PullSummary)
+    # Whose cursor: an account archive pulls each extension with its own keys.
+    keys: StateKeys = HOME_KEYS
     # Ids this run's FSync saved that the listing may list again (non-Alive ones, and those
     # at a capped FSync's oldest instant): not saved twice, so the bar counts each once.
     fsync_saved: set[int] = field(default_factory=set)
@@ -239,20 +257,60 @@ def pull(
     full: bool = False,
     progress: Progress | None = None,
 ) -> PullSummary:
-    """Bring the database up to date with RingCentral; see the module docstring."""
+    """Bring the database up to date with RingCentral: the messages, then (unless
+    ``[sync] download_attachments`` is off) the attachments; see the module docstring."""
+    summary = pull_messages(engine, client, config, full=full, progress=progress)
+    if config.sync.download_attachments:
+        files = pull_attachments(engine, client, config, progress=progress)
+        summary.add_attachments_of(files)
+    return summary
+
+
+def pull_messages(
+    engine: Engine,
+    client: PullClient,
+    config: Config,
+    keys: StateKeys = HOME_KEYS,
+    *,
+    full: bool = False,
+    progress: Progress | None = None,
+    settle: bool = True,
+) -> PullSummary:
+    """The messages only (the ISync, or the full procedure): what a push plans against.
+
+    `keys` are whose cursor (an account pull runs this per extension, `rcsync.sync.account`,
+    having settled the journal once for the account itself: ``settle=False``)."""
     started = time.monotonic()
-    run = _Run(engine, client, config, progress or NullProgress())
+    run = _Run(engine, client, config, progress or NullProgress(), keys=keys)
     with translate_errors(engine):
-        settle_journal(engine, client)  # an interrupted push's writes, before any merge
+        if settle:
+            settle_journal(engine, client)  # an interrupted push's writes, before any merge
         try:
             _pull_messages(run, full=full)
         finally:
             _restore_indexes(run)
-        if config.sync.download_attachments:
-            counts = download_attachments(engine, client, config, progress=run.progress)
-            run.summary.add_attachments(counts)
     run.summary.seconds = time.monotonic() - started
     return run.summary
+
+
+def pull_attachments(
+    engine: Engine,
+    client: PullClient,
+    config: Config,
+    *,
+    progress: Progress | None = None,
+    gate: EditsFirst | None = None,
+) -> PullSummary:
+    """The attachment phase alone (`rcsync.sync.attachments`), edits first (`gate`)."""
+    started = time.monotonic()
+    summary = PullSummary(attachments_only=True)
+    with translate_errors(engine):
+        counts = download_attachments(
+            engine, client, config, progress=progress or NullProgress(), gate=gate
+        )
+    summary.add_attachments(counts)
+    summary.seconds = time.monotonic() - started
+    return summary
 
 
 def _restore_indexes(run: _Run) -> None:
@@ -266,10 +324,11 @@ def _restore_indexes(run: _Run) -> None:
 
 def _pull_messages(run: _Run, *, full: bool) -> None:
     frame = frame_of(run.config)
+    keys = run.keys
     with run.engine.connect() as conn:
-        token = get_state(conn, SYNC_TOKEN)
-        stored_frame = get_state(conn, SYNC_FRAME)
-        pending = get_state(conn, FIRST_PULL)
+        token = get_state(conn, keys.sync_token)
+        stored_frame = get_state(conn, keys.sync_frame)
+        pending = get_state(conn, keys.first_pull)
     listing = Listing.from_json(pending) if pending else None
     if listing is not None and (full or listing.frame != frame):
         # An unfinished pull of another frame, or --full (its T0 may be the token that is
@@ -308,7 +367,7 @@ def _isync(
         with run.engine.begin() as conn:
             run.save(conn, records)
             if not result.older_records_exist:
-                _commit_token(conn, result.sync_token, frame)
+                _commit_token(conn, run.keys, result.sync_token, frame)
                 return
         token = result.sync_token
     raise ApiError(
@@ -341,7 +400,7 @@ def _begin(run: _Run, frame: dict[str, Any]) -> Listing:
     with run.engine.begin() as conn:
         # From here until T0 is stored, an interrupted pull restarts with the FSync (not
         # with an incremental pull from an older token, nor a listing without a token).
-        set_state(conn, FIRST_PULL, Listing.before_fsync(frame).to_json())
+        set_state(conn, run.keys.first_pull, Listing.before_fsync(frame).to_json())
         # An empty table: its secondary indexes are built once at the end, not per row
         # (`rcsync.store.messages`, "Secondary indexes deferred").
         run.indexes_deferred = defer_message_indexes(conn) or run.indexes_deferred
@@ -357,7 +416,7 @@ def _begin(run: _Run, frame: dict[str, Any]) -> Listing:
         oldest=oldest,
     )
     with run.engine.begin() as conn:
-        set_state(conn, FIRST_PULL, listing.to_json())
+        set_state(conn, run.keys.first_pull, listing.to_json())
     return listing
 
 
@@ -372,7 +431,7 @@ def _count(run: _Run) -> None:
         per_page=1,
     )
     run.summary.requests += 1
-    _start_bar(run, _total_elements(page.paging))
+    _start_bar(run, total_elements(page.paging))
     run.counted = True
 
 
@@ -462,71 +521,28 @@ def _valid_time(text: str) -> bool:
 
 
 def _list_all(run: _Run, listing: Listing) -> Listing:
-    """The keyset listing from where `listing` stands; each page commits with its progress.
-
-    The next page is requested as soon as its ``dateTo`` is known, and arrives while this
-    page is written (`rcsync.sync.prefetch`); pages still commit one by one, in order.
-    """
-    pending = None if listing.done else _fetch_page(run, listing)
+    """The keyset listing from where `listing` stands (`rcsync.sync.listing`); each page
+    commits with its progress. Records the FSync already saved are not saved twice."""
     first = True
-    try:
-        while pending is not None:
-            page = pending.result()
-            pending = None
-            run.summary.requests += 1
-            _check_times(page.records)
-            if first and not run.counted:  # a resumed listing: the bar counts what is left
-                _start_bar(run, _total_elements(page.paging))
-            first = False
-            skip = set(listing.boundary) | run.fsync_saved
-            fresh = [r for r in page.records if int(r["id"]) not in skip]
-            listing = next_listing(listing, page.records, page.has_next)
-            pending = None if listing.done else _fetch_page(run, listing)
-            with run.engine.begin() as conn:
-                run.save(conn, fresh)
-                set_state(conn, FIRST_PULL, listing.to_json())
-    except Exception:
-        if pending is not None:
-            pending.settle()  # the client is idle again before the error goes up
-        raise
-    return listing
 
+    def save_page(page: Page) -> None:
+        nonlocal first
+        run.summary.requests += 1
+        if first and not run.counted:  # a resumed listing: the bar counts what is left
+            _start_bar(run, page.total)
+        first = False
+        with run.engine.begin() as conn:
+            run.save(conn, page.records)
+            set_state(conn, run.keys.first_pull, page.listing.to_json())
 
-def _fetch_page(run: _Run, listing: Listing) -> Prefetch[Any]:
-    return Prefetch(
-        lambda: run.client.list_messages(
-            date_from=listing.date_from or rec.day_start(run.config.sync.history_start),
-            date_to=listing.date_to,
-            message_types=run.config.sync.message_types,
-            availability=listing.availability,
-            page=listing.page,
-            per_page=PER_PAGE,
-        )
+    return walk_listing(
+        run.client,
+        listing,
+        date_from=rec.day_start(run.config.sync.history_start),
+        message_types=run.config.sync.message_types,
+        on_page=save_page,
+        skip=run.fsync_saved,
     )
-
-
-def _total_elements(paging: Mapping[str, Any]) -> int | None:
-    """The listing's size for the progress bar; junk there only means "total unknown"."""
-    value = paging.get("totalElements")
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        return None
-    try:
-        total = int(value)
-    except ValueError:
-        return None
-    return total if total >= 0 else None
-
-
-def _check_times(records: Sequence[Mapping[str, Any]]) -> None:
-    """Keyset paging needs every listed record's creationTime; without it, reject the page."""
-    for record in records:
-        try:
-            rec.parse_time(record["creationTime"])
-        except (KeyError, TypeError, ValueError, AttributeError):
-            raise MalformedResponse(
-                f"malformed response from listMessages: record "
-                f"{record.get('id')} has no valid creationTime"
-            ) from None
 
 
 def _finish(run: _Run, listing: Listing) -> None:
@@ -534,14 +550,16 @@ def _finish(run: _Run, listing: Listing) -> None:
     _isync(run, listing.token, listing.frame, date_from=widen)
 
 
-def _commit_token(conn: Connection, token: str, frame: dict[str, Any] | None) -> None:
-    set_state(conn, SYNC_TOKEN, token)
+def _commit_token(
+    conn: Connection, keys: StateKeys, token: str, frame: dict[str, Any] | None
+) -> None:
+    set_state(conn, keys.sync_token, token)
     if frame is not None:
-        set_state(conn, SYNC_FRAME, json.dumps(frame))
-        set_state(conn, FIRST_PULL, None)
+        set_state(conn, keys.sync_frame, json.dumps(frame))
+        set_state(conn, keys.first_pull, None)
         # The end of a full pull: any index it deferred exists again with the token.
         ensure_message_indexes(conn)
-    set_state(conn, LAST_PULL_AT, iso_utc())
+    set_state(conn, keys.last_pull_at, iso_utc())
 
 
 def _expand_stubs(run: _Run, records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

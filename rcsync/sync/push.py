@@ -147,10 +147,16 @@ def push(
     force: bool = False,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    only: frozenset[int] | None = None,
+    staged: list[PendingMessage] | None = None,
+    extension: str | None = None,
 ) -> PushSummary:
-    """Send pending local edits. Raises GuardError for a mass delete without `force`.
+    """Send pending local edits (of one extension id, when given). Raises GuardError for a
+    mass delete without `force`.
 
-    Once `stop` is set no further write batch is sent (see `apply.apply_plan`).
+    Once `stop` is set no further write batch is sent (see `apply.apply_plan`). `only`
+    limits the push to those messages' edits (the rest stay pending: `prune` sends its own
+    edits only); `staged` plans edits not written to the database (a prune's dry run).
     """
     progress = progress or NullProgress()
     if not dry_run:
@@ -158,7 +164,13 @@ def push(
     policy = ConflictPolicy(config.sync.conflict_policy)
     row_delete = config.sync.row_delete
     with engine.connect() as conn:
-        messages, tombstones = load_pending(conn)
+        if staged is None:
+            messages, tombstones = load_pending(conn, extension=extension)
+        else:
+            messages, tombstones = staged, []
+    if only is not None:
+        messages = [m for m in messages if m.message_id in only]
+        tombstones = [t for t in tombstones if t.message_id in only]
     summary = PushSummary(dry_run=dry_run, pending=len(messages) + len(tombstones))
     if summary.pending:
         plan = _plan(

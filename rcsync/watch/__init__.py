@@ -5,7 +5,9 @@
         loop:  step <- schedule.next_step(now)            # pure: push, pull, check, wait
                CHECK: pending summary (store.pending) -> maybe a push is wanted
                PUSH:  sync.push, then a pull at once
-               PULL:  sync.pull (incremental), every `interval` seconds
+               PULL:  sync.pull_messages (ISync), every `interval` seconds and after a push
+               ATTACHMENTS: sync.pull_attachments after a pull; ends as soon as an edit
+                      waits or a pull is due, and goes on after them (edits first)
                WAIT:  block in the waker until a change, a stop, or the next deadline
                error: classify -> retry with backoff | hold the push (guard) | stop
 
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from rcsync.api import build_client
 from rcsync.config import Config
+from rcsync.store.database import on_busy_wait
 from rcsync.watch.backoff import Backoff
 from rcsync.watch.files import watching
 from rcsync.watch.runner import EngineWorker, LogProgress, Runner, Waker, interruptible_sleep
@@ -52,18 +55,25 @@ def run(
     no database behind.
     """
     waker = Waker()
-    # Rate-limit and retry waits inside a step end it early when a stop is requested.
+    progress = LogProgress()
+    # Rate-limit and retry waits inside a step end it early when a stop is requested, and
+    # each is a log line (`LogProgress.waiting`).
     client = build_client(
-        config.ringcentral, insecure=insecure, sleep=interruptible_sleep(waker.stop_requested)
+        config.ringcentral,
+        insecure=insecure,
+        sleep=interruptible_sleep(waker.stop_requested),
+        on_wait=progress.waiting,
     )
     try:
         # ...and a long push stops between its write batches.
+        engine = open_engine()
+        on_busy_wait(engine, progress.waiting)  # a user's long write transaction: logged
         worker = EngineWorker(
-            open_engine(),
+            engine,
             client,
             config,
             force=force,
-            progress=LogProgress(),
+            progress=progress,
             stop=waker.stop_requested,
         )
         log.info("watching %s (pull every %g s)", db_path, interval)
@@ -87,7 +97,12 @@ def run_watch(
 ) -> None:
     """Watch `db_path` and run the loop until `waker` is asked to stop (or a fatal error)."""
     scheduler = Scheduler(
-        interval=interval, now=clock(), quiet=quiet, max_delay=max_delay, backoff=Backoff()
+        interval=interval,
+        now=clock(),
+        quiet=quiet,
+        max_delay=max_delay,
+        backoff=Backoff(),
+        attachments=worker.config.sync.download_attachments,
     )
     with watching(db_path, waker.notify_change):
         Runner(worker, scheduler, waker, clock=clock).run()

@@ -10,6 +10,7 @@ No printing; the CLI sets up the log handlers.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import logging
 import math
@@ -17,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
@@ -34,7 +35,7 @@ from rcsync.errors import (
     StepIncomplete,
     StopRequested,
 )
-from rcsync.progress import NullProgress, Progress, WaitReason
+from rcsync.progress import NullProgress, Progress, WaitReason, wait_line
 from rcsync.store import is_busy_error
 from rcsync.store.pending import pending_summary
 from rcsync.watch.schedule import Outcome, Pending, Scheduler, Step, StepKind
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
     from rcsync.sync.push import PushSummary
 
 log = logging.getLogger("rcsync.watch")
+#: Waits shorter than this are not logged.
+SHORT_WAIT = 1.0
 
 
 class Waker:
@@ -95,7 +98,10 @@ class Worker(Protocol):
         """Send pending edits."""
 
     def pull(self) -> Outcome:
-        """Incremental pull."""
+        """Incremental pull (messages only)."""
+
+    def attachments(self, interrupt: Callable[[], bool]) -> Outcome:
+        """The attachment phase; ends early (``finished=False``) once `interrupt` says so."""
 
 
 def interruptible_sleep(stop: threading.Event) -> Callable[[float], None]:
@@ -213,6 +219,16 @@ class Runner:
         elif step.kind is StepKind.PULL:
             self._report(self.worker.pull())
             self.scheduler.pulled(self.clock())
+        elif step.kind is StepKind.ATTACHMENTS:
+            outcome = self.worker.attachments(self._attachments_interrupted)
+            self._report(outcome)
+            self.scheduler.attachments_ran(finished=outcome.finished)
+
+    def _attachments_interrupted(self) -> bool:
+        """Asked between downloads: edits and pulls go first (and a stop ends it all)."""
+        if self.waker.stop_requested.is_set():
+            return True
+        return self.scheduler.interrupts_attachments(self.worker.pending(), self.clock())
 
     @staticmethod
     def _report(outcome: Outcome) -> None:
@@ -251,6 +267,14 @@ def pull_outcome(summary: PullSummary) -> Outcome:
     return Outcome(count, f"pulled {count} ({', '.join(parts)})", notes)
 
 
+def attachments_outcome(summary: PullSummary) -> Outcome:
+    """``downloaded 40 attachments (3.1 MB); 6,634 left, edits first``."""
+    line = summary.describe().replace("pulled", "downloaded", 1)
+    if summary.attachments_left:
+        line = line.replace(" left for later", " left, edits first")
+    return Outcome(summary.attachments_downloaded, line, finished=summary.attachments_left == 0)
+
+
 def push_outcome(summary: PushSummary) -> Outcome:
     if summary.failed:
         reason = summary.errors[0] if summary.errors else "see pending_change.last_error"
@@ -282,7 +306,10 @@ class LogProgress(NullProgress):
         log.info("%s", message)
 
     def waiting(self, reason: WaitReason, seconds: float | None, detail: str) -> None:
-        log.info("%s: waiting%s", detail, "" if seconds is None else f" {seconds:.0f} s")
+        # Each wait is a log line at the default level (a daemon that pauses a minute
+        # says why); waits under a second are pacing, not news.
+        if seconds is None or seconds >= SHORT_WAIT:
+            log.info("%s", wait_line(reason, seconds, detail))
 
 
 @dataclass
@@ -303,22 +330,65 @@ class EngineWorker:
         return read_pending(self.engine)
 
     def push(self) -> Outcome:
-        from rcsync.sync.push import push
+        from rcsync.sync.account import push_account
 
-        summary = push(
-            self.engine,
-            self.client,
-            self.config,
-            force=self.force,
-            progress=self.progress or NullProgress(),
-            stop=self.stop,
-        )
-        return push_outcome(summary)
+        try:
+            # Each edit to its own extension's paths (account archives).
+            summary = push_account(
+                self.engine,
+                self.client,
+                self.config,
+                force=self.force,
+                progress=self.progress or NullProgress(),
+                stop=self.stop,
+            )
+            outcome = push_outcome(summary)
+        except Exception as exc:
+            self._hooks("push", {}, error=_reason(exc))
+            raise
+        self._hooks("push", summary.as_dict())
+        return outcome
 
     def pull(self) -> Outcome:
-        from rcsync.sync.pull import pull
+        from rcsync.sync.account import pull_account_messages
 
-        summary = pull(
-            self.engine, self.client, self.config, progress=self.progress or NullProgress()
-        )
+        try:
+            # Every configured extension of an account archive (just the login's by default).
+            summary = pull_account_messages(
+                self.engine, self.client, self.config, progress=self.progress or NullProgress()
+            )
+        except Exception as exc:
+            self._hooks("pull", {}, error=_reason(exc))
+            raise
+        self._hooks("pull", dataclasses.asdict(summary), new=summary.new)
         return pull_outcome(summary)
+
+    def _hooks(
+        self, step: str, summary: dict[str, Any], *, new: int = 0, error: str | None = None
+    ) -> None:
+        """`[hooks]` after each step (RCSYNC_EVENT=watch, the step in the summary); a
+        failing hook is logged and never stops the watch."""
+        from rcsync.sync.hooks import Event, run_hooks
+
+        payload = {"step": step, **summary}
+        for run in run_hooks(self.config.hooks, Event.WATCH, payload, new=new, error=error):
+            if not run.ok:
+                log.warning("%s", run.describe())
+
+    def attachments(self, interrupt: Callable[[], bool]) -> Outcome:
+        from rcsync.sync.edits_first import EditsFirst
+        from rcsync.sync.pull import pull_attachments
+
+        progress = self.progress or NullProgress()
+        gate = EditsFirst(
+            self.engine,
+            self.config,
+            budget=self.client.budget,
+            progress=progress,
+            interrupt=interrupt,
+            star=self.client.star_bulk,
+        )
+        summary = pull_attachments(
+            self.engine, self.client, self.config, progress=progress, gate=gate
+        )
+        return attachments_outcome(summary)

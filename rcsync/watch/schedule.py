@@ -14,6 +14,9 @@ Rules, in priority order:
 * Every ``interval`` seconds (and at start) comes a *sweep*: push whatever is pending, then
   pull. The sweep also retries edits that an earlier push left pending (rejected by the
   server, or stopped by the delete guard), at most once per interval.
+* Attachments (when the watch downloads them) are a phase of their own after each pull,
+  last in priority: it ends early (`interrupts_attachments`) as soon as an edit newer than
+  the watermark waits or a pull is due, and goes on after the push and the pull.
 * File changes are debounced: a CHECK runs once the database has been quiet for ``quiet``
   seconds, or ``max_delay`` after the first change of a burst, whichever is first. A burst
   of 500 UPDATEs is therefore one check and one push.
@@ -34,6 +37,7 @@ from rcsync.watch.backoff import Backoff
 class StepKind(enum.Enum):
     PUSH = "push"
     PULL = "pull"
+    ATTACHMENTS = "attachments"
     CHECK = "check"
     WAIT = "wait"
 
@@ -65,6 +69,8 @@ class Scheduler:
     quiet: float = 0.2
     max_delay: float = 1.0
     backoff: Backoff = field(default_factory=Backoff)
+    attachments: bool = False  # download attachments after the pulls
+    attachments_due: bool = field(init=False, default=False)
     pull_due_at: float = field(init=False)
     sweep_due: bool = field(init=False, default=True)
     push_wanted: bool = field(init=False, default=False)
@@ -98,6 +104,8 @@ class Scheduler:
             if self.sweep_due:
                 return Step(StepKind.CHECK, sweep=True)
             return Step(StepKind.PULL)
+        if self.attachments_due:
+            return Step(StepKind.ATTACHMENTS)
         return Step(
             StepKind.WAIT, until=min(due if due is not None else math.inf, self.pull_due_at)
         )
@@ -152,7 +160,19 @@ class Scheduler:
     def pulled(self, now: float) -> None:
         self.pull_due_at = now + self.interval
         self.sweep_due = True
+        self.attachments_due = self.attachments
         self._succeeded(StepKind.PULL)
+
+    def interrupts_attachments(self, pending: Pending, now: float) -> bool:
+        """Whether the attachment phase should end now: an edit waits that no push was
+        handed yet, or a pull is due (the phase goes on after them)."""
+        return pending.newer_than(self.watermark) or now >= self.pull_due_at
+
+    def attachments_ran(self, *, finished: bool) -> None:
+        """The attachment phase ended: all done (`finished`), or stopped to let edits or a
+        pull go first (it is due again after them)."""
+        self.attachments_due = not finished
+        self._succeeded(StepKind.ATTACHMENTS)
 
     def failed(self, now: float, kind: StepKind, *, at_least: float = 0.0) -> float:
         """A step failed for a reason worth retrying; returns the delay before the retry."""
@@ -180,3 +200,4 @@ class Outcome:
     count: int
     summary: str  # "pushed 3", "pulled 12"
     notes: tuple[str, ...] = ()  # "conflict on 123 read_status: kept local", rejections
+    finished: bool = True  # False: the step stopped early on purpose (edits first)

@@ -19,6 +19,8 @@ Modules, from the ground up:
   `attachment_problems`, `assert_mirror_matches_remote`, `integrity_ok`);
 * `inprocess`: worlds on the in-process emulator (`fast_emulator`, `make_client`, `World`,
   `PushEnv`, `ApiEnv`, `Archive`);
+* `extensions`: account archives, an emulator of several extensions and configs that
+  mirror some of them (`account_emulator`, `account_config`, `server_ids`, `stored_ids`);
 * `loopback`: worlds on the emulator served over 127.0.0.1 (`Served`, `served`,
   `WatchSetup`);
 * `fake_rc`: a scriptable fake RingCentral and clock for the API client's unit tests;

@@ -9,6 +9,7 @@ import pytest
 
 from rcsync.config import _CHECKERS, load_config
 from rcsync.errors import ConfigError
+from rcsync.types import ExtensionScope
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -136,3 +137,30 @@ def test_example_config_documents_every_key_and_loads() -> None:
     known = {(s, k) for s, keys in _CHECKERS.items() for k in keys}
     assert documented == known
     load_config(example, env={})
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ('"self"', ExtensionScope.SELF),
+        ('"all"', ExtensionScope.ALL),
+        ('["101", "105", "101"]', ("101", "105")),
+        ("[101, 105]", ("101", "105")),
+    ],
+)
+def test_account_extensions(tmp_path: Path, value: str, expected: object) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(f"[account]\nextensions = {value}\n")
+    assert load_config(path, env={}).account.extensions == expected
+
+
+@pytest.mark.parametrize("value", ['"everyone"', "[]", '["10a"]', "[true]", "5"])
+def test_account_extensions_rejected(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(f"[account]\nextensions = {value}\n")
+    with pytest.raises(ConfigError, match=r"\[account\] extensions = .*expected \"self\", \"all\""):
+        load_config(path, env={})
+
+
+def test_account_defaults_to_self() -> None:
+    assert load_config(None, env={}).account.extensions == ExtensionScope.SELF

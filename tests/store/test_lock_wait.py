@@ -38,3 +38,17 @@ def test_a_free_lock_announces_nothing(tmp_path: Path) -> None:
     with engine_lock(tmp_path / "m.db", wait=True, on_wait=lambda *e: events.append(e)):
         pass
     assert events == []
+
+
+def test_the_attachment_lock_is_one_process_at_a_time_and_never_waits(tmp_path: Path) -> None:
+    from rcsync.store.lock import attachments_lock, engine_lock
+
+    db = tmp_path / "m.db"
+    with attachments_lock(db) as mine:
+        assert mine is None
+        with attachments_lock(db) as other:  # a second open file: another process
+            assert other == f"rcsync (pid {os.getpid()})"
+        with engine_lock(db, what="push"):  # the engine lock is another lock
+            pass
+    with attachments_lock(db) as again:
+        assert again is None

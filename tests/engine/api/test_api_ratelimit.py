@@ -11,6 +11,7 @@ import pytest
 from rcsync.api import RateBudget
 from rcsync.api.ratelimit import normalize_group, retry_after_seconds
 from rcsync.errors import RateLimitedError
+from tests.harness.fake_rc import Clock
 
 EXT = "/restapi/v1.0/account/~/extension/~"
 
@@ -205,3 +206,34 @@ def test_retry_after_parsing() -> None:
     assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": "soon"}), 60) == 60
     past = "Wed, 21 Oct 2015 07:28:00 GMT"
     assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": past}), 60) == 0
+
+
+def test_delay_keeping_leaves_places_of_the_window_to_others() -> None:
+    clock = Clock()
+    budget = RateBudget(clock=clock, sleep=clock.sleep, limits={"Medium": (10, 60.0)}, margin=1.0)
+    for _i in range(7):
+        with budget.slot("Medium"):
+            pass
+        clock.t += 1  # sent at t0, t0+1, ... t0+6
+    # 3 places left: a request keeping 2 may go, one keeping 3 waits for the oldest to leave.
+    assert budget.delay_keeping("Medium", 2) == 0
+    assert budget.delay_keeping("Medium", 3) == 60 + 1 - 7
+    # Keeping 4 needs two of the seven to leave: the second oldest's time decides.
+    assert budget.delay_keeping("Medium", 4) == 61 + 1 - 7
+    assert clock.sleeps == []  # it only says how long; nothing sleeps
+
+
+def test_delay_keeping_never_keeps_the_whole_window() -> None:
+    clock = Clock()
+    budget = RateBudget(clock=clock, sleep=clock.sleep, limits={"Medium": (3, 60.0)}, margin=0.0)
+    assert budget.delay_keeping("Medium", 100) == 0  # an empty window: one may always go
+    with budget.slot("Medium"):
+        pass
+    assert budget.delay_keeping("Medium", 100) == 60
+
+
+def test_delay_keeping_waits_out_a_penalty() -> None:
+    clock = Clock()
+    budget = RateBudget(clock=clock, sleep=clock.sleep, margin=1.0)
+    budget.penalize("Medium", 30)
+    assert budget.delay_keeping("Medium", 0) == 31

@@ -237,7 +237,8 @@ def test_part_file_resumes(emu: Emulator, config: Config, db: Engine) -> None:
                 sa.text(
                     "SELECT a.message_id, a.id, a.type, a.content_type, a.size, a.uri, m.type,"
                     " m.direction, m.creation_time, m.from_phone_number, m.to_phone_numbers,"
-                    " m.remote_availability FROM attachment a JOIN message m ON m.id = a.message_id"
+                    " m.remote_availability, m.extension_id"
+                    " FROM attachment a JOIN message m ON m.id = a.message_id"
                     " WHERE a.type = 'AudioRecording' AND m.availability = 'Alive' LIMIT 1"
                 )
             ).one()
@@ -278,6 +279,14 @@ def test_readable_file_names() -> None:
         message_type="Fax",
     )
     assert file_name(out).endswith("_fax_+1_555_222_1234_12340.pdf")
+
+
+def test_each_extension_has_its_folder() -> None:
+    job = Job(
+        1, 2, "AudioRecording", "audio/x-wav", None, "u", "VoiceMail", "Inbound",
+        "2024-05-13T10:22:01.000Z", "+15551234567", None, "Alive", "409564008",
+    )  # fmt: skip
+    assert file_name(job).startswith("409564008/2024/05/2024-05-13T10-22-01_voicemail_")
     assert extension_for("image/jpeg") == "jpg"
     assert extension_for("application/x-weird; q=1") == "weird"
     assert extension_for(None) == "bin"

@@ -61,7 +61,7 @@ def test_a_long_download_is_estimated_at_the_known_limit() -> None:
     note = estimate_note(6674, budget)
     assert note is not None
     first, second = note.splitlines()
-    assert first == "6,674 attachments: about 2 h 47 min at RingCentral rate limit (Medium, 40/min)"
+    assert first == "6,674 attachments: about 2 h 56 min at RingCentral rate limit (Medium, 40/min)"
     assert max(len(first), len(second)) < 80  # no wrap on an 80-column terminal
     assert "`rcsync pull --no-attachments`" in note and "`rcsync pull` resumes" in note
 

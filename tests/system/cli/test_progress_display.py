@@ -10,8 +10,8 @@ import io
 
 import pytest
 
-from rcsync.cli.output import Output, TerminalProgress, duration, fit, say_what_is_done, wait_line
-from rcsync.progress import WaitReason, plural
+from rcsync.cli.output import Output, TerminalProgress, fit, say_what_is_done
+from rcsync.progress import WaitReason, duration, plural, wait_line
 
 RATE = "RingCentral rate limit (Medium, 40/min)"
 

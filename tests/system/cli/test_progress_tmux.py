@@ -94,7 +94,7 @@ def test_the_display_under_rate_limits_reads_well(pane: Pane, tmp_path: Path) ->
     line = next(ln for ln in waiting[0].splitlines() if "waiting" in ln)
     # One line: the phase, the count so far, the wait with its group, limit and length.
     assert line.startswith("attachments  ")
-    assert "/9" in line and line.endswith("(Medium, 3 per 2 s): waiting 3 s")
+    assert "/9" in line and line.endswith("(Medium, 5 per 2 s): waiting 3 s")
     # Fitted: the redraw line never wraps onto a second row of the pane.
     assert all(len(ln) < WIDTH for shot in waiting for ln in shot.splitlines())
     final = [ln for ln in screen.splitlines() if ln.strip()]

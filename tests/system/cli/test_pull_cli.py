@@ -79,3 +79,30 @@ def test_login_pull_search_logout(run, served, tmp_path: Path) -> None:  # type:
 def test_pull_quiet_prints_nothing(run) -> None:  # type: ignore[no-untyped-def]
     result = run("-q", "pull")
     assert result.exit_code == 0 and result.output == ""
+
+
+def test_attachments_only_fetches_the_files_and_syncs_no_message(  # type: ignore[no-untyped-def]
+    run, served, tmp_path: Path
+) -> None:
+    emu, _url = served
+    messages = run("pull", "--no-attachments")
+    assert messages.exit_code == 0, messages.output
+    assert not list((tmp_path / "files").rglob("*.*"))
+    emu.counters.reset()
+    files = run("pull", "--attachments-only", "--json")
+    assert files.exit_code == 0, files.output
+    summary = json.loads(files.output)
+    assert summary["attachments_downloaded"] > 0 and summary["new"] == 0
+    assert emu.counters.by_operation["syncMessages"] == 0  # no message sync at all
+    assert emu.counters.by_operation["listMessages"] == 0
+    assert len(list((tmp_path / "files").rglob("*.*"))) == summary["attachments_downloaded"]
+    again = run("pull", "--attachments-only")
+    assert again.exit_code == 0 and again.output.startswith("pulled 0 attachments"), again.output
+
+
+@pytest.mark.parametrize("other", ["--no-attachments", "--full"])
+def test_attachments_only_excludes_the_other_options(run, other: str) -> None:  # type: ignore[no-untyped-def]
+    result = run("pull", "--attachments-only", other)
+    assert result.exit_code == 2
+    assert f"--attachments-only and {other} exclude each other" in result.output
+    assert "Traceback" not in result.output

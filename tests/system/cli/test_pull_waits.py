@@ -16,12 +16,13 @@ from rcsync.emulator import Emulator, serve
 from tests.harness.account import EMULATOR_ENV
 
 #: Small limits with a short window: a wait of about 3 s (window + the client's margin).
+#: Downloads leave `WRITE_RESERVE` (2) of the Medium window to edits: 3 files a window.
 SMALL_LIMITS = {
     "rate_limits": {
         "enabled": True,
         "window": 2,
         "penalty": 2,
-        "limits": {"Light": 50, "Medium": 3, "Heavy": 10, "Auth": 20},
+        "limits": {"Light": 50, "Medium": 5, "Heavy": 10, "Auth": 20},
     }
 }
 
@@ -49,7 +50,7 @@ def test_a_rate_limit_wait_is_announced_without_verbose(served: str, tmp_path: P
     result = _pull(served, tmp_path)
     assert result.exit_code == 0, result.output
     waits = re.findall(
-        r"^RingCentral rate limit \(Medium, 3 per 2 s\): waiting \d+ s "
+        r"^RingCentral rate limit \(Medium, 5 per 2 s\): waiting \d+ s "
         r"\((\d+) of (\d+) attachments done\)$",
         result.output,
         re.MULTILINE,
@@ -90,3 +91,19 @@ def test_a_lock_wait_names_the_holder(served: str, tmp_path: Path) -> None:
     assert result.output.splitlines()[0] == (
         f"database locked by rcsync watch (pid {os.getpid()}): waiting"
     )
+
+
+def test_a_wait_for_a_users_write_transaction_is_one_line(served: str, tmp_path: Path) -> None:
+    """SQLite's busy timeout (30 s) used to wait in silence while the sqlite3 shell held a
+    write transaction: now one line says what rcsync waits for, and for how long at most."""
+    from tests.store.test_busy_wait import user_transaction
+
+    assert _pull(served, tmp_path).exit_code == 0
+    with user_transaction(tmp_path / "m.db", 2.0):
+        result = _pull(served, tmp_path, "--no-attachments")
+    assert result.exit_code == 0, result.output
+    busy = [ln for ln in result.output.splitlines() if "written by another program" in ln]
+    assert busy == [
+        f"{tmp_path / 'm.db'}: written by another program (an open write transaction): "
+        "waiting up to 29 s"
+    ]

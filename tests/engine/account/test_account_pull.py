@@ -1,0 +1,199 @@
+"""Account pulls (issue 12) over the in-process emulator: an admin mirrors every extension,
+a plain user only their own, extensions added and deleted mid-way, crashes resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from rcsync.config import Config
+from rcsync.emulator import Emulator
+from rcsync.errors import ExtensionAccessError
+from rcsync.store.database import open_database
+from rcsync.store.extensions import StateKeys
+from rcsync.store.state import get_state
+from rcsync.sync.account import AccountPullSummary, pull_account
+from rcsync.types import ExtensionScope
+from tests.harness.extensions import (
+    account_config,
+    account_emulator,
+    extension_rows,
+    server_ids,
+    stored_ids,
+)
+from tests.harness.inprocess import make_client
+from tests.harness.transports import Interrupted, Interrupting
+
+
+@pytest.fixture
+def emu() -> Emulator:
+    return account_emulator(3, 120)
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    return account_config(tmp_path)
+
+
+def _ids(emu: Emulator) -> list[int]:
+    return [e.id for e in sorted(emu.account, key=lambda e: int(e.number))]
+
+
+def test_admin_all_mirrors_every_extension(emu: Emulator, config: Config, db: Engine) -> None:
+    summary = pull_account(db, make_client(config, emu.transport()), config)
+    assert isinstance(summary, AccountPullSummary)
+    assert [e.info.number for e in summary.extensions] == ["101", "102", "103"]
+    for eid in _ids(emu):
+        assert stored_ids(db, eid) == server_ids(emu, eid)
+    rows = extension_rows(db)
+    assert set(rows) == {"101", "102", "103"}
+    assert all(r["last_pulled"] and not r["remote_gone"] for r in rows.values())
+    # The admin's own cursor has the plain keys; the others', keys of their own.
+    with db.connect() as conn:
+        assert get_state(conn, "sync_token") is not None
+        for eid in _ids(emu)[1:]:
+            assert get_state(conn, StateKeys.suffixed(str(eid)).sync_token) is not None
+
+
+def test_idle_round_is_one_isync_per_extension_plus_the_list(
+    emu: Emulator, config: Config, db: Engine
+) -> None:
+    client = make_client(config, emu.transport())
+    pull_account(db, client, config)
+    emu.counters.reset()
+    summary = pull_account(db, client, config)
+    ops = emu.counters.snapshot()["by_operation"]
+    assert ops == {"syncMessages": 3, "readExtension": 1, "listExtensions": 1}
+    assert summary.messages == 0
+
+
+def test_requests_take_turns(emu: Emulator, config: Config, db: Engine) -> None:
+    arrived: list[str] = []
+
+    class Recording(Interrupting):
+        def handle_request(self, request):  # type: ignore[no-untyped-def]
+            path = request.url.path
+            if "/message-sync" in path or "/message-store" in path:
+                arrived.append(path.split("/extension/")[1].split("/")[0])
+            return self.inner.handle_request(request)
+
+    config_small = account_config(config.database.path.parent)
+    client = make_client(config_small, Recording(emu.transport(), after=10**9, marker="x"))
+    pull_account(db, client, config_small)
+    # Every extension needs the same requests (a count, the FSync, ..., the ISync): in
+    # turns, the first round goes one to each, in order.
+    assert arrived[:3] == [str(i) for i in _ids(emu)]
+    assert sorted(arrived.count(str(i)) for i in _ids(emu)) == [len(arrived) // 3] * 3
+
+
+def test_named_numbers(emu: Emulator, tmp_path: Path) -> None:
+    config = account_config(tmp_path, ("103",))
+    engine = open_database(config.database.path)
+    pull_account(engine, make_client(config, emu.transport()), config)
+    a, _b, c = _ids(emu)
+    assert stored_ids(engine, c) == server_ids(emu, c)
+    assert stored_ids(engine, a) == set()
+
+
+def test_plain_user_all_gets_their_own_with_a_note(emu: Emulator, tmp_path: Path) -> None:
+    config = account_config(tmp_path, ExtensionScope.ALL, user=True)
+    engine = open_database(config.database.path)
+    summary = pull_account(engine, make_client(config, emu.transport()), config)
+    assert isinstance(summary, AccountPullSummary)
+    assert [e.info.number for e in summary.extensions] == ["102"]
+    assert len(summary.notes) == 1 and "no administrator permission" in summary.notes[0]
+    assert stored_ids(engine, _ids(emu)[1]) == server_ids(emu, _ids(emu)[1])
+
+
+def test_plain_user_naming_another_is_refused_and_nothing_written(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    config = account_config(tmp_path, ("101",), user=True)
+    engine = open_database(config.database.path)
+    with pytest.raises(ExtensionAccessError, match=r"extension 101: .*ReadMessages"):
+        pull_account(engine, make_client(config, emu.transport()), config)
+    assert extension_rows(engine) == {}
+    assert stored_ids(engine, _ids(emu)[0]) == set()
+
+
+def test_only_one_extension(emu: Emulator, config: Config, db: Engine) -> None:
+    pull_account(db, make_client(config, emu.transport()), config, only="102")
+    a, b, _c = _ids(emu)
+    assert stored_ids(db, b) == server_ids(emu, b) and stored_ids(db, a) == set()
+    with pytest.raises(ExtensionAccessError, match="extension 999: not found"):
+        pull_account(db, make_client(config, emu.transport()), config, only="999")
+
+
+def test_extension_added_is_picked_up_and_deleted_keeps_its_archive(
+    emu: Emulator, config: Config, db: Engine
+) -> None:
+    client = make_client(config, emu.transport())
+    pull_account(db, client, config)
+    [new] = emu.account.add(1, messages=40)
+    gone = _ids(emu)[2]
+    kept = stored_ids(db, gone)
+    emu.account.remove(gone)
+    summary = pull_account(db, client, config)
+    assert isinstance(summary, AccountPullSummary)
+    assert stored_ids(db, new.id) == server_ids(emu, new.id)
+    assert stored_ids(db, gone) == kept and kept  # nothing inferred as deleted
+    rows = extension_rows(db)
+    assert rows[new.number]["remote_gone"] == 0
+    assert rows["103"]["remote_gone"] == 1 and rows["103"]["gone_since"]
+
+
+def test_extension_deleted_during_the_pull_is_reported_and_others_go_on(
+    emu: Emulator, config: Config, db: Engine
+) -> None:
+    victim = _ids(emu)[1]
+
+    class DeleteMidway(Interrupting):
+        def handle_request(self, request):  # type: ignore[no-untyped-def]
+            if "listExtensions" not in str(request.url) and "/extension?" in str(request.url):
+                pass
+            if f"/extension/{victim}/message-store" in str(request.url) and emu.account.get(victim):
+                emu.account.remove(victim)
+            return self.inner.handle_request(request)
+
+    client = make_client(config, DeleteMidway(emu.transport(), after=10**9, marker="x"))
+    summary = pull_account(db, client, config)
+    assert isinstance(summary, AccountPullSummary)
+    problems = {e.info.number: e.problem for e in summary.extensions if e.problem}
+    assert list(problems) == ["102"] and "deleted" in (problems["102"] or "")
+    assert extension_rows(db)["102"]["remote_gone"] == 1
+    for eid in (_ids(emu)[0], _ids(emu)[1]):  # the live ones, 101 and 103
+        assert stored_ids(db, eid) == server_ids(emu, eid)
+
+
+class Counting(Interrupting):
+    """Counts the listing requests and FSyncs that pass (never interrupts)."""
+
+    def __init__(self, inner: object) -> None:
+        super().__init__(inner, after=10**9, marker="\x00")  # type: ignore[arg-type]
+        self.listings = self.fsyncs = 0
+
+    def handle_request(self, request):  # type: ignore[no-untyped-def]
+        url = str(request.url)
+        self.listings += "/message-store?" in url
+        self.fsyncs += "syncType=FSync" in url
+        return self.inner.handle_request(request)
+
+
+@pytest.mark.parametrize("after", [1, 4])
+def test_crash_mid_account_pull_resumes_per_extension(tmp_path: Path, after: int) -> None:
+    emu = account_emulator(3, 2_500)  # three listing pages per extension
+    config = account_config(tmp_path)
+    engine = open_database(config.database.path)
+    before = Counting(Interrupting(emu.transport(), after=after, marker="/message-store?"))
+    with pytest.raises(Interrupted):
+        pull_account(engine, make_client(config, before), config)
+    counting = Counting(emu.transport())
+    pull_account(engine, make_client(config, counting), config)
+    for eid in _ids(emu):
+        assert stored_ids(engine, eid) == server_ids(emu, eid)
+    # Resumed where each extension stopped, not restarted: one FSync per extension over
+    # both runs (those that had stored theirs did not send another).
+    assert before.fsyncs + counting.fsyncs == 3
+    assert before.fsyncs >= 1

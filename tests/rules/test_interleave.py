@@ -1,0 +1,93 @@
+"""The round-robin rule (`rcsync.rules.interleave`) and the extension selection
+(`rcsync.rules.extensions`), both pure."""
+
+from __future__ import annotations
+
+import pytest
+
+from rcsync.rules.extensions import ExtensionInfo, select
+from rcsync.rules.interleave import next_turn
+from rcsync.types import ExtensionScope
+
+ORDER = ["a", "b", "c", "d"]
+
+
+@pytest.mark.parametrize(
+    ("last", "waiting", "expected"),
+    [
+        (None, {"a", "b", "c", "d"}, "a"),
+        ("a", {"a", "b", "c", "d"}, "b"),
+        ("d", {"a", "b", "c", "d"}, "a"),  # wraps round
+        ("a", {"a", "c"}, "c"),  # b is busy writing: skipped, nobody waits for it
+        ("c", {"a", "c"}, "a"),  # ... and c does not go twice while a waits
+        ("b", {"b"}, "b"),  # alone: it goes again
+        ("gone", {"c"}, "c"),  # the last one left: counting starts over
+        ("a", set(), None),
+        ("a", {"z"}, None),  # not registered: never chosen
+    ],
+)
+def test_next_turn(last: str | None, waiting: set[str], expected: str | None) -> None:
+    assert next_turn(ORDER, last, waiting) == expected
+
+
+def test_everyone_waiting_is_served_in_turn_and_none_starves() -> None:
+    served: list[str] = []
+    last = None
+    for _ in range(8):
+        last = next_turn(ORDER, last, set(ORDER))
+        assert last is not None
+        served.append(last)
+    assert served == ORDER * 2
+
+
+ADMIN = ExtensionInfo("1001", "101", "Admin", "User", "Enabled", admin=True)
+USER = ExtensionInfo("2001", "102", "Plain", "User", "Enabled")
+QUEUE = ExtensionInfo("3001", "103", "Queue", "Department", "Enabled")
+OTHER = ExtensionInfo("4001", "104", "Other", "User", "Disabled")
+LISTED = [ADMIN, USER, QUEUE, OTHER]
+
+
+def test_self_is_the_login() -> None:
+    assert select(ExtensionScope.SELF, USER, None).chosen == (USER,)
+
+
+def test_all_for_an_admin_is_every_user_extension() -> None:
+    picked = select(ExtensionScope.ALL, ADMIN, LISTED)
+    assert picked.chosen == (ADMIN, USER, OTHER) and not picked.refused
+
+
+def test_all_for_a_plain_user_is_their_own_with_a_note() -> None:
+    picked = select(ExtensionScope.ALL, USER, LISTED)
+    assert picked.chosen == (USER,)
+    assert len(picked.notes) == 1 and "no administrator permission" in picked.notes[0]
+
+
+def test_numbers_for_an_admin() -> None:
+    picked = select(("104", "103", "999"), ADMIN, LISTED)
+    assert picked.chosen == (OTHER,)
+    assert picked.refused == (
+        "extension 103: a Department extension has no user messages",
+        "extension 999: not found in the account",
+    )
+
+
+def test_a_plain_user_naming_another_is_refused_with_the_permission() -> None:
+    picked = select(("101",), USER, None)
+    assert picked.chosen == ()
+    assert picked.refused == (
+        "extension 101: extension 102 (Plain) may not read it (ReadMessages permission required)",
+    )
+    assert select(("102",), USER, None).chosen == (USER,)
+
+
+def test_from_record_reads_admin_permission() -> None:
+    info = ExtensionInfo.from_record(
+        {
+            "id": 5,
+            "extensionNumber": "101",
+            "type": "User",
+            "permissions": {"admin": {"enabled": True}},
+        }
+    )
+    assert info.id == "5" and info.admin
+    assert not ExtensionInfo.from_record({"id": 6}).admin
