@@ -233,9 +233,9 @@ def _closed(exc: ConnectionClosed) -> NotificationError:
     close = exc.rcvd
     if close is not None and close.code == CLOSE_UNAUTHORIZED:
         return NotificationError(f"the gateway refused the WebSocket token ({close.reason})")
-    what = (
-        f"code {close.code}{f', {close.reason}' if close.reason else ''}" if close else "no close"
-    )
+    if close is None:
+        return NotificationError("WebSocket connection lost (no close frame)")
+    what = f"code {close.code}" + (f", {close.reason}" if close.reason else "")
     return NotificationError(f"WebSocket connection closed ({what})")
 
 

@@ -14,6 +14,12 @@ Rules, in priority order:
 * Every ``interval`` seconds (and at start) comes a *sweep*: push whatever is pending, then
   pull. The sweep also retries edits that an earlier push left pending (rejected by the
   server, or stopped by the delete guard), at most once per interval.
+* A notification (an event of the WebSocket channel, a hint) wants a pull of the extensions it
+  names, at once, after any wanted push and before the periodic pull; it brings no sweep.
+  Hints that come while a pull runs are fed after it, so they get a pull of their own.
+* While the notification channel is healthy the periodic pull is only a safety net and comes
+  every ``safety_interval`` seconds instead of ``interval`` (the stream can die silently);
+  when the channel goes down the next periodic pull is due ``interval`` after the last one.
 * File changes are debounced: a CHECK runs once the database has been quiet for ``quiet``
   seconds, or ``max_delay`` after the first change of a burst, whichever is first. A burst
   of 500 UPDATEs is therefore one check and one push.
@@ -43,6 +49,8 @@ class Step:
     kind: StepKind
     until: float = math.inf  # WAIT: sleep until this time (monotonic seconds)
     sweep: bool = False  # CHECK: push anything pending, even edits already attempted
+    # PULL: only these extensions (a notification named them); None = every extension.
+    extensions: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,8 @@ class Scheduler:
     quiet: float = 0.2
     max_delay: float = 1.0
     backoff: Backoff = field(default_factory=Backoff)
+    # The periodic pull's period while the notification channel is up (None: `interval`).
+    safety_interval: float | None = None
     pull_due_at: float = field(init=False)
     sweep_due: bool = field(init=False, default=True)
     push_wanted: bool = field(init=False, default=False)
@@ -74,6 +84,10 @@ class Scheduler:
     watermark: str | None = field(init=False, default=None)
     failing: set[StepKind] = field(init=False, default_factory=set)
     last_failed: StepKind | None = field(init=False, default=None)
+    channel_up: bool = field(init=False, default=False)
+    last_pull: float | None = field(init=False, default=None)
+    # Extensions notifications asked to pull: a set, None for every one; empty = no hint.
+    hinted: frozenset[str] | None = field(init=False, default=frozenset())
 
     def __post_init__(self) -> None:
         self.pull_due_at = self.now  # a sweep and a pull at start
@@ -94,6 +108,8 @@ class Scheduler:
         due = self.check_due_at()
         if due is not None and now >= due:
             return Step(StepKind.CHECK)
+        if self.hinted is None or self.hinted:
+            return Step(StepKind.PULL, extensions=self.hinted)
         if now >= self.pull_due_at:
             if self.sweep_due:
                 return Step(StepKind.CHECK, sweep=True)
@@ -149,10 +165,36 @@ class Scheduler:
         """The push needs the user (delete guard): leave it pending until new edits or a sweep."""
         self.push_wanted = False
 
-    def pulled(self, now: float) -> None:
-        self.pull_due_at = now + self.interval
-        self.sweep_due = True
+    def pulled(self, now: float, extensions: frozenset[str] | None = None) -> None:
+        """A pull of `extensions` (None: all) finished. Only a pull of every extension
+        restarts the periodic timer; either settles the hints it covered."""
+        if extensions is None:
+            self.hinted = frozenset()
+            self.last_pull = now
+            self.pull_due_at = now + self.period()
+            self.sweep_due = True
+        elif self.hinted is not None:
+            self.hinted = self.hinted - extensions
         self._succeeded(StepKind.PULL)
+
+    def notified(self, extensions: frozenset[str] | None) -> None:
+        """A notification named changes in `extensions` (None: every one, e.g. events lost)."""
+        if extensions is None or self.hinted is None:
+            self.hinted = None
+        else:
+            self.hinted = self.hinted | extensions
+
+    def channel(self, up: bool) -> None:
+        """The notification channel came up or went down: the periodic pull follows."""
+        self.channel_up = up
+        if self.last_pull is not None:
+            self.pull_due_at = self.last_pull + self.period()
+
+    def period(self) -> float:
+        """Seconds between periodic pulls now."""
+        if self.channel_up and self.safety_interval is not None:
+            return max(self.safety_interval, self.interval)
+        return self.interval
 
     def failed(self, now: float, kind: StepKind, *, at_least: float = 0.0) -> float:
         """A step failed for a reason worth retrying; returns the delay before the retry."""
