@@ -33,7 +33,7 @@ from rcsync.api import build_client
 from rcsync.api.notifications import message_store_filter
 from rcsync.config import Config
 from rcsync.watch.backoff import Backoff
-from rcsync.watch.channel import SAFETY_INTERVAL, Channel
+from rcsync.watch.channel import ECHO_WAIT, SAFETY_INTERVAL, Channel
 from rcsync.watch.files import watching
 from rcsync.watch.notices import Inbox
 from rcsync.watch.runner import EngineWorker, LogProgress, Runner, Waker, interruptible_sleep
@@ -116,6 +116,7 @@ def run_watch(
         max_delay=max_delay,
         backoff=Backoff(),
         safety_interval=SAFETY_INTERVAL if channel is not None else None,
+        echo_wait=ECHO_WAIT if channel is not None else 0.0,
     )
     inbox = channel.inbox if channel is not None else None
     with watching(db_path, waker.notify_change):

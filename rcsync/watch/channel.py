@@ -59,6 +59,10 @@ log = logging.getLogger("rcsync.watch")
 HEALTHY_AFTER = 60.0
 # While the channel is up the periodic pull is a safety net: hourly (or watch_interval).
 SAFETY_INTERVAL = 3600.0
+# The pull after a push waits this long for the notification of the push itself, so that
+# one ISync covers both (else every edit would cost two). The base is refreshed that much
+# later; the next push still waits for it (`rcsync.watch.schedule`).
+ECHO_WAIT = 1.0
 _JOIN_TIMEOUT = 5.0
 
 

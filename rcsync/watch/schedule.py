@@ -17,6 +17,9 @@ Rules, in priority order:
 * A notification (an event of the WebSocket channel, a hint) wants a pull of the extensions it
   names, at once, after any wanted push and before the periodic pull; it brings no sweep.
   Hints that come while a pull runs are fed after it, so they get a pull of their own.
+* Our own push is notified too. With the channel up, the pull after a push waits
+  ``echo_wait`` seconds so that the echo (and any other event meanwhile) is covered by that
+  one pull rather than a second; a new edit in that time still waits for the pull first.
 * While the notification channel is healthy the periodic pull is only a safety net and comes
   every ``safety_interval`` seconds instead of ``interval`` (the stream can die silently);
   when the channel goes down the next periodic pull is due ``interval`` after the last one.
@@ -75,6 +78,8 @@ class Scheduler:
     backoff: Backoff = field(default_factory=Backoff)
     # The periodic pull's period while the notification channel is up (None: `interval`).
     safety_interval: float | None = None
+    # With the channel up, the pull after a push waits this long for the push's own event.
+    echo_wait: float = 0.0
     pull_due_at: float = field(init=False)
     sweep_due: bool = field(init=False, default=True)
     push_wanted: bool = field(init=False, default=False)
@@ -88,6 +93,7 @@ class Scheduler:
     last_pull: float | None = field(init=False, default=None)
     # Extensions notifications asked to pull: a set, None for every one; empty = no hint.
     hinted: frozenset[str] | None = field(init=False, default=frozenset())
+    echo_pull: bool = field(init=False, default=False)  # a post-push pull waits for its echo
 
     def __post_init__(self) -> None:
         self.pull_due_at = self.now  # a sweep and a pull at start
@@ -103,12 +109,14 @@ class Scheduler:
             return Step(StepKind.WAIT, until=self.retry_at)
         # Neither direction may starve the other while failing: when a push is wanted and a
         # pull is due, the one that did not fail last goes first.
+        if self.push_wanted and self.echo_pull:
+            return Step(StepKind.PULL)  # the pull after a push still comes before the next
         if self.push_wanted and not (self.last_failed is StepKind.PUSH and now >= self.pull_due_at):
             return Step(StepKind.PUSH)
         due = self.check_due_at()
         if due is not None and now >= due:
             return Step(StepKind.CHECK)
-        if self.hinted is None or self.hinted:
+        if (self.hinted is None or self.hinted) and not self.echo_pull:
             return Step(StepKind.PULL, extensions=self.hinted)
         if now >= self.pull_due_at:
             if self.sweep_due:
@@ -155,9 +163,12 @@ class Scheduler:
         return wanted
 
     def pushed(self, now: float) -> None:
-        """A push finished (or gave up on what it could not send): pull now, no sweep."""
+        """A push finished (or gave up on what it could not send): pull now, no sweep.
+        With the channel up, `echo_wait` later: the notification of our own write comes
+        meanwhile and is absorbed by that pull instead of costing another."""
         self.push_wanted = False
-        self.pull_due_at = now
+        self.pull_due_at = now + (self.echo_wait if self.channel_up else 0.0)
+        self.echo_pull = self.channel_up and self.echo_wait > 0
         self.sweep_due = False
         self._succeeded(StepKind.PUSH)
 
@@ -170,6 +181,7 @@ class Scheduler:
         restarts the periodic timer; either settles the hints it covered."""
         if extensions is None:
             self.hinted = frozenset()
+            self.echo_pull = False
             self.last_pull = now
             self.pull_due_at = now + self.period()
             self.sweep_due = True

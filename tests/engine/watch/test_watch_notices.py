@@ -72,6 +72,36 @@ def test_a_failed_hinted_pull_is_retried_after_the_backoff() -> None:
     assert step.kind is StepKind.PULL and step.extensions == EXT
 
 
+def test_with_the_channel_up_the_echo_of_a_push_shares_the_pull_after_it() -> None:
+    s = settled()
+    s.echo_wait = 1.0
+    s.channel(up=True)
+    s.changed(20.0)
+    s.checked(Pending(1, "2026-01-01T00:00:00Z"), sweep=False, started=20.2)
+    assert s.next_step(20.2).kind is StepKind.PUSH
+    s.pushed(20.3)
+    s.notified(EXT)  # our own write, notified
+    assert s.next_step(20.31) == s.next_step(20.31)
+    wait = s.next_step(20.31)
+    assert wait.kind is StepKind.WAIT and wait.until == 21.3
+    pull = s.next_step(21.3)
+    assert pull.kind is StepKind.PULL and pull.extensions is None
+    s.pulled(21.4, None)
+    assert s.next_step(21.4).kind is StepKind.WAIT  # the echo was settled by that one pull
+
+
+def test_a_new_edit_during_the_echo_wait_is_pushed_after_the_pull() -> None:
+    s = settled()
+    s.echo_wait = 1.0
+    s.channel(up=True)
+    s.checked(Pending(1, "2026-01-01T00:00:00Z"), sweep=False, started=20.0)
+    s.pushed(20.1)
+    s.checked(Pending(1, "2026-01-01T00:00:01Z"), sweep=False, started=20.4)
+    assert s.next_step(20.4).kind is StepKind.PULL  # the base is fresh before the next push
+    s.pulled(20.5, None)
+    assert s.next_step(20.5).kind is StepKind.PUSH
+
+
 def test_a_healthy_channel_makes_the_periodic_pull_a_safety_net() -> None:
     s = settled(interval=300.0, safety=3600.0)
     s.channel(up=True)
