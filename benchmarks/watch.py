@@ -1,22 +1,38 @@
-"""How quickly `rcsync watch` sends an edit, and what it costs when nothing happens.
+"""How quickly `rcsync watch` sends an edit and receives a remote change, and what it costs
+when nothing happens.
 
 Serves the emulator in this process (real loopback HTTP), mirrors it with a first pull,
-starts `rcsync watch` as a separate process, then
+starts `rcsync watch` as a separate process (push notifications on), then
 
 * makes 50 edits with the sqlite3 shell, one at a time, and times each from the moment the
   shell's commit returns to the moment the emulator holds the new value (median, p95);
-* leaves the watch idle for 60 s and reads its CPU time (utime + stime, /proc/<pid>/stat).
+* makes 50 remote changes through the emulator's control API (alternately a new message and
+  a read-status flip of an existing one) and times each from the moment the control call
+  returns to the moment the local row shows it (median, p95), with ``--interval`` 300: only
+  a notification can bring them that fast;
+* leaves the watch idle for 60 s and reads its CPU time (utime + stime, /proc/<pid>/stat)
+  and the API requests it sent;
+* the same remote changes with notifications off (polling, the old behaviour), *measured*
+  with a short ``--poll-interval`` (10 s; changes made at random moments of the cycle) and
+  *scaled* to ``--interval``: a polled change waits a uniformly distributed part of the
+  interval, so latency grows in proportion to it (measuring 50 changes at 300 s would take
+  about two hours);
+* API requests per idle hour, *simulated*: the watch's own scheduler run on a fake clock
+  for an hour with the channel up, and with notifications off.
 
-    python benchmarks/watch.py [--edits 50] [--idle 60] [--interval 300]
+    python benchmarks/watch.py [--edits 50] [--changes 50] [--idle 60] [--interval 300]
+                               [--poll-interval 10] [--poll-changes 20]
 
-Goals (issue 6): median latency < 0.5 s; idle CPU < 0.5 s per 60 s. Prints figures only;
-no assertion.
+Goals: issue 6, edit latency median < 0.5 s, idle CPU < 0.5 s per 60 s; issue 13, remote
+change median < 1 s (against ~150 s by polling at 300 s), no API requests in an idle hour
+besides the socket's keep-alive and wstoken renewals. Prints figures only; no assertion.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import signal
 import sqlite3
 import statistics
@@ -24,9 +40,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import httpx
+
 from rcsync.emulator import Emulator, serve
+from rcsync.watch.channel import SAFETY_INTERVAL
+from rcsync.watch.schedule import Pending, Scheduler, StepKind
 
 SQLITE3 = "/usr/bin/sqlite3"
 
@@ -38,14 +59,15 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def write_config(root: Path, url: str) -> Path:
-    config = root / "config.toml"
+def write_config(root: Path, url: str, *, push: bool = True) -> Path:
+    config = root / ("config.toml" if push else "config-polling.toml")
     config.write_text(
         f'[ringcentral]\nserver = "{url}"\nclient_id = "emulator-client"\n'
         f'client_secret = "emulator-secret"\njwt = "emulator-jwt"\n'
         f'token_file = "{root / "tokens.json"}"\n'
         f'[database]\npath = "{root / "messages.db"}"\n'
         "[sync]\ndownload_attachments = false\n"
+        f"push_notifications = {'true' if push else 'false'}\n"
     )
     return config
 
@@ -111,11 +133,119 @@ def one_edit(emu: Emulator, db: Path, mid: int) -> float:
     return time.monotonic() - committed
 
 
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(round(share * len(ordered)) - 1, 0))]
+
+
+def describe(values: list[float], unit: float = 1000.0, suffix: str = "ms") -> str:
+    return (
+        f"median {statistics.median(values) * unit:.0f} {suffix}, "
+        f"p95 {percentile(values, 0.95) * unit:.0f} {suffix}, max {max(values) * unit:.0f} {suffix}"
+    )
+
+
+class RemoteChanges:
+    """Changes made "on another device": the emulator's control API, then the local row."""
+
+    def __init__(self, url: str, db: Path) -> None:
+        self.http = httpx.Client(base_url=url)
+        self.db = sqlite3.connect(db, timeout=30, isolation_level=None)  # each read sees commits
+
+    def _local(self, mid: int) -> str | None:
+        row = self.db.execute("SELECT read_status FROM message WHERE id = ?", (mid,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _until(self, done: Callable[[], bool], started: float, limit: float) -> float:
+        while not done():
+            if time.monotonic() > started + limit:
+                raise RuntimeError(f"remote change not seen locally after {limit:.0f} s")
+            time.sleep(0.002)
+        return time.monotonic() - started
+
+    def one(self, n: int, limit: float) -> float:
+        """A new message (even n) or a read-status flip of an existing one (odd n)."""
+        if n % 2 == 0:
+            answer = self.http.post("/_emulator/messages", json={"count": 1})
+            mid = int(answer.json()["records"][0]["id"])
+            started = time.monotonic()
+            return self._until(lambda: self._local(mid) is not None, started, limit)
+        row = self.db.execute(
+            "SELECT id, read_status FROM message WHERE availability = 'Alive' "
+            "ORDER BY random() LIMIT 1"
+        ).fetchone()
+        mid, new = int(row[0]), "Unread" if row[1] == "Read" else "Read"
+        self.http.patch(f"/_emulator/messages/{mid}", json={"readStatus": new})
+        started = time.monotonic()
+        return self._until(lambda: self._local(mid) == new, started, limit)
+
+    def close(self) -> None:
+        self.http.close()
+        self.db.close()
+
+
+def simulated_idle_hour(interval: float, *, notifications: bool) -> int:
+    """Pulls (one ISync each) the watch's scheduler asks for in an idle hour, on a fake
+    clock: the channel up the whole hour, or no notifications at all."""
+    safety = SAFETY_INTERVAL if notifications else None
+    s = Scheduler(interval=interval, now=0.0, safety_interval=safety)
+    if notifications:
+        s.channel(up=True)
+    pulls, now = 0, 0.0
+    while now <= 3600.0:
+        step = s.next_step(now)
+        if step.kind is StepKind.WAIT:
+            now = step.until
+        elif step.kind is StepKind.CHECK:
+            s.checked(Pending(), sweep=step.sweep, started=now)
+        elif step.kind is StepKind.PULL:
+            pulls += 0.0 < now <= 3600.0  # the start's pull is not part of the idle hour
+            s.pulled(now, step.extensions)
+    return pulls
+
+
+def start_watch(
+    config: Path, interval: float, flags: list[str], log: Path
+) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        command = rcsync(config, *flags, "watch", "--interval", str(interval))
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+
+
+def stop_watch(proc: subprocess.Popen[bytes], what: str) -> None:
+    proc.send_signal(signal.SIGTERM)
+    rc = proc.wait(timeout=30)
+    print(f"{what} stopped with SIGTERM: exit {rc}")
+
+
+def polling_figures(
+    url: str, root: Path, db: Path, args: argparse.Namespace, changes: RemoteChanges
+) -> list[float]:
+    """Remote-change latency of a polling watch at --poll-interval, changes at random moments."""
+    config = write_config(root, url, push=False)
+    log = root / "watch-polling.log"
+    proc = start_watch(config, args.poll_interval, args.watch_flags, log)
+    try:
+        wait_for_text(log, "watching", 30)
+        time.sleep(2.0)
+        rng = random.Random(13)
+        latencies = []
+        for n in range(args.poll_changes):
+            time.sleep(rng.uniform(0, args.poll_interval))  # any moment of the cycle
+            latencies.append(changes.one(n, args.poll_interval * 3 + 30))
+        return latencies
+    finally:
+        stop_watch(proc, "polling watch")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--edits", type=int, default=50)
     parser.add_argument("--idle", type=float, default=60.0)
     parser.add_argument("--interval", type=float, default=300.0)
+    parser.add_argument("--changes", type=int, default=50, help="remote changes, notified")
+    parser.add_argument("--poll-interval", type=float, default=10.0)
+    parser.add_argument("--poll-changes", type=int, default=20, help="remote changes, polled")
     parser.add_argument(
         "--spacing",
         type=float,
@@ -138,12 +268,12 @@ def main() -> None:
         first_pull(config)
         db = root / "messages.db"
         log = root / "watch.log"
-        with log.open("wb") as out:
-            command = rcsync(config, *args.watch_flags, "watch", "--interval", str(args.interval))
-            proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        proc = start_watch(config, args.interval, args.watch_flags, log)
+        changes = RemoteChanges(server.url, db)
         try:
             wait_for_text(log, "watching", 30)
-            time.sleep(2.0)  # its first sweep and pull
+            wait_for_text(log, "push notifications: connected", 30)
+            time.sleep(2.0)  # its first sweep and pulls
             ids = local_alive_ids(db)
             latencies = []
             emu.counters.reset()
@@ -152,14 +282,21 @@ def main() -> None:
                 # One edit at a time, spaced so the client's own rate-limit pacing (RingCentral's
                 # Light 50/min, Medium 40/min per app and user) never has to hold a request.
                 time.sleep(args.spacing)
-            latencies.sort()
             ops = emu.counters.snapshot()["by_operation"]
             print(f"API requests during the edits: {dict(sorted(ops.items()))}")
-            p95 = latencies[min(len(latencies) - 1, round(0.95 * len(latencies)) - 1)]
+            print(f"edit-to-remote latency over {len(latencies)} edits: {describe(latencies)}")
+
+            time.sleep(2.0)
+            emu.counters.reset()
+            pushed = []
+            for n in range(args.changes):
+                pushed.append(changes.one(n, 30))
+                time.sleep(args.spacing / 2)
+            ops = emu.counters.snapshot()["by_operation"]
+            print(f"API requests during the remote changes: {dict(sorted(ops.items()))}")
             print(
-                f"edit-to-remote latency over {len(latencies)} edits: "
-                f"median {statistics.median(latencies) * 1000:.0f} ms, "
-                f"p95 {p95 * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms"
+                f"remote-change-to-local-row latency over {len(pushed)} changes, push "
+                f"notifications, interval {args.interval:g} s: {describe(pushed)}"
             )
 
             time.sleep(2.0)  # settle
@@ -169,8 +306,8 @@ def main() -> None:
             used, elapsed = cpu_seconds(proc.pid) - before, time.monotonic() - started
             requests = emu.counters.snapshot()["total"] - requests_before
             print(
-                f"idle watch (interval {args.interval:g} s): {used:.3f} CPU s over "
-                f"{elapsed:.0f} s, {requests} API requests"
+                f"idle watch (interval {args.interval:g} s, notifications on): {used:.3f} CPU s "
+                f"over {elapsed:.0f} s, {requests} API requests (measured)"
             )
         except RuntimeError as exc:
             proc.send_signal(signal.SIGUSR1)  # the watch dumps its threads' stacks to its log
@@ -178,9 +315,38 @@ def main() -> None:
             print(f"{exc}; the watch log:\n{log.read_text(errors='replace')[-6000:]}")
             raise SystemExit(1) from None
         finally:
-            proc.send_signal(signal.SIGTERM)
-            rc = proc.wait(timeout=30)
-            print(f"watch stopped with SIGTERM: exit {rc}")
+            stop_watch(proc, "watch")
+
+        try:
+            polled = polling_figures(server.url, root, db, args, changes)
+        except RuntimeError as exc:
+            print(f"polling: {exc}")
+            raise SystemExit(1) from None
+        finally:
+            changes.close()
+        scale = args.interval / args.poll_interval
+        print(
+            f"remote-change latency by polling, measured over {len(polled)} changes at "
+            f"interval {args.poll_interval:g} s: {describe(polled)}"
+        )
+        estimate = [v * scale for v in polled]
+        print(
+            f"  scaled to interval {args.interval:g} s (x{scale:g}, estimated, not measured): "
+            f"{describe(estimate, 1.0, 's')}; a uniform wait over the cycle has median "
+            f"{args.interval / 2:g} s"
+        )
+        ratio = statistics.median(estimate) / statistics.median(pushed)
+        print(f"  notifications are {ratio:,.0f}x faster (median against the scaled median)")
+
+    on = simulated_idle_hour(args.interval, notifications=True)
+    off = simulated_idle_hour(args.interval, notifications=False)
+    print(
+        f"API requests per idle hour (simulated with the watch's scheduler on a fake clock, "
+        f"interval {args.interval:g} s): notifications up {on} (the safety-net ISync; plus one "
+        f"Auth-group wstoken per reconnect: every 24 h by RingCentral's absolute timeout), "
+        f"polling {off}; the socket's keep-alive is a Heartbeat frame every 10 min and ping "
+        f"frames, none of them API requests"
+    )
 
 
 if __name__ == "__main__":

@@ -117,6 +117,9 @@ class SyncConfig:
     conflict_policy: ConflictPolicy = ConflictPolicy.NEWEST
     row_delete: RowDelete = RowDelete.TRASH
     watch_interval: float = 300.0
+    # `watch` subscribes to RingCentral's WebSocket notifications and pulls as soon as an
+    # event names a change; the periodic pull stays as a safety net.
+    push_notifications: bool = True
     # A push that would trash or purge more messages than this needs --force.
     delete_guard: int = 100
 
@@ -303,6 +306,7 @@ _CHECKERS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "conflict_policy": _one_of(ConflictPolicy),
         "row_delete": _one_of(RowDelete),
         "watch_interval": _positive_number,
+        "push_notifications": _bool,
         "delete_guard": _non_negative_int,
     },
     "hooks": {

@@ -19,6 +19,8 @@ alone, has its own.)
     │   ├── MalformedResponse    a 2xx whose body is not what the API documents
     │   └── JournalUnsettled     an interrupted push's messages could not be read back
     ├── NetworkError             connection failed / reset / timed out after bounded retries
+    ├── NotificationError        the WebSocket notification channel failed (watch reconnects)
+    │   └── NotificationsUnavailable  no WebSocket permission or no gateway: polling only
     ├── GuardError               a push would trash or purge more than allowed without --force
     ├── ExtensionAccessError     an extension asked for cannot be mirrored with this login
     ├── SelectionError           mark/delete/restore/revert selected nothing, or unknown ids
@@ -123,6 +125,23 @@ class JournalUnsettled(ApiError):
 
 class NetworkError(RcsyncError):
     """The server could not be reached, or the connection broke, after bounded retries."""
+
+
+class NotificationError(RcsyncError):
+    """The WebSocket notification channel failed: closed, refused, or spoke nonsense.
+
+    `code` is the gateway's error code (``WSG-902`` idle timeout, ``WSG-903`` absolute
+    timeout, ``SUB-…``) when it sent one. `watch` reconnects with backoff; polling goes on.
+    """
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+class NotificationsUnavailable(NotificationError):
+    """The app has no WebSocket permission, or the server no gateway: `watch` only polls."""
 
 
 class GuardError(RcsyncError):

@@ -8,8 +8,9 @@ Typical use::
 Modules: `tokens` (token file), `oauth` (token endpoint wire format), `auth` (httpx.Auth),
 `ratelimit` (per-group budget), `retry` (backoff, write safety), `session` (the one request
 path), `multipart` (207 parsing), `stream` (a large answer read as it arrives), `client`
-(typed calls), `content` (attachment download),
-`factory` (building it all from the config).
+(typed calls), `content` (attachment download), `factory` (building it all from the config),
+`notifications` (the WebSocket notification client: wstoken, subscribe, events, heartbeats,
+recovery).
 """
 
 from importlib import import_module

@@ -97,6 +97,7 @@ def _print_report(app: App, report: dict[str, Any]) -> None:
     show(f"last pull    {local_time(report['last_pull'], seconds=True) or 'never'}")
     show(f"last push    {local_time(report['last_push'], seconds=True) or 'never'}")
     _print_extensions(app, report.get("extensions", []))
+    show(f"channel      {_channel_line(app, report.get('notifications'))}")
     show(f"login        {report['login']}")
     retention = report["retention"]
     show(f"retention    {retention['summary']}")
@@ -117,6 +118,24 @@ def _print_extensions(app: App, entries: list[dict[str, Any]]) -> None:
             f"  {e['number'] or e['id']:<6}{name}: {e['messages']:,} messages,"
             f" last pulled {pulled}{gone}"
         )
+
+
+def _channel_line(app: App, channel: dict[str, Any] | None) -> str:
+    """The WebSocket channel as the last `watch` recorded it."""
+    if not app.config.sync.push_notifications:
+        return "off ([sync] push_notifications = false)"
+    if channel is None:
+        return "not used yet (rcsync watch subscribes)"
+    state = str(channel.get("state", "?"))
+    if state == "connected":
+        state += f" since {local_time(channel.get('connected_since'), seconds=True)}"
+    elif channel.get("detail"):
+        state += f" ({channel['detail']})"
+    if state.startswith("stopped"):
+        state += f" at {local_time(channel.get('updated'), seconds=True)}"
+    events = plural(int(channel.get("events") or 0), "event")
+    last = local_time(channel.get("last_event"), seconds=True)
+    return f"{state}; {events} received" + (f", last {last}" if last else "")
 
 
 @click.command()

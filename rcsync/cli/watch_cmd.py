@@ -79,7 +79,7 @@ def _exit_now() -> None:
     type=click.FloatRange(min=0.1),
     default=None,
     metavar="SECONDS",
-    help="Seconds between pulls (default: [sync] watch_interval, 300).",
+    help="Seconds between pulls without push notifications (default: [sync] watch_interval, 300).",
 )
 @wait_option
 @click.option(
@@ -93,8 +93,10 @@ def _exit_now() -> None:
 def watch(app: App, interval: float | None, wait: bool, log_file: Path | None, force: bool) -> None:
     """Run until stopped: push edits as the database changes, pull periodically.
 
-    Edits made with any SQLite client are sent within about a second; remote changes
-    arrive every --interval seconds (and right after each push). Network trouble, 5xx and
+    Edits made with any SQLite client are sent within about a second. Remote changes
+    arrive as soon as RingCentral notifies them ([sync] push_notifications, over a
+    WebSocket; the periodic pull is then an hourly safety net), else every --interval
+    seconds (and right after each push). Network trouble, 5xx and
     429 answers are retried with backoff; an expired login stops it (exit 1). Ctrl-C or
     SIGTERM stop it after the current step (exit 0). One engine per database: a second
     watch, pull, push or sync is refused while it runs (or waits, with --wait).

@@ -5,8 +5,10 @@ Both directions use these; they only write the database (habit 7: save_* = DB on
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from rcsync.rules.merge import FieldState, Resolution
 from rcsync.types import ConflictPolicy, iso_utc
@@ -18,6 +20,10 @@ FIRST_PULL = "first_pull"  # JSON progress of an unfinished first/full pull
 # PUSH_IN_FLIGHT = "push_in_flight" (apply.IN_FLIGHT): writes sent, answer not yet recorded.
 LAST_PULL_AT = "last_pull_at"
 LAST_PUSH_AT = "last_push_at"
+# JSON: the WebSocket session a restarted watch resumes (newest wsc, subscription, filters).
+WS_SESSION = "ws_session"
+# JSON: the notification channel as `status` shows it (state, connected since, events, last).
+WS_CHANNEL = "ws_channel"
 
 
 def get_state(conn: Connection, key: str) -> str | None:
@@ -36,6 +42,19 @@ def set_state(conn: Connection, key: str, value: str | None) -> None:
         ),
         {"k": key, "v": value},
     )
+
+
+def read_state(engine: Engine, key: str) -> str | None:
+    """One key, in a transaction of its own (for a thread beside the engine's steps)."""
+    with engine.connect() as conn:
+        return get_state(conn, key)
+
+
+def save_state(engine: Engine, values: Mapping[str, str | None]) -> None:
+    """Set (None: delete) keys in one short transaction of their own."""
+    with engine.begin() as conn:
+        for key, value in values.items():
+            set_state(conn, key, value)
 
 
 def save_conflict(

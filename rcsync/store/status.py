@@ -6,6 +6,7 @@ The queries run on a plain DB-API connection (`sqlite3`, read-only) or a SQLAlch
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +15,7 @@ from rcsync.config import Config
 # Keys of sync_state (rcsync.store.state owns them; repeated here to stay import-light).
 LAST_PULL_AT = "last_pull_at"
 LAST_PUSH_AT = "last_push_at"
+WS_CHANNEL = "ws_channel"
 
 
 def _rows(conn: Any, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -72,6 +74,7 @@ def empty_status(config: Config) -> dict[str, Any]:
         "last_pull": None,
         "last_push": None,
         "extensions": [],
+        "notifications": None,
     }
 
 
@@ -111,7 +114,17 @@ def collect_status(conn: Any, config: Config) -> dict[str, Any]:
         "last_pull": _state(conn, LAST_PULL_AT),
         "last_push": _state(conn, LAST_PUSH_AT),
         "extensions": extensions(conn),
+        "notifications": _channel(_state(conn, WS_CHANNEL)),
     }
+
+
+def _channel(text: str | None) -> dict[str, Any] | None:
+    """The notification channel as the last `watch` recorded it (None: never ran)."""
+    try:
+        value = json.loads(text) if text else None
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def count_conflicts(conn: Any) -> int:

@@ -11,9 +11,15 @@
                WAIT:  block in the waker until a change, a stop, or the next deadline
                error: classify -> retry with backoff | hold the push (guard) | stop
 
+With ``[sync] push_notifications`` a second thread (`channel`) keeps a WebSocket
+subscription to the mirrored message store open; each event is a `notices.Hint` that makes
+the loop pull at once, and while the socket is healthy the periodic pull becomes an hourly
+safety net.
+
 Modules: `schedule` (the pure scheduler), `backoff` (pure retry delays), `runner` (the loop,
-the waker, the engine adapter), `files` (watchdog on the database's folder), `signals`
-(stopping cleanly from the main thread). `run` below is the wiring; the CLI calls it
+the waker, the engine adapter), `notices` (what the channel tells the loop), `channel` (the
+notification thread), `files` (watchdog on the database's folder), `signals` (stopping
+cleanly from the main thread). `run` below is the wiring; the CLI calls it
 after taking the engine lock and setting up the log lines.
 """
 
@@ -26,10 +32,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rcsync.api import build_client
+from rcsync.api.notifications import EXTENSION_LIST_FILTER, message_store_filter
 from rcsync.config import Config
 from rcsync.store.database import on_busy_wait
+from rcsync.store.extensions import load_extensions
+from rcsync.types import ExtensionScope
 from rcsync.watch.backoff import Backoff
+from rcsync.watch.channel import ECHO_WAIT, SAFETY_INTERVAL, Channel
 from rcsync.watch.files import watching
+from rcsync.watch.notices import Inbox
 from rcsync.watch.runner import EngineWorker, LogProgress, Runner, Waker, interruptible_sleep
 from rcsync.watch.schedule import Scheduler
 from rcsync.watch.signals import run_stoppable
@@ -76,9 +87,26 @@ def run(
             progress=progress,
             stop=waker.stop_requested,
         )
-        log.info("watching %s (pull every %g s)", db_path, interval)
+        channel = None
+        if config.sync.push_notifications:
+            channel = Channel(
+                client.session,
+                worker.engine,
+                Inbox(waker.nudge),
+                watch_filters(config, worker.engine),
+            )
+        log.info(
+            "watching %s (pull every %g s%s)",
+            db_path,
+            interval,
+            f"; push notifications on: at once on an event, every {SAFETY_INTERVAL:g} s while "
+            "the socket is up"
+            if channel is not None
+            else "",
+        )
         run_stoppable(
-            lambda: run_watch(worker, db_path, waker, interval=interval), waker.request_stop
+            lambda: run_watch(worker, db_path, waker, interval=interval, channel=channel),
+            waker.request_stop,
         )
         log.info("stopped")
     finally:
@@ -94,8 +122,10 @@ def run_watch(
     quiet: float = 0.2,
     max_delay: float = 1.0,
     clock: Callable[[], float] = time.monotonic,
+    channel: Channel | None = None,
 ) -> None:
-    """Watch `db_path` and run the loop until `waker` is asked to stop (or a fatal error)."""
+    """Watch `db_path` and run the loop until `waker` is asked to stop (or a fatal error);
+    with a `channel`, its notices drive pulls too."""
     scheduler = Scheduler(
         interval=interval,
         now=clock(),
@@ -103,6 +133,27 @@ def run_watch(
         max_delay=max_delay,
         backoff=Backoff(),
         attachments=worker.config.sync.download_attachments,
+        safety_interval=SAFETY_INTERVAL if channel is not None else None,
+        echo_wait=ECHO_WAIT if channel is not None else 0.0,
     )
+    inbox = channel.inbox if channel is not None else None
     with watching(db_path, waker.notify_change):
-        Runner(worker, scheduler, waker, clock=clock).run()
+        if channel is not None:
+            channel.start()
+        try:
+            Runner(worker, scheduler, waker, clock=clock, inbox=inbox).run()
+        finally:
+            if channel is not None:
+                channel.close()
+
+
+def watch_filters(config: Config, engine: Engine) -> list[str]:
+    """The event filters of the mirrored extensions: the login's own message store, or in
+    an account archive every mirrored extension's (those RingCentral still has) and the
+    account's extension list (a new user is picked up by the pull it triggers)."""
+    if config.account.extensions == ExtensionScope.SELF:
+        return [message_store_filter()]
+    with engine.connect() as conn:
+        rows = [e for e in load_extensions(conn) if not e.remote_gone]
+    stores = [message_store_filter(e.id) for e in rows] or [message_store_filter()]
+    return [*stores, EXTENSION_LIST_FILTER]

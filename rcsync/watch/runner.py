@@ -2,6 +2,8 @@
 
 `Runner` asks `rcsync.watch.schedule` what to do next and does it: a CHECK reads what is
 pending (`rcsync.store.pending`), a PUSH or PULL calls the engine through `EngineWorker`.
+Notices of the notification channel (`rcsync.watch.notices`: hints, channel up/down) are fed
+to the scheduler between steps.
 Between steps it blocks in `Waker.wait` until a file event, a stop request or the next
 deadline: no polling. Errors are sorted by `classify`: transient ones are retried with
 backoff, the delete guard holds the push back until new edits, the rest end the watch.
@@ -38,6 +40,7 @@ from rcsync.errors import (
 from rcsync.progress import NullProgress, Progress, WaitReason, wait_line
 from rcsync.store import is_busy_error
 from rcsync.store.pending import pending_summary
+from rcsync.watch.notices import Hint, Inbox
 from rcsync.watch.schedule import Outcome, Pending, Scheduler, Step, StepKind
 
 if TYPE_CHECKING:
@@ -62,11 +65,19 @@ class Waker:
     def __init__(self) -> None:
         self._cond = threading.Condition(threading.Lock())
         self._changes = 0
+        self._nudged = False
         self.stop_requested = threading.Event()
 
     def notify_change(self) -> None:
         with self._cond:
             self._changes += 1
+            self._cond.notify_all()
+
+    def nudge(self) -> None:
+        """Wake the loop without a database change (a notice waits in the inbox). Remembered
+        until the next `wait`, so a nudge just before the loop blocks is not lost."""
+        with self._cond:
+            self._nudged = True
             self._cond.notify_all()
 
     def request_stop(self) -> None:
@@ -77,9 +88,10 @@ class Waker:
     def wait(self, timeout: float | None) -> int:
         """Block until a change or a stop (or `timeout` seconds); return changes since last call."""
         with self._cond:
-            if self._changes == 0 and not self.stop_requested.is_set():
+            if self._changes == 0 and not self._nudged and not self.stop_requested.is_set():
                 self._cond.wait(timeout)
             changes, self._changes = self._changes, 0
+            self._nudged = False
             return changes
 
     def take_changes(self) -> int:
@@ -102,6 +114,9 @@ class Worker(Protocol):
 
     def attachments(self, interrupt: Callable[[], bool]) -> Outcome:
         """The attachment phase; ends early (``finished=False``) once `interrupt` says so."""
+
+    def pull_extensions(self, extensions: frozenset[str]) -> Outcome:
+        """Incremental pull of the mirrored extensions among `extensions` (a notification's)."""
 
 
 def interruptible_sleep(stop: threading.Event) -> Callable[[float], None]:
@@ -164,11 +179,13 @@ class Runner:
     waker: Wakeable
     clock: Callable[[], float] = time.monotonic
     classifier: Callable[[BaseException], Verdict] = classify
+    inbox: Inbox | None = None  # the notification channel's notices, when it runs
 
     def run(self) -> None:
         """Return when a stop was requested; raise the error that ended the watch otherwise."""
         stop = self.waker.stop_requested
         while not stop.is_set():
+            self._note_notices()
             self._note_changes(self.waker.take_changes())
             now = self.clock()
             step = self.scheduler.next_step(now)
@@ -177,6 +194,15 @@ class Runner:
                 self._note_changes(self.waker.wait(timeout))
             else:
                 self._attempt(step)
+
+    def _note_notices(self) -> None:
+        if self.inbox is None:
+            return
+        for notice in self.inbox.take():
+            if isinstance(notice, Hint):
+                self.scheduler.notified(notice.extensions)
+            else:
+                self.scheduler.channel(notice.up)
 
     def _note_changes(self, count: int) -> None:
         if count:
@@ -217,8 +243,11 @@ class Runner:
             self._report(self.worker.push())
             self.scheduler.pushed(self.clock())
         elif step.kind is StepKind.PULL:
-            self._report(self.worker.pull())
-            self.scheduler.pulled(self.clock())
+            if step.extensions is None:
+                self._report(self.worker.pull())
+            else:
+                self._report(self.worker.pull_extensions(step.extensions))
+            self.scheduler.pulled(self.clock(), step.extensions)
         elif step.kind is StepKind.ATTACHMENTS:
             outcome = self.worker.attachments(self._attachments_interrupted)
             self._report(outcome)
@@ -392,3 +421,9 @@ class EngineWorker:
             self.engine, self.client, self.config, progress=progress, gate=gate
         )
         return attachments_outcome(summary)
+
+    def pull_extensions(self, extensions: frozenset[str]) -> Outcome:
+        # One extension is mirrored (the login's own, `~`): whichever extension an event
+        # names is that one, so this is the ordinary incremental pull. (Account mode
+        # narrows it to the named extensions.)
+        return self.pull()

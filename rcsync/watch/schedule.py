@@ -17,6 +17,15 @@ Rules, in priority order:
 * Attachments (when the watch downloads them) are a phase of their own after each pull,
   last in priority: it ends early (`interrupts_attachments`) as soon as an edit newer than
   the watermark waits or a pull is due, and goes on after the push and the pull.
+* A notification (an event of the WebSocket channel, a hint) wants a pull of the extensions it
+  names, at once, after any wanted push and before the periodic pull; it brings no sweep.
+  Hints that come while a pull runs are fed after it, so they get a pull of their own.
+* Our own push is notified too. With the channel up, the pull after a push waits
+  ``echo_wait`` seconds so that the echo (and any other event meanwhile) is covered by that
+  one pull rather than a second; a new edit in that time still waits for the pull first.
+* While the notification channel is healthy the periodic pull is only a safety net and comes
+  every ``safety_interval`` seconds instead of ``interval`` (the stream can die silently);
+  when the channel goes down the next periodic pull is due ``interval`` after the last one.
 * File changes are debounced: a CHECK runs once the database has been quiet for ``quiet``
   seconds, or ``max_delay`` after the first change of a burst, whichever is first. A burst
   of 500 UPDATEs is therefore one check and one push.
@@ -47,6 +56,8 @@ class Step:
     kind: StepKind
     until: float = math.inf  # WAIT: sleep until this time (monotonic seconds)
     sweep: bool = False  # CHECK: push anything pending, even edits already attempted
+    # PULL: only these extensions (a notification named them); None = every extension.
+    extensions: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +82,10 @@ class Scheduler:
     backoff: Backoff = field(default_factory=Backoff)
     attachments: bool = False  # download attachments after the pulls
     attachments_due: bool = field(init=False, default=False)
+    # The periodic pull's period while the notification channel is up (None: `interval`).
+    safety_interval: float | None = None
+    # With the channel up, the pull after a push waits this long for the push's own event.
+    echo_wait: float = 0.0
     pull_due_at: float = field(init=False)
     sweep_due: bool = field(init=False, default=True)
     push_wanted: bool = field(init=False, default=False)
@@ -80,6 +95,11 @@ class Scheduler:
     watermark: str | None = field(init=False, default=None)
     failing: set[StepKind] = field(init=False, default_factory=set)
     last_failed: StepKind | None = field(init=False, default=None)
+    channel_up: bool = field(init=False, default=False)
+    last_pull: float | None = field(init=False, default=None)
+    # Extensions notifications asked to pull: a set, None for every one; empty = no hint.
+    hinted: frozenset[str] | None = field(init=False, default=frozenset())
+    echo_pull: bool = field(init=False, default=False)  # a post-push pull waits for its echo
 
     def __post_init__(self) -> None:
         self.pull_due_at = self.now  # a sweep and a pull at start
@@ -95,11 +115,15 @@ class Scheduler:
             return Step(StepKind.WAIT, until=self.retry_at)
         # Neither direction may starve the other while failing: when a push is wanted and a
         # pull is due, the one that did not fail last goes first.
+        if self.push_wanted and self.echo_pull:
+            return Step(StepKind.PULL)  # the pull after a push still comes before the next
         if self.push_wanted and not (self.last_failed is StepKind.PUSH and now >= self.pull_due_at):
             return Step(StepKind.PUSH)
         due = self.check_due_at()
         if due is not None and now >= due:
             return Step(StepKind.CHECK)
+        if (self.hinted is None or self.hinted) and not self.echo_pull:
+            return Step(StepKind.PULL, extensions=self.hinted)
         if now >= self.pull_due_at:
             if self.sweep_due:
                 return Step(StepKind.CHECK, sweep=True)
@@ -147,9 +171,12 @@ class Scheduler:
         return wanted
 
     def pushed(self, now: float) -> None:
-        """A push finished (or gave up on what it could not send): pull now, no sweep."""
+        """A push finished (or gave up on what it could not send): pull now, no sweep.
+        With the channel up, `echo_wait` later: the notification of our own write comes
+        meanwhile and is absorbed by that pull instead of costing another."""
         self.push_wanted = False
-        self.pull_due_at = now
+        self.pull_due_at = now + (self.echo_wait if self.channel_up else 0.0)
+        self.echo_pull = self.channel_up and self.echo_wait > 0
         self.sweep_due = False
         self._succeeded(StepKind.PUSH)
 
@@ -157,11 +184,38 @@ class Scheduler:
         """The push needs the user (delete guard): leave it pending until new edits or a sweep."""
         self.push_wanted = False
 
-    def pulled(self, now: float) -> None:
-        self.pull_due_at = now + self.interval
-        self.sweep_due = True
+    def pulled(self, now: float, extensions: frozenset[str] | None = None) -> None:
+        """A pull of `extensions` (None: all) finished. Only a pull of every extension
+        restarts the periodic timer; either settles the hints it covered."""
+        if extensions is None:
+            self.hinted = frozenset()
+            self.echo_pull = False
+            self.last_pull = now
+            self.pull_due_at = now + self.period()
+            self.sweep_due = True
+        elif self.hinted is not None:
+            self.hinted = self.hinted - extensions
         self.attachments_due = self.attachments
         self._succeeded(StepKind.PULL)
+
+    def notified(self, extensions: frozenset[str] | None) -> None:
+        """A notification named changes in `extensions` (None: every one, e.g. events lost)."""
+        if extensions is None or self.hinted is None:
+            self.hinted = None
+        else:
+            self.hinted = self.hinted | extensions
+
+    def channel(self, up: bool) -> None:
+        """The notification channel came up or went down: the periodic pull follows."""
+        self.channel_up = up
+        if self.last_pull is not None:
+            self.pull_due_at = self.last_pull + self.period()
+
+    def period(self) -> float:
+        """Seconds between periodic pulls now."""
+        if self.channel_up and self.safety_interval is not None:
+            return max(self.safety_interval, self.interval)
+        return self.interval
 
     def interrupts_attachments(self, pending: Pending, now: float) -> bool:
         """Whether the attachment phase should end now: an edit waits that no push was
