@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import platformdirs
 
 from rcsync.errors import ConfigError
-from rcsync.types import ConflictPolicy, MessageType, RowDelete
+from rcsync.types import ConflictPolicy, MessageType, RowDelete, UseExport
 
 APP = "rcsync"
 DEFAULT_SERVER = "https://platform.ringcentral.com"
@@ -122,10 +122,21 @@ class SyncConfig:
 
 
 @dataclass(frozen=True)
+class AccountConfig:
+    # Attachments from RingCentral's message-store export (admin logins) instead of one
+    # content request each: auto | never | always.
+    use_export: UseExport = UseExport.AUTO
+    # Keep the export's zip files (under the attachments folder's .export) once their
+    # attachments are taken; by default they are deleted then.
+    keep_export_archives: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     ringcentral: RingCentralConfig = field(default_factory=RingCentralConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
+    account: AccountConfig = field(default_factory=AccountConfig)
     # Where the values came from, for messages: a path, or "defaults".
     source: str = "defaults"
     # "section.key" -> where that value came from: (Origin, the file/variable/flag);
@@ -267,6 +278,7 @@ _CHECKERS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "watch_interval": _positive_number,
         "delete_guard": _non_negative_int,
     },
+    "account": {"use_export": _one_of(UseExport), "keep_export_archives": _bool},
 }
 
 _ENV_OVERRIDES = {
@@ -388,7 +400,7 @@ def as_toml_dict(cfg: Config, *, hide_secrets: bool = True) -> dict[str, dict[st
     """The effective configuration as plain values (for `rcsync status` / `init`)."""
     secret = {"client_secret", "jwt", "password"}
     out: dict[str, dict[str, Any]] = {}
-    for section in ("ringcentral", "database", "sync"):
+    for section in ("ringcentral", "database", "sync", "account"):
         obj = getattr(cfg, section)
         for f in fields(obj):
             v = getattr(obj, f.name)

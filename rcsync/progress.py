@@ -22,6 +22,7 @@ class WaitReason(StrEnum):
     PENALTY = "penalty"  # RingCentral answered 429: the group is blocked for Retry-After
     RETRY = "retry"  # the server was unreachable or failed: backing off before a retry
     LOCK = "lock"  # another rcsync holds the database's engine lock
+    EXPORT = "export"  # RingCentral is still making a message-store export: polled later
 
 
 #: ``(reason, seconds, detail)``: seconds is how long the wait will be, None if unknown

@@ -6,7 +6,7 @@ Both directions use these; they only write the database (habit 7: save_* = DB on
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from rcsync.rules.merge import FieldState, Resolution
 from rcsync.types import ConflictPolicy, iso_utc
@@ -17,6 +17,7 @@ SYNC_FRAME = "sync_frame"  # JSON: history_start + message types the token cover
 FIRST_PULL = "first_pull"  # JSON progress of an unfinished first/full pull
 # PUSH_IN_FLIGHT = "push_in_flight" (apply.IN_FLIGHT): writes sent, answer not yet recorded.
 LAST_PULL_AT = "last_pull_at"
+EXPORT = "export"  # JSON progress of a bootstrap from the message-store export (rules.export)
 LAST_PUSH_AT = "last_push_at"
 
 
@@ -36,6 +37,18 @@ def set_state(conn: Connection, key: str, value: str | None) -> None:
         ),
         {"k": key, "v": value},
     )
+
+
+def read_state(engine: Engine, key: str) -> str | None:
+    """`get_state` in a connection of its own (for pipelines that hold none)."""
+    with engine.connect() as conn:
+        return get_state(conn, key)
+
+
+def write_state(engine: Engine, key: str, value: str | None) -> None:
+    """`set_state` committed at once (None deletes the key)."""
+    with engine.begin() as conn:
+        set_state(conn, key, value)
 
 
 def save_conflict(

@@ -69,6 +69,7 @@ class AttachmentCounts:
     skipped: int = 0
     failed: int = 0
     requests: int = 0
+    from_export: int = 0  # of `downloaded`, taken from a message-store export
 
 
 def extension_for(content_type: str | None) -> str:
@@ -124,6 +125,7 @@ def download_attachments(
     held = not config.sync.download_text_parts
     forget_missing_files(engine, files)
     counts.skipped += store.hold_text_parts(engine) if held else 0
+    _from_export(engine, client, config, progress, counts)
     total = store.count_jobs(engine, held_text=held)
     note = estimate_note(total, getattr(client, "budget", None))
     if note:
@@ -136,6 +138,19 @@ def download_attachments(
     finally:
         progress.finish()
     return counts
+
+
+def _from_export(
+    engine: Engine, client: object, config: Config, progress: Progress, counts: AttachmentCounts
+) -> None:
+    """Many missing files: take them from a message-store export first (`sync.bootstrap`)."""
+    from rcsync.sync.bootstrap import bootstrap_attachments  # it imports this module
+
+    boot = bootstrap_attachments(engine, client, config, progress=progress)
+    counts.downloaded += boot.taken
+    counts.from_export += boot.taken
+    counts.bytes += boot.bytes
+    counts.requests += boot.requests
 
 
 #: Downloads expected to take less than this go without an estimate.
