@@ -103,6 +103,7 @@ class _Run:
     progress: Progress
     counts: BootstrapCounts
     state: ExportState
+    missing: int  # files the export should carry, when the bootstrap began
 
     def save(self, state: ExportState) -> None:
         self.state = state
@@ -130,11 +131,7 @@ def bootstrap_attachments(
     if state is None or not active or not rules.covers(state, *span):
         types = tuple(sorted({j.message_type for j in jobs}))
         state = ExportState(span[0], span[1], types)
-        progress.note(
-            f"{plural(len(jobs), 'attachment')} to fetch: asking RingCentral for a message-store "
-            f"export of {span[0][:10]} to {span[1][:10]} (instead of one request each)"
-        )
-    run = _Run(engine, client, config, progress, counts, state)
+    run = _Run(engine, client, config, progress, counts, state, len(jobs))
     try:
         _attempts(run)
     except _NotAllowed as exc:
@@ -197,13 +194,19 @@ def _create(run: _Run) -> bool:
         run.save(state.failed(str(exc)))  # refused (e.g. two tasks already), or answer lost
         return False
     run.save(replace(state, task_id=task.id))
+    if state.attempts == 1:  # said once the login turned out to be allowed (no noise else)
+        run.progress.note(
+            f"{plural(run.missing, 'attachment')} to fetch: RingCentral is making a "
+            f"message-store export of {state.date_from[:10]} to {state.date_to[:10]} "
+            "(instead of one request each)"
+        )
     return True
 
 
 def _wait_for(run: _Run) -> None:
     """Poll the task until it finishes; its archives go into the state."""
     assert run.state.task_id is not None
-    run.progress.start("export")
+    run.progress.start("export task", 1)  # "1 of 1 export task" once Completed
     try:
         waited, polls = 0.0, 0
         while True:
@@ -217,6 +220,7 @@ def _wait_for(run: _Run) -> None:
             delay = rules.poll_delay(polls)
             run.client.pause(delay, f"RingCentral message-store export ({task.status})")
             waited, polls = waited + delay, polls + 1
+        run.progress.advance()
         run.counts.requests += 1
         listed = _listed(run, run.state.task_id)
     finally:
@@ -254,7 +258,7 @@ def _archives(run: _Run) -> None:
     """Download and take every archive not done yet."""
     todo = [i for i, a in enumerate(run.state.archives) if a.status is not ArchiveStatus.DONE]
     total = sum(run.state.archives[i].size for i in todo)
-    run.progress.start("export download (MB)", -(-total // _MB))
+    run.progress.start("export MB", -(-total // _MB))  # downloaded, in megabytes
     try:
         for index in todo:
             while run.state.archives[index].status is not ArchiveStatus.DONE:

@@ -121,6 +121,7 @@ class PullSummary:
     attachment_bytes: int = 0
     attachments_skipped: int = 0
     attachments_failed: int = 0
+    attachments_from_export: int = 0  # of attachments_downloaded (`rcsync.sync.bootstrap`)
     requests: int = 0  # API calls made for messages and attachments (token requests aside)
     seconds: float = 0.0
     full: bool = False
@@ -141,6 +142,8 @@ class PullSummary:
             line += f", {self.remote_deleted:,} trashed and {self.purged:,} purged remotely"
         files = plural(self.attachments_downloaded, "attachment")
         line += f", {files} ({format_bytes(self.attachment_bytes)})"
+        if self.attachments_from_export:
+            line += f" ({self.attachments_from_export:,} from the message-store export)"
         if self.attachments_failed:
             failed = plural(self.attachments_failed, "attachment")
             line += f", {failed} failed (retried next pull)"
@@ -161,6 +164,7 @@ class PullSummary:
         self.attachment_bytes += counts.bytes
         self.attachments_skipped += counts.skipped
         self.attachments_failed += counts.failed
+        self.attachments_from_export += counts.from_export
         self.requests += counts.requests
 
 
