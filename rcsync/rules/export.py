@@ -156,11 +156,6 @@ def window(creation_times: Iterable[str]) -> tuple[str, str] | None:
     return iso_utc(times[0] - _MARGIN), iso_utc(times[-1] + _MARGIN)
 
 
-def covers(state: ExportState, date_from: str, date_to: str) -> bool:
-    """Does the stored task's window hold this one (so it may be resumed)?"""
-    return _at(state.date_from) <= _at(date_from) and _at(date_to) <= _at(state.date_to)
-
-
 def poll_delay(polls: int) -> float:
     """Seconds before poll number `polls` + 1: 10 s, growing to a minute."""
     return float(min(FIRST_POLL * POLL_GROWTH**polls, MAX_POLL))

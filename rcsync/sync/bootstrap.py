@@ -122,20 +122,26 @@ def bootstrap_attachments(
     stored = read_state(engine, EXPORT)
     state = ExportState.from_json(stored) if stored else None
     active = state is not None and state.gave_up_at is None and state.finished_at is None
+    if active and not jobs:  # an unfinished bootstrap with nothing left to take
+        write_state(engine, EXPORT, None)
+        _remove_folder(config)
     if not rules.wanted(mode, len(jobs), resuming=active):
         return counts
     if not active and not rules.may_retry(state, _now()):
         return counts
-    span = rules.window(j.creation_time for j in jobs)
-    assert span is not None  # jobs is not empty
-    if state is None or not active or not rules.covers(state, *span):
+    if state is None or not active:
+        # An unfinished one is resumed even if files outside its window are missing now:
+        # the content endpoint fetches those, and its zips may be half downloaded.
+        span = rules.window(j.creation_time for j in jobs)
+        assert span is not None  # jobs is not empty
         types = tuple(sorted({j.message_type for j in jobs}))
         state = ExportState(span[0], span[1], types)
     run = _Run(engine, client, config, progress, counts, state, len(jobs))
     try:
         _attempts(run)
     except _NotAllowed as exc:
-        write_state(engine, EXPORT, None)
+        # Remembered like a failure: not asked again (one Heavy request, one line) for a day.
+        run.save(replace(run.state, gave_up_at=iso_utc(), failures=(str(exc),)))
         progress.note(
             f"message-store export not available to this login ({exc}); attachments come "
             "from the content endpoint"
@@ -164,14 +170,14 @@ def _attempts(run: _Run) -> None:
             run.save(run.state.failed(str(failed)))
             continue
         run.save(replace(run.state, finished_at=iso_utc()))
-        _remove_folder(run)
+        _remove_folder(run.config)
         return
 
 
 def _give_up(run: _Run) -> None:
     last = run.state.failures[-1] if run.state.failures else "unknown"
     run.save(replace(run.state, gave_up_at=iso_utc()))
-    _remove_folder(run)
+    _remove_folder(run.config)
     run.progress.note(
         f"message-store export failed {plural(run.state.attempts, 'time')} (last: {last}); "
         "attachments come from the content endpoint"
@@ -425,11 +431,9 @@ def _folder(run: _Run) -> Path:
     return run.config.database.files_dir / EXPORT_DIR / task
 
 
-def _remove_folder(run: _Run) -> None:
-    if run.config.account.keep_export_archives:
-        return
-    root = run.config.database.files_dir / EXPORT_DIR
-    shutil.rmtree(root, ignore_errors=True)
+def _remove_folder(config: Config) -> None:
+    if not config.account.keep_export_archives:
+        shutil.rmtree(config.database.files_dir / EXPORT_DIR, ignore_errors=True)
 
 
 def _now() -> dt.datetime:

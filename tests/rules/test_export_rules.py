@@ -71,9 +71,6 @@ def test_window_covers_every_time_with_a_margin() -> None:
     times = ["2024-05-01T10:00:00.000Z", "2023-01-02T03:04:05.000Z"]
     assert rules.window(times) == ("2023-01-02T03:04:04.000Z", "2024-05-01T10:00:01.000Z")
     assert rules.window([]) is None
-    state = ExportState("2023-01-01T00:00:00.000Z", "2024-06-01T00:00:00.000Z")
-    assert rules.covers(state, "2023-01-02T03:04:04.000Z", "2024-05-01T10:00:01.000Z")
-    assert not rules.covers(state, "2022-12-31T00:00:00.000Z", "2024-05-01T10:00:01.000Z")
 
 
 def test_retry_after_giving_up_or_finishing_only_a_day_later() -> None:

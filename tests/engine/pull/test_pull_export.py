@@ -159,7 +159,13 @@ def test_a_plain_user_falls_back_with_one_line(
     pull(db, client, config, progress=notes)
     assert emu.counters.by_operation["createMessageStoreReport"] == 1
     assert len([n for n in notes.lines if "not available to this login" in n]) == 1
-    assert read_state(db, EXPORT) is None
+    assert _state(db).gave_up_at is not None  # not asked again for a day
+    emu.counters.reset()
+    with db.begin() as conn:
+        conn.execute(sa.text("UPDATE attachment SET path = NULL, sha256 = NULL"))
+    pull(db, client, config, progress=notes)
+    assert emu.counters.by_operation.get("createMessageStoreReport", 0) == 0
+    assert len([n for n in notes.lines if "not available" in n]) == 1
     # Everything came through the content endpoint instead.
     assert _packed_files(db) == _count(
         db,
