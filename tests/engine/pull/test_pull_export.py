@@ -310,3 +310,19 @@ def test_a_crash_mid_download_resumes_with_range(
     assert _state(db).finished_at is not None
     kept = list((config.database.files_dir / ".export").rglob("*.zip"))
     assert len(kept) == len(state.archives)  # keep_export_archives
+
+
+def test_a_lost_create_answer_is_not_resent_but_counts_as_an_attempt(
+    emu: Emulator, clock: FakeClock, tmp_path: Path, db: Engine
+) -> None:
+    emu.fault_rules.add(
+        {"operation": "createMessageStoreReport", "after_write": "reset", "times": 1}
+    )
+    config = _config(tmp_path)
+    pull(db, _client(config, emu.transport(), clock), config)
+    # The lost one made a task the client never heard of; the next attempt made another.
+    assert len(emu.reports.tasks) == 2
+    assert emu.counters.by_operation["createMessageStoreReport"] == 2
+    state = _state(db)
+    assert state.attempts == 2 and len(state.failures) == 1
+    assert _packed_files(db) == _packed_server(emu)
