@@ -33,10 +33,8 @@ Outside the tree, because they are control flow inside `watch` and never reach t
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from rcsync.api.results import ItemResult
+from rcsync.types import ItemResult
 
 
 class RcsyncError(Exception):

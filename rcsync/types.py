@@ -12,7 +12,12 @@ and the database's: it sorts correctly as text); `iso_utc` is the one place that
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
+
+#: A RingCentral message record, raw JSON as received.
+Record = dict[str, Any]
 
 
 class Availability(StrEnum):
@@ -79,3 +84,23 @@ def iso_utc(value: dt.datetime | None = None) -> str:
         value = value.replace(tzinfo=dt.UTC)
     value = value.astimezone(dt.UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """The outcome for one message id of a (bulk) call.
+
+    `status` is the per-part HTTP status (0 if the server said nothing about this id);
+    `record` the message JSON when the part carried one. `gone` is True only when the
+    answer names this message as not found: a 207 part for this id with 404, or a read of
+    this one message answered 404 ``CMN-102``. A 404 for a whole request (path or endpoint
+    unknown, a server that does not route the call) says nothing about the message.
+    """
+
+    message_id: int
+    ok: bool
+    status: int
+    record: Record | None = None
+    error_code: str | None = None
+    error: str | None = None
+    gone: bool = False

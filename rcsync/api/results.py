@@ -10,7 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-Record = dict[str, Any]
+from rcsync.types import ItemResult, Record
+
+# ItemResult and Record live in rcsync.types (the error a lost answer raises carries
+# ItemResults, and errors.py sits below api/); they stay importable from here.
+__all__ = ["ItemResult", "MessagePage", "Record", "SyncResult"]
 
 
 @dataclass(frozen=True)
@@ -31,23 +35,3 @@ class SyncResult:
     sync_time: str | None
     older_records_exist: bool
     sync_type: str = ""
-
-
-@dataclass(frozen=True)
-class ItemResult:
-    """The outcome for one message id of a (bulk) call.
-
-    `status` is the per-part HTTP status (0 if the server said nothing about this id);
-    `record` the message JSON when the part carried one. `gone` is True only when the
-    answer names this message as not found: a 207 part for this id with 404, or a read of
-    this one message answered 404 ``CMN-102``. A 404 for a whole request (path or endpoint
-    unknown, a server that does not route the call) says nothing about the message.
-    """
-
-    message_id: int
-    ok: bool
-    status: int
-    record: Record | None = None
-    error_code: str | None = None
-    error: str | None = None
-    gone: bool = False

@@ -13,8 +13,9 @@ from rcsync.emulator import Emulator, FakeClock
 from rcsync.emulator.account import ExtensionStatus, ExtensionType
 from rcsync.emulator.bulk import MULTIPART_JSON
 from rcsync.emulator.store import StoreError, StoreEvent
+from tests.harness.account import CLIENT_AUTH, JWT_FORM
+from tests.harness.spec import API, HISTORY, STORE
 
-from .conftest import API, CLIENT_AUTH, HISTORY, JWT_FORM, STORE
 from .test_fuzz_spec import _error_validator as error_validator
 
 Validate = Callable[[httpx.Response], None]

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from rcsync.emulator import Emulator, serve
-
-from .conftest import CLIENT_AUTH, HISTORY, JWT_FORM
+from tests.harness.account import CLIENT_AUTH, JWT_FORM
+from tests.harness.spec import HISTORY
 
 sdk_module = pytest.importorskip("ringcentral")
 from ringcentral.http.api_exception import ApiException  # noqa: E402

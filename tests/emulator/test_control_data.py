@@ -5,8 +5,7 @@ from __future__ import annotations
 import httpx
 
 from rcsync.emulator import Emulator, FakeClock
-
-from .conftest import HISTORY, STORE
+from tests.harness.spec import HISTORY, STORE
 
 
 def test_generator_is_deterministic_and_realistic(clock: FakeClock) -> None:

@@ -9,8 +9,7 @@ import httpx
 import pytest
 
 from rcsync.emulator import Emulator
-
-from .conftest import HISTORY, STORE, SYNC
+from tests.harness.spec import HISTORY, STORE, SYNC
 
 ACCT = "/restapi/v1.0/account"
 

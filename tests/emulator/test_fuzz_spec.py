@@ -31,8 +31,8 @@ from openapi_schema_validator import OAS30Validator
 
 from rcsync.emulator import Emulator, serve
 from rcsync.emulator.bulk import MULTIPART_JSON
-
-from .conftest import CLIENT_AUTH, HISTORY, JWT_FORM, SYNC, load_spec
+from tests.harness.account import CLIENT_AUTH, JWT_FORM
+from tests.harness.spec import HISTORY, SYNC, load_spec
 
 EXT_PATH = "/restapi/v1.0/account/{accountId}/extension/{extensionId}"
 OPERATIONS = {

@@ -20,8 +20,7 @@ from websockets.sync.client import ClientConnection, connect
 from websockets.uri import parse_uri
 
 from rcsync.emulator import Emulator, serve
-
-from .conftest import CLIENT_AUTH, JWT_FORM
+from tests.harness.account import CLIENT_AUTH, JWT_FORM
 
 MESSAGE_STORE = "/restapi/v1.0/account/~/extension/~/message-store"
 EXTENSIONS = "/restapi/v1.0/account/~/extension"

@@ -11,8 +11,7 @@ import httpx
 import pytest
 
 from rcsync.emulator import Emulator, FakeClock, serve
-
-from .conftest import API, HISTORY, STORE, SYNC, login
+from tests.harness.spec import API, HISTORY, STORE, SYNC, login
 
 FAULTS = "/_emulator/faults"
 

@@ -20,8 +20,8 @@ import pytest
 from rcsync.emulator import Emulator, serve
 from rcsync.emulator.server import Accepted, RunningServer
 from rcsync.emulator.wire import Request, api_error
-
-from .conftest import CLIENT_AUTH, HISTORY, JWT_FORM, STORE
+from tests.harness.account import CLIENT_AUTH, JWT_FORM
+from tests.harness.spec import HISTORY, STORE
 
 
 class _Unclosable:

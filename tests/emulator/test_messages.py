@@ -9,8 +9,7 @@ import pytest
 
 from rcsync.emulator import Emulator, FakeClock
 from rcsync.emulator.times import format_ms, parse_iso
-
-from .conftest import HISTORY, STORE
+from tests.harness.spec import HISTORY, STORE
 
 
 def _all(client: httpx.Client, **params: object) -> list[dict]:

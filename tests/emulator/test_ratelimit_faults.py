@@ -6,9 +6,8 @@ import httpx
 import pytest
 
 from rcsync.emulator import Emulator, FakeClock, serve
-from tests.fixtures import CLIENT_AUTH, EMULATOR_CREDENTIALS
-
-from .conftest import HISTORY, STORE, login
+from tests.harness.account import CLIENT_AUTH, EMULATOR_CREDENTIALS
+from tests.harness.spec import HISTORY, STORE, login
 
 
 def test_429_penalty_restarts_and_expires(clock: FakeClock) -> None:

@@ -16,8 +16,8 @@ import pytest
 
 from rcsync.emulator import Emulator, FakeClock, serve
 from rcsync.emulator.reports_zip import CHUNK, PACKED_TYPES, mask_number
-
-from .conftest import API, CLIENT_AUTH, HISTORY, JWT_FORM, STORE, login
+from tests.harness.account import CLIENT_AUTH, JWT_FORM
+from tests.harness.spec import API, HISTORY, STORE, login
 
 REPORT = "/restapi/v1.0/account/~/message-store-report"
 ACC, EXT = "409562008", "409563008"  # the emulator's account and extension ids

@@ -7,9 +7,8 @@ import warnings
 import pytest
 
 from rcsync.emulator import Emulator, serve
-from tests.fixtures import CLIENT_AUTH, EMULATOR_CREDENTIALS
-
-from .conftest import HISTORY, STORE, SYNC
+from tests.harness.account import CLIENT_AUTH, EMULATOR_CREDENTIALS
+from tests.harness.spec import HISTORY, STORE, SYNC
 
 sdk_module = pytest.importorskip("ringcentral")
 

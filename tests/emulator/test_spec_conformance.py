@@ -7,8 +7,8 @@ from collections.abc import Callable
 import httpx
 
 from rcsync.emulator import Emulator
-
-from .conftest import API, CLIENT_AUTH, HISTORY, JWT_FORM, STORE, SYNC
+from tests.harness.account import CLIENT_AUTH, JWT_FORM
+from tests.harness.spec import API, HISTORY, STORE, SYNC
 
 Validate = Callable[[httpx.Response], None]
 

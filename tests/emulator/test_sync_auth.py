@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 
 from rcsync.emulator import Emulator, FakeClock
-
-from .conftest import API, CLIENT_AUTH, HISTORY, JWT_FORM, STORE, SYNC
+from tests.harness.account import CLIENT_AUTH, JWT_FORM
+from tests.harness.spec import API, HISTORY, STORE, SYNC
 
 TOKEN = "/restapi/oauth/token"
 

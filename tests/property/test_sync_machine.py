@@ -70,8 +70,8 @@ pull_mod = pytest.importorskip("rcsync.sync.pull")
 import rcsync.store.messages as save_module  # noqa: E402
 from rcsync.sync.push import push  # noqa: E402
 from rcsync.sync.reconcile import sync  # noqa: E402
-from tests.engine.pull.harsh import Harsh, surrogate_subject  # noqa: E402
-from tests.fixtures import EMULATOR_CREDENTIALS  # noqa: E402
+from tests.harness.account import EMULATOR_CREDENTIALS  # noqa: E402
+from tests.harness.harsh import Harsh, surrogate_subject  # noqa: E402
 from tests.property.machine_faults import (  # noqa: E402
     ClientTimeout,
     DiesOnLostAnswer,

@@ -12,6 +12,8 @@
   if (!box) return;
   var items = Array.prototype.slice.call(document.querySelectorAll("#conversations > li"));
   var status = document.getElementById("status");
+  // Enter in the box must not submit (reload) the page; the CSP forbids inline handlers.
+  box.form.addEventListener("submit", function (event) { event.preventDefault(); });
   box.addEventListener("input", function () {
     var words = box.value.toLowerCase().split(/\s+/).filter(Boolean);
     var shown = 0;

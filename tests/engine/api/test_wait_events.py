@@ -12,8 +12,8 @@ import httpx
 
 from rcsync.api import RateBudget
 from rcsync.progress import WaitReason
-from tests.engine.api.conftest import Clock
 from tests.engine.api.test_api_retry import EXT, failing
+from tests.harness.fake_rc import Clock
 
 Event = tuple[WaitReason, float | None, str]
 
@@ -99,7 +99,7 @@ def test_server_errors_announce_the_status(fake: Any, make_client: Any) -> None:
 
 
 def test_token_server_errors_announce_their_retry(fake: Any, make_client: Any) -> None:
-    from tests.engine.api.conftest import token_response
+    from tests.harness.fake_rc import token_response
 
     events, on_wait = _recorder()
     fake.on("POST", "/restapi/oauth/token", failing(1, status=503, then=lambda r: token_response()))

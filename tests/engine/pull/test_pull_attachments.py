@@ -18,7 +18,8 @@ from rcsync.store.attachments import TEXT_PART_REASON, Job
 from rcsync.store.search import search
 from rcsync.sync.attachments import extension_for, file_name
 from rcsync.sync.pull import pull
-from tests.engine.pull.pull_harness import attachment_problems, make_client, mirror_problems
+from tests.harness.inprocess import make_client
+from tests.harness.mirror import attachment_problems, mirror_problems
 
 
 def _with(config: Config, **sync: object) -> Config:

@@ -19,15 +19,11 @@ from rcsync.progress import NullProgress
 from rcsync.store.database import open_database
 from rcsync.store.state import FIRST_PULL, SYNC_FRAME, SYNC_TOKEN, get_state
 from rcsync.sync.pull import pull
-from tests.engine.pull.pull_harness import (
-    Interrupted,
-    Interrupting,
-    count_rows,
-    fast_emulator,
-    make_client,
-    make_config,
-    mirror_problems,
-)
+from tests.harness.config import make_config
+from tests.harness.database import count_rows
+from tests.harness.inprocess import fast_emulator, make_client
+from tests.harness.mirror import mirror_problems
+from tests.harness.transports import Interrupted, Interrupting
 
 
 def _state(engine: Engine, key: str) -> str | None:

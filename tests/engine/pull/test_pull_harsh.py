@@ -18,14 +18,11 @@ from rcsync.config import Config
 from rcsync.emulator import Emulator
 from rcsync.store.state import FIRST_PULL, SYNC_TOKEN, get_state
 from rcsync.sync.pull import pull
-from tests.engine.pull.harsh import Harsh, surrogate_subject
-from tests.engine.pull.pull_harness import (
-    Interrupted,
-    Interrupting,
-    count_rows,
-    make_client,
-    mirror_problems,
-)
+from tests.harness.database import count_rows
+from tests.harness.harsh import Harsh, surrogate_subject
+from tests.harness.inprocess import make_client
+from tests.harness.mirror import mirror_problems
+from tests.harness.transports import Interrupted, Interrupting
 
 
 def _state(engine: Engine, key: str) -> str | None:

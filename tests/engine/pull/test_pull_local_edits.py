@@ -13,7 +13,8 @@ from rcsync.emulator import Emulator
 from rcsync.store.messages import save_records
 from rcsync.sync.pull import pull
 from rcsync.types import ConflictPolicy as Policy
-from tests.engine.pull.pull_harness import make_client, mirror_problems
+from tests.harness.inprocess import make_client
+from tests.harness.mirror import mirror_problems
 
 
 def _row(db: Engine, mid: int) -> dict[str, object]:

@@ -15,7 +15,7 @@ from rcsync.progress import NullProgress
 from rcsync.sync.attachments import estimate_note
 from rcsync.sync.pull import pull
 from rcsync.types import Availability
-from tests.engine.pull.pull_harness import make_client
+from tests.harness.inprocess import make_client
 
 
 class Recorder(NullProgress):

@@ -13,7 +13,7 @@ from rcsync.rules.listing import Listing, next_listing
 from rcsync.store.messages import save_records
 from rcsync.store.search import search
 from rcsync.types import ConflictPolicy as Policy
-from tests.engine.pull.pull_harness import fast_emulator
+from tests.harness.inprocess import fast_emulator
 
 
 def test_message_row_maps_parties_and_details() -> None:

@@ -19,7 +19,9 @@ import rcsync.store.messages as save_module
 from rcsync.config import Config
 from rcsync.emulator import Emulator
 from rcsync.sync.pull import pull
-from tests.engine.pull.pull_harness import count_rows, make_client, mirror_problems
+from tests.harness.database import count_rows
+from tests.harness.inprocess import make_client
+from tests.harness.mirror import mirror_problems
 
 UserSql = Callable[[Connection], None]
 

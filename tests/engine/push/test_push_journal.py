@@ -19,7 +19,8 @@ from rcsync.sync.pull import pull
 from rcsync.sync.push import push
 from rcsync.sync.reconcile import sync
 from rcsync.watch.runner import EngineWorker
-from tests.engine.push.fault_harness import PATH_NOT_FOUND, SINGLE, Crash, World
+from tests.harness.inprocess import World
+from tests.harness.transports import PATH_NOT_FOUND, SINGLE, Crash
 
 
 def _crash_mid_trash(world: World) -> int:

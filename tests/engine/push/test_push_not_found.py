@@ -13,14 +13,8 @@ from typing import Any
 import pytest
 
 from rcsync.sync.push import PushSummary, push
-from tests.engine.push.fault_harness import (
-    BULK,
-    MESSAGE_NOT_FOUND,
-    NOT_SUPPORTED,
-    PATH_NOT_FOUND,
-    SINGLE,
-    World,
-)
+from tests.harness.inprocess import World
+from tests.harness.transports import BULK, MESSAGE_NOT_FOUND, NOT_SUPPORTED, PATH_NOT_FOUND, SINGLE
 
 
 def _push(world: World) -> PushSummary:

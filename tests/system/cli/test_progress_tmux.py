@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from rcsync.emulator import Emulator, serve
-from tests.fixtures import EMULATOR_TOML
+from tests.harness.account import EMULATOR_TOML
 from tests.system.cli.test_pull_waits import SMALL_LIMITS
 
 WIDTH, HEIGHT = int(os.environ.get("RCSYNC_TMUX_WIDTH", "72")), 12

@@ -12,8 +12,9 @@ from click.testing import CliRunner, Result
 from rcsync.cli.main import cli
 from rcsync.emulator import Emulator, serve
 from rcsync.store.database import open_database
-from tests.engine.pull.pull_harness import fast_emulator, mirror_problems
-from tests.fixtures import EMULATOR_ENV
+from tests.harness.account import EMULATOR_ENV
+from tests.harness.inprocess import fast_emulator
+from tests.harness.mirror import mirror_problems
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 
 from rcsync.cli.main import cli
 from rcsync.emulator import Emulator, serve
-from tests.fixtures import EMULATOR_ENV
+from tests.harness.account import EMULATOR_ENV
 
 #: Small limits with a short window: a wait of about 3 s (window + the client's margin).
 SMALL_LIMITS = {

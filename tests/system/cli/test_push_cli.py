@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 
 from rcsync.cli import cli
 from rcsync.store.database import open_database
-from tests.fixtures import EMULATOR_TOML
+from tests.harness.account import EMULATOR_TOML
 
 emulator = pytest.importorskip("rcsync.emulator")
 

@@ -11,7 +11,7 @@ import pytest
 
 from rcsync.config import default_token_file
 from rcsync.emulator import serve
-from tests.engine.pull.pull_harness import fast_emulator
+from tests.harness.inprocess import fast_emulator
 from tests.system.cli.ux_helpers import run
 
 

@@ -16,8 +16,8 @@ from sqlalchemy.engine import Engine
 
 from rcsync.export import ExportFormat, export
 from rcsync.export.html import page_name
+from tests.harness.inprocess import Archive
 from tests.system.export.browser import DESKTOP, PHONE, Browser, Visit, chromium_or_skip
-from tests.system.export.conftest import Archive
 
 LOCAL_SCHEMES = ("file:", "data:", "about:")
 

@@ -15,7 +15,7 @@ from datasette.app import Datasette
 
 from rcsync.cli.main import cli
 from rcsync.export.datasette import FILES_MOUNT, HIDDEN, metadata, plugins_dir, write_config
-from tests.system.export.conftest import Archive
+from tests.harness.inprocess import Archive
 
 
 def _datasette(archive: Archive) -> Datasette:

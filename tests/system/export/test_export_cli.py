@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from rcsync.cli.main import cli
-from tests.system.export.conftest import Archive
+from tests.harness.inprocess import Archive
 
 
 def _invoke(archive: Archive, *args: str) -> Result:

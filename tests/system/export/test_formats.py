@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from rcsync.errors import ExportError
 from rcsync.export import ExportFormat, build_filters, export
 from rcsync.export.csv_format import COLUMNS
-from tests.system.export.conftest import Archive
+from tests.harness.inprocess import Archive
 
 
 def _rows(db: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:

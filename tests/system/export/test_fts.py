@@ -13,7 +13,7 @@ from sqlite_utils import Database
 
 from rcsync.store.database import alembic_config, create_db_engine, upgrade
 from rcsync.store.search import search
-from tests.system.export.conftest import Archive
+from tests.harness.inprocess import Archive
 
 
 def _fts_sql(path: Path) -> str:

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from rcsync.export import ExportFormat, build_filters, export
 from rcsync.export.html import page_name
-from tests.system.export.conftest import Archive
+from tests.harness.inprocess import Archive
 
 
 class Tags(HTMLParser):

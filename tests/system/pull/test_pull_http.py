@@ -10,14 +10,9 @@ import httpx
 from rcsync.emulator import FakeClock, serve
 from rcsync.store.database import open_database
 from rcsync.sync.pull import pull
-from tests.engine.pull.pull_harness import (
-    UNLIMITED,
-    RateBudget,
-    attachment_problems,
-    fast_emulator,
-    make_config,
-    mirror_problems,
-)
+from tests.harness.config import make_config
+from tests.harness.inprocess import UNLIMITED, RateBudget, fast_emulator
+from tests.harness.mirror import attachment_problems, mirror_problems
 
 
 def test_pull_over_http_follows_control_api_changes(tmp_path: Path) -> None:

@@ -1,32 +1,17 @@
-"""Fixtures for push integration tests (helpers live in push_env.py)."""
+"""Here `env` is a `PushEnv` (shared fixtures: tests/harness/fixtures.py)."""
 
-from __future__ import annotations
-
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
 import pytest
-from push_env import PushEnv
+
+from tests.harness.inprocess import PushEnv
 
 
 @pytest.fixture
-def make_env(tmp_path: Path) -> Iterator[Callable[..., PushEnv]]:
-    made: list[PushEnv] = []
-
-    def make(**kw: Any) -> PushEnv:
-        env = PushEnv(tmp_path / f"env{len(made)}", **kw)
-        made.append(env)
-        return env
-
-    (tmp_path / "env0").mkdir()
-    for i in range(1, 5):
-        (tmp_path / f"env{i}").mkdir()
-    yield make
-    for env in made:
-        env.close()
+def make_env(make_push_env: Callable[..., PushEnv]) -> Callable[..., PushEnv]:
+    return make_push_env
 
 
 @pytest.fixture
-def env(make_env: Callable[..., PushEnv]) -> PushEnv:
-    return make_env()
+def env(push_env: PushEnv) -> PushEnv:
+    return push_env

@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
-from push_env import DropFirst, PushEnv
 
 from rcsync.errors import GuardError
+from tests.harness.inprocess import PushEnv
+from tests.harness.transports import DropFirst
 
 
 def ids_in(ids: list[int]) -> str:

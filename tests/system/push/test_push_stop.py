@@ -12,10 +12,10 @@ import threading
 from collections.abc import Callable
 
 import httpx
-from push_env import PushEnv
 
 from rcsync.progress import NullProgress
 from rcsync.store.state import get_state
+from tests.harness.inprocess import PushEnv
 
 
 class StopAfter(NullProgress):

@@ -16,7 +16,8 @@ import pytest
 
 from rcsync.api.factory import check_server
 from rcsync.errors import RcsyncError
-from tests.system.reliability.rel_env import Served, integrity_ok
+from tests.harness.loopback import Served
+from tests.harness.mirror import integrity_ok
 
 
 def one_line_error(done: subprocess.CompletedProcess[str], *needles: str) -> str:

@@ -9,12 +9,9 @@ import subprocess
 import time
 from collections.abc import Callable
 
-from tests.system.reliability.rel_env import (
-    SQLITE3,
-    Served,
-    assert_mirror_matches_remote,
-    integrity_ok,
-)
+from tests.harness.database import SQLITE3
+from tests.harness.loopback import Served
+from tests.harness.mirror import assert_mirror_matches_remote, integrity_ok
 
 HOLD = 3.0
 

@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from tests.system.reliability.rel_env import Served, assert_mirror_matches_remote, integrity_ok
+from tests.harness.loopback import Served
+from tests.harness.mirror import assert_mirror_matches_remote, integrity_ok
 
 pytestmark = pytest.mark.slow
 

@@ -15,12 +15,8 @@ from typing import Any
 import pytest
 
 from rcsync.errors import RcsyncError
-from tests.system.reliability.rel_env import (
-    Served,
-    assert_mirror_matches_remote,
-    integrity_ok,
-    mirror,
-)
+from tests.harness.loopback import Served
+from tests.harness.mirror import assert_mirror_matches_remote, integrity_ok, mirror
 
 pytestmark = pytest.mark.slow
 

@@ -23,7 +23,7 @@ from rcsync.api import TokenStore, build_client
 from rcsync.config import Config, DatabaseConfig, RingCentralConfig, SyncConfig, load_config
 from rcsync.errors import RcsyncError
 from rcsync.store.database import open_database
-from tests.system.reliability.rel_env import toml_value
+from tests.harness.config import toml_value
 
 SERVER = "https://platform.ringcentral.com"
 

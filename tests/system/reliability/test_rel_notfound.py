@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.system.reliability.rel_env import Served, assert_mirror_matches_remote
+from tests.harness.loopback import Served
+from tests.harness.mirror import assert_mirror_matches_remote
 
 pytestmark = pytest.mark.slow
 

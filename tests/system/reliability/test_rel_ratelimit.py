@@ -13,14 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.system.reliability.rel_env import (
-    CLIENT_ID,
-    CLIENT_SECRET,
-    JWT,
-    Served,
-    assert_mirror_matches_remote,
-    integrity_ok,
-)
+from tests.harness.account import CLIENT_ID, CLIENT_SECRET, JWT
+from tests.harness.loopback import Served
+from tests.harness.mirror import assert_mirror_matches_remote, integrity_ok
 
 pytestmark = pytest.mark.slow
 

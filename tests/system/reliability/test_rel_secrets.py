@@ -11,7 +11,8 @@ import os
 import stat
 from collections.abc import Callable
 
-from tests.system.reliability.rel_env import CLIENT_ID, CLIENT_SECRET, JWT, Served
+from tests.harness.account import CLIENT_ID, CLIENT_SECRET, JWT
+from tests.harness.loopback import Served
 
 COMMANDS = [
     ["login"],

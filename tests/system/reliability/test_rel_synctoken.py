@@ -14,8 +14,9 @@ import signal
 import time
 from collections.abc import Callable
 
-from tests.engine.pull.harsh import Harsh, relay
-from tests.system.reliability.rel_env import Served, assert_mirror_matches_remote, integrity_ok
+from tests.harness.harsh import Harsh, relay
+from tests.harness.loopback import Served
+from tests.harness.mirror import assert_mirror_matches_remote, integrity_ok
 
 
 def _pull(env: Served, proxy: str, *args: str) -> str:

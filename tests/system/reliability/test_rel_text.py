@@ -14,8 +14,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from tests.engine.pull.harsh import relay, surrogate_subject
-from tests.system.reliability.rel_env import Served, assert_mirror_matches_remote, integrity_ok
+from tests.harness.harsh import relay, surrogate_subject
+from tests.harness.loopback import Served
+from tests.harness.mirror import assert_mirror_matches_remote, integrity_ok
 
 CUT = "cut inside an emoji \ud83d"
 

@@ -18,12 +18,9 @@ import httpx
 import pytest
 
 from rcsync.api import TokenStore, login
-from tests.system.reliability.rel_env import (
-    CLIENT_ID,
-    CLIENT_SECRET,
-    Served,
-    assert_mirror_matches_remote,
-)
+from tests.harness.account import CLIENT_ID, CLIENT_SECRET
+from tests.harness.loopback import Served
+from tests.harness.mirror import assert_mirror_matches_remote
 
 
 class Hook(httpx.BaseTransport):

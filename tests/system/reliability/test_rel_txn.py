@@ -15,12 +15,9 @@ import subprocess
 import time
 from collections.abc import Callable
 
-from tests.system.reliability.rel_env import (
-    Served,
-    assert_mirror_matches_remote,
-    integrity_ok,
-    rcsync_cmd,
-)
+from tests.harness.loopback import Served
+from tests.harness.mirror import assert_mirror_matches_remote, integrity_ok
+from tests.harness.processes import rcsync_cmd
 
 HOLD_SECONDS = 1.5
 HOOK = """

@@ -7,16 +7,16 @@ import time
 from collections.abc import Callable
 
 import pytest
-from watch_harness import Setup
 
 from rcsync.errors import LockedError
 from rcsync.store.lock import engine_lock
+from tests.harness.loopback import WatchSetup
 
 pytestmark = pytest.mark.slow
 
 
 def test_second_watch_is_refused_and_told_who_holds_the_database(
-    make_setup: Callable[..., Setup],
+    make_setup: Callable[..., WatchSetup],
 ) -> None:
     setup = make_setup(messages=20)
     first = setup.watch("--interval", "60")
@@ -34,7 +34,7 @@ def test_second_watch_is_refused_and_told_who_holds_the_database(
 
 @pytest.mark.parametrize("command", ["pull", "push", "sync"])
 def test_pull_push_sync_are_refused_while_watch_runs(
-    make_setup: Callable[..., Setup], command: str
+    make_setup: Callable[..., WatchSetup], command: str
 ) -> None:
     setup = make_setup(messages=20)
     first = setup.watch("--interval", "60")
@@ -47,7 +47,9 @@ def test_pull_push_sync_are_refused_while_watch_runs(
     assert first.stop() == 0
 
 
-def test_watch_with_wait_starts_when_the_holder_finishes(make_setup: Callable[..., Setup]) -> None:
+def test_watch_with_wait_starts_when_the_holder_finishes(
+    make_setup: Callable[..., WatchSetup],
+) -> None:
     setup = make_setup(messages=20)
     first = setup.watch("--interval", "60")
     first.wait_log("watching")
@@ -60,7 +62,7 @@ def test_watch_with_wait_starts_when_the_holder_finishes(make_setup: Callable[..
     assert second.stop() == 0
 
 
-def test_sigterm_while_waiting_for_the_lock_exits_0(make_setup: Callable[..., Setup]) -> None:
+def test_sigterm_while_waiting_for_the_lock_exits_0(make_setup: Callable[..., WatchSetup]) -> None:
     setup = make_setup(messages=20)
     first = setup.watch("--interval", "60")
     first.wait_log("watching")
@@ -71,7 +73,9 @@ def test_sigterm_while_waiting_for_the_lock_exits_0(make_setup: Callable[..., Se
     assert first.stop() == 0
 
 
-def test_watch_waits_for_an_engine_in_another_process(make_setup: Callable[..., Setup]) -> None:
+def test_watch_waits_for_an_engine_in_another_process(
+    make_setup: Callable[..., WatchSetup],
+) -> None:
     setup = make_setup(messages=20)
     setup.first_pull()
     with engine_lock(setup.db, what="pull"):

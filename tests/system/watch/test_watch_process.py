@@ -12,12 +12,14 @@ import time
 from collections.abc import Callable
 
 import pytest
-from watch_harness import Setup, wait_for
+
+from tests.harness.loopback import WatchSetup
+from tests.harness.processes import wait_for
 
 pytestmark = pytest.mark.slow
 
 
-def _alive_unread(setup: Setup, n: int) -> list[int]:
+def _alive_unread(setup: WatchSetup, n: int) -> list[int]:
     rows = setup.query(
         "SELECT id FROM message WHERE availability = 'Alive' AND "
         "read_status = 'Unread' ORDER BY id LIMIT ?",
@@ -31,13 +33,13 @@ def _csv(ids: list[int]) -> str:
     return ",".join(map(str, ids))
 
 
-def _remote(setup: Setup, mid: int, key: str) -> object:
+def _remote(setup: WatchSetup, mid: int, key: str) -> object:
     record = setup.emu.store.get(mid)
     return None if record is None else record.get(key)
 
 
 def test_edits_go_out_arrivals_come_in_and_sigterm_exits_cleanly(
-    make_setup: Callable[..., Setup],
+    make_setup: Callable[..., WatchSetup],
 ) -> None:
     setup = make_setup()
     setup.first_pull()
@@ -75,7 +77,7 @@ def test_edits_go_out_arrivals_come_in_and_sigterm_exits_cleanly(
     assert "Traceback" not in watch.log()
 
 
-def test_own_writes_do_not_wake_it_into_a_loop(make_setup: Callable[..., Setup]) -> None:
+def test_own_writes_do_not_wake_it_into_a_loop(make_setup: Callable[..., WatchSetup]) -> None:
     setup = make_setup()
     setup.first_pull()
     watch = setup.watch("--interval", "30")
@@ -103,7 +105,7 @@ def test_own_writes_do_not_wake_it_into_a_loop(make_setup: Callable[..., Setup])
 
 
 def test_sigkill_mid_push_then_restart_converges_without_purging_trash(
-    make_setup: Callable[..., Setup],
+    make_setup: Callable[..., WatchSetup],
 ) -> None:
     setup = make_setup(messages=400, seed=11)
     setup.first_pull()
@@ -145,7 +147,7 @@ def test_sigkill_mid_push_then_restart_converges_without_purging_trash(
 
 
 def test_sigterm_mid_push_stops_between_batches_then_restart_converges(
-    make_setup: Callable[..., Setup],
+    make_setup: Callable[..., WatchSetup],
 ) -> None:
     setup = make_setup(messages=400, seed=11)
     setup.first_pull()

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from watch_harness import Setup, wait_for
 
 from rcsync.api import build_client
 from rcsync.config import Config, DatabaseConfig, RingCentralConfig, SyncConfig
@@ -22,7 +21,9 @@ from rcsync.errors import AuthError
 from rcsync.store.database import open_database
 from rcsync.watch import run_watch
 from rcsync.watch.runner import EngineWorker, Waker
-from tests.fixtures import EMULATOR_CREDENTIALS
+from tests.harness.account import EMULATOR_CREDENTIALS
+from tests.harness.loopback import WatchSetup
+from tests.harness.processes import wait_for
 
 API = "https://platform.ringcentral.com"
 
@@ -136,7 +137,7 @@ def test_a_login_that_cannot_be_refreshed_ends_the_watch(tmp_path: Path) -> None
 
 
 @pytest.mark.slow
-def test_bad_login_exits_1_with_one_line(make_setup: Callable[..., Setup]) -> None:
+def test_bad_login_exits_1_with_one_line(make_setup: Callable[..., WatchSetup]) -> None:
     setup = make_setup(messages=5)
     setup.config.write_text(setup.config.read_text().replace('"emulator-jwt"', '"wrong"'))
     done = setup.rcsync("watch", "--interval", "1", timeout=60)
@@ -146,7 +147,7 @@ def test_bad_login_exits_1_with_one_line(make_setup: Callable[..., Setup]) -> No
 
 
 @pytest.mark.slow
-def test_sigint_exits_0_and_log_file_is_appended(make_setup: Callable[..., Setup]) -> None:
+def test_sigint_exits_0_and_log_file_is_appended(make_setup: Callable[..., WatchSetup]) -> None:
     setup = make_setup(messages=10)
     log_file = setup.root / "logs" / "watch.log"
     for _ in range(2):

@@ -1,0 +1,115 @@
+"""httpx transports that make the in-process emulator misbehave on purpose.
+
+Each wraps the emulator's transport (so the client's whole stack runs: session, retries,
+error mapping). `Faults`: a rule answers matching requests with a given status and body
+instead of the emulator, or lets the emulator perform the request and then raises `Crash`,
+as a process killed between sending and saving would stop. `Interrupting`: requests pass
+until a count is reached, then `Interrupted` (a crash mid-pull). `DropFirst`: the first
+request of a method is performed and its answer lost (the network dropped).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+SINGLE = r"/message-store/\d+$"
+BULK = r"/message-store/\d+(,\d+)+$"
+CONTENT = r"/message-store/\d+/content/\d+$"
+
+
+def rc_body(message: str, code: str | None = "CMN-102", parameter: str | None = None) -> Any:
+    """A RingCentral error body (API-NOTES §5); `code=None`: no errorCode at all."""
+    if code is None:
+        return {"message": message}
+    error: dict[str, Any] = {"errorCode": code, "message": message}
+    if parameter is not None:
+        error["parameterName"] = parameter
+    return {**error, "errors": [error]}
+
+
+# What a gateway answers for a path it does not route: the same code, about the path.
+PATH_NOT_FOUND = rc_body("Resource for parameter [path] is not found", parameter="path")
+MESSAGE_NOT_FOUND = rc_body(
+    "Resource for parameter [messageId] is not found", parameter="messageId"
+)
+NOT_SUPPORTED = rc_body("Operation is not supported", code="CMN-202")
+
+
+class Crash(BaseException):
+    """Raised in place of an answer the server did send: the process died right then."""
+
+
+@dataclass
+class Rule:
+    method: str
+    path: str  # a regex searched in the URL path
+    status: int | None = None  # None: perform the request, then `Crash`
+    body: Any = None
+    times: int = 1
+
+
+class Faults(httpx.BaseTransport):
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.rules: list[Rule] = []
+        self.hits: list[tuple[str, str, int | None]] = []
+
+    def answer(self, method: str, path: str, status: int, body: Any = None, times: int = 1) -> None:
+        self.rules.append(Rule(method, path, status, body, times))
+
+    def crash_after(self, method: str, path: str = r"/message-store/") -> None:
+        self.rules.append(Rule(method, path, None))
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        for rule in self.rules:
+            if (
+                rule.times
+                and rule.method == request.method
+                and re.search(rule.path, request.url.path)
+            ):
+                rule.times -= 1
+                self.hits.append((request.method, request.url.path, rule.status))
+                if rule.status is None:
+                    self.inner.handle_request(request).read()
+                    raise Crash(f"killed after {request.method} {request.url.path}")
+                if rule.body is None:
+                    return httpx.Response(rule.status)
+                return httpx.Response(rule.status, json=rule.body)
+        return self.inner.handle_request(request)
+
+
+class Interrupted(RuntimeError):
+    """Raised by `Interrupting` in place of the request: a crash mid-pull."""
+
+
+class Interrupting(httpx.BaseTransport):
+    """Passes requests through until `after` requests containing `marker` went by."""
+
+    def __init__(self, inner: httpx.BaseTransport, *, after: int, marker: str) -> None:
+        self.inner, self.after, self.marker, self.seen = inner, after, marker, 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.marker in str(request.url):
+            self.seen += 1
+            if self.seen > self.after:
+                raise Interrupted(f"interrupted before request {self.seen} ({self.marker})")
+        return self.inner.handle_request(request)
+
+
+class DropFirst(httpx.BaseTransport):
+    """Forwards to the emulator, but the first request matching `method` is performed and
+    its answer lost (connection reset), as when the network drops after sending."""
+
+    def __init__(self, inner: httpx.BaseTransport, method: str = "DELETE") -> None:
+        self.inner, self.method, self.dropped = inner, method, 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if request.method == self.method and not self.dropped:
+            self.dropped += 1
+            raise httpx.RemoteProtocolError("Server disconnected", request=request)
+        return response
