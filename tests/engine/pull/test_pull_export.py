@@ -21,14 +21,10 @@ from rcsync.rules.export import PACKED_TYPES, ExportState
 from rcsync.store.state import EXPORT, read_state
 from rcsync.sync.pull import pull
 from rcsync.types import UseExport
-from tests.engine.pull.pull_harness import (
-    UNLIMITED,
-    Interrupted,
-    attachment_problems,
-    fast_emulator,
-    make_config,
-    mirror_problems,
-)
+from tests.harness.config import make_config
+from tests.harness.inprocess import UNLIMITED, fast_emulator
+from tests.harness.mirror import attachment_problems, mirror_problems
+from tests.harness.transports import Interrupted
 
 ARCHIVE_OP = "readMessageStoreReportArchiveContent"
 PACKED_SQL = ", ".join(f"'{t}'" for t in sorted(PACKED_TYPES))

@@ -8,8 +8,8 @@ from click.testing import CliRunner, Result
 
 from rcsync.cli.main import cli
 from rcsync.emulator import Emulator, serve
-from tests.engine.pull.pull_harness import UNLIMITED
-from tests.fixtures import EMULATOR_ENV
+from tests.harness.account import EMULATOR_ENV
+from tests.harness.inprocess import UNLIMITED
 
 
 def _pull(url: str, tmp_path: Path, use_export: str, jwt: str | None = None) -> Result:

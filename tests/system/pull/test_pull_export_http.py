@@ -16,13 +16,9 @@ from rcsync.rules.export import PACKED_TYPES
 from rcsync.store.database import open_database
 from rcsync.sync.pull import pull
 from rcsync.types import UseExport
-from tests.engine.pull.pull_harness import (
-    UNLIMITED,
-    attachment_problems,
-    fast_emulator,
-    make_config,
-    mirror_problems,
-)
+from tests.harness.config import make_config
+from tests.harness.inprocess import UNLIMITED, fast_emulator
+from tests.harness.mirror import attachment_problems, mirror_problems
 
 
 class _CorruptFirstZip(httpx.HTTPTransport):

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from rcsync.api.retry import RetryPolicy
 from rcsync.rules.export import PACKED_TYPES
-from tests.fixtures import EMULATOR_CREDENTIALS
-from tests.system.reliability.rel_env import Served, write_toml
+from tests.harness.account import EMULATOR_CREDENTIALS
+from tests.harness.config import write_toml
+from tests.harness.loopback import Served
 
 
 def _config(env: Served) -> Path:
