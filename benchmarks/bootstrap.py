@@ -12,7 +12,7 @@ Two rows per mode: every attachment type, and only the types the export carries
 (``attachment_types`` = audio, fax documents, MMS images): transcriptions are not in the
 export, so they cost one content request each in both modes.
 
-    python benchmarks/bootstrap.py            # about 5,000 packed files (20,000 messages)
+    python benchmarks/bootstrap.py            # about 5,000 packed files (21,700 messages)
     python benchmarks/bootstrap.py 4000       # messages
 """
 
@@ -125,4 +125,4 @@ def main(messages: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 20_000)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 21_700)
