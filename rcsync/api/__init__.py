@@ -7,7 +7,8 @@ Typical use::
 
 Modules: `tokens` (token file), `oauth` (token endpoint wire format), `auth` (httpx.Auth),
 `ratelimit` (per-group budget), `retry` (backoff, write safety), `session` (the one request
-path), `multipart` (207 parsing), `client` (typed calls), `content` (attachment download),
+path), `multipart` (207 parsing), `stream` (a large answer read as it arrives), `client`
+(typed calls), `content` (attachment download),
 `factory` (building it all from the config).
 """
 

@@ -15,6 +15,7 @@ and cannot be produced by this module.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -38,7 +39,8 @@ from rcsync.api.multipart import (
 from rcsync.api.ratelimit import Group, RateBudget
 from rcsync.api.results import ItemResult, MessagePage, Record, SyncResult
 from rcsync.api.session import ApiSession, Operation
-from rcsync.errors import AmbiguousWriteError, ApiError, SyncTokenInvalid
+from rcsync.api.stream import RecordStream
+from rcsync.errors import AmbiguousWriteError, ApiError, NetworkError, SyncTokenInvalid
 from rcsync.types import PATH_BATCH, READ_BATCH, Availability, ReadStatus, iso_utc
 
 LIST = Operation("listMessages", Group.LIGHT)
@@ -154,13 +156,30 @@ class MessageStoreClient:
         record_count: int | None = None,
         date_to: str | datetime | None = None,
     ) -> SyncResult:
-        params: list[tuple[str, str | int]] = [("syncType", "FSync"), ("dateFrom", iso(date_from))]
-        if date_to is not None:
-            params.append(("dateTo", iso(date_to)))
-        params += [("messageType", t) for t in message_types]
-        if record_count is not None:
-            params.append(("recordCount", record_count))
-        return self._sync(params)
+        return self._sync(_fsync_params(date_from, message_types, record_count, date_to))
+
+    @contextlib.contextmanager
+    def stream_full_sync(
+        self,
+        *,
+        date_from: str | datetime,
+        message_types: Sequence[str],
+        batch: int = 1000,
+        record_count: int | None = None,
+        date_to: str | datetime | None = None,
+    ) -> Iterator[SyncStream]:
+        """`full_sync` read while it arrives: ``stream.batches()`` yields its records
+        `batch` at a time, then ``stream.result`` holds the token (``records`` empty).
+
+        For an FSync of the whole history, whose one answer holds every Alive record:
+        memory stays at one batch (`rcsync.api.stream`). The request is retried like any
+        other until its headers arrive; a connection lost in the body raises `NetworkError`
+        (the records already handed out were whole, and saving them again is harmless).
+        """
+        params = _fsync_params(date_from, message_types, record_count, date_to)
+        url, query = f"{self.base}/message-sync", httpx.QueryParams(tuple(params))
+        with self.session.stream(SYNC, url, ok=(200,), params=query) as r:
+            yield SyncStream(r, batch)
 
     def incremental_sync(self, sync_token: str, *, date_from: str | None = None) -> SyncResult:
         """Changes since `sync_token`; raises `SyncTokenInvalid` when a FSync is due.
@@ -377,18 +396,68 @@ class MessageStoreClient:
 
     def _sync(self, params: list[tuple[str, str | int]]) -> SyncResult:
         data = self._get_json(SYNC, f"{self.base}/message-sync", params)
-        records = _records(SYNC, data)
-        info = data.get("syncInfo")
-        if not isinstance(info, dict) or not isinstance(info.get("syncToken"), str):
-            raise malformed(SYNC.name, "missing syncInfo.syncToken")
-        sync_time = info.get("syncTime")
-        return SyncResult(
-            records=records,
-            sync_token=info["syncToken"],
-            sync_time=sync_time if isinstance(sync_time, str) else None,
-            older_records_exist=info.get("olderRecordsExist") is True,
-            sync_type=str(info.get("syncType", "")),
-        )
+        return _sync_result(_records(SYNC, data), data)
+
+
+class SyncStream:
+    """One streamed message-sync answer (see `MessageStoreClient.stream_full_sync`)."""
+
+    def __init__(self, response: httpx.Response, batch: int) -> None:
+        self._response = response
+        self._batch = batch
+        #: The answer's token and flags, once `batches` is exhausted (``records`` empty).
+        self.result: SyncResult | None = None
+
+    def batches(self) -> Iterator[list[Record]]:
+        parser = RecordStream(self._response.iter_bytes(), operation=SYNC.name)
+        batch: list[Record] = []
+        try:
+            for record in parser.records():
+                batch.append(_checked(SYNC, record))
+                if len(batch) >= self._batch:
+                    yield batch
+                    batch = []
+        except httpx.DecodingError:
+            raise malformed(SYNC.name, "the body cannot be decoded") from None
+        except httpx.TransportError as exc:
+            raise NetworkError(
+                f"{SYNC.name}: connection lost while the answer arrived "
+                f"({exc.__class__.__name__}); pull again to start it over"
+            ) from None
+        if not parser.found:
+            raise malformed(SYNC.name, "missing or invalid 'records'")
+        if batch:
+            yield batch
+        self.result = _sync_result([], parser.rest)
+
+
+def _fsync_params(
+    date_from: str | datetime,
+    message_types: Sequence[str],
+    record_count: int | None,
+    date_to: str | datetime | None,
+) -> list[tuple[str, str | int]]:
+    params: list[tuple[str, str | int]] = [("syncType", "FSync"), ("dateFrom", iso(date_from))]
+    if date_to is not None:
+        params.append(("dateTo", iso(date_to)))
+    params += [("messageType", t) for t in message_types]
+    if record_count is not None:
+        params.append(("recordCount", record_count))
+    return params
+
+
+def _sync_result(records: list[Record], data: Mapping[str, Any]) -> SyncResult:
+    info = data.get("syncInfo")
+    if not isinstance(info, dict) or not isinstance(info.get("syncToken"), str):
+        raise malformed(SYNC.name, "missing syncInfo.syncToken")
+    sync_time = info.get("syncTime")
+    return SyncResult(
+        records=records,
+        sync_token=info["syncToken"],
+        sync_time=sync_time if isinstance(sync_time, str) else None,
+        older_records_exist=info.get("olderRecordsExist") is True,
+        sync_type=str(info.get("syncType", "")),
+    )
 
 
 def _part_results(chunk: list[int], parts: list[Part]) -> dict[int, ItemResult]:
@@ -429,12 +498,17 @@ def _names_missing_message(response: httpx.Response) -> bool:
 def _records(op: Operation, data: dict[str, Any]) -> list[Record]:
     """The records, each with a usable id: one that cannot be mirrored rejects the answer."""
     records = data.get("records")
-    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+    if not isinstance(records, list):
         raise malformed(op.name, "missing or invalid 'records'")
-    for record in records:
-        if not _is_id(record.get("id")):
-            raise malformed(op.name, "a record has no valid 'id'")
-    return records
+    return [_checked(op, r) for r in records]
+
+
+def _checked(op: Operation, record: Any) -> Record:
+    if not isinstance(record, dict):
+        raise malformed(op.name, "missing or invalid 'records'")
+    if not _is_id(record.get("id")):
+        raise malformed(op.name, "a record has no valid 'id'")
+    return record
 
 
 def _is_id(value: Any) -> bool:

@@ -80,10 +80,16 @@ class ApiSession:
 
     @contextlib.contextmanager
     def stream(
-        self, op: Operation, url: str, *, headers: Mapping[str, str], ok: Collection[int]
+        self,
+        op: Operation,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        ok: Collection[int],
+        params: httpx.QueryParams | None = None,
     ) -> Iterator[httpx.Response]:
         """GET with a streamed body; statuses outside `ok` raise (body read first)."""
-        request = self.http.build_request("GET", url, headers=headers)
+        request = self.http.build_request("GET", url, headers=headers, params=params)
         response = self._send(op, request, stream=True, ids=())
         try:
             if response.status_code not in ok:

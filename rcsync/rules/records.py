@@ -203,6 +203,21 @@ def attachment_values(record: Record) -> list[tuple[Any, ...]]:
     return rows
 
 
+#: `message_values` and `attachment_values` of a full record, computed ahead (`prepare`).
+Prepared = tuple[tuple[Any, ...], list[tuple[Any, ...]]]
+
+
+def prepare(records: list[Record]) -> dict[int, Prepared]:
+    """The rows of every full record by id, for `store.messages.save_records(prepared=)`.
+
+    Pure and stateless, so the pull maps a batch on the thread that receives the next one,
+    while SQLite (which releases the GIL) writes the previous batch.
+    """
+    return {
+        int(r["id"]): (message_values(r), attachment_values(r)) for r in records if not is_stub(r)
+    }
+
+
 def attachment_rows(record: Record) -> list[Row]:
     """Rows of `attachment` for a full record (a purged record lists none: rows are kept)."""
     return [dict(zip(ATTACHMENT_COLUMNS, v, strict=True)) for v in attachment_values(record)]

@@ -68,6 +68,11 @@ def known_revisions() -> set[str]:
     return {rev.revision for rev in script.walk_revisions()}
 
 
+CACHE_KB = 16_384
+WAL_CHECKPOINT_PAGES = 10_000
+WAL_KEEP_BYTES = 16 * 1024 * 1024
+
+
 def _on_connect(dbapi_conn: Any, _record: Any) -> None:
     # pysqlite would send BEGIN itself, only before the first INSERT/UPDATE/DELETE: the
     # SELECTs a transaction starts with then run outside it, and another connection may
@@ -93,6 +98,19 @@ def _on_connect(dbapi_conn: Any, _record: Any) -> None:
     # WAL+NORMAL a first pull's commits are cheap already: fewer, larger transactions
     # measured no faster, so each page still commits with its cursor.)
     cur.execute("PRAGMA synchronous = NORMAL")
+    # A first pull writes the message table, its three indexes and the FTS index at once:
+    # with SQLite's default 2 MB page cache those B-trees keep evicting each other's pages.
+    # 16 MB (a bound, reached only by large writes): a first pull of 50,000 messages took
+    # 7.8 s instead of 8.9 s (one run each on a loaded machine: the gain is rough).
+    cur.execute(f"PRAGMA cache_size = -{CACHE_KB}")
+    # Checkpoints (the only fsyncs at NORMAL) every ~40 MB of WAL instead of every 4 MB:
+    # fewer, larger ones. Durability is unchanged: an application crash loses nothing
+    # committed, a power cut may roll back the engine's last transactions (all re-fetchable
+    # pulled data, see above); a user's edit is fsynced to the WAL by the user's own
+    # connection at its commit, which covers every frame before it. The WAL file is cut
+    # back to `WAL_KEEP_BYTES` after a checkpoint, so it does not stay that large.
+    cur.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
+    cur.execute(f"PRAGMA journal_size_limit = {WAL_KEEP_BYTES}")
     cur.close()
 
 

@@ -204,8 +204,13 @@ def save_records(
     *,
     policy: ConflictPolicy,
     now: str,
+    prepared: Mapping[int, rec.Prepared] | None = None,
 ) -> SaveCounts:
-    """Store a batch of remote records (full or stubs) by the three-way rule; see module doc."""
+    """Store a batch of remote records (full or stubs) by the three-way rule; see module doc.
+
+    `prepared` may hold the records' rows already mapped (`rec.prepare`, same records):
+    the pull maps on another thread while this one writes.
+    """
     batch = _dedupe(records)
     counts = SaveCounts()
     if not batch:
@@ -222,7 +227,7 @@ def save_records(
     counts.dropped = len(full) - len(kept) + len(stubs) - len(known_stubs)
     full, stubs = kept, known_stubs
     remote_values: dict[int, tuple[dict[str, Any], str | None]] = {}
-    _upsert_full(conn, full, existing, counts, remote_values, now)
+    _upsert_full(conn, full, existing, counts, remote_values, now, prepared or {})
     _apply_stubs(conn, stubs, existing, counts, remote_values, now)
     counts.conflicts = _merge_dirty(conn, existing, remote_values, policy, now)
     return counts
@@ -244,13 +249,18 @@ def _upsert_full(
     counts: SaveCounts,
     remote_values: dict[int, tuple[dict[str, Any], str | None]],
     now: str,
+    prepared: Mapping[int, rec.Prepared],
 ) -> None:
     if not full:
         return
-    rows = [rec.message_values(r) for r in full]
+    mapped = [
+        prepared.get(int(r["id"])) or (rec.message_values(r), rec.attachment_values(r))
+        for r in full
+    ]
+    rows = [values for values, _ in mapped]
     new_ids = [row[_ID] for row in rows if row[_ID] not in existing]
     _upsert_rows(conn, [(*row, now) for row in rows], new_ids)
-    attachments = [a for r in full for a in rec.attachment_values(r)]
+    attachments = [a for _, atts in mapped for a in atts]
     if attachments:
         conn.exec_driver_sql(UPSERT_ATTACHMENT, attachments)
     for row in rows:

@@ -8,15 +8,45 @@ after the previous answer arrived, and nothing else uses the client meanwhile.
 
 The thread is a daemon, so Ctrl-C never waits for it; after any other failure the caller
 `settle`s it first, so the client is idle again before the error goes up.
+
+`short_gil_slices`: while the helper thread runs Python (parsing, mapping), the writing
+thread's ``executemany`` needs the GIL back between rows, and by default waits up to 5 ms
+each time (``sys.getswitchinterval``). The streamed FSync shortens the slice to 0.5 ms
+while it runs: a first pull of 50,000 messages measured 11.1-11.6 s at 5 ms and 8.5-8.9 s
+at 0.5 ms. The setting is the process's, so it is restored when the last user leaves.
 """
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+SHORT_SLICE = 0.0005
+_slices = threading.Lock()
+_users = 0
+_saved = 0.0
+
+
+@contextlib.contextmanager
+def short_gil_slices() -> Iterator[None]:
+    """Switch threads every `SHORT_SLICE` seconds meanwhile (see the module docstring)."""
+    global _users, _saved
+    with _slices:
+        if _users == 0:
+            _saved = sys.getswitchinterval()
+            sys.setswitchinterval(min(_saved, SHORT_SLICE))
+        _users += 1
+    try:
+        yield
+    finally:
+        with _slices:
+            _users -= 1
+            if _users == 0:
+                sys.setswitchinterval(_saved)
 
 
 class Prefetch(Generic[T]):

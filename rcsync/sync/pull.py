@@ -5,22 +5,30 @@ A thin pipeline, fetch -> save (three-way merge inside) -> commit cursor, in two
 **Full pull** (the first one, ``--full``, an invalid sync token, a changed frame):
 
 1. FSync with ``dateFrom = history_start`` and *no* ``recordCount``: a sync token T0 whose
-   frame covers the whole history and whose sync time precedes the listing. It is kept in
-   ``sync_state[FIRST_PULL]`` (progress), not yet as the sync token. The message-sync guide
-   lets ``recordCount`` bound the sync frame itself, so a token taken with a record count
-   could miss later changes to older messages; without one the frame is the dates under
-   either reading. The price is one large answer (every Alive record of the frame), whose
-   records are not stored: the listing below reads them again, resumably, with Deleted
-   ones. If the FSync still says ``olderRecordsExist`` (a server cap), the ISync of step 3
-   widens T0's frame with ``dateFrom = history_start``, as the docs allow.
-2. List the message store newest first with *keyset paging by date*: every request is
-   ``page=1`` with ``dateTo`` = the oldest creationTime stored so far + 1 ms (page numbers
-   would shift when messages are purged during the listing). Ids at the boundary instant
-   are remembered, so the overlap is dropped. If a whole page shares one instant (more
-   than 1000 messages created in the same millisecond), pages 2, 3, ... of that instant
-   follow. Each page is committed together with the progress, so an interrupted pull
-   resumes at the page it stopped at. The next page is fetched while one is written.
-3. ISync with T0 catches what arrived or changed during the listing; its records, the new
+   frame covers the whole history and whose sync time precedes everything below. The
+   message-sync guide lets ``recordCount`` bound the sync frame itself, so a token taken
+   with a record count could miss later changes to older messages; without one the frame is
+   the dates under either reading. Its one answer holds every Alive record of the frame:
+   it is read while it arrives (`MessageStoreClient.stream_full_sync`) and saved 1,000
+   records a transaction, by the same three-way save as everything else, so memory stays
+   flat. A crash meanwhile restarts this step (``sync_state[FIRST_PULL]`` says an FSync was
+   under way; the records already saved are saved again, harmlessly). T0 then goes into
+   FIRST_PULL (progress), not yet as the sync token. Before it, one listing request of a
+   single record gives the progress bar its total (``paging.totalElements``).
+2. List what the FSync cannot give, newest first, with *keyset paging by date*
+   (`rcsync.rules.listing`): the Deleted and Purged messages (whether FSync returns Deleted
+   records is not documented: either way the trash is listed; records the FSync already
+   saved are not saved twice). If the FSync said ``olderRecordsExist`` (a server cap), its
+   Alive part ends at its oldest record: below that instant every availability is listed,
+   and the ISync of step 3 widens T0's frame with ``dateFrom = history_start``, as the docs
+   allow. Every request is ``page=1`` with ``dateTo`` = the oldest creationTime stored so
+   far + 1 ms (page numbers would shift when messages are purged during the listing). Ids
+   at the boundary instant are remembered, so the overlap is dropped. If a whole page shares
+   one instant (more than 1000 messages created in the same millisecond), pages 2, 3, ...
+   of that instant follow. Each page is committed together with the progress, so an
+   interrupted pull resumes at the page it stopped at. The next page is fetched while one
+   is written.
+3. ISync with T0 catches what arrived or changed since the FSync; its records, the new
    token (SYNC_TOKEN), the frame (SYNC_FRAME) and the end of FIRST_PULL commit together.
 
 **Incremental pull**: ISync with SYNC_TOKEN; records and the new token commit together.
@@ -45,6 +53,7 @@ import datetime as dt
 import json
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -52,7 +61,7 @@ from rcsync.config import Config
 from rcsync.errors import ApiError, MalformedResponse, SyncTokenInvalid
 from rcsync.progress import NullProgress, Progress, plural
 from rcsync.rules import records as rec
-from rcsync.rules.listing import Listing, next_listing
+from rcsync.rules.listing import ALL, Listing, after_fsync, next_listing
 from rcsync.store.database import translate_errors
 from rcsync.store.messages import SaveCounts, save_records
 from rcsync.store.state import (
@@ -65,7 +74,7 @@ from rcsync.store.state import (
 )
 from rcsync.sync.apply import settle_journal
 from rcsync.sync.attachments import AttachmentCounts, ContentClient, download_attachments
-from rcsync.sync.prefetch import Prefetch
+from rcsync.sync.prefetch import Prefetch, short_gil_slices
 from rcsync.types import Availability, ConflictPolicy, iso_utc
 
 if TYPE_CHECKING:
@@ -74,7 +83,6 @@ if TYPE_CHECKING:
 PER_PAGE = 1000
 BATCH = 1000
 GET_BATCH = 50
-LIST_AVAILABILITY = tuple(Availability)
 # A full pull restarts when T0 itself is invalidated meanwhile; a bounded number of times.
 MAX_FULL_ATTEMPTS = 3
 # A listing of more than a page is long enough to be told what comes and how to stop.
@@ -98,9 +106,9 @@ class PullClient(ContentClient, Protocol):
         per_page: int = 1000,
     ) -> Any: ...
 
-    def full_sync(
-        self, *, date_from: str, message_types: Sequence[str], record_count: int | None = None
-    ) -> Any: ...
+    def stream_full_sync(
+        self, *, date_from: str, message_types: Sequence[str], batch: int = 1000
+    ) -> AbstractContextManager[Any]: ...
 
     def incremental_sync(self, sync_token: str, *, date_from: str | None = None) -> Any: ...
 
@@ -193,15 +201,24 @@ class _Run:
     config: Config
     progress: Progress
     summary: PullSummary = field(default_factory=PullSummary)
+    # Ids this run's FSync saved that the listing may list again (non-Alive ones, and those
+    # at a capped FSync's oldest instant): not saved twice, so the bar counts each once.
+    fsync_saved: set[int] = field(default_factory=set)
+    counted: bool = False  # the bar has the whole pull's total (counted before the FSync)
 
     @property
     def policy(self) -> ConflictPolicy:
         return ConflictPolicy(self.config.sync.conflict_policy)
 
-    def save(self, conn: Connection, records: Sequence[Mapping[str, Any]]) -> None:
+    def save(
+        self,
+        conn: Connection,
+        records: Sequence[Mapping[str, Any]],
+        prepared: Mapping[int, rec.Prepared] | None = None,
+    ) -> None:
         for start in range(0, len(records), BATCH):
             chunk = records[start : start + BATCH]
-            counts = save_records(conn, chunk, policy=self.policy, now=iso_utc())
+            counts = save_records(conn, chunk, policy=self.policy, now=iso_utc(), prepared=prepared)
             self.summary.add(counts)
             # The listing's total counts records that are not stored (first heard of as
             # purged, deleted here): the bar ends at what the database holds.
@@ -287,7 +304,7 @@ def _isync(
 def _full(run: _Run, frame: dict[str, Any], listing: Listing | None) -> None:
     run.summary.full = True
     for _attempt in range(MAX_FULL_ATTEMPTS):
-        if listing is None:
+        if listing is None or not listing.fsynced:
             listing = _begin(run, frame)
         listing = _list_all(run, listing)
         try:
@@ -304,24 +321,125 @@ def _full(run: _Run, frame: dict[str, Any], listing: Listing | None) -> None:
 
 
 def _begin(run: _Run, frame: dict[str, Any]) -> Listing:
-    # No recordCount: it may bound the token's frame (see the module docstring).
-    result = run.client.full_sync(
-        date_from=rec.day_start(run.config.sync.history_start),
-        message_types=run.config.sync.message_types,
-    )
-    run.summary.requests += 1
+    """Step 1: count, then the streamed FSync; returns the listing that completes it."""
+    with run.engine.begin() as conn:
+        # From here until T0 is stored, an interrupted pull restarts with the FSync (not
+        # with an incremental pull from an older token, nor a listing without a token).
+        set_state(conn, FIRST_PULL, Listing.before_fsync(frame).to_json())
+    _count(run)
+    result, oldest = _stream_fsync(run)
     # The listing's first dateTo: a day past the server's own clock (ours may be off).
     server_now = rec.parse_time(result.sync_time) if result.sync_time else dt.datetime.now(dt.UTC)
-    listing = Listing(
-        frame=frame,
-        token=result.sync_token,
-        date_to=iso_utc(server_now + dt.timedelta(days=1)),
-        widen=bool(result.older_records_exist),
+    listing = after_fsync(
+        frame,
+        result.sync_token,
+        iso_utc(server_now + dt.timedelta(days=1)),
+        capped=bool(result.older_records_exist),
+        oldest=oldest,
     )
-    # The FSync's records are not stored: the listing reads each of them again.
     with run.engine.begin() as conn:
         set_state(conn, FIRST_PULL, listing.to_json())
     return listing
+
+
+def _count(run: _Run) -> None:
+    """The progress bar's total: every message of the frame, from one listing of one record."""
+    page = run.client.list_messages(
+        date_from=rec.day_start(run.config.sync.history_start),
+        date_to=iso_utc(dt.datetime.now(dt.UTC) + dt.timedelta(days=1)),
+        message_types=run.config.sync.message_types,
+        availability=ALL,
+        page=1,
+        per_page=1,
+    )
+    run.summary.requests += 1
+    _start_bar(run, _total_elements(page.paging))
+    run.counted = True
+
+
+def _start_bar(run: _Run, total: int | None) -> None:
+    if total is None:
+        return
+    if total > FULL_PULL_NOTE_AFTER:  # before the bar, which it would split
+        run.progress.hint(FULL_PULL_NOTE.format(total=total))
+    run.progress.start("messages", total)
+
+
+def _stream_fsync(run: _Run) -> tuple[Any, str | None]:
+    """The FSync of the whole history, saved a batch per transaction as it arrives.
+
+    Returns its result (the token; no records) and the oldest creationTime it returned.
+    No recordCount: it may bound the token's frame (see the module docstring).
+    """
+    seen = _Oldest()
+    with (
+        short_gil_slices(),
+        run.client.stream_full_sync(
+            date_from=rec.day_start(run.config.sync.history_start),
+            message_types=run.config.sync.message_types,
+            batch=BATCH,
+        ) as stream,
+    ):
+        run.summary.requests += 1
+        batches = iter(stream.batches())
+
+        def receive() -> tuple[list[Any], dict[int, rec.Prepared]] | None:
+            batch = next(batches, None)
+            return None if batch is None else (batch, rec.prepare(batch))
+
+        # The next batch is received, parsed and mapped to rows on a helper thread while
+        # this one is written (as the listing's next page is): the socket and that Python
+        # work overlap with SQLite's, which runs without the GIL.
+        pending = Prefetch(receive)
+        try:
+            while (got := pending.result()) is not None:
+                batch, prepared = got
+                records = _expand_stubs(run, batch)  # before the next read: one request at a time
+                pending = Prefetch(receive)
+                with run.engine.begin() as conn:
+                    # `prepared` maps the batch's full records; the stubs that
+                    # _expand_stubs replaced are not in it and get mapped by the save.
+                    run.save(conn, records, prepared)
+                seen.add(records)
+                run.fsync_saved.update(
+                    int(r["id"]) for r in records if r.get("availability") != Availability.ALIVE
+                )
+        except Exception:
+            pending.settle()  # the stream is idle again before it is closed
+            raise
+        result = stream.result
+    if result.older_records_exist:
+        # A capped FSync's oldest instant is listed again, by the listing's second pass.
+        run.fsync_saved.update(seen.ids)
+    return result, seen.time
+
+
+@dataclass
+class _Oldest:
+    """The oldest creationTime among records seen so far, and the ids created then."""
+
+    time: str | None = None
+    ids: set[int] = field(default_factory=set)
+
+    def add(self, records: Sequence[Mapping[str, Any]]) -> None:
+        for record in records:
+            when = record.get("creationTime")
+            if not isinstance(when, str):
+                continue  # no use as a bound (the listing's own pages are checked)
+            if self.time is None or when < self.time:
+                if not _valid_time(when):
+                    continue
+                self.time, self.ids = when, set()
+            if when == self.time:
+                self.ids.add(int(record["id"]))
+
+
+def _valid_time(text: str) -> bool:
+    try:
+        rec.parse_time(text)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _list_all(run: _Run, listing: Listing) -> Listing:
@@ -338,14 +456,11 @@ def _list_all(run: _Run, listing: Listing) -> Listing:
             pending = None
             run.summary.requests += 1
             _check_times(page.records)
-            total = _total_elements(page.paging) if first else None
-            if total is not None:
-                if total > FULL_PULL_NOTE_AFTER:  # before the bar, which it would split
-                    run.progress.hint(FULL_PULL_NOTE.format(total=total))
-                run.progress.start("messages", total)
+            if first and not run.counted:  # a resumed listing: the bar counts what is left
+                _start_bar(run, _total_elements(page.paging))
             first = False
-            boundary = set(listing.boundary)
-            fresh = [r for r in page.records if int(r["id"]) not in boundary]
+            skip = set(listing.boundary) | run.fsync_saved
+            fresh = [r for r in page.records if int(r["id"]) not in skip]
             listing = next_listing(listing, page.records, page.has_next)
             pending = None if listing.done else _fetch_page(run, listing)
             with run.engine.begin() as conn:
@@ -361,10 +476,10 @@ def _list_all(run: _Run, listing: Listing) -> Listing:
 def _fetch_page(run: _Run, listing: Listing) -> Prefetch[Any]:
     return Prefetch(
         lambda: run.client.list_messages(
-            date_from=rec.day_start(run.config.sync.history_start),
+            date_from=listing.date_from or rec.day_start(run.config.sync.history_start),
             date_to=listing.date_to,
             message_types=run.config.sync.message_types,
-            availability=LIST_AVAILABILITY,
+            availability=listing.availability,
             page=listing.page,
             per_page=PER_PAGE,
         )

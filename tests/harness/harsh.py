@@ -45,7 +45,9 @@ class Harsh(httpx.BaseTransport):
     * `fsync_cap`: an FSync answers at most this many records, ``olderRecordsExist`` set,
       and its token's frame starts at the oldest record it returned;
     * `isync_cap`: an ISync with more changes answers this many, ``olderRecordsExist`` set,
-      and a token that continues with the rest; only that token gets the rest.
+      and a token that continues with the rest; only that token gets the rest;
+    * `fsync_trash`: an FSync answers these Deleted records too (whole, in date order
+      among the Alive ones): the docs do not say whether FSync returns the trash.
     """
 
     def __init__(
@@ -56,8 +58,10 @@ class Harsh(httpx.BaseTransport):
         record_frame: bool = False,
         fsync_cap: int | None = None,
         isync_cap: int | None = None,
+        fsync_trash: Callable[[], list[dict[str, Any]]] | None = None,
     ) -> None:
         self.inner = inner
+        self.fsync_trash = fsync_trash
         self.cmn_101, self.record_frame = cmn_101, record_frame
         self.fsync_cap, self.isync_cap = fsync_cap, isync_cap
         # alias token -> (the original token, its dateFrom, records already answered): a
@@ -94,6 +98,10 @@ class Harsh(httpx.BaseTransport):
         if response.status_code != 200:
             return response
         body = response.json()
+        if self.fsync_trash is not None:
+            records = body["records"] + self.fsync_trash()
+            records.sort(key=lambda r: (r["creationTime"], r["id"]), reverse=True)
+            body["records"] = records
         cap = self.fsync_cap
         bounded = self.record_frame and count is not None
         if cap is not None and len(body["records"]) > cap:

@@ -4,13 +4,15 @@ Each wraps the emulator's transport (so the client's whole stack runs: session, 
 error mapping). `Faults`: a rule answers matching requests with a given status and body
 instead of the emulator, or lets the emulator perform the request and then raises `Crash`,
 as a process killed between sending and saving would stop. `Interrupting`: requests pass
-until a count is reached, then `Interrupted` (a crash mid-pull). `DropFirst`: the first
+until a count is reached, then `Interrupted` (a crash mid-pull); `CutFSync`: the FSync's
+answer stops part way with `Interrupted` (a crash while it is saved). `DropFirst`: the first
 request of a method is performed and its answer lost (the network dropped).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,6 +100,37 @@ class Interrupting(httpx.BaseTransport):
             if self.seen > self.after:
                 raise Interrupted(f"interrupted before request {self.seen} ({self.marker})")
         return self.inner.handle_request(request)
+
+
+class _CutBody(httpx.SyncByteStream):
+    def __init__(self, content: bytes, after: int, chunk: int) -> None:
+        self.content, self.after, self.chunk = content, after, chunk
+
+    def __iter__(self) -> Iterator[bytes]:
+        for start in range(0, self.after, self.chunk):
+            yield self.content[start : min(start + self.chunk, self.after)]
+        raise Interrupted(f"interrupted after {self.after} bytes of the FSync's answer")
+
+
+class CutFSync(httpx.BaseTransport):
+    """The FSync's answer arrives in `chunk`-byte pieces and the pull crashes (`Interrupted`)
+    after the fraction `after` of its bytes: a crash while a streamed FSync is being saved."""
+
+    def __init__(self, inner: httpx.BaseTransport, *, after: float, chunk: int = 16_384) -> None:
+        self.inner, self.after, self.chunk = inner, after, chunk
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if request.url.params.get("syncType") != "FSync":
+            return response
+        content = response.read()
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+        return httpx.Response(
+            response.status_code,
+            headers=headers,
+            stream=_CutBody(content, int(len(content) * self.after), self.chunk),
+            request=request,
+        )
 
 
 class DropFirst(httpx.BaseTransport):

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from rcsync.config import Config
 from rcsync.emulator import Emulator
 from rcsync.progress import NullProgress
+from rcsync.rules.listing import Listing
 from rcsync.store.database import open_database
 from rcsync.store.state import FIRST_PULL, SYNC_FRAME, SYNC_TOKEN, get_state
 from rcsync.sync.pull import pull
@@ -23,7 +24,7 @@ from tests.harness.config import make_config
 from tests.harness.database import count_rows
 from tests.harness.inprocess import fast_emulator, make_client
 from tests.harness.mirror import mirror_problems
-from tests.harness.transports import Interrupted, Interrupting
+from tests.harness.transports import CutFSync, Interrupted, Interrupting
 
 
 def _state(engine: Engine, key: str) -> str | None:
@@ -87,31 +88,82 @@ def test_first_pull_request_count_and_no_429(tmp_path: Path) -> None:
     listed = sum(1 for r in emu.store.all_records() if r["availability"] != "Purged")
     purged = sum(1 for r in emu.store.all_records() if r["availability"] == "Purged")
     assert count_rows(engine) == listed
-    assert _api_requests(emu) <= math.ceil((listed + purged) / 1000) + 3
+    alive = sum(1 for r in emu.store.all_records() if r["availability"] == "Alive")
+    trash = listed - alive + purged
+    # One count, one FSync (every Alive message), the trash's listing pages, one ISync.
+    assert _api_requests(emu) == 1 + 1 + max(1, math.ceil(trash / 1000)) + 1
+    assert emu.counters.snapshot()["by_operation"]["syncMessages"] == 2
     assert emu.counters.snapshot()["status"].get("429", 0) == 0
     assert summary.requests == _api_requests(emu)
 
 
-@pytest.mark.parametrize("after", [0, 1, 2])
-def test_interrupted_first_pull_resumes(tmp_path: Path, after: int) -> None:
+def _sync_requests(emu: Emulator) -> int:
+    return int(emu.counters.snapshot()["by_operation"].get("syncMessages", 0))
+
+
+@pytest.mark.parametrize("fraction", [0.05, 0.5, 0.95])
+def test_first_pull_interrupted_mid_fsync_restarts_the_fsync(
+    tmp_path: Path, fraction: float
+) -> None:
     emu = fast_emulator(2500, 5)
     config = make_config(tmp_path)
     engine = open_database(config.database.path)
+    alive = sum(r["availability"] == "Alive" for r in emu.store.all_records())
+    broken = make_client(config, CutFSync(emu.transport(), after=fraction))
+    with pytest.raises(Interrupted):
+        pull(engine, broken, config)
+    stored = count_rows(engine)
+    # The FSync's records were saved while it arrived, a whole batch per transaction.
+    assert stored % 1000 == 0 and stored <= alive * fraction
+    assert stored >= 1000 if fraction > 0.5 else True
+    marker = _state(engine, FIRST_PULL)
+    assert marker is not None and not Listing.from_json(marker).fsynced
+    assert _state(engine, SYNC_TOKEN) is None
+    emu.counters.reset()
+    emu.store.arrive(3)  # arrivals while we were down
+    summary = pull(engine, make_client(config, emu.transport()), config)
+    assert mirror_problems(engine, emu) == []
+    assert summary.full and summary.new == count_rows(engine) - stored
+    assert _sync_requests(emu) == 2  # the FSync again, then the ISync with its token
+    assert _state(engine, FIRST_PULL) is None
+
+
+def test_an_interrupted_full_resync_stays_a_full_one(
+    emu: Emulator, config: Config, db: Engine
+) -> None:
+    pull(db, make_client(config, emu.transport()), config)
+    broken = make_client(config, CutFSync(emu.transport(), after=0.5, chunk=1024))
+    with pytest.raises(Interrupted):
+        pull(db, broken, config, full=True)
+    # A valid token is stored, but the next pull does the full one it was asked for.
+    emu.store.remote_edit(emu.store.all_records()[0]["id"], read_status="Read")
+    summary = pull(db, make_client(config, emu.transport()), config)
+    assert summary.full and _state(db, FIRST_PULL) is None
+    assert mirror_problems(db, emu) == []
+
+
+@pytest.mark.parametrize("after", [0, 1])
+def test_interrupted_listing_resumes_without_a_new_fsync(tmp_path: Path, after: int) -> None:
+    emu = fast_emulator(2500, 5)
+    config = make_config(tmp_path)
+    engine = open_database(config.database.path)
+    # Request 1 of the list endpoint counts the messages; request 2 is the listing's first.
     broken = make_client(
         config, Interrupting(emu.transport(), after=after, marker="message-store?")
     )
     with pytest.raises(Interrupted):
         pull(engine, broken, config)
     stored = count_rows(engine)
-    assert after * 970 <= stored <= after * 1000 + 1  # committed pages (+ the FSync record)
+    alive = sum(r["availability"] == "Alive" for r in emu.store.all_records())
+    assert stored == (alive if after else 0)
     assert _state(engine, FIRST_PULL) is not None
     emu.counters.reset()
-    emu.store.arrive(3)  # arrivals while we were down
+    emu.store.arrive(3)
     summary = pull(engine, make_client(config, emu.transport()), config)
     assert mirror_problems(engine, emu) == []
     assert summary.full and summary.new == count_rows(engine) - stored
-    # Resumed, not restarted: the pages already stored are not listed again.
-    assert emu.counters.snapshot()["by_operation"]["listMessages"] <= 4 - after
+    # After the FSync, the resumed pull lists and ends with one ISync: no FSync again.
+    assert _sync_requests(emu) == (1 if after else 2)
 
 
 def test_interrupt_before_final_isync_keeps_progress(tmp_path: Path) -> None:
@@ -260,22 +312,29 @@ def test_failed_page_write_leaves_earlier_pages_and_an_idle_client(
     import rcsync.sync.pull as pull_module
 
     emu = fast_emulator(2500, 5)
+    # A trash of three listing pages (the FSync answers the Alive messages).
+    for record in emu.store.all_records()[:2200]:
+        if record["availability"] == "Alive":
+            emu.store.remote_edit(record["id"], availability="Deleted")
+    alive = sum(r["availability"] == "Alive" for r in emu.store.all_records())
+    assert alive < 1000 and len(emu.store.all_records()) - alive > 2000
     config = make_config(tmp_path)
     engine = open_database(config.database.path)
     real_save, calls = pull_module.save_records, []
 
     def failing_save(*args: Any, **kw: Any) -> Any:
         calls.append(1)
-        if len(calls) == 2:  # page 1, then page 2 fails (the FSync's records are not saved)
+        if len(calls) == 3:  # the FSync's batch, listing page 1, then page 2 fails
             raise RuntimeError("disk full")
         return real_save(*args, **kw)
 
     monkeypatch.setattr(pull_module, "save_records", failing_save)
     with pytest.raises(RuntimeError, match="disk full"):
         pull(engine, make_client(config, emu.transport()), config)
-    # Page 3 was already asked for (fetched while page 2 was written), and has arrived.
-    assert emu.counters.snapshot()["by_operation"]["listMessages"] == 3
-    assert 970 <= count_rows(engine) <= 1001
+    # Page 3 was already asked for (fetched while page 2 was written), and has arrived;
+    # the first listing request only counted.
+    assert emu.counters.snapshot()["by_operation"]["listMessages"] == 1 + 3
+    assert alive + 970 <= count_rows(engine) <= alive + 1000
     monkeypatch.setattr(pull_module, "save_records", real_save)
     pull(engine, make_client(config, emu.transport()), config)
     assert mirror_problems(engine, emu) == []
@@ -317,3 +376,32 @@ def test_read_change_on_an_already_trashed_message_is_pulled(
         ).one()
     assert tuple(row) == ("Unread", "Deleted")
     assert mirror_problems(db, emu) == []
+
+
+def test_short_gil_slices_last_only_while_used(
+    emu: Emulator, config: Config, db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    import rcsync.sync.pull as pull_module
+    from rcsync.sync.prefetch import SHORT_SLICE, short_gil_slices
+
+    before = sys.getswitchinterval()
+    assert before > SHORT_SLICE
+    with short_gil_slices():
+        assert sys.getswitchinterval() == SHORT_SLICE
+        with short_gil_slices():  # a second user (another pull in this process)
+            pass
+        assert sys.getswitchinterval() == SHORT_SLICE  # the first still runs
+    assert sys.getswitchinterval() == before
+    seen: list[float] = []
+    real_save = pull_module.save_records
+
+    def spying_save(*args: Any, **kw: Any) -> Any:
+        seen.append(sys.getswitchinterval())
+        return real_save(*args, **kw)
+
+    monkeypatch.setattr(pull_module, "save_records", spying_save)
+    pull(db, make_client(config, emu.transport()), config)
+    assert seen[0] == SHORT_SLICE  # the FSync's batch
+    assert sys.getswitchinterval() == before  # restored after it, even with the pull done

@@ -69,7 +69,8 @@ def test_full_starts_over_when_the_unfinished_first_pulls_token_is_rejected(
     emu: Emulator, config: Config, db: Engine
 ) -> None:
     harsh = Harsh(emu.transport(), cmn_101=True)
-    broken = make_client(config, Interrupting(harsh, after=0, marker="message-store?"))
+    # Request 1 of the list endpoint counts; the listing after the FSync is interrupted.
+    broken = make_client(config, Interrupting(harsh, after=1, marker="message-store?"))
     with pytest.raises(Interrupted):
         pull(db, broken, config)
     assert _state(db, FIRST_PULL) is not None

@@ -190,8 +190,7 @@ class Mangle(httpx.BaseTransport):
         if request.url.path.endswith(self.path_end):
             self.seen += 1
         if self.seen != self.n or not request.url.path.endswith(self.path_end):
-            # Answers of `op` only: the first pull's FSync answers every Alive record, and
-            # they are not stored (the listing reads them again).
+            # The ids of the answers of `op` that were delivered whole.
             json_answer = response.headers.get("content-type", "").startswith("application/json")
             if json_answer and request.url.path.endswith(self.path_end):
                 data = json.loads(response.read())
@@ -244,20 +243,71 @@ MALFORMED = {
 }
 
 
+def _trash(n: int) -> dict[str, Any]:
+    """`n` trashed messages (the first pull lists the trash; the FSync has the Alive ones)."""
+    return {
+        "records": [
+            {
+                "id": 1_700_000_000_000 + i,
+                "type": "SMS",
+                "availability": "Deleted",
+                "creationTime": f"2023-02-{1 + i % 28:02d}T10:{i % 60:02d}:{i // 60 % 60:02d}.000Z",
+                "subject": f"trashed {i}",
+                "from": {"phoneNumber": "+15550001111"},
+                "to": [{"phoneNumber": "+15550002222"}],
+            }
+            for i in range(n)
+        ]
+    }
+
+
 @pytest.mark.parametrize("name", list(MALFORMED))
 def test_malformed_listing_page_is_rejected_whole(
     make_served: Callable[..., Served], name: str
 ) -> None:
-    env = make_served(messages=2_500)  # 3 pages; the 2nd is broken
-    mangle = Mangle("/message-store", 2, MALFORMED[name])
+    env = make_served(messages=300)
+    env.post("/_emulator/messages", _trash(2_500))  # the listing: 3 pages; the 2nd is broken
+    # Answer 1 of the list endpoint is the count, 2 the listing's first page.
+    mangle = Mangle("/message-store", 3, MALFORMED[name])
     with pytest.raises(RcsyncError) as err:
         env.pull(client=env.client(transport=mangle))
     assert "\n" not in str(err.value).strip()
-    # What came before the broken page was committed, nothing of the broken page.
+    # The FSync and what came before the broken page were committed, nothing of that page.
+    alive = {i for i, r in env.remote().items() if r["availability"] == "Alive"}
     local = {r[0] for r in env.rows("SELECT id FROM message")}
-    assert local == mangle.delivered and len(local) >= 990
+    assert local == mangle.delivered | alive and len(local - alive) >= 990
     integrity_ok(env)
     env.pull()  # the next pull resumes and completes
+    remote = sum(r["availability"] != "Purged" for r in env.remote().values())
+    assert env.scalar("SELECT count(*) FROM message") == remote
+
+
+def _bad_id_midway(records: list[dict[str, Any]]) -> None:
+    records[len(records) // 2]["id"] = "not-a-number"
+
+
+FSYNC_MALFORMED = {
+    "truncated JSON": MALFORMED["truncated JSON"],
+    "record without id": MALFORMED["record without id"],
+    "id not a number": records_rewrite(_bad_id_midway),
+}
+
+
+@pytest.mark.parametrize("name", list(FSYNC_MALFORMED))
+def test_a_malformed_fsync_keeps_only_whole_batches_before_the_fault(
+    make_served: Callable[..., Served], name: str
+) -> None:
+    env = make_served(messages=5_000)  # the fault is half way: 2,000 or more records before
+    mangle = Mangle("/message-sync", 1, FSYNC_MALFORMED[name])
+    with pytest.raises(RcsyncError) as err:
+        env.pull(client=env.client(transport=mangle))
+    assert "\n" not in str(err.value).strip()
+    # Saved while it arrived: whole batches of the records before the fault, in order.
+    alive = sum(r["availability"] == "Alive" for r in env.remote().values())
+    local = env.scalar("SELECT count(*) FROM message")
+    assert local % 1000 == 0 and 1000 <= local < alive
+    integrity_ok(env)
+    env.pull()  # the next pull starts the FSync over and completes
     remote = sum(r["availability"] != "Purged" for r in env.remote().values())
     assert env.scalar("SELECT count(*) FROM message") == remote
 
@@ -273,7 +323,7 @@ def test_unknown_enum_values_are_stored_as_is(env: Served) -> None:
         )
 
     odd_id = max(env.remote())
-    env.pull(client=env.client(transport=Mangle("/message-store", 1, records_rewrite(odd))))
+    env.pull(client=env.client(transport=Mangle("/message-sync", 1, records_rewrite(odd))))
     row = env.rows(
         "SELECT type, read_status, availability, message_status, direction, raw"
         f" FROM message WHERE id = {odd_id}"
