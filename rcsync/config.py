@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import platformdirs
 
 from rcsync.errors import ConfigError
-from rcsync.types import ConflictPolicy, ExtensionScope, MessageType, RowDelete
+from rcsync.types import ConflictPolicy, ExtensionScope, MessageType, RowDelete, UseExport
 
 APP = "rcsync"
 DEFAULT_SERVER = "https://platform.ringcentral.com"
@@ -139,6 +139,12 @@ class HooksConfig:
 class AccountConfig:
     # "self", "all", or extension numbers as users know them (("101", "105")).
     extensions: ExtensionScope | tuple[str, ...] = ExtensionScope.SELF
+    # Attachments from RingCentral's message-store export (admin logins) instead of one
+    # content request each: auto | never | always.
+    use_export: UseExport = UseExport.AUTO
+    # Keep the export's zip files (under the attachments folder's .export) once their
+    # attachments are taken; by default they are deleted then.
+    keep_export_archives: bool = False
 
 
 @dataclass(frozen=True)
@@ -315,7 +321,11 @@ _CHECKERS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "on_new_messages": _str,
         "timeout": _positive_number,
     },
-    "account": {"extensions": extension_numbers},
+    "account": {
+        "extensions": extension_numbers,
+        "use_export": _one_of(UseExport),
+        "keep_export_archives": _bool,
+    },
 }
 
 _ENV_OVERRIDES = {

@@ -23,6 +23,7 @@ class WaitReason(StrEnum):
     RETRY = "retry"  # the server was unreachable or failed: backing off before a retry
     LOCK = "lock"  # another rcsync holds the database's engine lock
     BUSY = "busy"  # another program holds SQLite's write lock (SQLite's busy timeout)
+    EXPORT = "export"  # RingCentral is still making a message-store export: polled later
 
 
 #: ``(reason, seconds, detail)``: seconds is how long the wait will be, None if unknown

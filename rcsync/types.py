@@ -59,6 +59,14 @@ class ExtensionScope(StrEnum):
     ALL = "all"  # every user extension the login may read, new ones included
 
 
+class UseExport(StrEnum):
+    """``[account] use_export``: fetch missing attachments from a message-store export."""
+
+    AUTO = "auto"  # when the login may export and many attachments are missing
+    NEVER = "never"
+    ALWAYS = "always"  # whenever attachments the export carries are missing
+
+
 class RowDelete(StrEnum):
     """``[sync] row_delete``: what ``DELETE FROM message`` means on RingCentral."""
 

@@ -26,6 +26,7 @@ from typing import IO, Any
 
 import httpx
 
+from rcsync.api import export
 from rcsync.api.content import download
 from rcsync.api.errors import describe, malformed, response_json
 from rcsync.api.multipart import (
@@ -263,6 +264,32 @@ class MessageStoreClient:
     def download_content(self, uri: str, dest: IO[bytes], *, offset: int = 0) -> int:
         """Stream an attachment into `dest` (see `rcsync.api.content.download`)."""
         return download(self.session, uri, dest, offset=offset)
+
+    # --- the account's message-store export (admin only; `rcsync.api.export`) -----------
+
+    def create_export(
+        self, *, date_from: str, date_to: str, message_types: Sequence[str] = ()
+    ) -> export.ExportTask:
+        return export.create_task(
+            self.session,
+            self.account,
+            date_from=date_from,
+            date_to=date_to,
+            message_types=message_types,
+        )
+
+    def read_export(self, task_id: str) -> export.ExportTask:
+        return export.read_task(self.session, self.account, task_id)
+
+    def export_archives(self, task_id: str) -> list[export.ArchiveInfo]:
+        return export.list_archives(self.session, self.account, task_id)
+
+    def download_archive(self, uri: str, dest: IO[bytes], *, offset: int = 0) -> int:
+        return export.download_archive(self.session, uri, dest, offset=offset)
+
+    def pause(self, seconds: float, detail: str) -> None:
+        """Wait between polls of a server-side job (`ApiSession.pause`)."""
+        self.session.pause(seconds, detail)
 
     # --- writing ---------------------------------------------------------------------
 

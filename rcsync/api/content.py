@@ -55,8 +55,18 @@ class _Progress:
         self.pos = self.written = 0
 
 
-def download(session: ApiSession, uri: str, dest: IO[bytes], *, offset: int = 0) -> int:
+def download(
+    session: ApiSession,
+    uri: str,
+    dest: IO[bytes],
+    *,
+    offset: int = 0,
+    op: Operation = CONTENT,
+) -> int:
     """Write the content at `uri` into `dest`, which is positioned `offset` bytes into it.
+
+    `op` names the request for the budget and errors: an attachment (Medium) by default,
+    an export archive (Heavy) for `rcsync.api.export`.
 
     Returns the bytes written by this call after the last restart: size - offset on a resume,
     the whole size when the server ignored the range. ``dest.tell()`` is the end afterwards.
@@ -67,49 +77,49 @@ def download(session: ApiSession, uri: str, dest: IO[bytes], *, offset: int = 0)
     failures = 0
     while True:
         try:
-            _fetch(session, uri, progress)
+            _fetch(session, uri, progress, op)
             return progress.written
         except _Restart:
-            log.debug("%s: cannot resume at %d; starting over", CONTENT.name, progress.pos)
+            log.debug("%s: cannot resume at %d; starting over", op.name, progress.pos)
             progress.restart()
         except _Broken as broken:
             failures += 1
             if failures >= session.policy.attempts:
                 raise NetworkError(
-                    f"{CONTENT.name}: connection lost during download ({broken}); gave up "
+                    f"{op.name}: connection lost during download ({broken}); gave up "
                     f"after {failures} attempts at byte {progress.pos}"
                 ) from None
 
 
-def _fetch(session: ApiSession, uri: str, progress: _Progress) -> None:
+def _fetch(session: ApiSession, uri: str, progress: _Progress, op: Operation) -> None:
     """One GET from `progress.pos` to the end; raises _Restart or _Broken."""
     pos = progress.pos
     headers = {"Range": f"bytes={pos}-"} if pos else {}
-    with session.stream(CONTENT, uri, headers=headers, ok=(200, 206, 416)) as response:
+    with session.stream(op, uri, headers=headers, ok=(200, 206, 416)) as response:
         status = response.status_code
         if status == 416:
-            _after_416(response, pos)
+            _after_416(response, pos, op)
             return
         if status == 200 and pos:
             progress.restart()  # the server ignored the range and sends everything
         elif status == 206:
-            _check_range(response, pos)
+            _check_range(response, pos, op)
         _copy(response, progress)
 
 
-def _after_416(response: httpx.Response, pos: int) -> None:
+def _after_416(response: httpx.Response, pos: int, op: Operation) -> None:
     match = _SIZE.match(response.headers.get("Content-Range", ""))
     if pos and match and int(match.group(1)) == pos:
         return  # already complete
     if pos:
         raise _Restart()
-    raise ApiError(f"{CONTENT.name}: HTTP 416 for a request without Range", status=416)
+    raise ApiError(f"{op.name}: HTTP 416 for a request without Range", status=416)
 
 
-def _check_range(response: httpx.Response, pos: int) -> None:
+def _check_range(response: httpx.Response, pos: int, op: Operation) -> None:
     match = _RANGE.match(response.headers.get("Content-Range", ""))
     if match is None or int(match.group(1)) != pos:
-        raise malformed(CONTENT.name, f"206 answer does not start at byte {pos}")
+        raise malformed(op.name, f"206 answer does not start at byte {pos}")
 
 
 def _copy(response: httpx.Response, progress: _Progress) -> None:

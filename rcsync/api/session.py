@@ -99,6 +99,13 @@ class ApiSession:
         finally:
             response.close()
 
+    def pause(self, seconds: float, detail: str) -> None:
+        """Wait `seconds` between requests for a reason of the caller's (a server-side job
+        still running), announced like every other wait and slept with the injected sleep
+        (a test's clock, `watch`'s interruptible one)."""
+        self.budget.on_wait(WaitReason.EXPORT, seconds, detail)
+        self._sleep(seconds)
+
     @staticmethod
     def json(op: Operation, response: httpx.Response) -> Any:
         try:

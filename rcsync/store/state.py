@@ -19,6 +19,7 @@ SYNC_FRAME = "sync_frame"  # JSON: history_start + message types the token cover
 FIRST_PULL = "first_pull"  # JSON progress of an unfinished first/full pull
 # PUSH_IN_FLIGHT = "push_in_flight" (apply.IN_FLIGHT): writes sent, answer not yet recorded.
 LAST_PULL_AT = "last_pull_at"
+EXPORT = "export"  # JSON progress of a bootstrap from the message-store export (rules.export)
 LAST_PUSH_AT = "last_push_at"
 # JSON: the WebSocket session a restarted watch resumes (newest wsc, subscription, filters).
 WS_SESSION = "ws_session"
@@ -55,6 +56,12 @@ def save_state(engine: Engine, values: Mapping[str, str | None]) -> None:
     with engine.begin() as conn:
         for key, value in values.items():
             set_state(conn, key, value)
+
+
+def write_state(engine: Engine, key: str, value: str | None) -> None:
+    """`set_state` committed at once (None deletes the key)."""
+    with engine.begin() as conn:
+        set_state(conn, key, value)
 
 
 def save_conflict(

@@ -78,6 +78,7 @@ class AttachmentCounts:
     stopped: bool = False  # the phase ended early to let edits or a pull go first
     left: int = 0  # attachments not looked at because of it (the next phase gets them)
     busy: str | None = None  # another process was downloading them (who): none fetched
+    from_export: int = 0  # of `downloaded`, taken from a message-store export
 
 
 def extension_for(content_type: str | None) -> str:
@@ -167,6 +168,7 @@ def _download_all(
         )
     forget_missing_files(engine, files)
     counts.skipped += store.hold_text_parts(engine) if held else 0
+    _from_export(engine, client, config, progress, counts)
     total = store.count_jobs(engine, held_text=held)
     note = estimate_note(total, budget)
     if note:
@@ -190,6 +192,19 @@ def _download_all(
     finally:
         progress.finish()
     return counts
+
+
+def _from_export(
+    engine: Engine, client: object, config: Config, progress: Progress, counts: AttachmentCounts
+) -> None:
+    """Many missing files: take them from a message-store export first (`sync.bootstrap`)."""
+    from rcsync.sync.bootstrap import bootstrap_attachments  # it imports this module
+
+    boot = bootstrap_attachments(engine, client, config, progress=progress)
+    counts.downloaded += boot.taken
+    counts.from_export += boot.taken
+    counts.bytes += boot.bytes
+    counts.requests += boot.requests
 
 
 #: Downloads expected to take less than this go without an estimate.

@@ -132,6 +132,7 @@ class PullSummary:
     attachments_skipped: int = 0
     attachments_failed: int = 0
     attachments_left: int = 0  # not looked at: the phase let edits or a pull go first
+    attachments_from_export: int = 0  # of attachments_downloaded (`rcsync.sync.bootstrap`)
     requests: int = 0  # API calls made for messages and attachments (token requests aside)
     seconds: float = 0.0
     full: bool = False
@@ -146,6 +147,8 @@ class PullSummary:
         updated), 2,100 attachments (35.2 MB)``."""
         files = plural(self.attachments_downloaded, "attachment")
         files += f" ({format_bytes(self.attachment_bytes)})"
+        if self.attachments_from_export:
+            files += f" ({self.attachments_from_export:,} from the message-store export)"
         if self.attachments_only:
             line = f"pulled {files}"
         else:
@@ -180,6 +183,7 @@ class PullSummary:
         self.attachments_skipped += counts.skipped
         self.attachments_failed += counts.failed
         self.attachments_left = counts.left
+        self.attachments_from_export += counts.from_export
         self.requests += counts.requests
 
     def add_attachments_of(self, other: PullSummary) -> None:
@@ -189,6 +193,7 @@ class PullSummary:
         self.attachments_skipped += other.attachments_skipped
         self.attachments_failed += other.attachments_failed
         self.attachments_left = other.attachments_left
+        self.attachments_from_export += other.attachments_from_export
         self.requests += other.requests
         self.seconds += other.seconds
 
