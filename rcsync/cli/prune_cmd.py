@@ -6,7 +6,7 @@ import click
 
 from rcsync.cli.app import App
 from rcsync.cli.hooking import hooked
-from rcsync.cli.options import force_option, json_option
+from rcsync.cli.options import extension_option, force_option, json_option
 from rcsync.cli.output import say_what_is_done
 from rcsync.types import MessageType
 
@@ -35,6 +35,7 @@ pass_app = click.make_pass_decorator(App)
 )
 @force_option
 @json_option
+@extension_option
 @pass_app
 def prune(
     app: App,
@@ -44,41 +45,51 @@ def prune(
     dry_run: bool,
     force: bool,
     as_json: bool,
+    extension: str | None,
 ) -> None:
     """Free RingCentral of old messages the archive provably holds; the archive keeps them.
 
     Only messages whose row is complete and whose every file matches its recorded sha256
     now (hashed in this run) are trashed (or purged); never one with a pending edit or a
     conflict. It is a push like any other: the delete guard ([sync] delete_guard) asks for
-    --force, and an interrupted prune is finished safely by the next `rcsync push`.
+    --force, and an interrupted prune is finished safely by the next `rcsync push`. In an
+    account archive each message is pruned on its own extension's paths; --extension
+    prunes that extension's messages only.
 
     \b
     Examples:
       rcsync prune --older-than 365 --dry-run
       rcsync prune --older-than 365 --type Fax --type VoiceMail
       rcsync prune --older-than 730 --purge --force
+      rcsync prune --older-than 365 --extension 102
     """
+    from rcsync.sync.account import RoutingClient
     from rcsync.sync.hooks import Event
     from rcsync.sync.prune import prune as run_prune
 
     canonical = {t.value.lower(): t.value for t in MessageType}
     app.require_credentials()
-    app.engine(create=False)  # an archive to check: never an empty one made here
+    # An archive to check: never an empty one made here.
+    with app.engine(create=False).connect() as conn:
+        extension_id = app.extension_id(conn, extension)
     progress = app.progress()
     with (
         hooked(app, Event.PRUNE) as outcome,
         app.engine_lock("prune", can_wait=False),
         say_what_is_done(progress, "`rcsync push` sends what was staged"),
     ):
+        engine = app.engine(create=False)
         summary = run_prune(
-            app.engine(create=False),
-            app.client(),
+            engine,
+            # Each trash/purge (and its read-back) on its message's extension paths.
+            RoutingClient(engine, app.client()),
             app.config,
             older_than_days=days,
             types=[canonical[t.lower()] for t in types],
             purge=purge,
             dry_run=dry_run,
             force=force,
+            extension_id=extension_id,
             progress=progress,
         )
         outcome.summary = summary.as_dict()

@@ -8,7 +8,7 @@ import click
 
 from rcsync.cli.app import App
 from rcsync.cli.hooking import hooked
-from rcsync.cli.options import json_option, wait_option
+from rcsync.cli.options import extension_option, json_option, wait_option
 from rcsync.cli.output import say_what_is_done
 
 if TYPE_CHECKING:
@@ -29,38 +29,46 @@ NOTES_SHOWN = 10
 )
 @wait_option
 @json_option
+@extension_option
 @pass_app
-def verify(app: App, deep: bool, repair: bool, wait: bool, as_json: bool) -> None:
+def verify(
+    app: App, deep: bool, repair: bool, wait: bool, as_json: bool, extension: str | None
+) -> None:
     """Check that the archive holds everything RingCentral holds, as RingCentral holds it.
 
     Lists the whole history (1,000 messages a request) and reports every difference by
     message id with its fix: missing here or drifted (`rcsync pull`, or --repair), a
     pending edit (`rcsync push`); messages kept here that RingCentral no longer has are
-    noted only: the archive outlives RingCentral's retention. Exit status 0 when nothing
-    is wrong, 1 otherwise.
+    noted only: the archive outlives RingCentral's retention. In an account archive every
+    mirrored extension is listed on its own (--extension: only that one) and reported by
+    number. Exit status 0 when nothing is wrong, 1 otherwise.
 
     \b
     Examples:
       rcsync verify
       rcsync verify --deep
       rcsync verify --deep --repair
+      rcsync verify --extension 102
       rcsync verify --json | jq '.findings[] | select(.problem)'
     """
     from rcsync.sync.hooks import Event
-    from rcsync.sync.verify import verify as run_verify
+    from rcsync.sync.verify import verify_archive
 
     app.require_credentials()
-    app.engine(create=False)  # an archive to check: never an empty one made here
+    # An archive to check: never an empty one made here.
+    with app.engine(create=False).connect() as conn:
+        extension_id = app.extension_id(conn, extension)
     progress = app.progress()
     with (
         hooked(app, Event.VERIFY) as outcome,
         app.engine_lock("verify", wait=wait),
         say_what_is_done(progress, "`rcsync verify` starts over"),
     ):
-        report = run_verify(
+        report = verify_archive(
             app.engine(create=False),
             app.client(),
             app.config,
+            extension_id=extension_id,
             deep=deep,
             repair=repair,
             progress=progress,
@@ -71,6 +79,9 @@ def verify(app: App, deep: bool, repair: bool, wait: bool, as_json: bool) -> Non
         app.output.json(report.as_dict())
     else:
         _print_findings(app, report.findings)
+        if len(report.extensions) > 1 or report.unverified:
+            for part in report.extensions:
+                app.output.info(part.line())
         app.output.result(report.line())
     if not report.ok:
         click.get_current_context().exit(1)

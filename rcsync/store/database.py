@@ -267,6 +267,20 @@ def ensure_schema(engine: Engine) -> None:
             )
         if current != head_revision():
             upgrade(engine)
+        _repair_indexes(engine)
+
+
+def _repair_indexes(engine: Engine) -> None:
+    """Re-create secondary indexes a first pull deferred and a crash left dropped."""
+    from rcsync.store.messages import ensure_message_indexes, missing_message_indexes
+
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as conn:
+        missing = missing_message_indexes(conn)
+    if missing:
+        with engine.begin() as conn:
+            ensure_message_indexes(conn)
 
 
 def open_database(path: str | Path, *, on_wait: WaitCallback = no_wait_report) -> Engine:

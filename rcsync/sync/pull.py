@@ -66,7 +66,12 @@ from rcsync.rules import records as rec
 from rcsync.rules.listing import ALL, Listing, after_fsync
 from rcsync.store.database import translate_errors
 from rcsync.store.extensions import HOME_KEYS, StateKeys
-from rcsync.store.messages import SaveCounts, save_records
+from rcsync.store.messages import (
+    SaveCounts,
+    defer_message_indexes,
+    ensure_message_indexes,
+    save_records,
+)
 from rcsync.store.state import get_state, set_state
 from rcsync.sync.apply import settle_journal
 from rcsync.sync.attachments import AttachmentCounts, ContentClient, download_attachments
@@ -219,6 +224,9 @@ class _Run:
     # at a capped FSync's oldest instant): not saved twice, so the bar counts each once.
     fsync_saved: set[int] = field(default_factory=set)
     counted: bool = False  # the bar has the whole pull's total (counted before the FSync)
+    # The message table's secondary indexes were dropped for this first pull (they are
+    # re-created with the token, or at once if the pull stops early).
+    indexes_deferred: bool = False
 
     @property
     def policy(self) -> ConflictPolicy:
@@ -277,7 +285,10 @@ def pull_messages(
     with translate_errors(engine):
         if settle:
             settle_journal(engine, client)  # an interrupted push's writes, before any merge
-        _pull_messages(run, full=full)
+        try:
+            _pull_messages(run, full=full)
+        finally:
+            _restore_indexes(run)
     run.summary.seconds = time.monotonic() - started
     return run.summary
 
@@ -300,6 +311,15 @@ def pull_attachments(
     summary.add_attachments(counts)
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _restore_indexes(run: _Run) -> None:
+    # A pull that stopped early (an error, Ctrl-C) leaves no query without its indexes;
+    # after a finished one this finds them there (re-created with the token).
+    if run.indexes_deferred:
+        with run.engine.begin() as conn:
+            ensure_message_indexes(conn)
+        run.indexes_deferred = False
 
 
 def _pull_messages(run: _Run, *, full: bool) -> None:
@@ -381,6 +401,9 @@ def _begin(run: _Run, frame: dict[str, Any]) -> Listing:
         # From here until T0 is stored, an interrupted pull restarts with the FSync (not
         # with an incremental pull from an older token, nor a listing without a token).
         set_state(conn, run.keys.first_pull, Listing.before_fsync(frame).to_json())
+        # An empty table: its secondary indexes are built once at the end, not per row
+        # (`rcsync.store.messages`, "Secondary indexes deferred").
+        run.indexes_deferred = defer_message_indexes(conn) or run.indexes_deferred
     _count(run)
     result, oldest = _stream_fsync(run)
     # The listing's first dateTo: a day past the server's own clock (ours may be off).
@@ -534,6 +557,8 @@ def _commit_token(
     if frame is not None:
         set_state(conn, keys.sync_frame, json.dumps(frame))
         set_state(conn, keys.first_pull, None)
+        # The end of a full pull: any index it deferred exists again with the token.
+        ensure_message_indexes(conn)
     set_state(conn, keys.last_pull_at, iso_utc())
 
 

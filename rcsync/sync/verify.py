@@ -22,6 +22,10 @@ Three checks, each reporting every difference by message id with what fixes it:
    pull's three-way merge (`save_records`, so a pending edit is never lost), missing and
    corrupt files are forgotten and fetched again with the pull's downloader.
 
+In an account archive (`verify_archive`), each mirrored extension is listed on its own
+paths (one walk per extension, the same minimum each) and reported by number; the
+files are hashed once for the whole archive, and the account's retention read once.
+
 Nothing is written without ``--repair``. The verdict is `VerifyReport.ok`: no problem left
 (info findings do not count).
 """
@@ -44,6 +48,7 @@ from rcsync.rules import records as rec
 from rcsync.rules.listing import Listing
 from rcsync.store import attachments as attachment_rows
 from rcsync.store.database import translate_errors
+from rcsync.store.extensions import ExtensionRow, home_extension, load_extensions
 from rcsync.store.messages import save_records
 from rcsync.store.retention import RETENTION_STATE
 from rcsync.store.state import set_state
@@ -56,6 +61,7 @@ from rcsync.store.trust import (
     read_rows,
     read_tombstoned,
 )
+from rcsync.sync.account import RoutingClient
 from rcsync.sync.apply import settle_journal
 from rcsync.sync.attachments import ContentClient, download_attachments, hash_file, skip_reason
 from rcsync.sync.listing import ListClient, Page, walk_listing
@@ -63,6 +69,8 @@ from rcsync.types import Availability, ConflictPolicy, iso_utc
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+
+    from rcsync.api.client import MessageStoreClient
 
 
 class Kind(StrEnum):
@@ -97,6 +105,7 @@ class Finding:
     fix: Remedy
     attachment_id: int | None = None
     repaired: bool = False
+    extension: str | None = None  # its extension's number, in an account archive
 
     @property
     def problem(self) -> bool:
@@ -104,6 +113,8 @@ class Finding:
 
     def describe(self) -> str:
         what = f"message {self.message_id}"
+        if self.extension is not None:
+            what = f"extension {self.extension} {what}"
         if self.attachment_id is not None:
             what += f" attachment {self.attachment_id}"
         fix = "" if self.fix is Remedy.NONE else f" (fix: {_fix_words(self.fix)})"
@@ -113,6 +124,28 @@ class Finding:
 
 def _fix_words(fix: Remedy) -> str:
     return "rcsync verify --repair" if fix is Remedy.REPAIR else f"rcsync {fix.value}"
+
+
+@dataclass
+class ExtensionCheck:
+    """One extension's share of an account verify."""
+
+    id: str
+    number: str | None
+    remote_messages: int = 0
+    list_requests: int = 0
+    problems: int = 0
+    notes: int = 0
+    error: str | None = None  # why it could not be listed (403, 404): a problem too
+
+    def line(self) -> str:
+        name = f"extension {self.number or self.id}"
+        if self.error is not None:
+            return f"{name}: not verified: {self.error}"
+        head = f"{name}: {plural(self.remote_messages, 'remote message')}"
+        if self.problems:
+            return f"{head}, {plural(self.problems, 'problem')}"
+        return f"{head}, complete" + (f" ({plural(self.notes, 'note')})" if self.notes else "")
 
 
 @dataclass
@@ -131,14 +164,21 @@ class VerifyReport:
     # The account's fax/voicemail retention (days), None when the login may not read it.
     retention_period: int | None = None
     findings: list[Finding] = field(default_factory=list)
+    # Account archives only: one entry per extension verified, in number order.
+    extensions: list[ExtensionCheck] = field(default_factory=list)
 
     @property
     def problems(self) -> list[Finding]:
         return [f for f in self.findings if f.problem and not f.repaired]
 
     @property
+    def unverified(self) -> list[ExtensionCheck]:
+        return [e for e in self.extensions if e.error is not None]
+
+    @property
     def ok(self) -> bool:
-        return not self.problems
+        # An extension that could not be listed is not known to be complete.
+        return not self.problems and not self.unverified
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -148,19 +188,24 @@ class VerifyReport:
 
     def line(self) -> str:
         files = f", {plural(self.files_checked, 'file')} hashed" if self.deep else ""
+        of = f" of {plural(len(self.extensions), 'extension')}" if self.extensions else ""
         head = (
-            f"verified {plural(self.remote_messages, 'remote message')}{files} in "
+            f"verified {plural(self.remote_messages, 'remote message')}{of}{files} in "
             f"{plural(self.requests, 'request')}"
         )
         if self.ok:
             info = len(self.findings)
             return f"{head}: archive complete" + (f" ({plural(info, 'note')})" if info else "")
-        return f"{head}: {plural(len(self.problems), 'problem')}"
+        tail = f"{plural(len(self.problems), 'problem')}"
+        if self.unverified:
+            tail += f", {plural(len(self.unverified), 'extension')} not verified"
+        return f"{head}: {tail}"
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["ok"] = self.ok
         data["problems"] = len(self.problems)
+        data["unverified"] = [e.number or e.id for e in self.unverified]
         data["counts"] = self.counts()
         data["findings"] = [
             {**asdict(f), "problem": f.problem, "kind": f.kind.value, "fix": f.fix.value}
@@ -184,23 +229,110 @@ def verify(
     deep: bool = False,
     repair: bool = False,
     progress: Progress | None = None,
+    settle: bool = True,
+    read_retention: bool = True,
 ) -> VerifyReport:
     """Compare the archive (of `extension_id`, every row when None) with what `client`'s
-    extension holds; see the module docstring."""
+    extension holds; see the module docstring. `settle` and `read_retention` are off for
+    the extensions of an account verify that already did both once."""
     started = time.monotonic()
     progress = progress or NullProgress()
     report = VerifyReport(extension_id=extension_id, deep=deep)
     with translate_errors(engine):
-        if repair:
+        if repair and settle:
             settle_journal(engine, client)  # as the pull does, before anything is merged
         listed = _compare_messages(engine, client, config, report, extension_id, progress)
-        _read_retention(engine, client, report)
+        if read_retention:
+            _read_retention(engine, client, report)
         if deep:
             check_all_files(engine, config, report, progress)
         if repair:
             _repair(engine, client, config, report, listed, progress)
     report.seconds = time.monotonic() - started
     return report
+
+
+def verify_archive(
+    engine: Engine,
+    client: MessageStoreClient,
+    config: Config,
+    *,
+    extension_id: str | None = None,
+    deep: bool = False,
+    repair: bool = False,
+    progress: Progress | None = None,
+) -> VerifyReport:
+    """`verify` of a whole archive: a single-extension one as it always was; an account
+    archive (more than one extension, or `extension_id` given) one extension at a time,
+    each listed on its own paths, then its files once (``--deep``)."""
+    with engine.connect() as conn:
+        rows = load_extensions(conn)
+        home = home_extension(conn)
+    if extension_id is None and len(rows) <= 1:
+        return verify(engine, client, config, deep=deep, repair=repair, progress=progress)
+    chosen = (
+        [r for r in rows if r.id == extension_id]
+        if extension_id is not None
+        else [r for r in rows if not r.remote_gone]  # a gone one would only answer 404
+    )
+    started = time.monotonic()
+    progress = progress or NullProgress()
+    report = VerifyReport(extension_id=extension_id, deep=deep)
+    with translate_errors(engine):
+        if repair:
+            # Every extension's unanswered writes, each read back on its own paths.
+            settle_journal(engine, RoutingClient(engine, client))
+        for n, row in enumerate(chosen):
+            ext_client = client if row.id == home else client.for_extension(row.id)
+            _verify_one(engine, ext_client, config, report, row, repair, progress, first=n == 0)
+        if deep:
+            check_all_files(engine, config, report, progress)
+            if repair:
+                _repair(engine, client, config, report, {}, progress)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _verify_one(
+    engine: Engine,
+    client: VerifyClient,
+    config: Config,
+    report: VerifyReport,
+    row: ExtensionRow,
+    repair: bool,
+    progress: Progress,
+    *,
+    first: bool,
+) -> None:
+    """One extension's listing into the account `report`; a 403/404 is its error, the
+    others go on (as the account pull does)."""
+    check = ExtensionCheck(row.id, row.number)
+    report.extensions.append(check)
+    try:
+        part = verify(
+            engine,
+            client,
+            config,
+            extension_id=row.id,
+            repair=repair,
+            progress=progress,
+            settle=False,
+            read_retention=first,  # the account's setting: once is enough
+        )
+    except AuthError:
+        raise
+    except ApiError as exc:
+        check.error = str(exc)
+        return
+    for f in part.findings:
+        f.extension = row.number or row.id
+    report.findings.extend(part.findings)
+    for name in ("remote_messages", "compared", "requests", "list_requests"):
+        setattr(report, name, getattr(report, name) + getattr(part, name))
+    if first:
+        report.retention_period = part.retention_period
+    check.remote_messages, check.list_requests = part.remote_messages, part.list_requests
+    check.problems, check.notes = len(part.problems), len(part.findings) - len(part.problems)
 
 
 # --- messages ----------------------------------------------------------------------------
