@@ -41,6 +41,16 @@ Checked to bite: with any 404 read as "purged" the machine finds a verification 
 whole-request 404 purging an Alive message; with the pull not settling the push journal it
 finds a read-status edit made after a crashed PUT lost by a plain pull.
 The number of examples is ``RCSYNC_MAX_EXAMPLES`` (default 60).
+
+`AccountSyncMachine` runs every rule over an account archive (issue 12): the admin mirrors
+``[account] extensions = "all"`` of three extensions, remote edits land in the owning
+extension, local edits touch messages of any extension, pulls and pushes go through the
+account wrappers (`pull_account`, `push_account`; `sync` and watch route by themselves),
+and the same invariants hold for every message of every extension, plus: each row is filed
+under the extension that holds it. Derandomized, ``RCSYNC_ACCOUNT_EXAMPLES`` examples
+(default 25). Checked to bite: with `RoutingClient` sending every edit to the home extension
+it finds 9 distinct failures (local edits lost, a 404 from the wrong extension's path taken
+as a purge).
 """
 
 from __future__ import annotations
@@ -59,15 +69,17 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from rcsync.api import TokenStore, build_client
-from rcsync.config import Config, DatabaseConfig, RingCentralConfig, SyncConfig
+from rcsync.config import AccountConfig, Config, DatabaseConfig, RingCentralConfig, SyncConfig
 from rcsync.emulator.targeted import AfterWrite
 from rcsync.errors import RcsyncError
 from rcsync.store.database import open_database
+from rcsync.types import ExtensionScope
 
 emulator = pytest.importorskip("rcsync.emulator")
 pull_mod = pytest.importorskip("rcsync.sync.pull")
 
 import rcsync.store.messages as save_module  # noqa: E402
+from rcsync.sync.account import pull_account, push_account  # noqa: E402
 from rcsync.sync.push import push  # noqa: E402
 from rcsync.sync.reconcile import sync  # noqa: E402
 from tests.harness.account import EMULATOR_CREDENTIALS  # noqa: E402
@@ -80,6 +92,7 @@ from tests.property.machine_faults import (  # noqa: E402
 )
 
 N = 10
+EXTENSIONS = 3  # the account machine's: the admin's own and two users'
 SERVER = "https://platform.ringcentral.com"
 TIMEOUT = 30.0  # the client's read timeout (config default), met in emulated time
 
@@ -143,11 +156,13 @@ class CrashingTransport(httpx.BaseTransport):
 
 
 class SyncMachine(RuleBasedStateMachine):
+    ACCOUNT = AccountConfig()  # the login's own extension ("self"): the single pull of old
+
     def __init__(self) -> None:
         super().__init__()
         self.tmp = Path(tempfile.mkdtemp(prefix="rcsync-machine-"))
         self.clock = emulator.FakeClock()
-        self.emu = emulator.Emulator(messages=N, seed=5, rate_limits=False, clock=self.clock)
+        self.emu = self._emulator()
         rc = RingCentralConfig(
             server=SERVER,
             **EMULATOR_CREDENTIALS,
@@ -159,9 +174,10 @@ class SyncMachine(RuleBasedStateMachine):
             sync=SyncConfig(
                 download_attachments=False, history_start=__import__("datetime").date(2000, 1, 1)
             ),
+            account=self.ACCOUNT,
         )
         self.engine = open_database(self.config.database.path)
-        self.ids = [r["id"] for r in self.emu.store.all_records()]
+        self.ids = self._message_ids()
         # What was asked, by whom, over the whole run.
         self.trashed: set[int] = set()  # anyone asked for trash (user, row delete, remote)
         self.purged: set[int] = set()  # anyone asked for a purge
@@ -225,6 +241,22 @@ class SyncMachine(RuleBasedStateMachine):
             con.close()
         return None if row is None else (row[0], row[1])
 
+    def _emulator(self) -> Any:
+        return emulator.Emulator(messages=N, seed=5, rate_limits=False, clock=self.clock)
+
+    def _message_ids(self) -> list[int]:
+        return [r["id"] for r in self.emu.store.all_records()]
+
+    def remote_store(self, mid: int) -> Any:
+        """The emulator's store that holds message `mid` (the one extension's, here)."""
+        return self.emu.store
+
+    def _pull(self, client: Any) -> None:
+        pull_mod.pull(self.engine, client, self.config)
+
+    def _push(self, client: Any) -> None:
+        push(self.engine, client, self.config, force=True)
+
     def _sync(self, *, faults: bool, client: Any = None) -> bool:
         return self._run(Entry.SYNC, faults=faults, client=client)
 
@@ -235,9 +267,9 @@ class SyncMachine(RuleBasedStateMachine):
         try:
             match entry:
                 case Entry.PULL:
-                    pull_mod.pull(self.engine, client, self.config)
+                    self._pull(client)
                 case Entry.PUSH:
-                    push(self.engine, client, self.config, force=True)
+                    self._push(client)
                 case Entry.SYNC:
                     sync(self.engine, client, self.config, force=True)
                 case Entry.WATCH:
@@ -321,17 +353,17 @@ class SyncMachine(RuleBasedStateMachine):
     def remote_read(self, i: int, value: str) -> None:
         mid = self.ids[i]
         self.clock.advance(1)
-        self.emu.store.remote_edit(mid, read_status=value)
+        self.remote_store(mid).remote_edit(mid, read_status=value)
         self.remote_changes[(mid, "read_status")] = value
 
     @rule(i=st.integers(0, N - 1), value=st.sampled_from(["Alive", "Deleted", "Purged"]))
     def remote_availability(self, i: int, value: str) -> None:
         mid = self.ids[i]
-        record = self.emu.store.get(mid)
+        record = self.remote_store(mid).get(mid)
         if record is None or record["availability"] == "Purged":
             return
         self.clock.advance(1)
-        self.emu.store.remote_edit(mid, availability=value)
+        self.remote_store(mid).remote_edit(mid, availability=value)
         if value == "Alive":
             self.restored.add(mid)
         {"Deleted": self.trashed, "Purged": self.purged}.get(value, set()).add(mid)
@@ -422,7 +454,7 @@ class SyncMachine(RuleBasedStateMachine):
         dying = DiesOnLostAnswer(self.server())
         try:
             self.clock.advance(1)
-            push(self.engine, self.client(dying), self.config, force=True)
+            self._push(self.client(dying))
         except (ProcessDied, RcsyncError):
             pass
         finally:
@@ -465,6 +497,9 @@ class SyncMachine(RuleBasedStateMachine):
 
     @rule()
     def invalidate_sync_tokens(self) -> None:
+        self._invalidate()
+
+    def _invalidate(self) -> None:
         self.emu.sync.invalidate()  # MSG-333, or CMN-101 while that mode is on
 
     @rule(i=st.integers(0, N - 1))
@@ -560,7 +595,7 @@ class SyncMachine(RuleBasedStateMachine):
         for mid in deleted | self.rows_deleted:
             assert mid not in rows, f"{mid}: deleted locally, and back"
         for mid, (read, avail, base_avail) in rows.items():
-            remote = self.emu.store.get(mid)
+            remote = self.remote_store(mid).get(mid)
             # The emulator's own record decides: purged there = gone from its store or
             # Purged. Locally Purged otherwise only as the user's own pending purge.
             purged_there = remote is None or remote["availability"] == "Purged"
@@ -598,7 +633,7 @@ class SyncMachine(RuleBasedStateMachine):
         finally:
             con.close()
         for mid in self.ids:
-            remote = self.emu.store.get(mid)
+            remote = self.remote_store(mid).get(mid)
             assert remote is not None
             self._check_one(mid, remote, rows.get(mid), mid in rows_deleted)
             if mid not in rows_deleted and remote["availability"] != "Purged":
@@ -638,10 +673,66 @@ class SyncMachine(RuleBasedStateMachine):
             assert (read, base_read) == (remote["readStatus"],) * 2, (mid, row, remote)
 
 
-SyncMachine.TestCase.settings = settings(
+class AccountSyncMachine(SyncMachine):
+    """The same machine over an account archive (issue 12): the admin's JWT mirrors
+    ``[account] extensions = "all"`` of `EXTENSIONS` extensions, message ids interleaved
+    across them so the rules' indexes land in every extension; remote edits go to the
+    owning extension's store, pulls and pushes through the account wrappers (`sync` routes
+    by itself), and every invariant holds per message, so per extension."""
+
+    ACCOUNT = AccountConfig(extensions=ExtensionScope.ALL)
+
+    def _emulator(self) -> Any:
+        per = -(-N // EXTENSIONS)  # enough for N ids; the rest are still checked
+        return emulator.Emulator(
+            messages=per, seed=5, rate_limits=False, clock=self.clock, extensions=EXTENSIONS
+        )
+
+    def _message_ids(self) -> list[int]:
+        stores = [[r["id"] for r in e.store.all_records()] for e in self.emu.account]
+        assert len(stores) == EXTENSIONS
+        return [mid for row in zip(*stores, strict=True) for mid in row]
+
+    def remote_store(self, mid: int) -> Any:
+        owner = self.emu.account.owner_of(mid)
+        assert owner is not None, f"{mid}: no extension holds it"
+        return owner.store
+
+    def _pull(self, client: Any) -> None:
+        pull_account(self.engine, client, self.config)
+
+    def _push(self, client: Any) -> None:
+        push_account(self.engine, client, self.config, force=True)
+
+    def _invalidate(self) -> None:
+        for ext in self.emu.account:
+            ext.sync.invalidate()
+
+    @invariant()
+    def rows_keep_their_extension(self) -> None:
+        """Each local row is filed under the extension RingCentral keeps it in."""
+        con = sqlite3.connect(self.config.database.path)
+        try:
+            owners = dict(con.execute("SELECT id, extension_id FROM message"))
+        finally:
+            con.close()
+        for mid, ext in owners.items():
+            assert str(self.emu.account.owner_of(mid).id) == str(ext), (mid, ext)
+
+
+MACHINE_SETTINGS = settings(
     max_examples=int(os.environ.get("RCSYNC_MAX_EXAMPLES", "60")),
     stateful_step_count=20,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
+SyncMachine.TestCase.settings = MACHINE_SETTINGS
 TestSyncMachine = SyncMachine.TestCase
+# Fewer examples by default: every step runs one pull per extension (and the suite must stay
+# quick on two cores); RCSYNC_ACCOUNT_EXAMPLES asks for more.
+AccountSyncMachine.TestCase.settings = settings(
+    MACHINE_SETTINGS,
+    max_examples=int(os.environ.get("RCSYNC_ACCOUNT_EXAMPLES", "25")),
+    derandomize=True,  # the same runs every time: a failure in CI reproduces at once
+)
+TestAccountSyncMachine = AccountSyncMachine.TestCase
