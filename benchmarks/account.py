@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import EMULATOR_LOGIN
+
 from rcsync.api import build_client
 from rcsync.api.tokens import TokenStore
 from rcsync.config import AccountConfig, Config, DatabaseConfig, RingCentralConfig, SyncConfig
@@ -49,9 +51,7 @@ def main(extensions: int, messages: int) -> None:
         tmp = Path(tmp_name)
         rc = RingCentralConfig(
             server=SERVER,
-            client_id="emulator-client",
-            client_secret="emulator-secret",
-            jwt="emulator-jwt",
+            **EMULATOR_LOGIN,
             token_file=tmp / "tokens.json",
         )
         config = Config(

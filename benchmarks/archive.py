@@ -31,7 +31,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-UNLIMITED = {"Light": 1_000_000, "Medium": 1_000_000, "Heavy": 1_000_000, "Auth": 1_000_000}
+from common import UNLIMITED
+
 PULLED = 1_000
 COMMON, RARE = "late", "quokkaborealis"
 BATCH = 10_000

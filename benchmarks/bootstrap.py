@@ -26,6 +26,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from common import EMULATOR_LOGIN
+
 from rcsync.api import build_client
 from rcsync.api.tokens import TokenStore
 from rcsync.config import AccountConfig, Config, DatabaseConfig, RingCentralConfig, SyncConfig
@@ -48,9 +50,7 @@ def _config(folder: Path, **sync: Any) -> Config:
     return Config(
         ringcentral=RingCentralConfig(
             server=SERVER,
-            client_id="emulator-client",
-            client_secret="emulator-secret",
-            jwt="emulator-jwt",
+            **EMULATOR_LOGIN,
             token_file=folder / "tokens.json",
         ),
         database=DatabaseConfig(path=folder / "messages.db", files=folder / "files"),

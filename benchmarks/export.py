@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from common import EMULATOR_LOGIN
+
 FORMATS = ("jsonl", "csv", "smsxml", "html")
 UNLIMITED = {g: (1_000_000, 60.0) for g in ("Light", "Medium", "Heavy", "Auth")}
 
@@ -35,9 +37,7 @@ def build_archive(size: int, folder: Path) -> Path:
     config = Config(
         ringcentral=RingCentralConfig(
             server="https://platform.ringcentral.com",
-            client_id="emulator-client",
-            client_secret="emulator-secret",
-            jwt="emulator-jwt",
+            **EMULATOR_LOGIN,
             token_file=folder / "tokens.json",
         ),
         database=DatabaseConfig(path=folder / "messages.db"),

@@ -32,7 +32,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-UNLIMITED = {"Light": 1_000_000, "Medium": 1_000_000, "Heavy": 1_000_000, "Auth": 1_000_000}
+from common import EMULATOR_LOGIN, UNLIMITED
+
 KINDS = ("pull", "floor", "baseline")
 
 
@@ -42,9 +43,7 @@ def _config(server: str, folder: Path) -> Any:
     return Config(
         ringcentral=RingCentralConfig(
             server=server,
-            client_id="emulator-client",
-            client_secret="emulator-secret",
-            jwt="emulator-jwt",
+            **EMULATOR_LOGIN,
             token_file=folder / "tokens.json",
         ),
         database=DatabaseConfig(path=folder / "messages.db"),

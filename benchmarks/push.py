@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from common import EMULATOR_LOGIN
 
 from rcsync.api import TokenStore, build_client
 from rcsync.config import Config, DatabaseConfig, RingCentralConfig, SyncConfig
@@ -66,9 +67,7 @@ def requests_per_1000(edit_sql: str, tmp: Path) -> dict[str, int]:
     emu = Emulator(messages=1100, seed=1, rate_limits=True, clock=clock)
     rc = RingCentralConfig(
         server=SERVER,
-        client_id="emulator-client",
-        client_secret="emulator-secret",
-        jwt="emulator-jwt",
+        **EMULATOR_LOGIN,
         token_file=tmp / "tokens.json",
     )
     config = Config(

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-UNLIMITED = {"Light": 1_000_000, "Medium": 1_000_000, "Heavy": 1_000_000, "Auth": 1_000_000}
+from common import EMULATOR_LOGIN, UNLIMITED
 
 
 def _config(server: str, folder: Path) -> Any:
@@ -39,9 +39,7 @@ def _config(server: str, folder: Path) -> Any:
     return Config(
         ringcentral=RingCentralConfig(
             server=server,
-            client_id="emulator-client",
-            client_secret="emulator-secret",
-            jwt="emulator-jwt",
+            **EMULATOR_LOGIN,
             token_file=folder / "tokens.json",
         ),
         database=DatabaseConfig(path=folder / "messages.db", files=folder / "files"),

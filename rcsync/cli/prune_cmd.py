@@ -67,7 +67,6 @@ def prune(
     from rcsync.sync.hooks import Event
     from rcsync.sync.prune import prune as run_prune
 
-    canonical = {t.value.lower(): t.value for t in MessageType}
     app.require_credentials()
     # An archive to check: never an empty one made here.
     with app.engine(create=False).connect() as conn:
@@ -85,7 +84,7 @@ def prune(
             RoutingClient(engine, app.client()),
             app.config,
             older_than_days=days,
-            types=[canonical[t.lower()] for t in types],
+            types=list(types),  # click's Choice gives the canonical spelling
             purge=purge,
             dry_run=dry_run,
             force=force,

@@ -76,7 +76,7 @@ from rcsync.store.state import get_state, set_state
 from rcsync.sync.apply import settle_journal
 from rcsync.sync.attachments import AttachmentCounts, ContentClient, download_attachments
 from rcsync.sync.edits_first import EditsFirst
-from rcsync.sync.listing import PER_PAGE, Page, total_elements, walk_listing
+from rcsync.sync.listing import PER_PAGE, ListClient, Page, total_elements, walk_listing
 from rcsync.sync.prefetch import Prefetch, short_gil_slices
 from rcsync.types import Availability, ConflictPolicy, iso_utc
 
@@ -94,19 +94,8 @@ FULL_PULL_NOTE = "full pull: {total:,} messages, then attachments; Ctrl-C is saf
 MAX_ISYNC_PARTS = 1000
 
 
-class PullClient(ContentClient, Protocol):
-    """What the pull needs of `rcsync.api.MessageStoreClient`."""
-
-    def list_messages(
-        self,
-        *,
-        date_from: str,
-        date_to: str,
-        message_types: Sequence[str],
-        availability: Sequence[str] = ...,
-        page: int = 1,
-        per_page: int = 1000,
-    ) -> Any: ...
+class PullClient(ContentClient, ListClient, Protocol):
+    """What the pull needs of `rcsync.api.MessageStoreClient` (the listing: `ListClient`)."""
 
     def stream_full_sync(
         self, *, date_from: str, message_types: Sequence[str], batch: int = 1000
