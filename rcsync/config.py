@@ -54,7 +54,7 @@ def token_file_for(config_file: Path | None) -> Path:
     """
     if config_file is None:
         return default_token_file()
-    resolved = config_file.expanduser().resolve()
+    resolved = home_path(config_file).resolve()
     if resolved == default_config_path().resolve():
         return default_token_file()
     digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:12]
@@ -181,10 +181,23 @@ def _bool(v: Any) -> bool:
     return v
 
 
+def home_path(path: str | Path) -> Path:
+    """`path` with a leading ``~`` or ``~user`` expanded. A user without a home directory
+    (``~nobody-here``) is a one-line ConfigError, not pathlib's RuntimeError."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:
+        head = Path(path).parts[0]
+        raise ConfigError(f"{path}: {head} names no home directory") from None
+
+
 def _path(v: Any) -> Path:
     if not isinstance(v, str) or not v.strip():
         raise ValueError("expected a non-empty path string")
-    return Path(os.path.expandvars(v)).expanduser()
+    try:
+        return home_path(os.path.expandvars(v))
+    except ConfigError:  # the file and key are named by the caller
+        raise ValueError(f"{Path(v).parts[0]} names no home directory") from None
 
 
 def _positive_number(v: Any) -> float:
@@ -390,7 +403,7 @@ def find_config_file(explicit: Path | None, env: Mapping[str, str]) -> Path | No
             raise ConfigError(f"{explicit}: config file not found")
         return explicit
     if env.get("RCSYNC_CONFIG"):
-        p = Path(env["RCSYNC_CONFIG"]).expanduser()
+        p = home_path(env["RCSYNC_CONFIG"])
         if not p.exists():
             raise ConfigError(f"{p}: config file not found (from $RCSYNC_CONFIG)")
         return p
@@ -422,7 +435,7 @@ def load_config(
     data = _validate(_read_toml(file), origin) if file else {}
     origins: dict[str, tuple[Origin, str]] = {}
     if file:
-        _resolve_relative(data, Path(os.path.abspath(file.expanduser())).parent)
+        _resolve_relative(data, Path(os.path.abspath(home_path(file))).parent)
         origins.update(
             (f"{s}.{k}", (Origin.FILE, str(file))) for s, keys in data.items() for k in keys
         )
@@ -432,7 +445,7 @@ def load_config(
             data.setdefault(section, {})[key] = checked[section][key]
             origins[f"{section}.{key}"] = (Origin.ENV, f"${var}")
     if db_override is not None:
-        data.setdefault("database", {})["path"] = Path(db_override).expanduser()
+        data.setdefault("database", {})["path"] = home_path(db_override)
         origins["database.path"] = (Origin.FLAG, "--db")
     if "token_file" not in data.get("ringcentral", {}):
         data.setdefault("ringcentral", {})["token_file"] = token_file_for(file)

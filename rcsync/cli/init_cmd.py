@@ -18,7 +18,13 @@ from typing import Any
 import click
 
 from rcsync.cli.app import App
-from rcsync.config import DEFAULT_SERVER, default_config_path, load_config, parse_server
+from rcsync.config import (
+    DEFAULT_SERVER,
+    default_config_path,
+    home_path,
+    load_config,
+    parse_server,
+)
 from rcsync.errors import ConfigError
 
 pass_app = click.make_pass_decorator(App)
@@ -116,7 +122,7 @@ def can_ask() -> bool:
 
 def _absolute(value: str | None) -> str | None:
     """A path typed on the command line means the current folder, not the config's."""
-    return str(Path(value).expanduser().absolute()) if value else None
+    return str(home_path(value).absolute()) if value else None
 
 
 def _write_private(target: Path, text: str) -> None:
@@ -131,7 +137,7 @@ def _write_private(target: Path, text: str) -> None:
 def next_command(target: Path, answers: Answers) -> str:
     """The exact command line to run next for this config."""
     prefix = "rcsync"
-    if target.expanduser().absolute() != default_config_path().absolute():
+    if home_path(target).absolute() != default_config_path().absolute():
         prefix += f" --config {shlex.quote(str(target))}"
     login = f"{prefix} login --password" if answers.password_login else f"{prefix} login"
     return f"{login} && {prefix} pull"

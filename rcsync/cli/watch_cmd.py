@@ -16,6 +16,7 @@ import click
 
 from rcsync.cli.app import App
 from rcsync.cli.options import force_option, wait_option
+from rcsync.config import home_path
 
 LOG_FORMAT = "%(asctime)s %(message)s"
 LOG_DATEFMT = "%Y-%m-%dT%H:%M:%S%z"
@@ -34,8 +35,8 @@ def _watch_log(verbosity: int, log_file: Path | None) -> Iterator[None]:
     stderr.setLevel(_level(verbosity))
     handlers: list[logging.Handler] = [stderr]
     if log_file is not None:
-        log_file.expanduser().parent.mkdir(parents=True, exist_ok=True)
-        to_file = logging.FileHandler(log_file.expanduser(), mode="a", encoding="utf-8")
+        home_path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        to_file = logging.FileHandler(home_path(log_file), mode="a", encoding="utf-8")
         to_file.setLevel(min(_level(verbosity), logging.INFO))
         handlers.append(to_file)
     old_level, old_propagate = logger.level, logger.propagate

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rcsync.config import home_path
 from rcsync.errors import ExportError
 from rcsync.export import csv_format, jsonl, smsxml
 from rcsync.export.base import ExportFormat, Job, Tally
@@ -119,7 +120,7 @@ def export(
             WRITERS[fmt](job)
         finally:
             progress.finish()
-    final = out.expanduser()
+    final = home_path(out)
     return ExportSummary(
         fmt,
         final,

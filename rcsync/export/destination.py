@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from rcsync.config import home_path
 from rcsync.errors import ExportError
 
 
@@ -61,7 +62,7 @@ def _put_in_place(tmp: Path, out: Path) -> None:
 @contextmanager
 def staged(out: Path, *, folder: bool, force: bool) -> Iterator[Path]:
     """A temporary path to write; it becomes ``out`` when the block ends without error."""
-    out = out.expanduser()
+    out = home_path(out)
     _check(out, folder=folder, force=force)
     try:
         if folder:

@@ -164,3 +164,17 @@ def test_account_extensions_rejected(tmp_path: Path, value: str) -> None:
 
 def test_account_defaults_to_self() -> None:
     assert load_config(None, env={}).account.extensions == ExtensionScope.SELF
+
+
+NO_SUCH_USER = "~rcsync-no-such-user-0"
+
+
+def test_a_home_of_no_user_is_a_config_error_not_a_traceback(tmp_path: Path) -> None:
+    # Found by test_rel_fuzz (`path = "~0"`): pathlib raises RuntimeError for an unknown user.
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[database]\npath = "{NO_SUCH_USER}/messages.db"\n')
+    named = rf"\[database\] path = .*: {NO_SUCH_USER} names no home directory$"
+    with pytest.raises(ConfigError, match=named):
+        load_config(cfg, env={})
+    with pytest.raises(ConfigError, match="names no home directory"):
+        load_config(None, env={}, db_override=f"{NO_SUCH_USER}/m.db")
