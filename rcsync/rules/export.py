@@ -9,8 +9,10 @@ their phone numbers may be masked (``+3351234XXXX``), and the message rows come 
 API alone, so nothing of the export can reach a message column.
 
 An entry counts as an attachment only when it matches the API's record of it: the message
-id and attachment id, a suffix that fits the content type, and the size. Anything else
-stays missing and is fetched through the content endpoint as before.
+id and attachment id, the extension whose folder it is in (the one the message row belongs
+to: an admin's export holds every extension's store, and a message id in another user's
+folder is another user's copy, or a mix-up), a suffix that fits the content type, and the
+size. Anything else stays missing and is fetched through the content endpoint as before.
 
 The progress of a bootstrap (task id, attempts, archives done) lives in
 ``sync_state[EXPORT]`` as `ExportState` JSON, so an interrupted one resumes.
@@ -179,6 +181,13 @@ class Wanted:
     id: int
     content_type: str | None
     size: int | None
+    extension_id: str | None  # whose store the message row is in (`row_extension`)
+
+
+def row_extension(extension_id: str | None, home: str | None) -> str | None:
+    """The extension a message row belongs to: its own column, else (a row stored before
+    ``message.extension_id`` was filled in) the database's home extension."""
+    return extension_id or home
 
 
 def parse_entry(name: str) -> EntryRef | None:
@@ -205,6 +214,10 @@ def pick(ref: EntryRef, of_message: Sequence[Wanted]) -> Wanted | None:
 
 def mismatch(ref: EntryRef, entry_size: int, want: Wanted) -> str | None:
     """Why an entry is not the attachment the API describes (None: it is)."""
+    if want.extension_id is None:
+        return "the message row names no extension to check the entry's folder against"
+    if ref.extension_id != want.extension_id:
+        return f"in extension {ref.extension_id}'s folder, the message is {want.extension_id}'s"
     if want.size is None:
         return "the API's record gives no size to check it against"
     if entry_size != want.size:

@@ -168,13 +168,16 @@ def _download_all(
         )
     forget_missing_files(engine, files)
     counts.skipped += store.hold_text_parts(engine) if held else 0
-    _from_export(engine, client, config, progress, counts)
+    # The phase begins with the export's wait, if any: edits made during it go first too.
+    gate.begin()
+    if _from_export(engine, client, config, progress, counts, gate):
+        counts.stopped, counts.left = True, max(store.count_jobs(engine, held_text=held), 1)
+        return counts
     total = store.count_jobs(engine, held_text=held)
     note = estimate_note(total, budget)
     if note:
         progress.hint(note)
     progress.start("attachments", total)
-    gate.begin()
     done = 0
     try:
         for job in store.read_jobs(engine, held_text=held):
@@ -195,16 +198,23 @@ def _download_all(
 
 
 def _from_export(
-    engine: Engine, client: object, config: Config, progress: Progress, counts: AttachmentCounts
-) -> None:
-    """Many missing files: take them from a message-store export first (`sync.bootstrap`)."""
+    engine: Engine,
+    client: object,
+    config: Config,
+    progress: Progress,
+    counts: AttachmentCounts,
+    gate: EditsFirst,
+) -> bool:
+    """Many missing files: take them from a message-store export first (`sync.bootstrap`).
+    True when `gate` ended the phase meanwhile."""
     from rcsync.sync.bootstrap import bootstrap_attachments  # it imports this module
 
-    boot = bootstrap_attachments(engine, client, config, progress=progress)
+    boot = bootstrap_attachments(engine, client, config, progress=progress, gate=gate)
     counts.downloaded += boot.taken
     counts.from_export += boot.taken
     counts.bytes += boot.bytes
     counts.requests += boot.requests
+    return boot.stopped
 
 
 #: Downloads expected to take less than this go without an estimate.

@@ -18,10 +18,19 @@ audio, fax documents, MMS images) are missing; ``"always"`` whenever any are:
    matches the API's record of a missing attachment (ids, content type, size,
    `rules.export.mismatch`) and its zip CRC holds; it is copied to the file's usual name
    through a ``.part`` with its sha256, exactly like a content download. The zip is then
-   deleted (``keep_export_archives`` keeps it). A zip that cannot be read is fetched once
-   more, then left to the content endpoint;
+   deleted (``keep_export_archives`` keeps it). An entry counts only from the folder of
+   the extension its message row belongs to. A zip that cannot be read is fetched once
+   more, and one whose download still fails after the client's retries (a dropped
+   connection, a 5xx) is given up: either way the content endpoint fetches what it would
+   have held, and the pull says so. Auth errors still end the pull;
 4. task id, attempts and each archive's state are in ``sync_state[EXPORT]`` after every
    step, so Ctrl-C or a crash resumes where it stopped (a task, or a half-downloaded zip).
+
+Edits first (`rcsync.sync.edits_first`): the export is the start of the attachments
+phase, so its waits for the task and its downloads ask the phase's `EditsFirst` too, every
+`edits_first.POLL` seconds of waiting and every megabyte downloaded: an edit made during a
+long export goes out at once, and `watch` may end the phase (the bootstrap resumes from its
+state when the phase starts again).
 
 Nothing in the export's ``message-store.json`` is used: message rows come from the API
 only (its phone numbers may be masked in the export). Whatever the export lacks or gets
@@ -44,14 +53,16 @@ from typing import IO, TYPE_CHECKING, Protocol, cast, runtime_checkable
 
 from rcsync.api.export import ArchiveInfo, ExportTask, TaskStatus
 from rcsync.config import Config
-from rcsync.errors import ApiError, AuthError
-from rcsync.progress import Progress, plural
+from rcsync.errors import ApiError, AuthError, NetworkError
+from rcsync.progress import Progress, WaitReason, plural
 from rcsync.rules import export as rules
 from rcsync.rules.export import ArchiveState, ArchiveStatus, ExportState, Wanted
 from rcsync.store import attachments as store
 from rcsync.store.attachments import Job
+from rcsync.store.extensions import home_extension
 from rcsync.store.state import EXPORT, read_state, write_state
 from rcsync.sync.attachments import file_name, skip_reason
+from rcsync.sync.edits_first import Clearance, EditsFirst
 from rcsync.types import UseExport, iso_utc
 
 if TYPE_CHECKING:
@@ -89,6 +100,12 @@ class BootstrapCounts:
     rejected: int = 0  # entries that did not match the API's record or failed their CRC
     requests: int = 0  # export requests (Heavy group)
     archive_bytes: int = 0  # zip bytes downloaded
+    broken: int = 0  # archives given up (unreadable, or their download failed): content endpoint
+    stopped: bool = False  # `EditsFirst` ended the phase (watch); the state resumes it
+
+
+class _Stopped(Exception):
+    """The phase's `EditsFirst` said stop (a new edit in `watch`, a pull due)."""
 
 
 class _Failed(Exception):
@@ -104,16 +121,42 @@ class _Run:
     counts: BootstrapCounts
     state: ExportState
     missing: int  # files the export should carry, when the bootstrap began
+    gate: EditsFirst | None = None
 
     def save(self, state: ExportState) -> None:
         self.state = state
         write_state(self.engine, EXPORT, state.to_json())
 
+    def yield_to_edits(self) -> bool:
+        """Let edits go first (`EditsFirst.yield_to_edits`); True when a push drew its own
+        line (the caller draws its own again). Raises `_Stopped`."""
+        if self.gate is None:
+            return False
+        clearance = self.gate.yield_to_edits()
+        if clearance is Clearance.STOP:
+            raise _Stopped()
+        return clearance is Clearance.PUSHED
+
+    def pause(self, seconds: float, detail: str) -> None:
+        """Wait between two polls; edits go first meanwhile (`EditsFirst.pause`)."""
+        if self.gate is None or self.gate.budget is None:
+            self.client.pause(seconds, detail)
+            self.yield_to_edits()
+        elif self.gate.pause(seconds, WaitReason.EXPORT, detail) is Clearance.STOP:
+            raise _Stopped()
+
 
 def bootstrap_attachments(
-    engine: Engine, client: object, config: Config, *, progress: Progress
+    engine: Engine,
+    client: object,
+    config: Config,
+    *,
+    progress: Progress,
+    gate: EditsFirst | None = None,
 ) -> BootstrapCounts:
-    """Take missing attachments from a message-store export; see the module docstring."""
+    """Take missing attachments from a message-store export; see the module docstring.
+
+    `gate` is the attachments phase's `EditsFirst` (begun): edits go first meanwhile."""
     counts = BootstrapCounts()
     mode = config.account.use_export
     if mode is UseExport.NEVER or not isinstance(client, ExportClient):
@@ -136,9 +179,11 @@ def bootstrap_attachments(
         assert span is not None  # jobs is not empty
         types = tuple(sorted({j.message_type for j in jobs}))
         state = ExportState(span[0], span[1], types)
-    run = _Run(engine, client, config, progress, counts, state, len(jobs))
+    run = _Run(engine, client, config, progress, counts, state, len(jobs), gate)
     try:
         _attempts(run)
+    except _Stopped:
+        counts.stopped = True  # everything so far is in the state: resumed next phase
     except _NotAllowed as exc:
         # Remembered like a failure: not asked again (one Heavy request, one line) for a day.
         run.save(replace(run.state, gave_up_at=iso_utc(), failures=(str(exc),)))
@@ -224,7 +269,7 @@ def _wait_for(run: _Run) -> None:
             if waited >= rules.MAX_TASK_WAIT:
                 raise _Failed(f"task still {task.status} after {waited / 3600:.0f} h")
             delay = rules.poll_delay(polls)
-            run.client.pause(delay, f"RingCentral message-store export ({task.status})")
+            run.pause(delay, f"RingCentral message-store export ({task.status})")
             waited, polls = waited + delay, polls + 1
         run.progress.advance()
         run.counts.requests += 1
@@ -264,22 +309,26 @@ def _archives(run: _Run) -> None:
     """Download and take every archive not done yet."""
     todo = [i for i, a in enumerate(run.state.archives) if a.status is not ArchiveStatus.DONE]
     total = sum(run.state.archives[i].size for i in todo)
-    run.progress.start("export MB", -(-total // _MB))  # downloaded, in megabytes
+    meter = _Meter(run, -(-total // _MB))
     try:
         for index in todo:
             while run.state.archives[index].status is not ArchiveStatus.DONE:
-                _one_archive(run, index)
+                meter.between()
+                _one_archive(run, index, meter)
     finally:
         run.progress.finish()
 
 
-def _one_archive(run: _Run, index: int) -> None:
+def _one_archive(run: _Run, index: int, meter: _Meter) -> None:
     archive = run.state.archives[index]
     path = _folder(run) / f"archive-{index}.zip"
     if archive.status is ArchiveStatus.DOWNLOADED and not path.exists():
         archive = replace(archive, status=ArchiveStatus.PENDING)
     if archive.status is ArchiveStatus.PENDING:
-        _download(run, archive, path)
+        broken = _download(run, archive, path, meter)
+        if broken is not None:
+            _broken(run, index, f"its download failed ({broken})")
+            return
         archive = replace(archive, status=ArchiveStatus.DOWNLOADED, downloads=archive.downloads + 1)
         run.save(run.state.with_archive(index, archive))
     if _take_all(run, path):
@@ -288,10 +337,8 @@ def _one_archive(run: _Run, index: int) -> None:
         log.info("export archive %d cannot be read; downloading it again", index)
         archive = replace(archive, status=ArchiveStatus.PENDING)
     else:
-        run.progress.note(
-            f"export archive {index} cannot be read; its files are fetched one by one"
-        )
-        archive = replace(archive, status=ArchiveStatus.DONE)
+        _broken(run, index, "it cannot be read")
+        return
     if (
         archive.status is not ArchiveStatus.DOWNLOADED
         and not run.config.account.keep_export_archives
@@ -300,7 +347,24 @@ def _one_archive(run: _Run, index: int) -> None:
     run.save(run.state.with_archive(index, archive))
 
 
-def _download(run: _Run, archive: ArchiveState, path: Path) -> None:
+def _broken(run: _Run, index: int, why: str) -> None:
+    """Give archive `index` up: what it holds stays missing, and the content endpoint
+    fetches it right after the bootstrap (in the same pull), as for a task that failed."""
+    run.counts.broken += 1
+    run.progress.note(
+        f"export archive {index}: {why}; its files come from the content endpoint instead"
+    )
+    archive = replace(run.state.archives[index], status=ArchiveStatus.DONE)
+    if not run.config.account.keep_export_archives:
+        path = _folder(run) / f"archive-{index}.zip"
+        path.unlink(missing_ok=True)
+        path.with_name(path.name + ".part").unlink(missing_ok=True)
+    run.save(run.state.with_archive(index, archive))
+
+
+def _download(run: _Run, archive: ArchiveState, path: Path, meter: _Meter) -> str | None:
+    """Download one zip to `path` through its ``.part``; what went wrong when its download
+    failed after the client's retries (None: downloaded)."""
     part = path.with_name(path.name + ".part")
     part.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     offset = part.stat().st_size if part.exists() else 0
@@ -311,31 +375,54 @@ def _download(run: _Run, archive: ArchiveState, path: Path) -> None:
         fh.truncate(offset)
         fh.seek(offset)
         try:
-            counted = cast(IO[bytes], _Counted(fh, run.progress))
+            counted = cast(IO[bytes], _Counted(fh, meter))
             written = run.client.download_archive(archive.uri, counted, offset=offset)
         except AuthError:
             raise
         except ApiError as exc:
             if exc.status in (403, 404, 410):  # the task's archives expired
                 raise _Failed(str(exc)) from None
-            raise
+            return str(exc)  # a 5xx, a 429 or a malformed answer after the retries
+        except NetworkError as exc:  # dropped more often than the client retries
+            return str(exc)
         fh.flush()
         os.fsync(fh.fileno())
     run.counts.archive_bytes += written
     os.replace(part, path)
+    return None
+
+
+class _Meter:
+    """The ``export MB`` progress line, and edits first while the zips come in."""
+
+    def __init__(self, run: _Run, total: int) -> None:
+        self.run, self.total, self.done = run, total, 0
+        run.progress.start("export MB", total)  # downloaded, in megabytes
+
+    def advance(self, megabytes: int) -> None:
+        self.done += megabytes
+        self.run.progress.advance(megabytes)
+        self.between()
+
+    def between(self) -> None:
+        """Edits first; a push drew its own line, so this one is drawn again."""
+        if self.run.yield_to_edits():
+            self.run.progress.start("export MB", self.total)
+            self.run.progress.advance(self.done)
 
 
 class _Counted:
-    """A file that tells the progress display each whole megabyte written."""
+    """A file that tells the meter each whole megabyte written (a stop raised from here
+    leaves the ``.part``, which the next download resumes with ``Range``)."""
 
-    def __init__(self, fh: IO[bytes], progress: Progress) -> None:
-        self._fh, self._progress, self._pending = fh, progress, 0
+    def __init__(self, fh: IO[bytes], meter: _Meter) -> None:
+        self._fh, self._meter, self._pending = fh, meter, 0
 
     def write(self, data: bytes) -> int:
         n = self._fh.write(data)
         self._pending += n
         if self._pending >= _MB:
-            self._progress.advance(self._pending // _MB)
+            self._meter.advance(self._pending // _MB)
             self._pending %= _MB
         return n
 
@@ -348,29 +435,52 @@ def _take_all(run: _Run, path: Path) -> bool:
     by_message: dict[int, list[Job]] = {}
     for job in missing_jobs(run.engine, run.config):
         by_message.setdefault(job.message_id, []).append(job)
+    with run.engine.connect() as conn:
+        home = home_extension(conn)
     files = run.config.database.files_dir
     try:
         with zipfile.ZipFile(path) as archive:
             for info in archive.infolist():
-                _take_entry(run, archive, info, by_message, files)
+                _take_entry(run, archive, info, _Wants(by_message, home), files)
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
         log.info("export archive %s: %s", path.name, exc)
         return False
     return True
 
 
+@dataclass(frozen=True)
+class _Wants:
+    """The missing attachments by message, and the home extension (`rules.row_extension`)."""
+
+    by_message: dict[int, list[Job]]
+    home: str | None
+
+    def of(self, message_id: int) -> tuple[list[Job], list[Wanted]]:
+        jobs = self.by_message.get(message_id, [])
+        return jobs, [
+            Wanted(
+                j.message_id,
+                j.id,
+                j.content_type,
+                j.size,
+                rules.row_extension(j.extension_id, self.home),
+            )
+            for j in jobs
+        ]
+
+
 def _take_entry(
     run: _Run,
     archive: zipfile.ZipFile,
     info: zipfile.ZipInfo,
-    by_message: dict[int, list[Job]],
+    wants: _Wants,
     files: Path,
 ) -> None:
     ref = rules.parse_entry(info.filename)
     if ref is None or info.is_dir():
         return
-    jobs = by_message.get(ref.message_id, [])
-    want = rules.pick(ref, [Wanted(j.message_id, j.id, j.content_type, j.size) for j in jobs])
+    jobs, wanted = wants.of(ref.message_id)
+    want = rules.pick(ref, wanted)
     if want is None:
         return  # not missing (already here, or not wanted)
     why = rules.mismatch(ref, info.file_size, want)

@@ -18,6 +18,11 @@ before each download, `EditsFirst.before_download`:
 A plain `pull` gives neither `interrupt` nor `push`: it only keeps the reserve. The
 reserve needs the client's `RateBudget`; a client without one (a test double) only gets
 1 and 2. Known from the headers, a media host in a group of its own needs no reserve.
+
+The phase may begin with a message-store export (`rcsync.sync.bootstrap`), whose requests
+are Heavy, not Medium: its waits for the task and its zip downloads ask 1 and 2 alone
+(`yield_to_edits`, `pause`), so an edit made during a long export wait goes out within
+`POLL`, not after the export.
 """
 
 from __future__ import annotations
@@ -116,12 +121,10 @@ class EditsFirst:
         pushed = False
         self._announced_until = None
         while True:
-            if self.interrupt is not None and self.interrupt():
-                return Clearance.STOP
-            pending = self._pending()
-            if self.push is not None and self._is_new(pending):
-                self._seen = pending
-                self.push()
+            clearance, pending = self._edits_go_first()
+            if clearance is Clearance.STOP:
+                return clearance
+            if clearance is Clearance.PUSHED:
                 pushed = True
                 continue
             wait = self._wait_for_room(pending)
@@ -129,6 +132,45 @@ class EditsFirst:
                 return Clearance.PUSHED if pushed else Clearance.DOWNLOAD
             assert self.budget is not None  # no wait without a budget
             self.budget.pause(min(wait, POLL))
+
+    def yield_to_edits(self) -> Clearance:
+        """Steps 1 and 2 alone, for work that spends nothing of the write group (the
+        export's Heavy requests): no reserve to keep."""
+        return self._edits_go_first()[0]
+
+    def pause(self, seconds: float, reason: WaitReason, detail: str) -> Clearance:
+        """Wait `seconds` (announced like any wait of the client's, and again after a push,
+        which draws its own line), asking `yield_to_edits` every `POLL`; STOP ends it early.
+        Without a budget (a test double) there is no clock to wait on: returns at once."""
+        pushed = False
+        end = self._now() + seconds
+        announce = True
+        while True:
+            left = end - self._now()
+            if left <= 0 or self.budget is None:
+                return Clearance.PUSHED if pushed else Clearance.DOWNLOAD
+            if announce:  # again after a push, which drew its own line
+                self.budget.on_wait(reason, left, detail)
+            clearance = self.yield_to_edits()
+            if clearance is Clearance.STOP:
+                return clearance
+            announce = clearance is Clearance.PUSHED
+            pushed = pushed or announce
+            self.budget.pause(min(left, POLL))
+
+    def _edits_go_first(self) -> tuple[Clearance, Snapshot]:
+        """1 and 2 of the module docstring, with what is pending now."""
+        if self.interrupt is not None and self.interrupt():
+            return Clearance.STOP, (0, None)
+        pending = self._pending()
+        if self.push is not None and self._is_new(pending):
+            self._seen = pending
+            self.push()
+            return Clearance.PUSHED, pending
+        return Clearance.DOWNLOAD, pending
+
+    def _now(self) -> float:
+        return self.budget.now() if self.budget is not None else 0.0
 
     def keep(self, pending: Snapshot) -> int:
         """Places of the write group's window to leave free for `pending` edits."""

@@ -30,8 +30,8 @@ def test_entry_names(name: str, ref: EntryRef | None) -> None:
 
 
 def test_pick_by_attachment_id_then_the_docs_message_id_form() -> None:
-    audio = Wanted(14, 140, "audio/x-wav", 10)
-    pdf = Wanted(14, 141, "application/pdf", 20)
+    audio = Wanted(14, 140, "audio/x-wav", 10, "e")
+    pdf = Wanted(14, 141, "application/pdf", 20, "e")
     assert rules.pick(EntryRef("e", 14, "141", "pdf"), [audio, pdf]) == pdf
     # ``{messageId}.wav``: the message's only missing attachment, never a guess among two.
     assert rules.pick(EntryRef("e", 14, "14", "wav"), [audio]) == audio
@@ -43,18 +43,38 @@ def test_pick_by_attachment_id_then_the_docs_message_id_form() -> None:
 @pytest.mark.parametrize(
     ("suffix", "size", "want", "ok"),
     [
-        ("wav", 10, Wanted(1, 2, "audio/x-wav", 10), True),
-        ("wav", 11, Wanted(1, 2, "audio/x-wav", 10), False),
-        ("wav", 10, Wanted(1, 2, "audio/x-wav", None), False),
-        ("pdf", 10, Wanted(1, 2, "audio/x-wav", 10), False),
-        ("jpeg", 10, Wanted(1, 2, "image/jpeg; name=a", 10), True),
-        ("heic", 10, Wanted(1, 2, "image/heic", 10), True),
-        ("png", 10, Wanted(1, 2, "image/heic", 10), False),
+        ("wav", 10, Wanted(1, 2, "audio/x-wav", 10, "e"), True),
+        ("wav", 11, Wanted(1, 2, "audio/x-wav", 10, "e"), False),
+        ("wav", 10, Wanted(1, 2, "audio/x-wav", None, "e"), False),
+        ("pdf", 10, Wanted(1, 2, "audio/x-wav", 10, "e"), False),
+        ("jpeg", 10, Wanted(1, 2, "image/jpeg; name=a", 10, "e"), True),
+        ("heic", 10, Wanted(1, 2, "image/heic", 10, "e"), True),
+        ("png", 10, Wanted(1, 2, "image/heic", 10, "e"), False),
     ],
 )
 def test_mismatch(suffix: str, size: int, want: Wanted, ok: bool) -> None:
     why = rules.mismatch(EntryRef("e", 1, "2", suffix), size, want)
     assert (why is None) is ok
+
+
+@pytest.mark.parametrize(
+    ("folder", "row", "home", "ok"),
+    [
+        ("101", "101", None, True),
+        ("102", "101", "101", False),  # another user's folder: never this row's file
+        ("101", None, "101", True),  # a row from before message.extension_id: the home's
+        ("102", None, "101", False),
+        ("101", None, None, False),  # nothing to check the folder against: not taken
+    ],
+)
+def test_an_entry_counts_only_in_its_rows_extension(
+    folder: str, row: str | None, home: str | None, ok: bool
+) -> None:
+    want = Wanted(1, 2, "audio/x-wav", 10, rules.row_extension(row, home))
+    why = rules.mismatch(EntryRef(folder, 1, "2", "wav"), 10, want)
+    assert (why is None) is ok
+    if not ok:
+        assert why is not None and "extension" in why
 
 
 def test_wanted_by_mode_and_threshold() -> None:

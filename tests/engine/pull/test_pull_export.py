@@ -16,11 +16,13 @@ from sqlalchemy.engine import Engine
 from rcsync.api import MessageStoreClient, RateBudget, build_client
 from rcsync.config import AccountConfig, Config
 from rcsync.emulator import Emulator, FakeClock
+from rcsync.errors import AuthError
 from rcsync.progress import NullProgress
 from rcsync.rules.export import PACKED_TYPES, ExportState
+from rcsync.store.extensions import adopt_home_from_rows
 from rcsync.store.state import EXPORT, read_state
 from rcsync.sync.pull import pull
-from rcsync.types import UseExport
+from rcsync.types import UseExport, iso_utc
 from tests.harness.config import make_config
 from tests.harness.inprocess import UNLIMITED, fast_emulator
 from tests.harness.mirror import attachment_problems, mirror_problems
@@ -321,4 +323,124 @@ def test_a_lost_create_answer_is_not_resent_but_counts_as_an_attempt(
     assert emu.counters.by_operation["createMessageStoreReport"] == 2
     state = _state(db)
     assert state.attempts == 2 and len(state.failures) == 1
+    assert _packed_files(db) == _packed_server(emu)
+
+
+def _transcriptions(db: Engine) -> int:
+    return _count(
+        db, "SELECT count(*) FROM attachment WHERE type = 'AudioTranscription' AND path IS NOT NULL"
+    )
+
+
+def test_a_download_that_keeps_failing_falls_back_to_the_content_endpoint(
+    emu: Emulator, clock: FakeClock, tmp_path: Path, db: Engine
+) -> None:
+    # Every try of the first two archive downloads answers 503 (archive 0, the JSON one,
+    # and archive 1, the first of attachments): the client gives each up after its retries.
+    emu.fault_rules.add({"operation": ARCHIVE_OP, "status": 503, "times": 2 * 5})
+    notes = Notes()
+    config = _config(tmp_path)
+    summary = pull(db, _client(config, emu.transport(), clock), config, progress=notes)
+    broken = [n for n in notes.lines if "come from the content endpoint instead" in n]
+    assert [n.split(":")[0] for n in broken] == ["export archive 0", "export archive 1"]
+    # Nothing lost: archive 1's files came one by one, the other zips' from the export.
+    assert _packed_files(db) == _packed_server(emu)
+    assert attachment_problems(db, emu, config.database.files_dir) == []
+    assert 0 < summary.attachments_from_export < _packed_server(emu)
+    assert emu.counters.by_operation["readMessageContent"] > _transcriptions(db)
+    assert _state(db).finished_at is not None
+    assert not list(config.database.files_dir.rglob("*.part"))
+
+
+def test_a_connection_dropped_at_every_try_falls_back(
+    emu: Emulator, clock: FakeClock, tmp_path: Path, db: Engine
+) -> None:
+    emu.fault_rules.add({"operation": ARCHIVE_OP, "after_write": "reset", "times": 2 * 5})
+    notes = Notes()
+    config = _config(tmp_path)
+    pull(db, _client(config, emu.transport(), clock), config, progress=notes)
+    assert len([n for n in notes.lines if "its download failed" in n]) >= 1
+    assert _packed_files(db) == _packed_server(emu)
+    assert attachment_problems(db, emu, config.database.files_dir) == []
+
+
+def test_an_auth_error_on_a_download_still_stops_the_pull(
+    emu: Emulator, clock: FakeClock, tmp_path: Path, db: Engine
+) -> None:
+    emu.fault_rules.add({"operation": ARCHIVE_OP, "status": 401, "times": 20})
+    config = _config(tmp_path)
+    with pytest.raises(AuthError):
+        pull(db, _client(config, emu.transport(), clock), config)
+    assert emu.counters.by_operation.get("readMessageContent", 0) == 0
+
+
+class _Unreadable(httpx.BaseTransport):
+    """Every download of the first attachment zip has its end-of-directory record broken."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if not str(request.url).endswith("/archive/1"):
+            return response
+        body = bytearray(response.read())
+        body[-22] ^= 0xFF  # the EOCD signature: zipfile cannot open it at all
+        return httpx.Response(response.status_code, headers=response.headers, content=bytes(body))
+
+
+def test_an_archive_corrupt_twice_falls_back_and_says_so(
+    emu: Emulator, clock: FakeClock, tmp_path: Path, db: Engine
+) -> None:
+    notes = Notes()
+    config = _config(tmp_path)
+    pull(db, _client(config, _Unreadable(emu.transport()), clock), config, progress=notes)
+    assert [n for n in notes.lines if n.startswith("export archive 1: it cannot be read")]
+    # Fetched once more (the one retry of an unreadable zip), then given up.
+    assert emu.counters.by_operation[ARCHIVE_OP] == len(_state(db).archives) + 1
+    assert _packed_files(db) == _packed_server(emu)
+    assert attachment_problems(db, emu, config.database.files_dir) == []
+
+
+def _one_packed_message(db: Engine) -> int:
+    with db.connect() as conn:
+        return int(
+            conn.execute(
+                sa.text(
+                    f"SELECT message_id FROM attachment WHERE type IN ({PACKED_SQL})"
+                    " GROUP BY message_id HAVING count(*) = 1 LIMIT 1"
+                )
+            ).scalar_one()
+        )
+
+
+@pytest.mark.parametrize(
+    ("row_extension", "taken"),
+    [("999999", False), (None, True)],
+    ids=["another-extension", "old-row-is-the-homes"],
+)
+def test_an_entry_counts_only_in_the_folder_of_its_rows_extension(
+    emu: Emulator,
+    clock: FakeClock,
+    tmp_path: Path,
+    db: Engine,
+    row_extension: str | None,
+    taken: bool,
+) -> None:
+    config = _config(tmp_path)
+    client = _client(config, emu.transport(), clock)
+    pull(db, client, replace(config, sync=replace(config.sync, download_attachments=False)))
+    victim = _one_packed_message(db)
+    with db.begin() as conn:
+        adopt_home_from_rows(conn, iso_utc())  # as every pull of the CLI does
+        conn.execute(
+            sa.text("UPDATE message SET extension_id = :e WHERE id = :m"),
+            {"e": row_extension, "m": victim},
+        )
+    emu.counters.reset()
+    pull(db, client, config)
+    # The entry sits in the folder of the extension the server files it under; a row
+    # that names another one gets its file from the content endpoint instead.
+    content = emu.counters.by_operation["readMessageContent"]
+    assert content == _transcriptions(db) + (0 if taken else 1)
     assert _packed_files(db) == _packed_server(emu)
