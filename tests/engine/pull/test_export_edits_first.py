@@ -153,3 +153,33 @@ def test_watch_may_end_the_phase_during_the_wait_and_the_export_resumes(
     resumed = pull_attachments(db, client, config)
     assert emu.counters.by_operation.get("createMessageStoreReport", 0) == 0  # same task
     assert resumed.attachments_from_export > 20 and resumed.attachments_left == 0
+
+
+@dataclass
+class AfterArchives(Timed):
+    """Runs `after` once the `at`-th archive download has been answered."""
+
+    at: int = 3
+    after: Callable[[], None] | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        archives = sum(1 for _t, _m, p in self.log if "/archive/" in p)
+        if self.after is not None and archives == self.at:
+            after, self.after = self.after, None
+            after()
+        return response
+
+
+def test_an_edit_made_while_the_zips_come_in_goes_out_before_the_next_zip(
+    tmp_path: Path, db: Engine
+) -> None:
+    emu, clock, config = _setup(tmp_path, db)
+    mid = _alive(db)
+    transport = AfterArchives(emu.transport(), clock, after=lambda: _flip(config, mid))
+    summary = sync(db, _client(config, transport, clock), config)
+    paths = [(m, p) for _t, m, p in transport.log if m in WRITES or "/archive/" in p]
+    write = next(i for i, (m, _p) in enumerate(paths) if m in WRITES)
+    assert write == 3  # right after the third zip, before the fourth
+    assert summary.push.pushed == 1 and _sent(db, emu, mid)
+    assert summary.attachments is not None and summary.attachments.attachments_from_export > 20
