@@ -121,7 +121,8 @@ def _print_extensions(app: App, entries: list[dict[str, Any]]) -> None:
 
 
 # What a running watch's channel records; a record in any of them left by a watch that no
-# longer runs is stale (`stopped` and `unavailable` stay true after the watch ends).
+# longer runs is stale (`stopped` and `unavailable` stay true after the watch ends). The
+# values of `rcsync.watch.channel.State`, not imported: `status` starts without the API.
 _LIVE_STATES = ("connecting", "connected", "reconnecting")
 
 
