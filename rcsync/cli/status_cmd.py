@@ -120,6 +120,12 @@ def _print_extensions(app: App, entries: list[dict[str, Any]]) -> None:
         )
 
 
+# What a running watch's channel records; a record in any of them left by a watch that no
+# longer runs is stale (`stopped` and `unavailable` stay true after the watch ends). The
+# values of `rcsync.watch.channel.State`, not imported: `status` starts without the API.
+_LIVE_STATES = ("connecting", "connected", "reconnecting")
+
+
 def _channel_line(app: App, channel: dict[str, Any] | None) -> str:
     """The WebSocket channel as the last `watch` recorded it."""
     if not app.config.sync.push_notifications:
@@ -127,12 +133,20 @@ def _channel_line(app: App, channel: dict[str, Any] | None) -> str:
     if channel is None:
         return "not used yet (rcsync watch subscribes)"
     state = str(channel.get("state", "?"))
-    if state == "connected":
+    recorded = local_time(channel.get("updated"), seconds=True)
+    if state in _LIVE_STATES and channel.get("running") is False:
+        # The watch that wrote this was killed without a word: say what it last said.
+        if state == "connected":
+            since = local_time(channel.get("connected_since"), seconds=True)
+            state = f"not running (last connected since {since}, until {recorded} or later)"
+        else:
+            state = f"not running (last {state} at {recorded})"
+    elif state == "connected":
         state += f" since {local_time(channel.get('connected_since'), seconds=True)}"
     elif channel.get("detail"):
         state += f" ({channel['detail']})"
     if state.startswith("stopped"):
-        state += f" at {local_time(channel.get('updated'), seconds=True)}"
+        state += f" at {recorded}"
     events = plural(int(channel.get("events") or 0), "event")
     last = local_time(channel.get("last_event"), seconds=True)
     return f"{state}; {events} received" + (f", last {last}" if last else "")

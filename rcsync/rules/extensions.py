@@ -98,6 +98,23 @@ def select(
     return Selection(tuple(dict.fromkeys(chosen)), refused=tuple(refused))
 
 
+def mirrored(
+    wanted: ExtensionScope | Sequence[str], known: Sequence[ExtensionInfo]
+) -> list[ExtensionInfo]:
+    """Which of the archive's `known` extensions (those RingCentral still has) ``wanted``
+    mirrors, without asking RingCentral again: what `watch` subscribes to, and what a
+    notification naming one of them may pull.
+
+    The archive holds only extensions an earlier `select` chose, and the login: so ``all``
+    is every User extension known (a plain user's archive knows only its own), numbers are
+    those named (an admin login not named is known, but not mirrored).
+    """
+    users = [e for e in known if e.type in (None, USER_TYPE)]
+    if wanted == ExtensionScope.ALL:
+        return users
+    return [e for e in users if e.number in wanted]
+
+
 def _plain_user(wanted: ExtensionScope | Sequence[str], login: ExtensionInfo) -> Selection:
     who = login.label()
     if wanted == ExtensionScope.ALL:

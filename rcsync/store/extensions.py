@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from rcsync.rules.extensions import ExtensionInfo
+from rcsync.rules.extensions import ExtensionInfo, mirrored
 from rcsync.store.state import (
     FIRST_PULL,
     LAST_PULL_AT,
@@ -29,6 +29,7 @@ from rcsync.store.state import (
     get_state,
     set_state,
 )
+from rcsync.types import ExtensionScope
 
 HOME_EXTENSION = "home_extension"  # sync_state: the id whose cursor has the plain keys
 
@@ -193,6 +194,19 @@ def load_extensions(conn: Connection) -> list[ExtensionRow]:
     return [
         ExtensionRow(str(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8]) for r in rows
     ]
+
+
+def mirrored_extensions(
+    conn: Connection, wanted: ExtensionScope | tuple[str, ...]
+) -> list[ExtensionInfo]:
+    """The extensions ``[account] extensions = wanted`` mirrors, as the archive knows them
+    (`rcsync.rules.extensions.mirrored`; the gone ones left out)."""
+    known = [
+        ExtensionInfo(r.id, r.number, r.name, r.type, r.status)
+        for r in load_extensions(conn)
+        if not r.remote_gone
+    ]
+    return mirrored(wanted, known)
 
 
 def extensions_of(conn: Connection, ids: Sequence[int]) -> dict[int, str]:

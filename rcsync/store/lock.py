@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -80,6 +81,40 @@ def engine_lock(
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+_HOLDER_PID = re.compile(r"\(pid (\d+)\)")
+
+
+def lock_holder_pid(db_path: Path) -> int | None:
+    """The pid the engine lock's file names, read without taking the lock (a `status` must
+    never make a starting `pull` see the database as busy). That is the holder's, or after
+    a SIGKILL, which leaves the text behind, the dead one's: see `process_alive`."""
+    try:
+        text = lock_path(db_path).read_text(errors="replace")
+    except OSError:
+        return None
+    found = _HOLDER_PID.search(text)
+    return int(found.group(1)) if found else None
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (signal 0 checks without sending anything)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, as another user's
+    return True
+
+
+def holds_engine_lock(db_path: Path, pid: int) -> bool:
+    """Whether process `pid` is alive and the last to have taken `db_path`'s engine lock:
+    then it holds it still (the lock is released only with the process or the text)."""
+    return lock_holder_pid(db_path) == pid and process_alive(pid)
 
 
 def attachments_lock_path(db_path: Path) -> Path:

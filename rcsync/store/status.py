@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from rcsync.config import Config
+from rcsync.store.lock import holds_engine_lock
 
 # Keys of sync_state (rcsync.store.state owns them; repeated here to stay import-light).
 LAST_PULL_AT = "last_pull_at"
@@ -114,17 +116,24 @@ def collect_status(conn: Any, config: Config) -> dict[str, Any]:
         "last_pull": _state(conn, LAST_PULL_AT),
         "last_push": _state(conn, LAST_PUSH_AT),
         "extensions": extensions(conn),
-        "notifications": _channel(_state(conn, WS_CHANNEL)),
+        "notifications": _channel(_state(conn, WS_CHANNEL), config.database.path),
     }
 
 
-def _channel(text: str | None) -> dict[str, Any] | None:
-    """The notification channel as the last `watch` recorded it (None: never ran)."""
+def _channel(text: str | None, db_path: Path) -> dict[str, Any] | None:
+    """The notification channel as the last `watch` recorded it (None: never ran), and
+    ``running``: whether that watch still runs. A watch killed with SIGKILL cannot record
+    that it stopped, so its last word ("connected") is believed only while the process
+    that wrote it holds the engine lock (None: a record from before rcsync kept ``pid``)."""
     try:
         value = json.loads(text) if text else None
     except ValueError:
         return None
-    return value if isinstance(value, dict) else None
+    if not isinstance(value, dict):
+        return None
+    pid = value.get("pid")
+    value["running"] = holds_engine_lock(db_path, pid) if isinstance(pid, int) else None
+    return value
 
 
 def count_conflicts(conn: Any) -> int:

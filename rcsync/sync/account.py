@@ -35,7 +35,7 @@ import contextlib
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, TypeVar
@@ -358,16 +358,24 @@ def pull_account_messages(
     full: bool = False,
     progress: Progress | None = None,
     only: str | None = None,
+    extensions: Collection[str] | None = None,
 ) -> PullSummary:
     """The messages of the configured extensions (see the module docstring); attachments
     are a phase of their own (`rcsync.sync.pull.pull_attachments`: content is fetched by
-    its own URI, whichever extension it belongs to)."""
+    its own URI, whichever extension it belongs to).
+
+    `extensions` (ids, e.g. the ones a notification names) narrows an account pull to the
+    mirrored extensions among them, as the archive knows them: no request goes to who logs
+    in or to the account's list, only their own pulls (`watch`: one ISync per event).
+    """
     progress = progress or NullProgress()
     if not account_mode(config, only):
         summary = pull_messages(engine, client, config, full=full, progress=progress)
         with translate_errors(engine), engine.begin() as conn:
             store.adopt_home_from_rows(conn, iso_utc())
         return summary
+    if extensions is not None:
+        return _pull_named(engine, client, config, extensions, full=full, progress=progress)
     started = time.monotonic()
     login, picked, listed = resolve(client, config, only)
     out = AccountPullSummary(notes=[*picked.notes, *picked.refused])
@@ -381,14 +389,48 @@ def pull_account_messages(
             if listed is not None:
                 for gone in store.mark_gone(conn, [e.id for e in listed], now):
                     progress.note(f"{gone.label()} is gone from RingCentral; its archive stays")
-        settle_journal(engine, RoutingClient(engine, client))
-        writes = serialized_writes(engine)  # one thread per extension, one writer at a time
-        out.extensions = _pull_each(writes, client, config, picked.chosen, full, progress)
-        for part in out.extensions:
-            if part.summary is not None:
-                out.merge(part.summary)
+        _pull_chosen(out, engine, client, config, picked.chosen, full, progress)
     out.seconds = time.monotonic() - started
     return out
+
+
+def _pull_named(
+    engine: Engine,
+    client: MessageStoreClient,
+    config: Config,
+    extensions: Collection[str],
+    *,
+    full: bool,
+    progress: Progress,
+) -> AccountPullSummary:
+    """The pull of the mirrored extensions among `extensions` only (see the caller)."""
+    started = time.monotonic()
+    out = AccountPullSummary()
+    with translate_errors(engine):
+        with engine.connect() as conn:
+            mirrored = store.mirrored_extensions(conn, config.account.extensions)
+        chosen = [e for e in mirrored if e.id in extensions]
+        _pull_chosen(out, engine, client, config, chosen, full, progress)
+    out.seconds = time.monotonic() - started
+    return out
+
+
+def _pull_chosen(
+    out: AccountPullSummary,
+    engine: Engine,
+    client: MessageStoreClient,
+    config: Config,
+    chosen: Sequence[ExtensionInfo],
+    full: bool,
+    progress: Progress,
+) -> None:
+    """Settle an interrupted push, then pull every one of `chosen` into `out`."""
+    settle_journal(engine, RoutingClient(engine, client))
+    writes = serialized_writes(engine)  # one thread per extension, one writer at a time
+    out.extensions = _pull_each(writes, client, config, chosen, full, progress)
+    for part in out.extensions:
+        if part.summary is not None:
+            out.merge(part.summary)
 
 
 def _pull_each(

@@ -35,7 +35,7 @@ from rcsync.api import build_client
 from rcsync.api.notifications import EXTENSION_LIST_FILTER, message_store_filter
 from rcsync.config import Config
 from rcsync.store.database import on_busy_wait
-from rcsync.store.extensions import load_extensions
+from rcsync.store.extensions import mirrored_extensions
 from rcsync.types import ExtensionScope
 from rcsync.watch.backoff import Backoff
 from rcsync.watch.channel import ECHO_WAIT, SAFETY_INTERVAL, Channel
@@ -154,6 +154,7 @@ def watch_filters(config: Config, engine: Engine) -> list[str]:
     if config.account.extensions == ExtensionScope.SELF:
         return [message_store_filter()]
     with engine.connect() as conn:
-        rows = [e for e in load_extensions(conn) if not e.remote_gone]
+        # The same set an event may pull (`EngineWorker.pull_extensions`).
+        rows = mirrored_extensions(conn, config.account.extensions)
     stores = [message_store_filter(e.id) for e in rows] or [message_store_filter()]
     return [*stores, EXTENSION_LIST_FILTER]

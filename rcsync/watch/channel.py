@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -214,6 +215,9 @@ class Channel:
             "last_event": self.last_event_at,
             "detail": self.detail or None,
             "updated": iso_utc(),
+            # Whose record this is: a watch killed with SIGKILL leaves "connected" behind,
+            # and `status` checks this process still holds the database's engine lock.
+            "pid": os.getpid(),
         }
 
     def _set(self, state: State, detail: str) -> None:

@@ -379,12 +379,19 @@ class EngineWorker:
         return outcome
 
     def pull(self) -> Outcome:
+        """Every configured extension of an account archive (just the login's by default)."""
+        return self._pull(None)
+
+    def _pull(self, extensions: frozenset[str] | None) -> Outcome:
         from rcsync.sync.account import pull_account_messages
 
         try:
-            # Every configured extension of an account archive (just the login's by default).
             summary = pull_account_messages(
-                self.engine, self.client, self.config, progress=self.progress or NullProgress()
+                self.engine,
+                self.client,
+                self.config,
+                progress=self.progress or NullProgress(),
+                extensions=extensions,
             )
         except Exception as exc:
             self._hooks("pull", {}, error=_reason(exc))
@@ -423,7 +430,8 @@ class EngineWorker:
         return attachments_outcome(summary)
 
     def pull_extensions(self, extensions: frozenset[str]) -> Outcome:
-        # One extension is mirrored (the login's own, `~`): whichever extension an event
-        # names is that one, so this is the ordinary incremental pull. (Account mode
-        # narrows it to the named extensions.)
-        return self.pull()
+        """An ISync of only the mirrored extensions among `extensions` (a notification's):
+        one request per extension named, however many the archive mirrors. A single-
+        extension archive mirrors the login's own (`~`), which every event names: its
+        ordinary incremental pull."""
+        return self._pull(extensions)

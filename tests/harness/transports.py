@@ -6,12 +6,15 @@ instead of the emulator, or lets the emulator perform the request and then raise
 as a process killed between sending and saving would stop. `Interrupting`: requests pass
 until a count is reached, then `Interrupted` (a crash mid-pull); `CutFSync`: the FSync's
 answer stops part way with `Interrupted` (a crash while it is saved). `DropFirst`: the first
-request of a method is performed and its answer lost (the network dropped).
+request of a method is performed and its answer lost (the network dropped). `Recording`:
+every request passes, counted by method and path.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -146,3 +149,24 @@ class DropFirst(httpx.BaseTransport):
             self.dropped += 1
             raise httpx.RemoteProtocolError("Server disconnected", request=request)
         return response
+
+
+class Recording(httpx.BaseTransport):
+    """Forwards every request and counts them by (method, path): what went out, and to
+    which extension's paths. Thread-safe (an account pull sends from several threads)."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self._lock = threading.Lock()
+        self._sent: Counter[tuple[str, str]] = Counter()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        with self._lock:
+            self._sent[(request.method, request.url.path)] += 1
+        return self.inner.handle_request(request)
+
+    def take(self) -> Counter[tuple[str, str]]:
+        """The counts since the last `take` (and start over)."""
+        with self._lock:
+            sent, self._sent = self._sent, Counter()
+        return sent

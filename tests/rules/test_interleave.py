@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rcsync.rules.extensions import ExtensionInfo, select
+from rcsync.rules.extensions import ExtensionInfo, mirrored, select
 from rcsync.rules.interleave import next_turn
 from rcsync.types import ExtensionScope
 
@@ -78,6 +78,23 @@ def test_a_plain_user_naming_another_is_refused_with_the_permission() -> None:
         "extension 101: extension 102 (Plain) may not read it (ReadMessages permission required)",
     )
     assert select(("102",), USER, None).chosen == (USER,)
+
+
+@pytest.mark.parametrize(
+    ("wanted", "known", "expected"),
+    [
+        (ExtensionScope.ALL, LISTED, [ADMIN, USER, OTHER]),  # users only, not the queue
+        (ExtensionScope.ALL, [USER], [USER]),  # a plain user's archive knows only its own
+        (("104",), [ADMIN, OTHER], [OTHER]),  # the admin login is known, not named
+        (("104", "999"), [ADMIN], []),
+    ],
+)
+def test_mirrored_is_what_the_archive_knows_of_the_selection(
+    wanted: ExtensionScope | tuple[str, ...],
+    known: list[ExtensionInfo],
+    expected: list[ExtensionInfo],
+) -> None:
+    assert mirrored(wanted, known) == expected
 
 
 def test_from_record_reads_admin_permission() -> None:

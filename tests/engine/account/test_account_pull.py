@@ -14,7 +14,7 @@ from rcsync.errors import ExtensionAccessError
 from rcsync.store.database import open_database
 from rcsync.store.extensions import StateKeys
 from rcsync.store.state import get_state
-from rcsync.sync.account import AccountPullSummary, pull_account
+from rcsync.sync.account import AccountPullSummary, pull_account, pull_account_messages
 from rcsync.types import ExtensionScope
 from tests.harness.extensions import (
     account_config,
@@ -24,7 +24,7 @@ from tests.harness.extensions import (
     stored_ids,
 )
 from tests.harness.inprocess import make_client
-from tests.harness.transports import Interrupted, Interrupting
+from tests.harness.transports import Interrupted, Interrupting, Recording
 
 
 @pytest.fixture
@@ -67,6 +67,27 @@ def test_idle_round_is_one_isync_per_extension_plus_the_list(
     ops = emu.counters.snapshot()["by_operation"]
     assert ops == {"syncMessages": 3, "readExtension": 1, "listExtensions": 1}
     assert summary.messages == 0
+
+
+def test_named_extensions_are_pulled_alone_without_asking_who_they_are(
+    emu: Emulator, config: Config, db: Engine
+) -> None:
+    """What a notification naming one extension costs: its ISync, nothing else."""
+    sent = Recording(emu.transport())
+    client = make_client(config, sent)
+    pull_account(db, client, config)
+    _a, b, c = _ids(emu)
+    emu.account.get(b).store.arrive(1)  # type: ignore[union-attr]
+    emu.account.get(c).store.arrive(1)  # type: ignore[union-attr]
+    sent.take()
+    summary = pull_account_messages(db, client, config, extensions=frozenset({str(b)}))
+    assert sent.take() == {("GET", f"/restapi/v1.0/account/~/extension/{b}/message-sync"): 1}
+    assert summary.new == 1
+    assert stored_ids(db, b) == server_ids(emu, b)
+    assert stored_ids(db, c) != server_ids(emu, c)
+    # An id the archive does not mirror (or no longer knows) costs nothing.
+    pull_account_messages(db, client, config, extensions=frozenset({"4242"}))
+    assert sent.take() == {}
 
 
 def test_requests_take_turns(emu: Emulator, config: Config, db: Engine) -> None:

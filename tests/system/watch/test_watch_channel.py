@@ -24,6 +24,7 @@ from rcsync.store.state import WS_CHANNEL, WS_SESSION, read_state
 from rcsync.watch.channel import Channel, State
 from rcsync.watch.notices import ChannelState, Hint, Inbox, Notice
 from tests.harness.account import EMULATOR_CREDENTIALS
+from tests.harness.processes import wait_for
 
 WAIT = 10.0
 
@@ -91,6 +92,11 @@ class World:
         value: dict[str, Any] = json.loads(text)
         return value
 
+    def recorded_if(self, wanted: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None:
+        """The record when `wanted` holds for it (else None: `wait_for` asks again)."""
+        value = self.recorded()
+        return value if wanted(value) else None
+
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
@@ -112,11 +118,13 @@ def test_events_become_hints_for_their_extension(world: World) -> None:
     assert first[0] == ChannelState(up=True)
     world.new_message()
     notices.wait_for(lambda n: Hint(frozenset({world.extension})) in n)
-    recorded = world.recorded()
-    assert recorded["state"] == State.CONNECTED and recorded["events"] == 1
+    # The hint goes to the loop first (its pull starts at once); the record for `status`
+    # is written just after, in the channel's thread: wait for it, however loaded the box.
+    recorded = wait_for(lambda: world.recorded_if(lambda r: r["events"] == 1), WAIT, "1 event")
+    assert recorded["state"] == State.CONNECTED
     assert recorded["connected_since"] and recorded["last_event"]
     channel.close()
-    assert world.recorded()["state"] == State.STOPPED
+    wait_for(lambda: world.recorded_if(lambda r: r["state"] == State.STOPPED), WAIT, "stopped")
     assert notices.seen[-1] == ChannelState(up=False)
 
 

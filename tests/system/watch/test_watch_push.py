@@ -3,6 +3,7 @@ remotely lands locally long before the periodic pull (watch_interval 300) could 
 
 from __future__ import annotations
 
+import json
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -59,6 +60,31 @@ def test_remote_arrivals_and_changes_land_within_two_seconds(
     assert "channel      connected since" in status.stdout, status.stdout
     assert proc.stop(signal.SIGTERM) == 0
     assert "stopped at" in setup.rcsync("status").stdout
+
+
+def test_after_sigkill_status_no_longer_says_connected(
+    make_setup: Callable[..., Setup],
+) -> None:
+    """A killed watch cannot record that it stopped: status checks that the process that
+    wrote "connected" still holds the database's engine lock."""
+    setup = make_setup()
+    setup.first_pull()
+    proc = setup.watch()
+    proc.wait_log("push notifications: connected")
+    wait_for(
+        lambda: "channel      connected since" in setup.rcsync("status").stdout,
+        20,
+        "status saying connected",
+    )
+    assert json.loads(setup.rcsync("status", "--json").stdout)["notifications"]["running"]
+    proc.kill()  # SIGKILL, and reaped: the pid is gone
+    status = setup.rcsync("status")
+    assert "channel      not running (last connected since" in status.stdout, status.stdout
+    assert "or later" in status.stdout
+    report = json.loads(setup.rcsync("status", "--json").stdout)["notifications"]
+    assert report["running"] is False
+    assert report["state"] == "connected"  # what the killed watch last recorded, kept
+    assert report["pid"] == proc.pid
 
 
 def test_a_restarted_watch_resumes_its_notification_session(
