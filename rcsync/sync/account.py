@@ -8,7 +8,12 @@ budget per user and app. So an account pull is:
    ``[account] extensions`` (`rcsync.rules.extensions.select`). A plain user naming another
    extension is refused before anything is written; ``"all"`` for a plain user is their own
    extension, with a note. Extensions RingCentral no longer lists are marked gone; their
-   archive stays (never inferred as deletes);
+   archive stays (never inferred as deletes). What was read serves the next pulls
+   (`resolve_cached`: an idle round is one ISync per extension) until it may have changed:
+   another login's token, ``--full``, a named number not known, a 403, an hour
+   (`rcsync.rules.extensions.REREAD_AFTER`), or `reread_extensions` (watch, on RingCentral's
+   extension-list event). A user deleted meanwhile needs no list: the 404 on their path
+   marks them gone;
 2. an interrupted push's journal is settled (`RoutingClient` reads each message on its own
    extension's path);
 3. every chosen extension's pull (`rcsync.sync.pull.pull_messages`: its own cursor, full or
@@ -32,6 +37,7 @@ database), one extension at a time, with the client's own bulk limits per reques
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import threading
 import time
 from collections import defaultdict
@@ -50,7 +56,13 @@ from rcsync.errors import (
     StopRequested,
 )
 from rcsync.progress import NullProgress, Progress, WaitReason, plural
-from rcsync.rules.extensions import ExtensionInfo, Selection, select
+from rcsync.rules.extensions import (
+    ExtensionInfo,
+    LoginCache,
+    Selection,
+    cached_selection,
+    select,
+)
 from rcsync.rules.interleave import next_turn
 from rcsync.store import extensions as store
 from rcsync.store.database import serialized_writes, translate_errors
@@ -60,7 +72,7 @@ from rcsync.sync.push import PushSummary, push
 from rcsync.types import ExtensionScope, iso_utc
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+    from sqlalchemy.engine import Connection, Engine
 
     from rcsync.api.client import MessageStoreClient
 
@@ -313,15 +325,17 @@ def account_mode(config: Config, only: str | None) -> bool:
     return only is not None or config.account.extensions != ExtensionScope.SELF
 
 
+def _wanted(config: Config, only: str | None) -> ExtensionScope | tuple[str, ...]:
+    return (only,) if only is not None else config.account.extensions
+
+
 def resolve(
     client: MessageStoreClient, config: Config, only: str | None
 ) -> tuple[ExtensionInfo, Selection, list[ExtensionInfo] | None]:
     """(login, selection, the account's list if it was read). Raises ExtensionAccessError
     for what cannot be mirrored as asked; no database write happens before this."""
     login = ExtensionInfo.from_record(client.read_extension())
-    wanted: ExtensionScope | tuple[str, ...] = config.account.extensions
-    if only is not None:
-        wanted = (only,)
+    wanted = _wanted(config, only)
     listed: list[ExtensionInfo] | None = None
     if login.admin and wanted != ExtensionScope.SELF:
         listed = [ExtensionInfo.from_record(r) for r in client.list_extensions()]
@@ -331,6 +345,33 @@ def resolve(
     if picked.refused and (only is not None or not login.admin or not picked.chosen):
         raise ExtensionAccessError(picked.refused[0])
     return login, picked, listed
+
+
+def resolve_cached(
+    engine: Engine, client: MessageStoreClient, config: Config, only: str | None, *, full: bool
+) -> tuple[ExtensionInfo, Selection] | None:
+    """(login, selection) from what an earlier pull read, without a request; None when
+    RingCentral must be asked again (`rcsync.rules.extensions.cached_selection`)."""
+    with engine.connect() as conn:
+        cache, live = store.read_login_cache(conn), store.live_extensions(conn)
+    picked = cached_selection(
+        _wanted(config, only),
+        cache,
+        live,
+        client.token_owner(),
+        full=full,
+        now=dt.datetime.now(dt.UTC),
+    )
+    if picked is None or cache is None:
+        return None
+    return cache.login, picked
+
+
+def reread_extensions(engine: Engine) -> None:
+    """Make the next account pull read the login and the account's extension list again:
+    for the watch daemon when RingCentral notifies that the list changed."""
+    with translate_errors(engine), engine.begin() as conn:
+        store.forget_login_cache(conn)
 
 
 def pull_account(
@@ -369,7 +410,13 @@ def pull_account_messages(
             store.adopt_home_from_rows(conn, iso_utc())
         return summary
     started = time.monotonic()
-    login, picked, listed = resolve(client, config, only)
+    read_at = dt.datetime.now(dt.UTC)
+    cached = resolve_cached(engine, client, config, only, full=full)
+    listed: list[ExtensionInfo] | None = None
+    if cached is None:
+        login, picked, listed = resolve(client, config, only)
+    else:
+        login, picked = cached
     out = AccountPullSummary(notes=[*picked.notes, *picked.refused])
     for note in out.notes:
         progress.note(note)
@@ -377,7 +424,8 @@ def pull_account_messages(
         now = iso_utc()
         with engine.begin() as conn:
             store.adopt_home(conn, login.id)
-            store.record_seen(conn, [login, *picked.chosen], now)
+            if cached is None:  # what was just read; the cache itself came from these rows
+                _save_read(conn, login, picked, listed, read_at, config.account.extensions)
             if listed is not None:
                 for gone in store.mark_gone(conn, [e.id for e in listed], now):
                     progress.note(f"{gone.label()} is gone from RingCentral; its archive stays")
@@ -389,6 +437,27 @@ def pull_account_messages(
                 out.merge(part.summary)
     out.seconds = time.monotonic() - started
     return out
+
+
+def _save_read(
+    conn: Connection,
+    login: ExtensionInfo,
+    picked: Selection,
+    listed: list[ExtensionInfo] | None,
+    read_at: dt.datetime,
+    configured: ExtensionScope | tuple[str, ...],
+) -> None:
+    """Record the extensions RingCentral just described, and that it did (the cache).
+
+    Under ``"all"`` every User extension listed is recorded, also by a ``--extension``
+    pull: they are all mirrored, so the next rounds can go by the rows alone."""
+    every_user = listed is not None and configured == ExtensionScope.ALL
+    seen = [login, *picked.chosen]
+    if every_user:
+        seen += select(ExtensionScope.ALL, login, listed).chosen
+    store.record_seen(conn, seen, iso_utc(read_at))  # a login listed too: upserted twice
+    cache = LoginCache(login, read_at, listed=listed is not None, every_user=every_user)
+    store.save_login_cache(conn, cache)
 
 
 def _pull_each(
@@ -446,6 +515,9 @@ def _problem(engine: Engine, ext: ExtensionInfo, exc: ApiError) -> str:
         with engine.begin() as conn:
             store.mark_gone_one(conn, ext.id, iso_utc())
         return "deleted in RingCentral during the pull; its archive stays"
+    # A 403: the login's permissions may have changed since they were read; read anew.
+    with engine.begin() as conn:
+        store.forget_login_cache(conn)
     return f"not pulled: {exc}"
 
 
