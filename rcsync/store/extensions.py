@@ -271,6 +271,15 @@ def extensions_of(conn: Connection, ids: Sequence[int]) -> dict[int, str]:
     return found
 
 
+def of_gone_extensions(conn: Connection, ids: Sequence[int]) -> set[int]:
+    """Those of `ids` whose extension RingCentral no longer has (none in most archives:
+    one cheap query on the small extension table first)."""
+    gone = {r.id for r in load_extensions(conn) if r.remote_gone}
+    if not gone or not ids:
+        return set()
+    return {mid for mid, ext in extensions_of(conn, ids).items() if ext in gone}
+
+
 def _row_extension(row_json: str) -> str | None:
     try:
         row = json.loads(row_json)

@@ -205,6 +205,8 @@ class RoutingClient:
         self._clients: dict[str, MessageStoreClient] = {}
         with engine.connect() as conn:
             self.home = store.home_extension(conn)
+            # A deleted user's paths answer nothing but 404: their ids are not sent.
+            self._gone = {r.id for r in store.load_extensions(conn) if r.remote_gone}
 
     @property
     def budget(self) -> Any:
@@ -218,19 +220,43 @@ class RoutingClient:
         return self._clients[extension_id]
 
     def _groups(self, ids: Sequence[int]) -> list[tuple[MessageStoreClient, list[int]]]:
+        return [(self._for(ext), chunk) for ext, chunk in self._by_extension(ids).items()]
+
+    def _by_extension(self, ids: Sequence[int]) -> dict[str | None, list[int]]:
         with self.engine.connect() as conn:
             owners = store.extensions_of(conn, list(ids))
         groups: dict[str | None, list[int]] = defaultdict(list)
         for i in ids:
             owner = owners.get(i)
             groups[None if owner == self.home else owner].append(i)
-        return [(self._for(ext), chunk) for ext, chunk in groups.items()]
+        return groups
 
     def get_messages(self, ids: Sequence[int]) -> dict[int, ItemResult]:
+        """Each extension's share read on its path; a deleted user's ids get no answer
+        (nothing is known of them: never a purge), and are not asked again."""
         out: dict[int, ItemResult] = {}
-        for client, chunk in self._groups(ids):
-            out.update(client.get_messages(chunk))
+        for ext, chunk in self._by_extension(ids).items():
+            if ext in self._gone:
+                continue
+            answers = self._for(ext).get_messages(chunk)
+            if ext is not None and _path_not_found(answers, chunk) and self._is_gone(ext):
+                continue
+            out.update(answers)
         return out
+
+    def _is_gone(self, extension_id: str) -> bool:
+        """Whether RingCentral says this extension no longer exists (one readExtension on
+        its path); if so it is marked gone, as an ISync's 404 would."""
+        try:
+            self._for(extension_id).read_extension()
+        except ApiError as exc:
+            if exc.status != _EXTENSION_GONE_STATUS:
+                return False
+            with self.engine.begin() as conn:
+                store.mark_gone_one(conn, extension_id, iso_utc())
+            self._gone.add(extension_id)
+            return True
+        return False
 
     def set_read_status(self, changes: Mapping[int, str]) -> dict[int, ItemResult]:
         out: dict[int, ItemResult] = {}
@@ -263,6 +289,14 @@ class RoutingClient:
     def download_content(self, uri: str, dest: IO[bytes], *, offset: int = 0) -> int:
         # Content URIs are absolute and name their extension: any client of the login works.
         return self.client.download_content(uri, dest, offset=offset)
+
+
+def _path_not_found(answers: Mapping[int, ItemResult], chunk: Sequence[int]) -> bool:
+    """Every id answered by a whole-request 404 that names no message: the path is unknown."""
+    return all(
+        (r := answers.get(i)) is not None and r.status == _EXTENSION_GONE_STATUS and not r.gone
+        for i in chunk
+    )
 
 
 # --- the account pull ---------------------------------------------------------------------

@@ -17,7 +17,12 @@ from rcsync.rules.extensions import REREAD_AFTER
 from rcsync.store.database import open_database
 from rcsync.store.extensions import StateKeys, read_login_cache, save_login_cache
 from rcsync.store.state import get_state
-from rcsync.sync.account import AccountPullSummary, pull_account, reread_extensions
+from rcsync.sync.account import (
+    AccountPullSummary,
+    pull_account,
+    push_account,
+    reread_extensions,
+)
 from rcsync.types import ExtensionScope
 from tests.harness.extensions import (
     account_config,
@@ -261,3 +266,40 @@ def test_crash_mid_account_pull_resumes_per_extension(tmp_path: Path, after: int
     # both runs (those that had stored theirs did not send another).
     assert before.fsyncs + counting.fsyncs == 3
     assert before.fsyncs >= 1
+
+
+def _flip_read(db: Engine, emu: Emulator, eid: int, mid: int) -> str:
+    record = emu.account.get(eid).store.get(mid)  # type: ignore[union-attr]
+    value = "Unread" if record["readStatus"] == "Read" else "Read"
+    with db.begin() as conn:
+        conn.exec_driver_sql(f"UPDATE message SET read_status = '{value}' WHERE id = {mid}")
+    return value
+
+
+def test_a_deleted_users_unsettled_write_and_edits_do_not_stop_the_archive(
+    emu: Emulator, config: Config, db: Engine
+) -> None:
+    """A push dies with a write to 103 in flight, then 103 is deleted in RingCentral. The
+    next pull cannot read that message any more: it marks 103 gone (its path is not
+    found) and goes on; the next push sends the others' edits and keeps 103's pending."""
+    a, _b, c = _ids(emu)
+    pull_account(db, make_client(config, emu.transport()), config)
+    theirs = sorted(stored_ids(db, c))[0]
+    _flip_read(db, emu, c, theirs)
+    dying = Interrupting(emu.transport(), after=0, marker=f"/extension/{c}/message-store/")
+    with pytest.raises(Interrupted):
+        push_account(db, make_client(config, dying), config)
+    emu.account.remove(c)
+    ours = sorted(stored_ids(db, a))[0]
+    wanted = _flip_read(db, emu, a, ours)
+    client = make_client(config, emu.transport())
+    summary = pull_account(db, client, config)  # not JournalUnsettled: the rest goes on
+    assert isinstance(summary, AccountPullSummary)
+    assert extension_rows(db)["103"]["remote_gone"] == 1
+    pushed = push_account(db, client, config)
+    assert (pushed.pushed, pushed.failed, pushed.held) == (1, 0, 1)
+    assert "1 message of extensions gone from RingCentral kept pending" in pushed.line()
+    assert emu.account.get(a).store.get(ours)["readStatus"] == wanted  # type: ignore[union-attr]
+    with db.connect() as conn:
+        left = [r[0] for r in conn.exec_driver_sql("SELECT message_id FROM pending_change")]
+    assert left == [theirs]  # the deleted user's edit: kept, not lost, not sent
