@@ -9,7 +9,10 @@ time is only the work. Printed:
 * first account pull: requests sent vs the minimum the pull must make (per extension one
   FSync, ceil(listed/1000) listing pages and one ISync; plus the extension list and the
   login's readExtension), 429s (goal 0), simulated and wall time;
-* an idle incremental round: requests (goal: one ISync per extension, plus the list).
+* an idle incremental round: requests (goal: one ISync per extension; the login and the
+  extension list read by the first pull serve it, `rcsync.rules.extensions.cached_selection`);
+* the round after the list is due again (an hour later, or watch's extension-list event):
+  the ISyncs plus readExtension and listExtensions, for comparison.
 
     python benchmarks/account.py [EXTENSIONS] [MESSAGES]      default 50 2000
 """
@@ -29,7 +32,7 @@ from rcsync.api.tokens import TokenStore
 from rcsync.config import AccountConfig, Config, DatabaseConfig, RingCentralConfig, SyncConfig
 from rcsync.emulator import Emulator, FakeClock
 from rcsync.store.database import open_database
-from rcsync.sync.account import pull_account
+from rcsync.sync.account import pull_account, reread_extensions
 from rcsync.types import ExtensionScope
 
 SERVER = "https://platform.ringcentral.com"
@@ -89,15 +92,25 @@ def main(extensions: int, messages: int) -> None:
         emu.counters.reset()
         started = clock.now()
         pull_account(engine, client, config)
-        idle = dict(emu.counters.by_operation)
-        idle_sent = _api_requests(idle)
-        print(
-            f"idle round: requests {idle_sent:,} ({idle.get('syncMessages', 0)} ISync for"
-            f" {extensions} extensions, + {idle_sent - idle.get('syncMessages', 0)} for the"
-            f" login and the extension list), simulated {clock.now() - started:.0f} s,"
-            f" 429s {emu.counters.status.get('429', 0)}"
-        )
+        _idle_line("idle round", emu, extensions, clock.now() - started)
+        # The baseline, measured in the same run: the round that reads both again.
+        reread_extensions(engine)
+        emu.counters.reset()
+        started = clock.now()
+        pull_account(engine, client, config)
+        _idle_line("round re-reading login + list", emu, extensions, clock.now() - started)
         engine.dispose()
+
+
+def _idle_line(what: str, emu: Emulator, extensions: int, simulated: float) -> None:
+    ops = dict(emu.counters.by_operation)
+    sent = _api_requests(ops)
+    isync = ops.get("syncMessages", 0)
+    print(
+        f"{what}: requests {sent:,} ({isync} ISync for {extensions} extensions, + {sent - isync}"
+        f" for the login and the extension list; {sent / extensions:.2f} per extension),"
+        f" simulated {simulated:.0f} s, 429s {emu.counters.status.get('429', 0)}"
+    )
 
 
 if __name__ == "__main__":

@@ -155,6 +155,12 @@ class RingCentralAuth(httpx.Auth):
         finally:
             flow.close()
 
+    def owner_id(self) -> str | None:
+        """The extension the current token pair was issued to (RingCentral's ``owner_id``),
+        from memory or the token file; no request. None: not logged in yet, or unknown."""
+        tokens = self._tokens or self._load()
+        return None if tokens is None else tokens.owner_id
+
     # --- token life cycle ----------------------------------------------------------------
 
     def _load(self) -> TokenInfo | None:

@@ -27,6 +27,7 @@ from typing import IO, Any
 import httpx
 
 from rcsync.api import export
+from rcsync.api.auth import RingCentralAuth
 from rcsync.api.content import download
 from rcsync.api.errors import describe, malformed, response_json
 from rcsync.api.multipart import (
@@ -127,6 +128,12 @@ class MessageStoreClient:
     def budget(self) -> RateBudget:
         """Per-group counters (requests, 429s, seconds waited) for progress/status output."""
         return self.session.budget
+
+    def token_owner(self) -> str | None:
+        """The extension id the login's token belongs to, without a request (None: no
+        token yet). An account pull compares it with the login it read before."""
+        auth = self.session.http.auth
+        return auth.owner_id() if isinstance(auth, RingCentralAuth) else None
 
     def close(self) -> None:
         self.session.http.close()

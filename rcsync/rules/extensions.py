@@ -6,10 +6,19 @@ and the like are not people). A plain user may read only their own store (RingCe
 answers 403 ``CMN-408`` for anyone else's), so for a login without admin permission
 ``"all"`` means their own extension (with a note saying why), and naming another one is
 refused before anything is written.
+
+What one pull read (the login, and the list when one was needed) serves the next ones
+(`cached_selection`): an idle round then costs one ISync per extension and nothing else.
+It is read again on the first account pull, on ``--full``, when the token belongs to
+another login, when a named number is not known (it may be new), when asked to
+(``sync_state`` loses it: watch's extension-list event) and after `REREAD_AFTER`, so a
+user added in RingCentral is mirrored within the hour under ``"all"``. A user deleted
+meanwhile needs no list: the 404 on their own path marks them gone.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +28,10 @@ from rcsync.types import ExtensionScope
 USER_TYPE = "User"
 # The user permission a message-store read needs (the spec's x-user-permission).
 READ_PERMISSION = "ReadMessages"
+#: How long a login and extension list read by one pull serve the following ones. An hour:
+#: the watch daemon's safety-net pull is hourly too, and RingCentral's own Archiver copies
+#: every 30 minutes; a new user waits at most that long (or `pull --extension NUMBER`).
+REREAD_AFTER = dt.timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -49,6 +62,16 @@ class ExtensionInfo:
         """``extension 105 (Ann Lee)``: how messages name it."""
         number = self.number or self.id
         return f"extension {number} ({self.name})" if self.name else f"extension {number}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "extensionNumber": self.number,
+            "name": self.name,
+            "type": self.type,
+            "status": self.status,
+            "permissions": {"admin": {"enabled": self.admin}},
+        }
 
 
 def _text(value: Any) -> str | None:
@@ -129,3 +152,41 @@ def _plain_user(wanted: ExtensionScope | Sequence[str], login: ExtensionInfo) ->
         if n != login.number
     )
     return Selection((login,) if login.number in wanted else (), refused=refused)
+
+
+@dataclass(frozen=True)
+class LoginCache:
+    """What the last pull that asked RingCentral read: who logs in and, if it listed the
+    account, whether that list was for ``"all"`` (every User extension then got a row)."""
+
+    login: ExtensionInfo
+    read_at: dt.datetime
+    listed: bool = False
+    every_user: bool = False
+
+
+def cached_selection(
+    wanted: ExtensionScope | Sequence[str],
+    cache: LoginCache | None,
+    live: Sequence[ExtensionInfo],
+    owner: str | None,
+    *,
+    full: bool,
+    now: dt.datetime,
+) -> Selection | None:
+    """The selection from `cache` and the `live` extensions (known, not gone), or None:
+    read the login (and the list) again. `owner`: whose token this run uses."""
+    if full or cache is None or owner is None or owner != cache.login.id:
+        return None
+    if now - cache.read_at >= REREAD_AFTER:
+        return None
+    login = cache.login
+    if wanted == ExtensionScope.SELF or not login.admin:
+        picked = select(wanted, login, None)  # no list is read for these
+    elif not cache.listed or (wanted == ExtensionScope.ALL and not cache.every_user):
+        return None  # the rows hold only the numbers named before: "all" must list
+    else:
+        picked = select(wanted, login, live)
+    # A number the rows do not know may be a user added since: only a list can tell (and
+    # a refusal is said by the read that proves it).
+    return None if picked.refused else picked

@@ -9,10 +9,15 @@ before ``message.extension_id`` was filled in belong to the home extension.
 
 An extension RingCentral no longer lists is marked ``remote_gone``; nothing of its archive
 is touched (a deleted user's messages are exactly what an admin archive is for).
+
+``sync_state.login_cache`` keeps who logged in and when the list was last read
+(`rcsync.rules.extensions.LoginCache`), so that an idle round needs neither again;
+deleting it (`forget_login_cache`) makes the next account pull read both.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -20,7 +25,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from rcsync.rules.extensions import ExtensionInfo, mirrored
+from rcsync.rules.extensions import ExtensionInfo, LoginCache, mirrored
 from rcsync.store.state import (
     FIRST_PULL,
     LAST_PULL_AT,
@@ -32,6 +37,7 @@ from rcsync.store.state import (
 from rcsync.types import ExtensionScope
 
 HOME_EXTENSION = "home_extension"  # sync_state: the id whose cursor has the plain keys
+LOGIN_CACHE = "login_cache"  # sync_state: JSON of the last login and extension list read
 
 
 @dataclass(frozen=True)
@@ -122,6 +128,47 @@ def adopt_home_from_rows(conn: Connection, now: str) -> str | None:
     )
     set_last_pulled(conn, home, now)
     return home
+
+
+def save_login_cache(conn: Connection, cache: LoginCache) -> None:
+    value = {
+        "login": cache.login.as_json(),
+        "read_at": cache.read_at.isoformat(),
+        "listed": cache.listed,
+        "every_user": cache.every_user,
+    }
+    set_state(conn, LOGIN_CACHE, json.dumps(value))
+
+
+def read_login_cache(conn: Connection) -> LoginCache | None:
+    """The cache, or None (never saved, forgotten, or unreadable: then it is read anew)."""
+    raw = get_state(conn, LOGIN_CACHE)
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+        read_at = dt.datetime.fromisoformat(value["read_at"])
+        return LoginCache(
+            ExtensionInfo.from_record(value["login"]),
+            read_at if read_at.tzinfo else read_at.replace(tzinfo=dt.UTC),
+            listed=value.get("listed") is True,
+            every_user=value.get("every_user") is True,
+        )
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+def forget_login_cache(conn: Connection) -> None:
+    set_state(conn, LOGIN_CACHE, None)
+
+
+def live_extensions(conn: Connection) -> list[ExtensionInfo]:
+    """The known extensions RingCentral still has, as a list would describe them."""
+    return [
+        ExtensionInfo(r.id, r.number, r.name, r.type, r.status)
+        for r in load_extensions(conn)
+        if not r.remote_gone
+    ]
 
 
 def extension_by_number(conn: Connection, number: str) -> ExtensionRow | None:
@@ -236,6 +283,15 @@ def extensions_of(conn: Connection, ids: Sequence[int]) -> dict[int, str]:
             if ext is not None:
                 found[int(mid)] = ext
     return found
+
+
+def of_gone_extensions(conn: Connection, ids: Sequence[int]) -> set[int]:
+    """Those of `ids` whose extension RingCentral no longer has (none in most archives:
+    one cheap query on the small extension table first)."""
+    gone = {r.id for r in load_extensions(conn) if r.remote_gone}
+    if not gone or not ids:
+        return set()
+    return {mid for mid, ext in extensions_of(conn, ids).items() if ext in gone}
 
 
 def _row_extension(row_json: str) -> str | None:

@@ -8,7 +8,12 @@ budget per user and app. So an account pull is:
    ``[account] extensions`` (`rcsync.rules.extensions.select`). A plain user naming another
    extension is refused before anything is written; ``"all"`` for a plain user is their own
    extension, with a note. Extensions RingCentral no longer lists are marked gone; their
-   archive stays (never inferred as deletes);
+   archive stays (never inferred as deletes). What was read serves the next pulls
+   (`resolve_cached`: an idle round is one ISync per extension) until it may have changed:
+   another login's token, ``--full``, a named number not known, a 403, an hour
+   (`rcsync.rules.extensions.REREAD_AFTER`), or `reread_extensions` (watch, on RingCentral's
+   extension-list event). A user deleted meanwhile needs no list: the 404 on their path
+   marks them gone;
 2. an interrupted push's journal is settled (`RoutingClient` reads each message on its own
    extension's path);
 3. every chosen extension's pull (`rcsync.sync.pull.pull_messages`: its own cursor, full or
@@ -32,6 +37,7 @@ database), one extension at a time, with the client's own bulk limits per reques
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import threading
 import time
 from collections import defaultdict
@@ -50,7 +56,13 @@ from rcsync.errors import (
     StopRequested,
 )
 from rcsync.progress import NullProgress, Progress, WaitReason, plural
-from rcsync.rules.extensions import ExtensionInfo, Selection, select
+from rcsync.rules.extensions import (
+    ExtensionInfo,
+    LoginCache,
+    Selection,
+    cached_selection,
+    select,
+)
 from rcsync.rules.interleave import next_turn
 from rcsync.store import extensions as store
 from rcsync.store.database import serialized_writes, translate_errors
@@ -60,7 +72,7 @@ from rcsync.sync.push import PushSummary, push
 from rcsync.types import ExtensionScope, iso_utc
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+    from sqlalchemy.engine import Connection, Engine
 
     from rcsync.api.client import MessageStoreClient
 
@@ -193,6 +205,8 @@ class RoutingClient:
         self._clients: dict[str, MessageStoreClient] = {}
         with engine.connect() as conn:
             self.home = store.home_extension(conn)
+            # A deleted user's paths answer nothing but 404: their ids are not sent.
+            self._gone = {r.id for r in store.load_extensions(conn) if r.remote_gone}
 
     @property
     def budget(self) -> Any:
@@ -206,19 +220,43 @@ class RoutingClient:
         return self._clients[extension_id]
 
     def _groups(self, ids: Sequence[int]) -> list[tuple[MessageStoreClient, list[int]]]:
+        return [(self._for(ext), chunk) for ext, chunk in self._by_extension(ids).items()]
+
+    def _by_extension(self, ids: Sequence[int]) -> dict[str | None, list[int]]:
         with self.engine.connect() as conn:
             owners = store.extensions_of(conn, list(ids))
         groups: dict[str | None, list[int]] = defaultdict(list)
         for i in ids:
             owner = owners.get(i)
             groups[None if owner == self.home else owner].append(i)
-        return [(self._for(ext), chunk) for ext, chunk in groups.items()]
+        return groups
 
     def get_messages(self, ids: Sequence[int]) -> dict[int, ItemResult]:
+        """Each extension's share read on its path; a deleted user's ids get no answer
+        (nothing is known of them: never a purge), and are not asked again."""
         out: dict[int, ItemResult] = {}
-        for client, chunk in self._groups(ids):
-            out.update(client.get_messages(chunk))
+        for ext, chunk in self._by_extension(ids).items():
+            if ext in self._gone:
+                continue
+            answers = self._for(ext).get_messages(chunk)
+            if ext is not None and _path_not_found(answers, chunk) and self._is_gone(ext):
+                continue
+            out.update(answers)
         return out
+
+    def _is_gone(self, extension_id: str) -> bool:
+        """Whether RingCentral says this extension no longer exists (one readExtension on
+        its path); if so it is marked gone, as an ISync's 404 would."""
+        try:
+            self._for(extension_id).read_extension()
+        except ApiError as exc:
+            if exc.status != _EXTENSION_GONE_STATUS:
+                return False
+            with self.engine.begin() as conn:
+                store.mark_gone_one(conn, extension_id, iso_utc())
+            self._gone.add(extension_id)
+            return True
+        return False
 
     def set_read_status(self, changes: Mapping[int, str]) -> dict[int, ItemResult]:
         out: dict[int, ItemResult] = {}
@@ -251,6 +289,14 @@ class RoutingClient:
     def download_content(self, uri: str, dest: IO[bytes], *, offset: int = 0) -> int:
         # Content URIs are absolute and name their extension: any client of the login works.
         return self.client.download_content(uri, dest, offset=offset)
+
+
+def _path_not_found(answers: Mapping[int, ItemResult], chunk: Sequence[int]) -> bool:
+    """Every id answered by a whole-request 404 that names no message: the path is unknown."""
+    return all(
+        (r := answers.get(i)) is not None and r.status == _EXTENSION_GONE_STATUS and not r.gone
+        for i in chunk
+    )
 
 
 # --- the account pull ---------------------------------------------------------------------
@@ -313,15 +359,17 @@ def account_mode(config: Config, only: str | None) -> bool:
     return only is not None or config.account.extensions != ExtensionScope.SELF
 
 
+def _wanted(config: Config, only: str | None) -> ExtensionScope | tuple[str, ...]:
+    return (only,) if only is not None else config.account.extensions
+
+
 def resolve(
     client: MessageStoreClient, config: Config, only: str | None
 ) -> tuple[ExtensionInfo, Selection, list[ExtensionInfo] | None]:
     """(login, selection, the account's list if it was read). Raises ExtensionAccessError
     for what cannot be mirrored as asked; no database write happens before this."""
     login = ExtensionInfo.from_record(client.read_extension())
-    wanted: ExtensionScope | tuple[str, ...] = config.account.extensions
-    if only is not None:
-        wanted = (only,)
+    wanted = _wanted(config, only)
     listed: list[ExtensionInfo] | None = None
     if login.admin and wanted != ExtensionScope.SELF:
         listed = [ExtensionInfo.from_record(r) for r in client.list_extensions()]
@@ -331,6 +379,33 @@ def resolve(
     if picked.refused and (only is not None or not login.admin or not picked.chosen):
         raise ExtensionAccessError(picked.refused[0])
     return login, picked, listed
+
+
+def resolve_cached(
+    engine: Engine, client: MessageStoreClient, config: Config, only: str | None, *, full: bool
+) -> tuple[ExtensionInfo, Selection] | None:
+    """(login, selection) from what an earlier pull read, without a request; None when
+    RingCentral must be asked again (`rcsync.rules.extensions.cached_selection`)."""
+    with engine.connect() as conn:
+        cache, live = store.read_login_cache(conn), store.live_extensions(conn)
+    picked = cached_selection(
+        _wanted(config, only),
+        cache,
+        live,
+        client.token_owner(),
+        full=full,
+        now=dt.datetime.now(dt.UTC),
+    )
+    if picked is None or cache is None:
+        return None
+    return cache.login, picked
+
+
+def reread_extensions(engine: Engine) -> None:
+    """Make the next account pull read the login and the account's extension list again:
+    for the watch daemon when RingCentral notifies that the list changed."""
+    with translate_errors(engine), engine.begin() as conn:
+        store.forget_login_cache(conn)
 
 
 def pull_account(
@@ -377,7 +452,13 @@ def pull_account_messages(
     if extensions is not None:
         return _pull_named(engine, client, config, extensions, full=full, progress=progress)
     started = time.monotonic()
-    login, picked, listed = resolve(client, config, only)
+    read_at = dt.datetime.now(dt.UTC)
+    cached = resolve_cached(engine, client, config, only, full=full)
+    listed: list[ExtensionInfo] | None = None
+    if cached is None:
+        login, picked, listed = resolve(client, config, only)
+    else:
+        login, picked = cached
     out = AccountPullSummary(notes=[*picked.notes, *picked.refused])
     for note in out.notes:
         progress.note(note)
@@ -385,7 +466,8 @@ def pull_account_messages(
         now = iso_utc()
         with engine.begin() as conn:
             store.adopt_home(conn, login.id)
-            store.record_seen(conn, [login, *picked.chosen], now)
+            if cached is None:  # what was just read; the cache itself came from these rows
+                _save_read(conn, login, picked, listed, read_at, config.account.extensions)
             if listed is not None:
                 for gone in store.mark_gone(conn, [e.id for e in listed], now):
                     progress.note(f"{gone.label()} is gone from RingCentral; its archive stays")
@@ -431,6 +513,27 @@ def _pull_chosen(
     for part in out.extensions:
         if part.summary is not None:
             out.merge(part.summary)
+
+
+def _save_read(
+    conn: Connection,
+    login: ExtensionInfo,
+    picked: Selection,
+    listed: list[ExtensionInfo] | None,
+    read_at: dt.datetime,
+    configured: ExtensionScope | tuple[str, ...],
+) -> None:
+    """Record the extensions RingCentral just described, and that it did (the cache).
+
+    Under ``"all"`` every User extension listed is recorded, also by a ``--extension``
+    pull: they are all mirrored, so the next rounds can go by the rows alone."""
+    every_user = listed is not None and configured == ExtensionScope.ALL
+    seen = [login, *picked.chosen]
+    if every_user:
+        seen += select(ExtensionScope.ALL, login, listed).chosen
+    store.record_seen(conn, seen, iso_utc(read_at))  # a login listed too: upserted twice
+    cache = LoginCache(login, read_at, listed=listed is not None, every_user=every_user)
+    store.save_login_cache(conn, cache)
 
 
 def _pull_each(
@@ -488,6 +591,9 @@ def _problem(engine: Engine, ext: ExtensionInfo, exc: ApiError) -> str:
         with engine.begin() as conn:
             store.mark_gone_one(conn, ext.id, iso_utc())
         return "deleted in RingCentral during the pull; its archive stays"
+    # A 403: the login's permissions may have changed since they were read; read anew.
+    with engine.begin() as conn:
+        store.forget_login_cache(conn)
     return f"not pulled: {exc}"
 
 

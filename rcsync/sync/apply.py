@@ -38,6 +38,7 @@ from rcsync.api.results import ItemResult
 from rcsync.errors import AmbiguousWriteError, AuthError, JournalUnsettled, RcsyncError
 from rcsync.progress import NullProgress, Progress
 from rcsync.rules.actions import AVAILABILITY, READ, Op, Plan, RemoteAction
+from rcsync.store.extensions import of_gone_extensions
 from rcsync.store.pushes import (
     TARGET,
     confirm_field,
@@ -275,6 +276,9 @@ def settle_journal(engine: Engine, client: ReadClient, now: Callable[[], str] = 
         for e in entries:
             settled += _recover_entry(conn, e, current, now())
         _journal_save(conn, _still_open(entries, unknown))
+        # A deleted user's messages cannot be read any more: their entries stay open (they
+        # settle if the extension comes back) and do not stop the rest of the archive.
+        unknown -= of_gone_extensions(conn, sorted(unknown))
     if unknown:
         raise JournalUnsettled(
             f"{len(unknown):,} messages an interrupted push wrote to could not be read from"

@@ -25,6 +25,7 @@ from rcsync.errors import AuthError, GuardError, RcsyncError
 from rcsync.progress import NullProgress, Progress, plural
 from rcsync.rules.actions import PendingMessage, PendingTombstone, Plan, RemoteState
 from rcsync.rules.plan import plan_push, trash_candidates
+from rcsync.store.extensions import of_gone_extensions
 from rcsync.store.pending import load_pending
 from rcsync.store.state import LAST_PUSH_AT, set_state
 from rcsync.sync.apply import ApplyResult, PushClient, apply_plan, read_current, settle_journal
@@ -53,6 +54,10 @@ class PushSummary:
     verified: str | None = None  # the reads made to check trash candidates first
     stopped: bool = False  # a stop request ended the push between batches
     left: int = 0  # edits not sent because of it (still pending)
+    # Messages whose extension is gone from RingCentral (an account archive's deleted
+    # user): no path takes their edits any more, so they stay pending, neither sent nor
+    # failed.
+    held: int = 0
 
     def line(self, *, conflicts: int | None = None) -> str:
         """The one-line result; `conflicts` overrides the count (sync adds its pulls')."""
@@ -67,9 +72,14 @@ class PushSummary:
         edits = self.pushed + self.settled
         left = plural(self.left, "edit")
         stopped = f"; stopped early; {left} left pending" if self.stopped else ""
+        held = (
+            f"; {plural(self.held, 'message')} of extensions gone from RingCentral kept pending"
+            if self.held
+            else ""
+        )
         return (
             f"pushed {plural(edits, 'edit')} in {plural(self.requests, 'request')}; "
-            f"{self.failed:,} failed; {found}{stopped}"
+            f"{self.failed:,} failed; {found}{stopped}{held}"
         )
 
     def describe(self) -> str:
@@ -171,7 +181,15 @@ def push(
     if only is not None:
         messages = [m for m in messages if m.message_id in only]
         tombstones = [t for t in tombstones if t.message_id in only]
+    with engine.connect() as conn:
+        held = of_gone_extensions(
+            conn, [m.message_id for m in messages] + [t.message_id for t in tombstones]
+        )
+    if held:
+        messages = [m for m in messages if m.message_id not in held]
+        tombstones = [t for t in tombstones if t.message_id not in held]
     summary = PushSummary(dry_run=dry_run, pending=len(messages) + len(tombstones))
+    summary.held = len(held)
     if summary.pending:
         plan = _plan(
             client,

@@ -51,6 +51,17 @@ under the extension that holds it. Derandomized, ``RCSYNC_ACCOUNT_EXAMPLES`` exa
 (default 25). Checked to bite: with `RoutingClient` sending every edit to the home extension
 it finds 9 distinct failures (local edits lost, a 404 from the wrong extension's path taken
 as a purge).
+
+Extensions also come and go mid-run through the control API (at most `MAX_CHANGES` a run):
+a user added (mirrored once RingCentral's extension-list event has the list re-read,
+`reread_extensions`, as watch does), a user deleted (never the admin). After every
+fault-free sync: a deleted user's rows all stay (only the user's own row deletes remove
+any), their extension is marked gone, their pending edits stay pending (no path takes
+them), every announced new user's messages are all mirrored, and the live extensions
+converge as before. Checked to bite: purging a gone user's rows is found ("Purged locally,
+RingCentral did not purge it"); settling the push journal without setting a gone user's
+messages aside stops every later run (`JournalUnsettled`); an event that does not re-read
+the list leaves the new user unmirrored.
 """
 
 from __future__ import annotations
@@ -79,7 +90,7 @@ emulator = pytest.importorskip("rcsync.emulator")
 pull_mod = pytest.importorskip("rcsync.sync.pull")
 
 import rcsync.store.messages as save_module  # noqa: E402
-from rcsync.sync.account import pull_account, push_account  # noqa: E402
+from rcsync.sync.account import pull_account, push_account, reread_extensions  # noqa: E402
 from rcsync.sync.push import push  # noqa: E402
 from rcsync.sync.reconcile import sync  # noqa: E402
 from tests.harness.account import EMULATOR_CREDENTIALS  # noqa: E402
@@ -93,6 +104,8 @@ from tests.property.machine_faults import (  # noqa: E402
 
 N = 10
 EXTENSIONS = 3  # the account machine's: the admin's own and two users'
+MAX_CHANGES = 2  # extensions added or deleted per run (each costs pulls; the suite stays quick)
+NEW_MESSAGES = 3  # the history of an extension added mid-run
 SERVER = "https://platform.ringcentral.com"
 TIMEOUT = 30.0  # the client's read timeout (config default), met in emulated time
 
@@ -251,6 +264,13 @@ class SyncMachine(RuleBasedStateMachine):
         """The emulator's store that holds message `mid` (the one extension's, here)."""
         return self.emu.store
 
+    def remote_edit_allowed(self, mid: int) -> bool:
+        return True
+
+    def check_synced(self, rows: dict[int, Any], pending: set[int]) -> set[int]:
+        """Checks of a subclass after a fault-free sync; the ids exempt from convergence."""
+        return set()
+
     def _pull(self, client: Any) -> None:
         pull_mod.pull(self.engine, client, self.config)
 
@@ -352,6 +372,8 @@ class SyncMachine(RuleBasedStateMachine):
     @rule(i=st.integers(0, N - 1), value=st.sampled_from(["Read", "Unread"]))
     def remote_read(self, i: int, value: str) -> None:
         mid = self.ids[i]
+        if not self.remote_edit_allowed(mid):
+            return
         self.clock.advance(1)
         self.remote_store(mid).remote_edit(mid, read_status=value)
         self.remote_changes[(mid, "read_status")] = value
@@ -360,7 +382,11 @@ class SyncMachine(RuleBasedStateMachine):
     def remote_availability(self, i: int, value: str) -> None:
         mid = self.ids[i]
         record = self.remote_store(mid).get(mid)
-        if record is None or record["availability"] == "Purged":
+        if (
+            not self.remote_edit_allowed(mid)
+            or record is None
+            or record["availability"] == "Purged"
+        ):
             return
         self.clock.advance(1)
         self.remote_store(mid).remote_edit(mid, availability=value)
@@ -621,7 +647,7 @@ class SyncMachine(RuleBasedStateMachine):
         self.synced = False
         con = sqlite3.connect(self.config.database.path)
         try:
-            assert con.execute("SELECT count(*) FROM pending_change").fetchone()[0] == 0
+            pending = {r[0] for r in con.execute("SELECT message_id FROM pending_change")}
             rows = {
                 r[0]: r[1:]
                 for r in con.execute(
@@ -632,7 +658,11 @@ class SyncMachine(RuleBasedStateMachine):
             rows_deleted = {r[0] for r in con.execute("SELECT message_id FROM tombstone")}
         finally:
             con.close()
+        exempt = self.check_synced(rows, pending)
+        assert pending <= exempt, f"pending after a sync: {sorted(pending - exempt)}"
         for mid in self.ids:
+            if mid in exempt:
+                continue
             remote = self.remote_store(mid).get(mid)
             assert remote is not None
             self._check_one(mid, remote, rows.get(mid), mid in rows_deleted)
@@ -682,6 +712,11 @@ class AccountSyncMachine(SyncMachine):
 
     ACCOUNT = AccountConfig(extensions=ExtensionScope.ALL)
 
+    def __init__(self) -> None:
+        self.added: set[int] = set()  # extensions added remotely during the run
+        self.announced: set[int] = set()  # ... and the list re-read since (watch's event)
+        super().__init__()
+
     def _emulator(self) -> Any:
         per = -(-N // EXTENSIONS)  # enough for N ids; the rest are still checked
         return emulator.Emulator(
@@ -694,9 +729,7 @@ class AccountSyncMachine(SyncMachine):
         return [mid for row in zip(*stores, strict=True) for mid in row]
 
     def remote_store(self, mid: int) -> Any:
-        owner = self.emu.account.owner_of(mid)
-        assert owner is not None, f"{mid}: no extension holds it"
-        return owner.store
+        return self._owner(mid).store
 
     def _pull(self, client: Any) -> None:
         pull_account(self.engine, client, self.config)
@@ -708,16 +741,99 @@ class AccountSyncMachine(SyncMachine):
         for ext in self.emu.account:
             ext.sync.invalidate()
 
+    # --- extensions come and go (the control API, as an admin console would) -------------
+
+    def _control(self) -> httpx.Client:
+        return httpx.Client(transport=self.emu.transport(), base_url=SERVER)
+
+    def _owner(self, mid: int) -> Any:
+        """The extension holding `mid`: a live one, else one deleted since (frozen)."""
+        owner = self.emu.account.owner_of(mid)
+        if owner is None:
+            owner = next(
+                (e for e in self.emu.account.removed.values() if e.store.slot_of(mid) is not None),
+                None,
+            )
+        assert owner is not None, f"{mid}: no extension holds it"
+        return owner
+
+    def _gone(self, mid: int) -> bool:
+        return self._owner(mid).id in self.emu.account.removed
+
+    @precondition(lambda self: len(self.emu.account.removed) + len(self.added) < MAX_CHANGES)
+    @rule()
+    def add_extension(self) -> None:
+        """A user added in RingCentral: mirrored once the list is read again."""
+        with self._control() as ctl:
+            r = ctl.post("/_emulator/extensions", json={"count": 1, "messages": NEW_MESSAGES})
+        r.raise_for_status()
+        self.added.add(int(r.json()["records"][0]["id"]))
+        event("extension added")
+
+    @precondition(lambda self: len(self.emu.account.removed) + len(self.added) < MAX_CHANGES)
+    @rule(k=st.integers(1, EXTENSIONS - 1))
+    def delete_extension(self, k: int) -> None:
+        """A user deleted in RingCentral (never the admin): their archive must stay."""
+        victim = sorted(e.id for e in self.emu.account if not e.admin)[:k][-1:]
+        for eid in victim:
+            with self._control() as ctl:
+                ctl.delete(f"/_emulator/extensions/{eid}").raise_for_status()
+            event("extension deleted")
+
+    @rule()
+    def extension_list_event(self) -> None:
+        """RingCentral's extension-list notification, as watch hears it: re-read the list."""
+        reread_extensions(self.engine)
+        self.announced |= self.added
+
+    def remote_edit_allowed(self, mid: int) -> bool:
+        return not self._gone(mid)  # nobody edits a deleted user's store
+
+    def teardown(self) -> None:
+        self.extension_list_event()  # the final sync mirrors every extension there is
+        super().teardown()
+
+    def check_synced(self, rows: dict[int, Any], pending: set[int]) -> set[int]:
+        """The account's own checks after a fault-free sync; returns the ids of deleted
+        extensions (their edits may stay pending: no path takes them any more)."""
+        con = sqlite3.connect(self.config.database.path)
+        try:
+            ext_rows = {
+                int(r[0]): bool(r[1]) for r in con.execute("SELECT id, remote_gone FROM extension")
+            }
+            stored: dict[int, set[int]] = {}
+            for mid, ext in con.execute("SELECT id, extension_id FROM message"):
+                stored.setdefault(int(ext), set()).add(int(mid))
+        finally:
+            con.close()
+        gone_ids = {mid for mid in self.ids if self._gone(mid)}
+        for eid in self.emu.account.removed:
+            if eid in ext_rows:  # known here before it went: marked, never emptied
+                assert ext_rows[eid], f"extension {eid} deleted remotely, not marked gone"
+        for mid in gone_ids:
+            assert mid in rows or mid in self.rows_deleted, f"{mid}: a gone user's row lost"
+        for eid in self.announced:
+            ext = self.emu.account.get(eid)
+            if ext is None:
+                continue
+            assert ext_rows.get(eid) is False, f"new extension {eid} not mirrored"
+            there = {int(r["id"]) for r in ext.store.all_records()}
+            assert stored.get(eid, set()) == there, f"new extension {eid}: rows differ"
+            event("new extension mirrored")
+        if gone_ids & pending:
+            event("a gone user's edits kept pending")
+        return gone_ids
+
     @invariant()
     def rows_keep_their_extension(self) -> None:
-        """Each local row is filed under the extension RingCentral keeps it in."""
+        """Each local row is filed under the extension RingCentral keeps (or kept) it in."""
         con = sqlite3.connect(self.config.database.path)
         try:
             owners = dict(con.execute("SELECT id, extension_id FROM message"))
         finally:
             con.close()
         for mid, ext in owners.items():
-            assert str(self.emu.account.owner_of(mid).id) == str(ext), (mid, ext)
+            assert str(self._owner(mid).id) == str(ext), (mid, ext)
 
 
 MACHINE_SETTINGS = settings(

@@ -3,9 +3,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
-from rcsync.rules.extensions import ExtensionInfo, mirrored, select
+from rcsync.rules.extensions import (
+    REREAD_AFTER,
+    ExtensionInfo,
+    LoginCache,
+    cached_selection,
+    mirrored,
+    select,
+)
 from rcsync.rules.interleave import next_turn
 from rcsync.types import ExtensionScope
 
@@ -108,3 +117,62 @@ def test_from_record_reads_admin_permission() -> None:
     )
     assert info.id == "5" and info.admin
     assert not ExtensionInfo.from_record({"id": 6}).admin
+
+
+def test_as_json_round_trips() -> None:
+    for info in (ADMIN, USER, QUEUE):
+        assert ExtensionInfo.from_record(info.as_json()) == info
+
+
+NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
+JUST = NOW - dt.timedelta(minutes=5)
+LIVE = [ADMIN, USER, OTHER]  # what the rows know (a listing of "all" recorded the users)
+FOR_ALL = LoginCache(ADMIN, JUST, listed=True, every_user=True)
+FOR_NUMBERS = LoginCache(ADMIN, JUST, listed=True)
+PLAIN = LoginCache(USER, JUST)
+
+
+@pytest.mark.parametrize(
+    ("wanted", "cache", "owner", "full", "expected"),
+    [
+        # The cache serves: the idle round sends no readExtension, no listExtensions.
+        (ExtensionScope.ALL, FOR_ALL, "1001", False, (ADMIN, USER, OTHER)),
+        (("104",), FOR_NUMBERS, "1001", False, (OTHER,)),
+        (("104",), FOR_ALL, "1001", False, (OTHER,)),
+        (ExtensionScope.ALL, PLAIN, "2001", False, (USER,)),
+        (("102",), PLAIN, "2001", False, (USER,)),
+        # Read again: never read, --full, another login's token, no token yet.
+        (ExtensionScope.ALL, None, "1001", False, None),
+        (ExtensionScope.ALL, FOR_ALL, "1001", True, None),
+        (ExtensionScope.ALL, FOR_ALL, "2001", False, None),
+        (ExtensionScope.ALL, FOR_ALL, None, False, None),
+        # ... "all" after a listing that recorded only named numbers, or none at all.
+        (ExtensionScope.ALL, FOR_NUMBERS, "1001", False, None),
+        (ExtensionScope.ALL, LoginCache(ADMIN, JUST), "1001", False, None),
+        # ... a number the rows do not know (maybe a new user), a plain user's refusal.
+        (("105",), FOR_ALL, "1001", False, None),
+        (("101",), PLAIN, "2001", False, None),
+        # ... after the hour.
+        (
+            ExtensionScope.ALL,
+            LoginCache(ADMIN, NOW - REREAD_AFTER, True, True),
+            "1001",
+            False,
+            None,
+        ),
+    ],
+)
+def test_cached_selection(
+    wanted: ExtensionScope | tuple[str, ...],
+    cache: LoginCache | None,
+    owner: str | None,
+    full: bool,
+    expected: tuple[ExtensionInfo, ...] | None,
+) -> None:
+    picked = cached_selection(wanted, cache, LIVE, owner, full=full, now=NOW)
+    assert (None if picked is None else picked.chosen) == expected
+
+
+def test_cached_selection_keeps_the_plain_users_note() -> None:
+    picked = cached_selection(ExtensionScope.ALL, PLAIN, LIVE, "2001", full=False, now=NOW)
+    assert picked is not None and "no administrator permission" in picked.notes[0]

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from rcsync.rules.extensions import ExtensionInfo
+from rcsync.rules.extensions import ExtensionInfo, LoginCache
 from rcsync.store import extensions as ext
 from rcsync.store.database import create_db_engine, open_database, upgrade
 from rcsync.store.state import SYNC_TOKEN, get_state, set_state
@@ -79,4 +80,22 @@ def test_extensions_of_reads_rows_and_tombstones(tmp_path: Path) -> None:
         conn.execute(sa.text("DELETE FROM message WHERE id = 2"))  # a tombstone keeps the row
         assert ext.extensions_of(conn, [1, 2, 3]) == {1: "1001", 2: "2001"}
         assert ext.message_counts(conn) == {"1001": 1}
+    engine.dispose()
+
+
+def test_login_cache_round_trip_forget_and_damage(tmp_path: Path) -> None:
+    engine = open_database(tmp_path / "m.db")
+    admin = ExtensionInfo("1001", "101", "Admin", "User", "Enabled", admin=True)
+    cache = LoginCache(admin, dt.datetime(2026, 12, 4, 12, tzinfo=dt.UTC), True, True)
+    with engine.begin() as conn:
+        assert ext.read_login_cache(conn) is None
+        ext.save_login_cache(conn, cache)
+        assert ext.read_login_cache(conn) == cache
+        ext.forget_login_cache(conn)
+        assert ext.read_login_cache(conn) is None
+        set_state(conn, ext.LOGIN_CACHE, "{not json")  # damaged: read anew, no traceback
+        assert ext.read_login_cache(conn) is None
+        ext.record_seen(conn, [_info("1001", "101"), _info("2001", "102")], NOW)
+        ext.mark_gone_one(conn, "2001", NOW)
+        assert [e.id for e in ext.live_extensions(conn)] == ["1001"]
     engine.dispose()

@@ -3,7 +3,9 @@ a plain user only their own, extensions added and deleted mid-way, crashes resum
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -11,10 +13,17 @@ from sqlalchemy.engine import Engine
 from rcsync.config import Config
 from rcsync.emulator import Emulator
 from rcsync.errors import ExtensionAccessError
+from rcsync.rules.extensions import REREAD_AFTER
 from rcsync.store.database import open_database
-from rcsync.store.extensions import StateKeys
+from rcsync.store.extensions import StateKeys, read_login_cache, save_login_cache
 from rcsync.store.state import get_state
-from rcsync.sync.account import AccountPullSummary, pull_account, pull_account_messages
+from rcsync.sync.account import (
+    AccountPullSummary,
+    pull_account,
+    pull_account_messages,
+    push_account,
+    reread_extensions,
+)
 from rcsync.types import ExtensionScope
 from tests.harness.extensions import (
     account_config,
@@ -57,16 +66,95 @@ def test_admin_all_mirrors_every_extension(emu: Emulator, config: Config, db: En
             assert get_state(conn, StateKeys.suffixed(str(eid)).sync_token) is not None
 
 
-def test_idle_round_is_one_isync_per_extension_plus_the_list(
-    emu: Emulator, config: Config, db: Engine
-) -> None:
+def test_idle_round_is_one_isync_per_extension(emu: Emulator, config: Config, db: Engine) -> None:
     client = make_client(config, emu.transport())
     pull_account(db, client, config)
     emu.counters.reset()
     summary = pull_account(db, client, config)
-    ops = emu.counters.snapshot()["by_operation"]
-    assert ops == {"syncMessages": 3, "readExtension": 1, "listExtensions": 1}
+    # The login and the list read by the first pull still hold: neither is read again.
+    assert emu.counters.snapshot()["by_operation"] == {"syncMessages": 3}
     assert summary.messages == 0
+    # ... also by a new process (a new client) of the same login: the token file says who.
+    emu.counters.reset()
+    pull_account(db, make_client(config, emu.transport()), config)
+    assert emu.counters.snapshot()["by_operation"] == {"syncMessages": 3}
+
+
+def test_full_rereads_the_login_and_the_list(emu: Emulator, config: Config, db: Engine) -> None:
+    client = make_client(config, emu.transport())
+    pull_account(db, client, config)
+    emu.counters.reset()
+    pull_account(db, client, config, full=True)
+    ops = emu.counters.snapshot()["by_operation"]
+    assert ops["readExtension"] == 1 and ops["listExtensions"] == 1
+
+
+def test_another_login_is_read_not_taken_from_the_cache(
+    emu: Emulator, config: Config, db: Engine, tmp_path: Path
+) -> None:
+    pull_account(db, make_client(config, emu.transport()), config)
+    # The plain user's own token file, the admin's database: the token names another owner.
+    user = account_config(tmp_path / "user", user=True)
+    user = dataclasses.replace(user, database=config.database)
+    emu.counters.reset()
+    summary = pull_account(db, make_client(user, emu.transport()), user)
+    ops = emu.counters.snapshot()["by_operation"]
+    assert ops == {"getToken": 1, "readExtension": 1, "syncMessages": 1}
+    assert isinstance(summary, AccountPullSummary)
+    assert [e.info.number for e in summary.extensions] == ["102"]
+    assert "no administrator permission" in summary.notes[0]
+
+
+def _age_the_cache(db: Engine) -> None:
+    with db.begin() as conn:
+        cache = read_login_cache(conn)
+        assert cache is not None
+        old = cache.read_at - REREAD_AFTER
+        save_login_cache(conn, dataclasses.replace(cache, read_at=old))
+
+
+def _reread(how: str, db: Engine, emu: Emulator, new: Any) -> dict[str, Any]:
+    """How a pull comes to read the list again; the keyword args of that pull."""
+    if how == "watch event":
+        reread_extensions(db)
+    elif how == "an hour later":
+        _age_the_cache(db)
+    elif how == "full":
+        return {"full": True}
+    elif how == "--extension NEW":
+        return {"only": new.number}
+    return {}
+
+
+@pytest.mark.parametrize("how", ["watch event", "an hour later", "full", "--extension NEW"])
+def test_extension_added_is_picked_up_and_deleted_keeps_its_archive(
+    emu: Emulator, config: Config, db: Engine, how: str
+) -> None:
+    client = make_client(config, emu.transport())
+    pull_account(db, client, config)
+    [new] = emu.account.add(1, messages=40)
+    gone = _ids(emu)[2]
+    kept = stored_ids(db, gone)
+    emu.account.remove(gone)
+    # Without a reason to list again the round is ISyncs only: the new user waits, the
+    # deleted one answers 404 on its own path and is marked gone by that.
+    emu.counters.reset()
+    pull_account(db, client, config)
+    assert emu.counters.snapshot()["by_operation"] == {"syncMessages": 3}
+    assert stored_ids(db, new.id) == set()
+    rows = extension_rows(db)
+    assert rows["103"]["remote_gone"] == 1 and rows["103"]["gone_since"]
+    summary = pull_account(db, client, config, **_reread(how, db, emu, new))
+    assert isinstance(summary, AccountPullSummary)
+    assert stored_ids(db, new.id) == server_ids(emu, new.id)
+    assert stored_ids(db, gone) == kept and kept  # nothing inferred as deleted
+    rows = extension_rows(db)
+    assert rows[new.number]["remote_gone"] == 0
+    assert rows["103"]["remote_gone"] == 1 and rows["103"]["gone_since"]
+    # Listed once, the new user is one of the idle round's ISyncs from now on.
+    emu.counters.reset()
+    pull_account(db, client, config)
+    assert emu.counters.snapshot()["by_operation"] == {"syncMessages": 3}
 
 
 def test_named_extensions_are_pulled_alone_without_asking_who_they_are(
@@ -147,24 +235,6 @@ def test_only_one_extension(emu: Emulator, config: Config, db: Engine) -> None:
         pull_account(db, make_client(config, emu.transport()), config, only="999")
 
 
-def test_extension_added_is_picked_up_and_deleted_keeps_its_archive(
-    emu: Emulator, config: Config, db: Engine
-) -> None:
-    client = make_client(config, emu.transport())
-    pull_account(db, client, config)
-    [new] = emu.account.add(1, messages=40)
-    gone = _ids(emu)[2]
-    kept = stored_ids(db, gone)
-    emu.account.remove(gone)
-    summary = pull_account(db, client, config)
-    assert isinstance(summary, AccountPullSummary)
-    assert stored_ids(db, new.id) == server_ids(emu, new.id)
-    assert stored_ids(db, gone) == kept and kept  # nothing inferred as deleted
-    rows = extension_rows(db)
-    assert rows[new.number]["remote_gone"] == 0
-    assert rows["103"]["remote_gone"] == 1 and rows["103"]["gone_since"]
-
-
 def test_extension_deleted_during_the_pull_is_reported_and_others_go_on(
     emu: Emulator, config: Config, db: Engine
 ) -> None:
@@ -218,3 +288,40 @@ def test_crash_mid_account_pull_resumes_per_extension(tmp_path: Path, after: int
     # both runs (those that had stored theirs did not send another).
     assert before.fsyncs + counting.fsyncs == 3
     assert before.fsyncs >= 1
+
+
+def _flip_read(db: Engine, emu: Emulator, eid: int, mid: int) -> str:
+    record = emu.account.get(eid).store.get(mid)  # type: ignore[union-attr]
+    value = "Unread" if record["readStatus"] == "Read" else "Read"
+    with db.begin() as conn:
+        conn.exec_driver_sql(f"UPDATE message SET read_status = '{value}' WHERE id = {mid}")
+    return value
+
+
+def test_a_deleted_users_unsettled_write_and_edits_do_not_stop_the_archive(
+    emu: Emulator, config: Config, db: Engine
+) -> None:
+    """A push dies with a write to 103 in flight, then 103 is deleted in RingCentral. The
+    next pull cannot read that message any more: it marks 103 gone (its path is not
+    found) and goes on; the next push sends the others' edits and keeps 103's pending."""
+    a, _b, c = _ids(emu)
+    pull_account(db, make_client(config, emu.transport()), config)
+    theirs = sorted(stored_ids(db, c))[0]
+    _flip_read(db, emu, c, theirs)
+    dying = Interrupting(emu.transport(), after=0, marker=f"/extension/{c}/message-store/")
+    with pytest.raises(Interrupted):
+        push_account(db, make_client(config, dying), config)
+    emu.account.remove(c)
+    ours = sorted(stored_ids(db, a))[0]
+    wanted = _flip_read(db, emu, a, ours)
+    client = make_client(config, emu.transport())
+    summary = pull_account(db, client, config)  # not JournalUnsettled: the rest goes on
+    assert isinstance(summary, AccountPullSummary)
+    assert extension_rows(db)["103"]["remote_gone"] == 1
+    pushed = push_account(db, client, config)
+    assert (pushed.pushed, pushed.failed, pushed.held) == (1, 0, 1)
+    assert "1 message of extensions gone from RingCentral kept pending" in pushed.line()
+    assert emu.account.get(a).store.get(ours)["readStatus"] == wanted  # type: ignore[union-attr]
+    with db.connect() as conn:
+        left = [r[0] for r in conn.exec_driver_sql("SELECT message_id FROM pending_change")]
+    assert left == [theirs]  # the deleted user's edit: kept, not lost, not sent

@@ -28,12 +28,14 @@ def served() -> Iterator[tuple[Emulator, str]]:
         yield emu, server.url
 
 
-def _runner(url: str, tmp_path: Path, extensions: str, jwt: str | None = None) -> Run:
+def _runner(
+    url: str, tmp_path: Path, extensions: str, jwt: str | None = None, sync: str = ""
+) -> Run:
     config = tmp_path / "config.toml"
     config.write_text(
         f'[ringcentral]\ntoken_file = "{tmp_path / "tokens.json"}"\n'
         f'[database]\nfiles = "{tmp_path / "files"}"\n'
-        f"[sync]\ndownload_attachments = false\n"
+        f"[sync]\ndownload_attachments = false\n{sync}"
         f"[account]\nextensions = {extensions}\n"
     )
     env = {"RCSYNC_SERVER": url, **EMULATOR_ENV, "RCSYNC_CONFIG": str(config)}
@@ -110,3 +112,47 @@ def test_plain_user_all_pulls_their_own_and_says_why(
     engine = open_database(tmp_path / "m.db")
     assert stored_ids(engine, _ids(emu)[1]) == server_ids(emu, _ids(emu)[1])
     assert stored_ids(engine, _ids(emu)[0]) == set()
+
+
+def _availability(emu: Emulator, eid: int, mid: int) -> str:
+    record = emu.account.get(eid).store.get(mid)  # type: ignore[union-attr]
+    return str(record["availability"])
+
+
+def test_delete_guard_counts_the_whole_account(
+    served: tuple[Emulator, str], tmp_path: Path
+) -> None:
+    """Two trashes in each of three extensions: each under delete_guard = 5, together
+    over it. A push of the archive is refused (exit 1, nothing sent); `--extension`
+    counts its own extension; --force sends the rest."""
+    emu, url = served
+    run = _runner(url, tmp_path, '"all"', sync="delete_guard = 5\n")
+    assert run("pull").exit_code == 0
+    trashed = {
+        eid: sorted(i for i in server_ids(emu, eid) if _availability(emu, eid, i) == "Alive")[:2]
+        for eid in _ids(emu)
+    }
+    engine = open_database(tmp_path / "m.db")
+    with engine.begin() as conn:
+        for ids in trashed.values():
+            conn.exec_driver_sql(
+                f"UPDATE message SET availability = 'Deleted' WHERE id IN ({ids[0]}, {ids[1]})"
+            )
+    emu.counters.reset()
+    for command in ("push", "sync"):
+        refused = run(command)
+        assert refused.exit_code == 1, refused.output
+        assert "refusing to trash 6 and purge 0 messages" in refused.output
+        assert "Traceback" not in refused.output
+    assert "deleteMessage" not in emu.counters.snapshot()["by_operation"]
+    assert all(_availability(emu, e, i) == "Alive" for e, ids in trashed.items() for i in ids)
+    assert len(json.loads(run("pending", "--json").stdout)) == 6
+    one = run("push", "--extension", "102")  # 2 of its own: under the guard
+    assert one.exit_code == 0, one.output
+    a, b, _c = _ids(emu)
+    assert all(_availability(emu, b, i) == "Deleted" for i in trashed[b])
+    assert all(_availability(emu, a, i) == "Alive" for i in trashed[a])
+    forced = run("push", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert all(_availability(emu, e, i) == "Deleted" for e, ids in trashed.items() for i in ids)
+    assert json.loads(run("pending", "--json").stdout) == []
