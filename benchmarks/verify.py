@@ -15,8 +15,16 @@ hashing against a raw read of the same files.
    to that floor; against a raw read it is bounded by sha256's speed on a warm cache, by
    the disk on a cold one).
 
-    python benchmarks/verify.py                    # 100,000 messages, 2,000 x 64 KiB
-    python benchmarks/verify.py 20000 --files 500 --file-kib 256
+3. An account archive (issue 12): E extensions sharing the N messages (default 10, so
+   10,000 each), RingCentral's default rate limits (one budget for the login, shared by
+   every extension) on a simulated clock: the client sleeps by advancing the emulator's
+   clock, so "simulated" is what the limits make the verify take and "wall" is the work.
+   Printed: listMessages requests against the goal (ceil(n/1000) per extension), any
+   other request verify sent, 429s (goal 0) and both times.
+
+    python benchmarks/verify.py                    # 100,000 messages, 2,000 x 64 KiB, 10 ext.
+    python benchmarks/verify.py 20000 --files 500 --file-kib 256 --extensions 4
+    python benchmarks/verify.py --extensions 0     # skip the account section
 """
 
 from __future__ import annotations
@@ -114,11 +122,69 @@ def _deep(engine: Any, config: Any) -> tuple[float, int]:
     return seconds, report.files_checked
 
 
+def _account(messages: int, extensions: int) -> None:
+    """Section 3: verify of an account archive under the default limits (simulated clock)."""
+    from rcsync.api import build_client
+    from rcsync.api.tokens import TokenStore
+    from rcsync.config import AccountConfig, Config, DatabaseConfig, RingCentralConfig, SyncConfig
+    from rcsync.emulator import Emulator, FakeClock
+    from rcsync.store.database import open_database
+    from rcsync.sync.account import pull_account
+    from rcsync.sync.verify import verify_archive
+    from rcsync.types import ExtensionScope
+
+    clock = FakeClock()
+    per = messages // extensions
+    emu = Emulator(messages=per, seed=1, extensions=extensions, clock=clock)
+    # The verify listing asks for every availability, as the pull's does.
+    listed = {e.id: len(list(e.store.all_records())) for e in emu.account}
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        rc = RingCentralConfig(
+            server="https://platform.ringcentral.com", **EMULATOR_LOGIN, token_file=tmp / "t.json"
+        )
+        config = Config(
+            ringcentral=rc,
+            database=DatabaseConfig(path=tmp / "m.db", files=tmp / "files"),
+            sync=SyncConfig(download_attachments=False),
+            account=AccountConfig(extensions=ExtensionScope.ALL),
+        )
+        engine = open_database(config.database.path)
+        client = build_client(
+            rc,
+            transport=emu.transport(),
+            clock=clock.now,
+            sleep=clock.advance,
+            store=TokenStore(rc.token_file),
+        )
+        pulled = pull_account(engine, client, config)
+        emu.counters.reset()
+        started, wall = clock.now(), time.perf_counter()
+        report = verify_archive(engine, client, config)
+        simulated, wall = clock.now() - started, time.perf_counter() - wall
+        ops = {k: v for k, v in emu.counters.by_operation.items() if k != "getToken"}
+        pages = ops.get("listMessages", 0)
+        goal = sum(math.ceil(n / 1000) for n in listed.values())
+        print(
+            f"account             {extensions} extensions x {per:,} messages"
+            f" ({pulled.messages:,} pulled), default limits, simulated clock"
+        )
+        print(f"  verify            ok={report.ok}, {len(report.extensions)} extensions checked")
+        print(f"  listMessages      {pages:,} requests; goal ceil(n/1000) per extension = {goal:,}")
+        print(f"    ratio           {pages / goal:.3f}")
+        print(f"  all requests      {sum(ops.values()):,} {ops}")
+        print(f"  429s              {emu.counters.status.get('429', 0)}")
+        print(f"  time              simulated {simulated:.0f} s, wall {wall:.1f} s")
+        client.close()
+        engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("messages", nargs="?", type=int, default=100_000)
     parser.add_argument("--files", type=int, default=2_000)
     parser.add_argument("--file-kib", type=int, default=64)
+    parser.add_argument("--extensions", type=int, default=10)
     args = parser.parse_args()
 
     from rcsync.emulator import Emulator, serve
@@ -169,6 +235,8 @@ def main() -> None:
         print(f"deep / raw read     {best_deep / best_raw:.2f}x")
         print(f"deep / read+sha256  {best_deep / best_hash:.2f}x")
         engine.dispose()
+    if args.extensions:
+        _account(args.messages, args.extensions)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,11 @@ FORMATS = ("html", "jsonl", "csv", "smsxml")
     metavar="ID",
     help="One conversation: its conversation_id, or with:NUMBER for voicemail/fax.",
 )
-@click.option("--extension", metavar="ID", help="Only messages of this extension id.")
+@click.option(
+    "--extension",
+    metavar="ID",
+    help="Only messages of this extension: its id, or its number (e.g. 102).",
+)
 @click.option("--force", is_flag=True, help="Replace an existing file or non-empty folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 @pass_app

@@ -77,7 +77,12 @@ def _where(filters: Filters, conn: Connection) -> tuple[str, dict[str, Any]]:
         clauses.append(f"{CONVERSATION_KEY} = :conversation")
         params["conversation"] = filters.conversation
     if filters.extension and has_column(conn, "message", "extension_id"):
-        clauses.append("m.extension_id = :extension")
+        # INTERFACE.md names an extension id here, while every other command's --extension
+        # takes the number users know (#12): an id wins, else a number is mapped to its id.
+        clauses.append(
+            "m.extension_id = COALESCE((SELECT id FROM extension WHERE id = :extension),"
+            " (SELECT id FROM extension WHERE number = :extension), :extension)"
+        )
         params["extension"] = filters.extension
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 

@@ -174,6 +174,35 @@ def test_conversation_and_extension_filters(
     assert nobody.messages == 0
 
 
+def test_extension_filter_takes_an_id_or_a_number(
+    archive: Archive, archive_engine: Engine, tmp_path: Path
+) -> None:
+    """INTERFACE.md's `export --extension ID`, and the number the other commands take."""
+    con = sqlite3.connect(archive.db_path)
+    with con:
+        (home,) = con.execute("SELECT extension_id FROM message LIMIT 1").fetchone()
+        con.execute(
+            "INSERT OR REPLACE INTO extension (id, number, first_seen) VALUES (?, '101', 'x')",
+            (home,),
+        )
+        # A second extension whose number is the first one's id: the id still wins.
+        con.execute("INSERT INTO extension (id, number, first_seen) VALUES ('7', ?, 'x')", (home,))
+        con.execute(
+            "UPDATE message SET extension_id = '7' WHERE id IN (SELECT id FROM message"
+            " ORDER BY id LIMIT 3)"
+        )
+    con.close()
+    total = _rows(archive.db_path, "SELECT count(*) FROM message")[0][0]
+
+    def count(value: str) -> int:
+        out = tmp_path / f"{value}.csv"
+        return int(_run(archive, archive_engine, ExportFormat.CSV, out, extension=value).messages)
+
+    assert count(home) == count("101") == total - 3
+    assert count("7") == 3
+    assert count("102") == 0
+
+
 class Recorder:
     def __init__(self) -> None:
         self.calls: list[tuple[str, int | None]] = []
