@@ -12,7 +12,7 @@ from rcsync.cli.app import App, private_umask
 from rcsync.cli.hooking import hooked
 from rcsync.cli.options import extension_option, json_option, wait_option
 from rcsync.cli.output import local_time, say_what_is_done
-from rcsync.types import Availability, MessageType, ReadStatus
+from rcsync.types import Availability, MessageType, ReadStatus, SearchOrder
 
 if TYPE_CHECKING:
     from rcsync.store.search import Hit
@@ -192,6 +192,14 @@ def _since_utc(value: dt.datetime | None) -> str | None:
 )
 @click.option("--conversation", metavar="ID", help="Only this conversation.")
 @click.option("--unread", is_flag=True, help="Only unread messages.")
+@click.option(
+    "--order",
+    type=click.Choice([o.value for o in SearchOrder]),
+    default=SearchOrder.NEWEST.value,
+    show_default=True,
+    help="newest: by creation, newest first (fast on any archive); relevance: best-ranked"
+    " first (FTS5 bm25; ranks every match, so slower on a word in much of the archive).",
+)
 @extension_option
 @pass_app
 def search(
@@ -204,13 +212,15 @@ def search(
     since: dt.datetime | None,
     conversation: str | None,
     unread: bool,
+    order: str,
     extension: str | None,
 ) -> None:
     """Full-text search over the archive: subjects, SMS text, voicemail transcriptions.
 
     QUERY uses SQLite FTS5 syntax (words, "exact phrase", OR, NOT, prefix*); a query it
     cannot parse (such as 16:45) is searched for as its words. Each result starts with the
-    message id (for `rcsync mark`, `delete`...); times are local (UTC in --json).
+    message id (for `rcsync mark`, `delete`...); newest first (--order relevance: best
+    match first); times are local (UTC in --json).
 
     \b
     Examples:
@@ -225,7 +235,9 @@ def search(
         filters = SearchFilters(
             message_type, sender, _since_utc(since), conversation, unread, extension_id
         )
-        found = search_with_total(conn, query, limit=limit, filters=filters)
+        found = search_with_total(
+            conn, query, limit=limit, filters=filters, order=SearchOrder(order)
+        )
     hits = found.hits
     if as_json:
         app.output.json(

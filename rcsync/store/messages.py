@@ -8,7 +8,8 @@
    (never ``INSERT OR REPLACE``: it would fire the delete triggers and make tombstones).
    The rows it inserts are added to the FTS index by one ``INSERT ... SELECT`` afterwards,
    with the per-row insert trigger stood aside meanwhile (`FTS_BATCH`, migration 0006):
-   half the cost of a first pull's inserts was that trigger's one FTS write per row;
+   half the cost of a first pull's inserts was that trigger's one FTS write per row
+   (status's tally, migration 0008, is added to the same way, one grouped statement);
    Per field, the upsert applies the three-way rule itself: a clean field (local IS base)
    gets local = base = remote; a dirty one keeps local and base and only moves remote_*.
    Local-only columns are never clobbered: transcription is not in the SET list, and text
@@ -39,6 +40,7 @@ from sqlalchemy.engine import Connection
 
 from rcsync.rules import records as rec
 from rcsync.rules.merge import FieldState, Outcome, merge_field
+from rcsync.store import tally
 from rcsync.store.schema import Message
 from rcsync.store.state import save_conflict
 from rcsync.types import Availability, ConflictPolicy
@@ -289,6 +291,8 @@ def _upsert_rows(conn: Connection, params: list[tuple[Any, ...]], new_ids: list[
     conn.exec_driver_sql(UPSERT_MESSAGE, params)
     conn.exec_driver_sql(_FTS_BATCH_OFF)
     conn.exec_driver_sql(_FTS_INDEX, (json.dumps(new_ids),))
+    # The status tally's insert trigger stood aside too (migration 0008): count them here.
+    tally.save_inserted(conn, new_ids)
 
 
 def _apply_stubs(

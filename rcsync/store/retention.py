@@ -12,6 +12,8 @@ from typing import Any
 
 from rcsync.rules.retention import Cutoffs, ExtensionCounts, cutoffs, limits_from, warnings
 from rcsync.store.status import _rows
+from rcsync.store.tally import UNHEARD_SQL, MessageGroup, message_groups
+from rcsync.types import Availability, MessageType
 
 # An attachment still to fetch: never tried, or its last try failed (not one held back on
 # purpose by the settings, nor one gone with its message: those have other reasons).
@@ -19,10 +21,17 @@ _INCOMPLETE = (
     "EXISTS (SELECT 1 FROM attachment a WHERE a.message_id = m.id AND a.path IS NULL"
     " AND (a.skipped IS NULL OR a.skipped LIKE 'error:%'))"
 )
-_UNHEARD = (
-    "m.direction = 'Inbound' AND m.remote_read_status = 'Unread'"
-    " AND m.remote_availability = 'Alive'"
-)
+
+
+def _folder(g: MessageGroup) -> str | None:
+    """The SMS folder RingCentral files these in (None: not SMS, or not in a folder)."""
+    if g.type != MessageType.SMS:
+        return None
+    if g.remote_availability == Availability.DELETED:
+        return "Deleted"
+    if g.remote_availability != Availability.ALIVE:
+        return None
+    return "Inbox" if g.direction == "Inbound" else "Sent"
 
 
 def extension_counts(conn: Any, cut: Cutoffs) -> list[ExtensionCounts]:
@@ -33,29 +42,28 @@ def extension_counts(conn: Any, cut: Cutoffs) -> list[ExtensionCounts]:
         key = str(ext or "")
         return by_ext.setdefault(key, ExtensionCounts(key))
 
+    # The capped ones through their partial index (ix_message_unheard, by creation time):
+    # O(unheard), or O(the retention window's) once `verify` has read the period.
     live = "" if cut.live_since is None else " AND m.creation_time >= ?"
     for ext, mtype, n, incomplete in _rows(
         conn,
-        f"SELECT coalesce(m.extension_id, ''), m.type, count(*), sum({_INCOMPLETE}) FROM message m"
-        f" WHERE m.type IN ('VoiceMail', 'Fax') AND {_UNHEARD}{live} GROUP BY 1, 2",
+        f"SELECT coalesce(m.extension_id, ''), m.type, count(*), sum({_INCOMPLETE})"
+        f" FROM message m {_unheard_index(conn)} WHERE {UNHEARD_SQL}{live} GROUP BY 1, 2",
         tuple([cut.live_since] if cut.live_since else []),
     ):
         c = get(ext)
-        if mtype == "VoiceMail":
+        if mtype == MessageType.VOICEMAIL:
             c.unheard_voicemail = n
         else:
             c.unread_fax = n
         c.capped_incomplete += int(incomplete or 0)
-    folders = (
-        "CASE WHEN m.remote_availability = 'Deleted' THEN 'Deleted'"
-        " WHEN m.direction = 'Inbound' THEN 'Inbox' ELSE 'Sent' END"
-    )
-    for ext, folder, n in _rows(
-        conn,
-        f"SELECT coalesce(m.extension_id, ''), {folders}, count(*) FROM message m"
-        " WHERE m.type = 'SMS' AND m.remote_availability IN ('Alive', 'Deleted') GROUP BY 1, 2",
-    ):
-        get(ext).sms_folders[str(folder)] = n
+    # SMS folders from the tally the triggers keep: O(groups).
+    for g in message_groups(_rows, conn):
+        folder = _folder(g)
+        if folder is not None:
+            c = get(g.extension_id)
+            c.sms_folders[folder] = c.sms_folders.get(folder, 0) + g.n
+    # Time windows a few days wide, on ix_message_creation_time: O(the window's messages).
     expiring = (
         "(m.type = 'Fax' AND m.direction = 'Outbound' AND m.creation_time >= ?"
         " AND m.creation_time < ?)"
@@ -75,6 +83,15 @@ def extension_counts(conn: Any, cut: Cutoffs) -> list[ExtensionCounts]:
         c = get(ext)
         c.expiring, c.expiring_incomplete = n, int(incomplete or 0)
     return [by_ext[k] for k in sorted(by_ext)]
+
+
+def _unheard_index(conn: Any) -> str:
+    """``INDEXED BY`` the partial index when the database has it (0008): the planner would
+    rather walk every voicemail by type; a database `status` reads unmigrated has none."""
+    found = _rows(
+        conn, "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'ix_message_unheard'"
+    )
+    return "INDEXED BY ix_message_unheard" if found else ""
 
 
 #: sync_state key: JSON ``{"retention_period", "read_at"}`` as `verify` read it.

@@ -25,6 +25,8 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, Text, false, text
 from sqlmodel import Field, SQLModel
 
+from rcsync.store.tally import UNHEARD_SQL
+
 # A 64-bit integer that is still SQLite's rowid alias ("INTEGER PRIMARY KEY") there.
 Int64 = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -39,6 +41,14 @@ class Message(SQLModel, table=True):
         Index("ix_message_conversation", "conversation_id"),
         Index("ix_message_type_availability", "type", "availability"),
         Index("ix_message_extension", "extension_id"),
+        # The unheard voicemails and unread faxes RingCentral caps (`rcsync.store.retention`):
+        # a few hundred rows to count, by creation time, whatever the archive's size.
+        Index(
+            "ix_message_unheard",
+            "creation_time",
+            sqlite_where=text(UNHEARD_SQL),
+            postgresql_where=text(UNHEARD_SQL),
+        ),
     )
 
     id: int = Field(sa_column=Column(Int64, primary_key=True, autoincrement=False))
@@ -184,6 +194,27 @@ class Extension(SQLModel, table=True):
         default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
     )
     gone_since: str | None = Field(default=None, sa_type=Text)
+
+
+class MessageTally(SQLModel, table=True):
+    """How many messages share one combination of the grouped columns (`rcsync.store.tally`);
+    kept by triggers (migration 0008)."""
+
+    __tablename__ = "message_tally"
+
+    # JSON array of the values, in `rcsync.store.tally.MESSAGE_KEY_COLUMNS` order.
+    key: str = Field(sa_type=Text, primary_key=True)
+    n: int = Field(sa_column=Column(Integer, nullable=False))
+
+
+class AttachmentTally(SQLModel, table=True):
+    """How many attachments are in one state (downloaded, skipped, waiting), and their bytes."""
+
+    __tablename__ = "attachment_tally"
+
+    state: str = Field(sa_type=Text, primary_key=True)
+    n: int = Field(sa_column=Column(Integer, nullable=False))
+    bytes: int = Field(sa_column=Column(Integer, nullable=False))
 
 
 class SyncState(SQLModel, table=True):

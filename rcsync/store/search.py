@@ -8,7 +8,9 @@ query is always a bound parameter, never spliced into SQL. FTS5 has its own quer
 quote, a stray ``:`` as in ``16:45``) is retried as its words, each quoted (``café 16:45``
 -> ``"café" "16:45"``): every word must occur, in any order, which is what a person typing
 words means. Filters (sender, date, conversation, unread) narrow the matches in plain SQL.
-Read-only.
+Results come newest first, found by walking the index from the highest message id down
+and stopping at the limit (`SearchOrder`), so a word in half the archive costs what a rare
+one does; best-ranked first is the other order. Read-only.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from rcsync.errors import SearchError
-from rcsync.types import MessageType
+from rcsync.types import MessageType, SearchOrder
 
 # Markers around matched terms in snippets; the CLI turns them into bold or drops them.
 MARK_START = "\x02"
@@ -30,14 +32,25 @@ _FROM = (
     " FROM message_fts JOIN message m ON m.id = message_fts.rowid"
     " WHERE message_fts MATCH :q {filters}"
 )
-_SQL = (
+_COLUMNS = (
     "SELECT m.id, m.creation_time, m.type, m.direction, m.from_name, m.from_phone_number,"
     " m.to_names, m.to_phone_numbers, m.availability, m.read_status, m.conversation_id,"
     " snippet(message_fts, -1, char(2), char(3), '…', 12)"
-    + _FROM
-    + " ORDER BY rank, m.creation_time DESC LIMIT :limit"
 )
+_SQL = {
+    # The newest `limit` by id (FTS5 walks the matches from the highest rowid down and
+    # stops there), shown by creation time.
+    SearchOrder.NEWEST: (
+        "SELECT * FROM (" + _COLUMNS + _FROM + " ORDER BY message_fts.rowid DESC LIMIT :limit)"
+        " ORDER BY 2 DESC, 1 DESC"
+    ),
+    SearchOrder.RELEVANCE: (
+        _COLUMNS + _FROM + " ORDER BY rank, m.creation_time DESC, m.id DESC LIMIT :limit"
+    ),
+}
 _COUNT_SQL = "SELECT count(*)" + _FROM
+# Without filters the index alone counts (its doclists), with no row read per match.
+_COUNT_ALL_SQL = "SELECT count(*) FROM message_fts WHERE message_fts MATCH :q"
 
 
 @dataclass(frozen=True)
@@ -116,7 +129,7 @@ class Hit:
 @dataclass(frozen=True)
 class SearchResult:
     hits: list[Hit]
-    total: int  # all matches, of which `hits` are the best `limit`
+    total: int  # all matches, of which `hits` are the first `limit` in the order asked
     fts_query: str  # what was given to FTS5 (the words, when the query did not parse)
 
 
@@ -163,38 +176,49 @@ def _hit(row: Any) -> Hit:
 
 
 def _run(
-    conn: Connection, fts_query: str, limit: int, filters: SearchFilters
+    conn: Connection, fts_query: str, limit: int, filters: SearchFilters, order: SearchOrder
 ) -> tuple[list[Hit], int]:
     where, params = filters.where()
     params.update(q=fts_query, limit=limit)
-    rows = conn.execute(sa.text(_SQL.format(filters=where)), params).all()
-    total = conn.execute(sa.text(_COUNT_SQL.format(filters=where)), params).scalar_one()
+    rows = conn.execute(sa.text(_SQL[order].format(filters=where)), params).all()
+    count = _COUNT_SQL.format(filters=where) if where else _COUNT_ALL_SQL
+    total = conn.execute(sa.text(count), params).scalar_one()
     return [_hit(r) for r in rows], int(total)
 
 
 def search_with_total(
-    conn: Connection, query: str, *, limit: int = 20, filters: SearchFilters | None = None
+    conn: Connection,
+    query: str,
+    *,
+    limit: int = 20,
+    filters: SearchFilters | None = None,
+    order: SearchOrder = SearchOrder.NEWEST,
 ) -> SearchResult:
-    """Best matches first (FTS5 rank, then newest), and how many match in all."""
+    """The first `limit` matches in `order` (newest first by default), and how many match."""
     if not query.strip():
         raise SearchError("empty search query")
     if limit < 1:
         raise SearchError("--limit must be at least 1")
     filters = filters or SearchFilters()
     try:
-        return SearchResult(*_run(conn, query, limit, filters), fts_query=query)
+        return SearchResult(*_run(conn, query, limit, filters, order), fts_query=query)
     except sa.exc.OperationalError:
         words = as_words(query)
         try:
-            return SearchResult(*_run(conn, words, limit, filters), fts_query=words)
+            return SearchResult(*_run(conn, words, limit, filters, order), fts_query=words)
         except sa.exc.OperationalError as exc:
             reason = str(exc.orig).splitlines()[0] if exc.orig else "invalid query"
             raise SearchError(f"cannot search for {query!r}: {reason}") from None
 
 
 def search(
-    conn: Connection, query: str, *, limit: int = 20, message_type: str | None = None
+    conn: Connection,
+    query: str,
+    *,
+    limit: int = 20,
+    message_type: str | None = None,
+    order: SearchOrder = SearchOrder.NEWEST,
 ) -> list[Hit]:
-    """Best matches first (FTS5 rank, then newest)."""
+    """The first `limit` matches in `order` (newest first by default)."""
     filters = SearchFilters(message_type=message_type)
-    return search_with_total(conn, query, limit=limit, filters=filters).hits
+    return search_with_total(conn, query, limit=limit, filters=filters, order=order).hits

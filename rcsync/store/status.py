@@ -1,7 +1,8 @@
 """Collect the facts `rcsync status` and `rcsync conflicts` show. Read-only; no network.
 
 The queries run on a plain DB-API connection (`sqlite3`, read-only) or a SQLAlchemy one:
-`status` uses the former so it starts without loading SQLAlchemy and Alembic.
+`status` uses the former so it starts without loading SQLAlchemy and Alembic. The counts
+come from the tallies the triggers keep (`rcsync.store.tally`): O(groups), not O(archive).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rcsync.config import Config
+from rcsync.store import tally
 from rcsync.store.lock import holds_engine_lock
 
 # Keys of sync_state (rcsync.store.state owns them; repeated here to stay import-light).
@@ -42,9 +44,7 @@ def extensions(conn: Any, only: str | None = None) -> list[dict[str, Any]]:
     """One entry per extension the archive mirrors (`status --json` ``"extensions"``)."""
     sql = (
         "SELECT x.id, x.number, x.name, x.type, x.status, x.first_seen, x.last_pulled,"
-        " x.remote_gone, x.gone_since,"
-        " (SELECT count(*) FROM message m WHERE m.extension_id = x.id)"
-        " FROM extension x"
+        " x.remote_gone, x.gone_since FROM extension x"
         + (" WHERE x.id = ?" if only is not None else "")
         + " ORDER BY x.number, x.id"
     )
@@ -52,13 +52,16 @@ def extensions(conn: Any, only: str | None = None) -> list[dict[str, Any]]:
     if not _rows(conn, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'extension'"):
         return []
     rows = _rows(conn, sql, (only,) if only is not None else ())
+    per_extension: dict[Any, int] = {}
+    for g in tally.message_groups(_rows, conn):
+        per_extension[g.extension_id] = per_extension.get(g.extension_id, 0) + g.n
     keys = ("id", "number", "name", "type", "status", "first_seen", "last_pulled")
     return [
         {
             **dict(zip(keys, r[:7], strict=True)),
             "remote_gone": bool(r[7]),
             "gone_since": r[8],
-            "messages": r[9],
+            "messages": per_extension.get(r[0], 0),
         }
         for r in rows
     ]
@@ -81,28 +84,29 @@ def empty_status(config: Config) -> dict[str, Any]:
 
 
 def _attachments(conn: Any) -> dict[str, int]:
-    [(total, done, size, skipped)] = _rows(
-        conn,
-        "SELECT count(*), count(path),"
-        " coalesce(sum(CASE WHEN path IS NOT NULL THEN size END), 0),"
-        " count(CASE WHEN path IS NULL AND skipped IS NOT NULL THEN 1 END) FROM attachment",
-    )
+    states = tally.attachment_states(_rows, conn)
+
+    def n(state: tally.AttachmentState) -> int:
+        return states.get(state, (0, 0))[0]
+
+    done, skipped = n(tally.AttachmentState.DOWNLOADED), n(tally.AttachmentState.SKIPPED)
+    waiting = n(tally.AttachmentState.WAITING)
     return {
-        "total": total,
+        "total": done + skipped + waiting,
         "downloaded": done,
-        "bytes": size,
+        "bytes": states.get(tally.AttachmentState.DOWNLOADED, (0, 0))[1],
         "skipped": skipped,
-        "waiting": total - done - skipped,
+        "waiting": waiting,
     }
 
 
 def collect_status(conn: Any, config: Config) -> dict[str, Any]:
     """The status report; `conn` is a sqlite3 or SQLAlchemy connection."""
     by_type: dict[str, dict[str, int]] = {}
-    for mtype, avail, n in _rows(
-        conn, "SELECT type, coalesce(availability, '?'), count(*) FROM message GROUP BY 1, 2"
-    ):
-        by_type.setdefault(mtype, {})[avail] = n
+    for g in tally.message_groups(_rows, conn):
+        counts = by_type.setdefault(g.type, {})
+        avail = "?" if g.availability is None else g.availability
+        counts[avail] = counts.get(avail, 0) + g.n
     pending_by_field = dict(
         _rows(conn, "SELECT field, count(*) FROM pending_change GROUP BY field")
     )

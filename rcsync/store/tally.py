@@ -1,0 +1,152 @@
+"""Counts kept current by the database itself, so `status` costs O(groups), not O(archive).
+
+``message_tally`` holds one row per combination of the columns `status` and its retention
+warnings group by (`MESSAGE_KEY`: extension, type, direction, availability, and the remote
+availability and read status), with how many messages have it; ``attachment_tally`` one
+row per attachment state (downloaded, skipped, waiting) with a count and a byte sum. The
+key is a JSON array, so a NULL stays apart from any string (``[null]`` is not ``[""]``).
+
+Triggers installed by migration 0008 keep both tables right for every writer, the engine
+and a user's SQL alike (insert, delete, an UPDATE that moves a row between groups, a
+restore). One exception keeps a first pull free of a per-row cost: while the engine's
+``fts_batch`` key exists (migration 0006: set and cleared inside one ``BEGIN IMMEDIATE``
+transaction, so no other writer ever runs under it) the message insert trigger stands
+aside, like the FTS one, and the engine adds the rows it inserted with one grouped
+statement per batch (`save_inserted`). `recount` rebuilds both tables in bulk from the rows
+(a writer that bypassed the triggers, such as a bulk load with the triggers stood aside).
+
+A database not yet at 0008 (`status` opens it read-only, without migrating) has no tally:
+the readers then group the rows themselves (`message_groups`, `attachment_states`), the
+same answer at O(archive) cost, so `status` is right either way.
+
+Import-light like `rcsync.store.status`: the readers take a sqlite3 or SQLAlchemy connection.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+# Inbound voicemail and faxes that RingCentral still holds as unread: what its caps count
+# (remote columns: they count what RingCentral holds, not local edits). The condition of
+# the partial index ix_message_unheard (`rcsync.store.retention` reads through it).
+UNHEARD_SQL = (
+    "type IN ('VoiceMail', 'Fax') AND direction = 'Inbound'"
+    " AND remote_read_status = 'Unread' AND remote_availability = 'Alive'"
+)
+
+MESSAGE_TALLY = "message_tally"
+ATTACHMENT_TALLY = "attachment_tally"
+
+# The grouping columns, in the order of the key's JSON array.
+MESSAGE_KEY_COLUMNS = (
+    "extension_id",
+    "type",
+    "direction",
+    "availability",
+    "remote_availability",
+    "remote_read_status",
+)
+
+
+def message_key(row: str = "") -> str:
+    """The SQL of a message's tally key; `row` prefixes each column (``NEW.``, ``m.``)."""
+    return "json_array(" + ", ".join(f"{row}{c}" for c in MESSAGE_KEY_COLUMNS) + ")"
+
+
+class AttachmentState(StrEnum):
+    """What `status` tells of an attachment; `attachment_state` is its SQL."""
+
+    DOWNLOADED = "downloaded"  # path set: the file is in the archive
+    SKIPPED = "skipped"  # no file, and a reason why (settings, purged remotely, an error)
+    WAITING = "waiting"  # no file, no reason yet: still to fetch
+
+
+def attachment_state(row: str = "") -> str:
+    return (
+        f"CASE WHEN {row}path IS NOT NULL THEN '{AttachmentState.DOWNLOADED}'"
+        f" WHEN {row}skipped IS NOT NULL THEN '{AttachmentState.SKIPPED}'"
+        f" ELSE '{AttachmentState.WAITING}' END"
+    )
+
+
+_MESSAGE_GROUPS = f"SELECT {message_key()}, count(*) FROM message GROUP BY 1"
+_ATTACHMENT_STATES = (
+    f"SELECT {attachment_state()}, count(*), coalesce(sum(size), 0) FROM attachment GROUP BY 1"
+)
+_ADD_INSERTED = (
+    f"INSERT INTO {MESSAGE_TALLY} (key, n) SELECT {message_key()}, count(*) FROM message"
+    " WHERE id IN (SELECT value FROM json_each(?)) GROUP BY 1"
+    " ON CONFLICT (key) DO UPDATE SET n = n + excluded.n"
+)
+
+
+@dataclass(frozen=True)
+class MessageGroup:
+    """How many messages share these values (one tally row)."""
+
+    extension_id: Any
+    type: Any
+    direction: Any
+    availability: Any
+    remote_availability: Any
+    remote_read_status: Any
+    n: int
+
+
+Rows = Callable[[Any, str], list[tuple[Any, ...]]]
+
+
+def has_tally(rows: Rows, conn: Any) -> bool:
+    found = rows(
+        conn, f"SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '{MESSAGE_TALLY}'"
+    )
+    return bool(found)
+
+
+def message_groups(rows: Rows, conn: Any) -> list[MessageGroup]:
+    """Every non-empty group of messages; `rows` runs a query on `conn` (status's `_rows`)."""
+    sql = (
+        f"SELECT key, n FROM {MESSAGE_TALLY} WHERE n <> 0"
+        if has_tally(rows, conn)
+        else _MESSAGE_GROUPS
+    )
+    return [_group(key, n) for key, n in rows(conn, sql)]
+
+
+def _group(key: str, n: Any) -> MessageGroup:
+    ext, mtype, direction, avail, remote_avail, remote_read = json.loads(key)
+    return MessageGroup(ext, mtype, direction, avail, remote_avail, remote_read, int(n))
+
+
+def attachment_states(rows: Rows, conn: Any) -> dict[AttachmentState, tuple[int, int]]:
+    """(count, bytes) per attachment state; states with no attachment are absent."""
+    sql = (
+        f"SELECT state, n, bytes FROM {ATTACHMENT_TALLY} WHERE n <> 0"
+        if has_tally(rows, conn)
+        else _ATTACHMENT_STATES
+    )
+    return {AttachmentState(s): (int(n), int(b)) for s, n, b in rows(conn, sql)}
+
+
+def save_inserted(conn: Connection, ids: Sequence[int]) -> None:
+    """Count rows the engine inserted while the insert trigger stood aside (`fts_batch`).
+
+    `ids` must be exactly the rows inserted under it, like the FTS batch's: a row counted
+    twice or never would make every later status wrong.
+    """
+    conn.exec_driver_sql(_ADD_INSERTED, (json.dumps(list(ids)),))
+
+
+def recount(conn: Connection) -> None:
+    """Rebuild both tallies from the rows (one pass over each table)."""
+    conn.exec_driver_sql(f"DELETE FROM {MESSAGE_TALLY}")
+    conn.exec_driver_sql(f"INSERT INTO {MESSAGE_TALLY} (key, n) {_MESSAGE_GROUPS}")
+    conn.exec_driver_sql(f"DELETE FROM {ATTACHMENT_TALLY}")
+    conn.exec_driver_sql(f"INSERT INTO {ATTACHMENT_TALLY} (state, n, bytes) {_ATTACHMENT_STATES}")
