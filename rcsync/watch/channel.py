@@ -179,6 +179,16 @@ class Channel:
             self._saved = connected.saved(self.wall()) or self._saved
             self.inbox.post(ChannelState(up=False))
 
+    def _forget_extension_list(self) -> None:
+        """An extension came or went: the pull this event asks for reads the account's
+        list again instead of going by the cached one (which would wait up to an hour)."""
+        from rcsync.sync.account import reread_extensions
+
+        try:
+            reread_extensions(self.engine)
+        except RcsyncError as exc:  # busy or unwritable: the hourly re-read still comes
+            log.warning("could not mark the extension list for re-reading: %s", exc)
+
     def _on_event(self, event: Event, connected: Connected) -> None:
         hint = hint_for(event)
         if hint is None:
@@ -186,6 +196,8 @@ class Channel:
         self.events += 1
         self.last_event_at = iso_utc()
         log.debug("notification: %s", event.event)
+        if event.kind is EventKind.EXTENSION_LIST:
+            self._forget_extension_list()
         self.inbox.post(hint)
         self._saved = connected.saved(self.wall()) or self._saved
         self._write()

@@ -167,3 +167,21 @@ def test_events_lost_with_a_failed_recovery_cost_one_isync_of_every_extension(
     account.settled(start)
     assert account.pulled_after(start) == [None]
     assert account.isyncs() == {ext: 1 for ext in account.ids}
+
+
+def test_an_extension_list_event_has_the_new_user_mirrored_at_once(account: Account) -> None:
+    """The account pulls go by a cached extension list (an hour); the list's event must
+    make the pull it asks for read the list again, so a new user is mirrored now."""
+    account.settled(-1)
+    start = next(ORDER)
+    answer = account.control.post("/_emulator/extensions", json={"count": 1})
+    assert answer.status_code in (200, 201), answer.text
+    known = {str(e.id) for e in account.emu.account}
+    (new,) = known - set(account.ids)
+    account.settled(start)
+    wait_for(
+        lambda: stored_ids(account.worker.engine, int(new)) == server_ids(account.emu, int(new)),
+        WAIT,
+        "the new user's messages in the archive",
+    )
+    assert server_ids(account.emu, int(new)), "the emulator gave the new user messages"
