@@ -25,17 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import EMULATOR_LOGIN
+from common import account_config, simulated_client
 
-from rcsync.api import build_client
-from rcsync.api.tokens import TokenStore
-from rcsync.config import AccountConfig, Config, DatabaseConfig, RingCentralConfig, SyncConfig
 from rcsync.emulator import Emulator, FakeClock
 from rcsync.store.database import open_database
 from rcsync.sync.account import pull_account, reread_extensions
-from rcsync.types import ExtensionScope
-
-SERVER = "https://platform.ringcentral.com"
 
 
 def _api_requests(by_operation: dict[str, int]) -> int:
@@ -52,25 +46,9 @@ def main(extensions: int, messages: int) -> None:
     listed = {e.id: len(list(e.store.all_records())) for e in emu.account}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        rc = RingCentralConfig(
-            server=SERVER,
-            **EMULATOR_LOGIN,
-            token_file=tmp / "tokens.json",
-        )
-        config = Config(
-            ringcentral=rc,
-            database=DatabaseConfig(path=tmp / "m.db"),
-            sync=SyncConfig(download_attachments=False),
-            account=AccountConfig(extensions=ExtensionScope.ALL),
-        )
+        config = account_config(tmp)
         engine = open_database(config.database.path)
-        client = build_client(
-            rc,
-            transport=emu.transport(),
-            clock=clock.now,
-            sleep=clock.advance,
-            store=TokenStore(rc.token_file),
-        )
+        client = simulated_client(emu, clock, config.ringcentral)
         started, wall = clock.now(), time.perf_counter()
         summary = pull_account(engine, client, config)
         simulated, wall = clock.now() - started, time.perf_counter() - wall

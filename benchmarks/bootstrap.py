@@ -29,10 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import EMULATOR_LOGIN
+from common import EMULATOR_LOGIN, SERVER, simulated_client
 
-from rcsync.api import build_client
-from rcsync.api.tokens import TokenStore
 from rcsync.config import AccountConfig, Config, DatabaseConfig, RingCentralConfig, SyncConfig
 from rcsync.emulator import Emulator, FakeClock
 from rcsync.rules.export import PACKED_TYPES
@@ -40,7 +38,6 @@ from rcsync.store.database import open_database
 from rcsync.sync.account import pull_account
 from rcsync.types import ExtensionScope, UseExport
 
-SERVER = "https://platform.ringcentral.com"
 EXPORT_OPS = (
     "createMessageStoreReport",
     "readMessageStoreReportTask",
@@ -64,13 +61,7 @@ def _config(folder: Path, mode: UseExport, **sync: Any) -> Config:
 
 
 def _pull(emu: Emulator, clock: FakeClock, config: Config) -> dict[str, Any]:
-    client = build_client(
-        config.ringcentral,
-        transport=emu.transport(),
-        clock=clock.now,
-        sleep=clock.advance,
-        store=TokenStore(config.ringcentral.token_file),
-    )
+    client = simulated_client(emu, clock, config.ringcentral)
     engine = open_database(config.database.path)
     emu.counters.reset()
     tasks = len(emu.reports.tasks)

@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from common import EMULATOR_LOGIN
+from common import EMULATOR_LOGIN, simulated_client
 
-from rcsync.api import TokenStore, build_client
 from rcsync.config import Config, DatabaseConfig, RingCentralConfig, SyncConfig
 from rcsync.store.database import open_database
 from rcsync.store.pending import load_pending
@@ -79,13 +78,7 @@ def requests_per_1000(edit_sql: str, tmp: Path) -> dict[str, int]:
     seed_from(engine, emu.store.all_records())
     with engine.begin() as conn:
         conn.execute(sa.text(edit_sql))
-    client = build_client(
-        rc,
-        transport=emu.transport(),
-        clock=clock.now,
-        sleep=clock.advance,
-        store=TokenStore(rc.token_file),
-    )
+    client = simulated_client(emu, clock, rc)
     started = clock.now()
     summary = push(engine, client, config)
     engine.dispose()

@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import EMULATOR_LOGIN, UNLIMITED
+from common import EMULATOR_LOGIN, UNLIMITED, account_config, simulated_client
 
 
 def _config(server: str, folder: Path) -> Any:
@@ -124,14 +124,10 @@ def _deep(engine: Any, config: Any) -> tuple[float, int]:
 
 def _account(messages: int, extensions: int) -> None:
     """Section 3: verify of an account archive under the default limits (simulated clock)."""
-    from rcsync.api import build_client
-    from rcsync.api.tokens import TokenStore
-    from rcsync.config import AccountConfig, Config, DatabaseConfig, RingCentralConfig, SyncConfig
     from rcsync.emulator import Emulator, FakeClock
     from rcsync.store.database import open_database
     from rcsync.sync.account import pull_account
     from rcsync.sync.verify import verify_archive
-    from rcsync.types import ExtensionScope
 
     clock = FakeClock()
     per = messages // extensions
@@ -140,23 +136,9 @@ def _account(messages: int, extensions: int) -> None:
     listed = {e.id: len(list(e.store.all_records())) for e in emu.account}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        rc = RingCentralConfig(
-            server="https://platform.ringcentral.com", **EMULATOR_LOGIN, token_file=tmp / "t.json"
-        )
-        config = Config(
-            ringcentral=rc,
-            database=DatabaseConfig(path=tmp / "m.db", files=tmp / "files"),
-            sync=SyncConfig(download_attachments=False),
-            account=AccountConfig(extensions=ExtensionScope.ALL),
-        )
+        config = account_config(tmp)
         engine = open_database(config.database.path)
-        client = build_client(
-            rc,
-            transport=emu.transport(),
-            clock=clock.now,
-            sleep=clock.advance,
-            store=TokenStore(rc.token_file),
-        )
+        client = simulated_client(emu, clock, config.ringcentral)
         pulled = pull_account(engine, client, config)
         emu.counters.reset()
         started, wall = clock.now(), time.perf_counter()
