@@ -12,7 +12,11 @@ audio, fax documents, MMS images) are missing; ``"always"`` whenever any are:
    line, and the content endpoint does the work as before;
 2. the task is polled politely (10 s growing to a minute, Heavy budget) until Completed;
    ``Failed``/``Cancelled`` (or a create refused) is one failed attempt, and after
-   `MAX_TASK_ATTEMPTS` the content endpoint takes over and the pull says so;
+   `MAX_TASK_ATTEMPTS` the content endpoint takes over and the pull says so. A status or
+   archive list that still fails after the client's bounded retries (a 5xx, a dropped
+   connection, a 429 not waited out) says nothing about the task itself, which may well
+   be fine: it is kept in the state (not counted as a failed attempt) for the next pull to
+   ask about again, and this pull goes on with the content endpoint, saying so in one line;
 3. each zip is streamed to ``<files>/.export/<task>/archive-N.zip.part`` (resumed with
    ``Range``), renamed when whole, then read entry by entry: an entry counts only if it
    matches the API's record of a missing attachment (ids, content type, size,
@@ -184,6 +188,13 @@ def bootstrap_attachments(
         _attempts(run)
     except _Stopped:
         counts.stopped = True  # everything so far is in the state: resumed next phase
+    except _Unreachable as exc:
+        # The task id is already in the state; the next pull polls it again. Failing the
+        # pull instead would hold back every message behind a side-channel for files.
+        progress.note(
+            f"message-store export task could not be read ({exc}); kept for the next pull, "
+            "attachments come from the content endpoint meanwhile"
+        )
     except _NotAllowed as exc:
         # Remembered like a failure: not asked again (one Heavy request, one line) for a day.
         run.save(replace(run.state, gave_up_at=iso_utc(), failures=(str(exc),)))
@@ -196,6 +207,11 @@ def bootstrap_attachments(
 
 class _NotAllowed(Exception):
     """The login may not export (not an admin)."""
+
+
+class _Unreachable(Exception):
+    """The task's status or archive list failed after the client's retries: the task is
+    kept for the next pull."""
 
 
 def _attempts(run: _Run) -> None:
@@ -239,10 +255,12 @@ def _create(run: _Run) -> bool:
         )
     except AuthError:
         raise
-    except ApiError as exc:
-        if exc.status == 403:
+    except (ApiError, NetworkError) as exc:
+        if isinstance(exc, ApiError) and exc.status == 403:
             raise _NotAllowed(str(exc)) from None
-        run.save(state.failed(str(exc)))  # refused (e.g. two tasks already), or answer lost
+        # Refused (e.g. two tasks already), its answer lost, or no connection after the
+        # client's retries: one failed attempt, not a failed pull.
+        run.save(state.failed(str(exc)))
         return False
     run.save(replace(state, task_id=task.id))
     if state.attempts == 1:  # said once the login turned out to be allowed (no noise else)
@@ -286,23 +304,26 @@ def _read(run: _Run, task_id: str) -> ExportTask:
     run.counts.requests += 1
     try:
         return run.client.read_export(task_id)
-    except AuthError:
-        raise
-    except ApiError as exc:
-        if exc.status in (403, 404):  # expired, or the login lost the right meanwhile
-            raise _Failed(str(exc)) from None
-        raise
+    except (ApiError, NetworkError) as exc:
+        raise _reading_failed(exc) from None
 
 
 def _listed(run: _Run, task_id: str) -> list[ArchiveInfo]:
     try:
         return run.client.export_archives(task_id)
-    except AuthError:
-        raise
-    except ApiError as exc:
-        if exc.status in (403, 404):
-            raise _Failed(str(exc)) from None
-        raise
+    except (ApiError, NetworkError) as exc:
+        raise _reading_failed(exc) from None
+
+
+def _reading_failed(exc: ApiError | NetworkError) -> Exception:
+    """What a failed read of the task (its status or its archive list) means: auth errors
+    still end the pull; 403/404 say the task expired or the login lost the right (a
+    failed attempt); anything else left after the client's retries is `_Unreachable`."""
+    if isinstance(exc, AuthError):
+        return exc
+    if isinstance(exc, ApiError) and exc.status in (403, 404):
+        return _Failed(str(exc))
+    return _Unreachable(str(exc))
 
 
 def _archives(run: _Run) -> None:
