@@ -74,7 +74,7 @@ def pull(
       rcsync pull -q --json | jq .new
       rcsync pull --extension 102
     """
-    from rcsync.sync.account import AccountPullSummary, pull_account_messages
+    from rcsync.sync.account import pull_account_messages
     from rcsync.sync.hooks import Event
     from rcsync.sync.pull import PullSummary, pull_attachments
 
@@ -110,9 +110,8 @@ def pull(
     if as_json:
         app.output.json(summary_json(summary, app))
         return
-    if isinstance(summary, AccountPullSummary) and len(summary.extensions) > 1:
-        for part in summary.extensions:
-            app.output.info(part.line())
+    # Each extension's line was said as it finished (`sync.account`: a note on stderr);
+    # saying them all again here printed every one, a deleted user's too, twice.
     app.output.echo(format_summary(summary))
 
 

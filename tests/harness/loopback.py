@@ -66,6 +66,7 @@ class Served:
         *,
         rc: Mapping[str, Any] | None = None,
         db: Path | None = None,
+        account: Mapping[str, Any] | None = None,
         **sync: Any,
     ) -> Path:
         return write_config(
@@ -74,6 +75,7 @@ class Served:
             token_file=self.token_file,
             db=db or self.db,
             rc={**self.rc_overrides, **(rc or {})},
+            account=account,
             **{**self.sync_overrides, **sync},
         )
 
@@ -171,10 +173,16 @@ class Served:
 
 @contextmanager
 def served(
-    home: Path, *, messages: int = 200, seed: int = 1, rate_limits: bool = False
+    home: Path,
+    *,
+    messages: int = 200,
+    seed: int = 1,
+    rate_limits: bool = False,
+    extensions: int = 1,
 ) -> Iterator[Served]:
+    """`extensions` > 1: an account of that many users, `messages` each (issue 12)."""
     home.mkdir(parents=True, exist_ok=True)
-    emu = Emulator(messages=messages, seed=seed, rate_limits=rate_limits)
+    emu = Emulator(messages=messages, seed=seed, rate_limits=rate_limits, extensions=extensions)
     with (
         serve(emu, host="127.0.0.1", port=0) as server,
         httpx.Client(base_url=server.url, timeout=60) as ctl,

@@ -7,7 +7,9 @@ as a process killed between sending and saving would stop. `Interrupting`: reque
 until a count is reached, then `Interrupted` (a crash mid-pull); `CutFSync`: the FSync's
 answer stops part way with `Interrupted` (a crash while it is saved). `DropFirst`: the first
 request of a method is performed and its answer lost (the network dropped). `Recording`:
-every request passes, counted by method and path.
+every request passes, counted by method and path. `Tapped`: every request is logged in
+order with its query (for a loopback relay in front of real processes), and a hook may act
+before one is forwarded or hold it while the test kills the process.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,4 +171,60 @@ class Recording(httpx.BaseTransport):
         """The counts since the last `take` (and start over)."""
         with self._lock:
             sent, self._sent = self._sent, Counter()
+        return sent
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One request as `Tapped` saw it (`params`: every query item, repeated ones too)."""
+
+    method: str
+    path: str
+    params: tuple[tuple[str, str], ...]
+
+    def get(self, name: str) -> str | None:
+        return next((v for k, v in self.params if k == name), None)
+
+    def every(self, name: str) -> tuple[str, ...]:
+        return tuple(v for k, v in self.params if k == name)
+
+
+class Tapped(httpx.BaseTransport):
+    """Forwards every request and logs it (`sent`, in order); thread-safe.
+
+    `before(sent)` runs before each request is forwarded (e.g. deletes an extension
+    through the control API). The first request for which `hold(sent)` is true is not
+    forwarded: `held` is set and it waits for `release` (a test kills the process
+    meanwhile), then answers 503. It is logged either way."""
+
+    def __init__(
+        self,
+        inner: httpx.BaseTransport,
+        *,
+        before: Callable[[Sent], None] | None = None,
+        hold: Callable[[Sent], bool] | None = None,
+    ) -> None:
+        self.inner, self.before, self.hold = inner, before, hold
+        self.sent: list[Sent] = []
+        self.held, self.release = threading.Event(), threading.Event()
+        self._lock = threading.Lock()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        sent = Sent(request.method, request.url.path, tuple(request.url.params.multi_items()))
+        with self._lock:
+            self.sent.append(sent)
+            stop = self.hold is not None and not self.held.is_set() and self.hold(sent)
+            if stop:
+                self.held.set()
+        if stop:
+            self.release.wait(timeout=120)
+            return httpx.Response(503)
+        if self.before is not None:
+            self.before(sent)
+        return self.inner.handle_request(request)
+
+    def take(self) -> list[Sent]:
+        """What was sent since the last `take` (and start over)."""
+        with self._lock:
+            sent, self.sent = self.sent, []
         return sent
