@@ -46,10 +46,13 @@ class Job:
 
 # Attachments worth a look: not held Text parts (:held is NULL when Text parts are wanted),
 # nor those purged remotely, unless that mark contradicts the message (not Purged, as
-# older versions marked any 404): only a purged message's files are gone.
+# older versions marked any 404): only a purged message's files are gone. Nor those of a
+# user deleted in RingCentral (`extension.remote_gone`): their files went with them, and
+# each pull would spend a content request and a read on every one; they stay missing.
 _WANTED = (
     " a.path IS NULL AND (a.skipped IS NULL OR (a.skipped <> :purged AND a.skipped IS NOT :held)"
     " OR (a.skipped = :purged AND a.uri IS NOT NULL AND m.remote_availability IS NOT 'Purged'))"
+    " AND NOT EXISTS (SELECT 1 FROM extension x WHERE x.id = m.extension_id AND x.remote_gone)"
 )
 _JOBS = sa.text(
     "SELECT a.message_id, a.id, a.type, a.content_type, a.size, a.uri, m.type, m.direction,"

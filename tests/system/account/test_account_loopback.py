@@ -59,8 +59,9 @@ def _of(sent: Sent, extension_id: int) -> bool:
 
 
 @contextmanager
-def _tapped(env: Served, **hooks: Any) -> Iterator[tuple[Tapped, Any]]:
-    """The relay and the config file that points `rcsync` at it (every extension)."""
+def _tapped(env: Served, *, sync: Any = None, **hooks: Any) -> Iterator[tuple[Tapped, Any]]:
+    """The relay and the config file that points `rcsync` at it (every extension);
+    `sync`: [sync] keys."""
     taps: list[Tapped] = []
 
     def wrap(transport: Any) -> Any:
@@ -68,7 +69,7 @@ def _tapped(env: Served, **hooks: Any) -> Iterator[tuple[Tapped, Any]]:
         return taps[-1]
 
     with relay(env.url, wrap) as proxy:
-        yield taps[0], env.config_file(rc={"server": proxy}, account=ALL)
+        yield taps[0], env.config_file(rc={"server": proxy}, account=ALL, **(sync or {}))
 
 
 def _run(env: Served, config: Any, *args: str) -> str:
@@ -123,6 +124,31 @@ def test_a_user_deleted_mid_pull_keeps_their_archive_and_the_others_go_on(
         assert not [s for s in tap.take() if _of(s, victim)]
         with env.engine() as engine:
             assert stored_ids(engine, victim) == kept
+
+
+def test_a_deleted_users_files_are_not_asked_for(make_served: Callable[..., Served]) -> None:
+    """Their content went with them (RingCentral answers 404): a pull does not try each of
+    their files again (and read each message to see why) every time, nor marks them
+    purged; the live users' files come as usual."""
+    env = make_served(messages=40, seed=12, extensions=3)
+    victim = _ids(env)["103"]
+    config = env.config_file(account=ALL, download_attachments=True)
+    _run(env, config, "pull", "--no-attachments")
+    env.ctl.delete(f"/_emulator/extensions/{victim}").raise_for_status()
+    env.reset_counters()
+    out = _run(env, config, "pull")
+    assert "deleted in RingCentral during the pull" in out
+    counters = env.counters()
+    assert counters["status"].get("404") == 1, counters  # its ISync: the user is gone
+    assert counters["by_operation"]["readMessageContent"] > 0  # the others' files
+    left = (
+        "SELECT count(*) FROM attachment a JOIN message m ON m.id = a.message_id"
+        f" WHERE m.extension_id = '{victim}' AND a.path IS NULL AND a.skipped IS NULL"
+    )
+    assert env.scalar(left) > 0  # still missing, not marked purged: nothing inferred
+    env.reset_counters()
+    _run(env, config, "pull")
+    assert env.counters()["by_operation"] == {"syncMessages": 2}  # the live users' ISyncs
 
 
 def _key(sent: Sent) -> tuple[Any, ...]:
