@@ -212,6 +212,11 @@ class RoutingClient:
     def budget(self) -> Any:
         return self.client.budget
 
+    def __getattr__(self, name: str) -> Any:
+        # The rest (the message-store export's calls, `pause`) is the login's whatever the
+        # extension: the attachment phase's export bootstrap goes through this client too.
+        return getattr(self.client, name)
+
     def _for(self, extension_id: str | None) -> MessageStoreClient:
         if extension_id is None or extension_id == self.home:
             return self.client

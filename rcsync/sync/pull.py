@@ -295,12 +295,21 @@ def pull_attachments(
     progress: Progress | None = None,
     gate: EditsFirst | None = None,
 ) -> PullSummary:
-    """The attachment phase alone (`rcsync.sync.attachments`), edits first (`gate`)."""
+    """The attachment phase alone (`rcsync.sync.attachments`), edits first (`gate`).
+
+    The message a content 404 makes it read goes to that message's own extension path
+    (`RoutingClient`): on the login's own path another user's live message is "not
+    found", which would mark its file purged remotely."""
+    from rcsync.api.client import MessageStoreClient
+    from rcsync.sync.account import RoutingClient  # it imports this module
+
     started = time.monotonic()
     summary = PullSummary(attachments_only=True)
     with translate_errors(engine):
+        # A test double or a single-extension client of another kind goes as it is.
+        routed = RoutingClient(engine, client) if isinstance(client, MessageStoreClient) else client
         counts = download_attachments(
-            engine, client, config, progress=progress or NullProgress(), gate=gate
+            engine, routed, config, progress=progress or NullProgress(), gate=gate
         )
     summary.add_attachments(counts)
     summary.seconds = time.monotonic() - started

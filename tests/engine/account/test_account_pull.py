@@ -14,6 +14,7 @@ from rcsync.config import Config
 from rcsync.emulator import Emulator
 from rcsync.errors import ExtensionAccessError
 from rcsync.rules.extensions import REREAD_AFTER
+from rcsync.store.attachments import PURGED_REASON
 from rcsync.store.database import open_database
 from rcsync.store.extensions import StateKeys, read_login_cache, save_login_cache
 from rcsync.store.state import get_state
@@ -24,6 +25,7 @@ from rcsync.sync.account import (
     push_account,
     reread_extensions,
 )
+from rcsync.sync.pull import pull_attachments
 from rcsync.types import ExtensionScope
 from tests.harness.extensions import (
     account_config,
@@ -33,7 +35,7 @@ from tests.harness.extensions import (
     stored_ids,
 )
 from tests.harness.inprocess import make_client
-from tests.harness.transports import Interrupted, Interrupting, Recording
+from tests.harness.transports import Faults, Interrupted, Interrupting, Recording, rc_body
 
 
 @pytest.fixture
@@ -325,3 +327,29 @@ def test_a_deleted_users_unsettled_write_and_edits_do_not_stop_the_archive(
     with db.connect() as conn:
         left = [r[0] for r in conn.exec_driver_sql("SELECT message_id FROM pending_change")]
     assert left == [theirs]  # the deleted user's edit: kept, not lost, not sent
+
+
+def test_a_content_404_of_another_users_live_message_is_not_taken_for_a_purge(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    """After a content 404 the message is read to see whether it is purged: on its own
+    extension's path. On the login's own path another user's live message is "not found",
+    which marked its file "purged remotely"."""
+    config = account_config(tmp_path, download_attachments=True)
+    db = open_database(config.database.path)
+    pull_account_messages(db, make_client(config, emu.transport()), config)
+    theirs = _ids(emu)[1]
+    with db.connect() as conn:
+        mid, aid = conn.exec_driver_sql(
+            "SELECT a.message_id, a.id FROM attachment a JOIN message m ON m.id = a.message_id"
+            f" WHERE m.extension_id = '{theirs}' AND a.type = 'AudioRecording' LIMIT 1"
+        ).one()
+    faults = Faults(emu.transport())
+    faults.answer("GET", rf"/message-store/{mid}/content/{aid}$", 404, rc_body("not found"))
+    pull_attachments(db, make_client(config, faults), config)
+    with db.connect() as conn:
+        skipped = conn.exec_driver_sql(
+            f"SELECT skipped FROM attachment WHERE message_id = {mid} AND id = {aid}"
+        ).scalar_one()
+    assert faults.hits and skipped is not None
+    assert skipped != PURGED_REASON  # an error, retried by the next pull
