@@ -444,3 +444,29 @@ def test_an_entry_counts_only_in_the_folder_of_its_rows_extension(
     content = emu.counters.by_operation["readMessageContent"]
     assert content == _transcriptions(db) + (0 if taken else 1)
     assert _packed_files(db) == _packed_server(emu)
+
+
+class _NoConnectionForCreates(httpx.BaseTransport):
+    """Every export create fails to connect (it never left); the rest goes through."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner, self.refused = inner, 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/message-store-report"):
+            self.refused += 1
+            raise httpx.ConnectError("connection refused", request=request)
+        return self.inner.handle_request(request)
+
+
+def test_a_create_that_cannot_connect_is_a_failed_attempt_not_a_failed_pull(
+    emu: Emulator, clock: FakeClock, tmp_path: Path, db: Engine
+) -> None:
+    transport = _NoConnectionForCreates(emu.transport())
+    notes = Notes()
+    config = _config(tmp_path)
+    pull(db, _client(config, transport, clock), config, progress=notes)
+    state = _state(db)
+    assert transport.refused > 0 and state.attempts == 3 and state.gave_up_at is not None
+    assert [n for n in notes.lines if "message-store export failed 3 times" in n]
+    assert _packed_files(db) == _packed_server(emu)  # the content endpoint fetched them
