@@ -6,11 +6,11 @@ columns of ``message`` that a downloaded Text part or transcription fills). List
 in keyset chunks, so memory does not grow with the archive.
 
 What a pull's attachment step reads is bounded by what changed, not by the archive: the
-attachments still to fetch (never tried, or their last try failed) are found through the
-partial index ``ix_attachment_todo`` (`TODO_SQL`; `JobScope.TODO`), and the files already
-downloaded are checked a bounded slice at a time (`read_downloaded_slice`). Those held back
-on purpose (a filter, a held Text part, purged remotely) are looked at again only when the
-settings that held them back change (`JobScope.ALL`).
+attachments still to fetch (never tried, or their last try failed: `tally.todo_sql`) are
+found through the partial index ``ix_attachment_todo`` (`JobScope.TODO`), and the files
+already downloaded are checked a bounded slice at a time (`read_downloaded_slice`). Those
+held back on purpose (a filter, a held Text part, purged remotely) are looked at again only
+when the settings that held them back change (`JobScope.ALL`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from rcsync.store.schema import Attachment
+from rcsync.store.tally import todo_sql
 from rcsync.types import iso_utc
 
 # `attachment.skipped`: why a file is not there. Stored values, shown by status and SQL.
@@ -31,13 +33,11 @@ TEXT_PART_REASON = "text is in subject ([sync] download_text_parts = false)"
 TEXT_COLUMNS = {"Text": "text", "AudioTranscription": "transcription"}
 _CHUNK = 500
 
-# The rows the pull still has work for: never tried (no mark), or the last try failed. The
-# partial index ix_attachment_todo (`rcsync.store.schema`) holds exactly these, so a pull
-# of an archive whose files are all there walks none of its rows. The queries below repeat
-# these terms word for word: SQLite uses a partial index only for a WHERE that contains
-# its terms.
-TODO_SQL = "path IS NULL AND (skipped IS NULL OR skipped LIKE 'error:%')"
-_TODO = " a.path IS NULL AND (a.skipped IS NULL OR a.skipped LIKE 'error:%')"
+# The rows the pull still has work for (`todo_sql`), in the partial index ix_attachment_todo
+# (`rcsync.store.schema`): a pull of an archive whose files are all there walks none of its
+# rows. SQLite reads a partial index only for a WHERE that contains its terms: the queries
+# below repeat them.
+_TODO = " " + todo_sql("a.")
 
 
 class JobScope(StrEnum):
@@ -168,8 +168,6 @@ def read_downloaded_slice(
 def ensure_attachment_indexes(conn: Connection) -> None:
     """Create ix_attachment_todo if the database lacks it (`open_database` calls this: it
     came after migration 0008, and an index needs no migration to be right)."""
-    from rcsync.store.schema import Attachment  # it imports TODO_SQL from here
-
     table: sa.Table = Attachment.__table__  # type: ignore[attr-defined]
     for index in table.indexes:
         index.create(conn, checkfirst=True)
