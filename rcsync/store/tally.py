@@ -63,8 +63,10 @@ def is_unheard(g: MessageGroup) -> bool:
 def todo_sql(row: str = "") -> str:
     """The attachments a pull still has work for: never tried (no file, no mark) or whose
     last try failed; `row` prefixes each column (``a.``). The condition of the partial index
-    ix_attachment_todo: a query that repeats it word for word reads through that index."""
-    return f"{row}path IS NULL AND ({row}skipped IS NULL OR {row}skipped LIKE 'error:%')"
+    ix_attachment_todo: a query that repeats it word for word reads through that index.
+    Not LIKE: what it matches turns on PRAGMA case_sensitive_like, which a user's connection
+    may set, and an index's condition must mean the same to every writer."""
+    return f"{row}path IS NULL AND ({row}skipped IS NULL OR substr({row}skipped, 1, 6) = 'error:')"
 
 
 MESSAGE_TALLY = "message_tally"
