@@ -135,13 +135,20 @@ FILTERS_STATE = "attachment_filters"
 def check_some_files(engine: Engine, files: Path, n: int) -> int:
     """Forget the files among the next `n` rows (after the last check's) that are gone or
     have the wrong size, so they are fetched again; returns how many."""
-    stored = read_state(engine, FILE_CHECK_STATE)
-    mid, aid = json.loads(stored) if stored else (-1, -1)
-    recorded, last = store.read_downloaded_slice(engine, (int(mid), int(aid)), n)
+    recorded, last = store.read_downloaded_slice(engine, _check_from(engine), n)
     lost = [(mid, aid) for mid, aid, path, size in recorded if not _intact(files / path, size)]
     store.forget_files(engine, lost)
     save_state(engine, {FILE_CHECK_STATE: None if last is None else json.dumps(last)})
     return len(lost)
+
+
+def _check_from(engine: Engine) -> tuple[int, int]:
+    """Where the last check ended; the start when none did (or the key was mangled)."""
+    try:
+        mid, aid = json.loads(read_state(engine, FILE_CHECK_STATE) or "[-1, -1]")
+        return int(mid), int(aid)
+    except (ValueError, TypeError):
+        return -1, -1
 
 
 def _intact(path: Path, size: int | None) -> bool:
