@@ -32,14 +32,11 @@ class FilterChange:
     removed: tuple[str, ...]
 
     def describe(self) -> str:
-        """``1 event filter added, 1 removed``: for the log."""
-        parts = []
-        if self.added:
-            parts.append(f"{len(self.added)} added")
-        if self.removed:
-            parts.append(f"{len(self.removed)} removed")
-        noun = "event filter" if len(self.added) + len(self.removed) == 1 else "event filters"
-        return f"{noun} {', '.join(parts)}"
+        """``1 event filter added``, ``2 event filters added, 1 removed``: for the log."""
+        counts = [(len(self.added), "added"), (len(self.removed), "removed")]
+        (n, verb), *rest = [(n, verb) for n, verb in counts if n]
+        text = f"{n} event filter{'' if n == 1 else 's'} {verb}"
+        return text + "".join(f", {m} {other}" for m, other in rest)
 
 
 def filter_change(current: Sequence[str], wanted: Sequence[str]) -> FilterChange | None:
