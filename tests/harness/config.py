@@ -63,10 +63,12 @@ def write_config(
     token_file: Path,
     db: Path,
     rc: Mapping[str, Any] | None = None,
+    account: Mapping[str, Any] | None = None,
     **sync: Any,
 ) -> Path:
     """A config file for a real `rcsync` process; `rc` overrides [ringcentral] keys (a
-    None value leaves the key out), `sync` the [sync] keys over `TEST_SYNC`."""
+    None value leaves the key out), `account` is the [account] table (none: the login's
+    own extension), `sync` the [sync] keys over `TEST_SYNC`."""
     rcv: dict[str, Any] = {"server": server, **EMULATOR_CREDENTIALS, "token_file": token_file}
     rcv.update(rc or {})
     return write_toml(
@@ -75,5 +77,6 @@ def write_config(
             "ringcentral": {k: v for k, v in rcv.items() if v is not None},
             "database": {"path": db},
             "sync": {**TEST_SYNC, **sync},
+            **({"account": account} if account else {}),
         },
     )
