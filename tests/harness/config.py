@@ -67,16 +67,15 @@ def write_config(
     **sync: Any,
 ) -> Path:
     """A config file for a real `rcsync` process; `rc` overrides [ringcentral] keys (a
-    None value leaves the key out), `account` is the [account] table (none: the login's
-    own extension), `sync` the [sync] keys over `TEST_SYNC`."""
+    None value leaves the key out), `account` gives [account] keys, `sync` the [sync]
+    keys over `TEST_SYNC`."""
     rcv: dict[str, Any] = {"server": server, **EMULATOR_CREDENTIALS, "token_file": token_file}
     rcv.update(rc or {})
-    return write_toml(
-        path,
-        {
-            "ringcentral": {k: v for k, v in rcv.items() if v is not None},
-            "database": {"path": db},
-            "sync": {**TEST_SYNC, **sync},
-            **({"account": account} if account else {}),
-        },
-    )
+    tables: dict[str, Mapping[str, Any]] = {
+        "ringcentral": {k: v for k, v in rcv.items() if v is not None},
+        "database": {"path": db},
+        "sync": {**TEST_SYNC, **sync},
+    }
+    if account:
+        tables["account"] = account
+    return write_toml(path, tables)
