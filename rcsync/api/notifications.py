@@ -66,6 +66,11 @@ CLOSE_UNAUTHORIZED = 4400
 # At most this long between client text frames (the SDKs' 10 minutes), and never more
 # than a third of the announced idle timeout, so one lost heartbeat is no disconnect.
 HEARTBEAT_MAX = 600.0
+# A subscription refused because it names a user the gateway does not know (one deleted
+# since the archive last read the account's list): the list is behind, no permission is
+# missing, so it is no reason to give notifications up. RingCentral documents no code for
+# this case; SUB-408 is the emulator's.
+UNKNOWN_USER = "SUB-408"
 OPEN_TIMEOUT = 15.0
 REPLY_TIMEOUT = 15.0
 
@@ -429,7 +434,8 @@ def _subscription(head: dict[str, Any], body: Any) -> Subscription:
     if status != 200:
         code = data.get("errorCode")
         text = data.get("message") or f"status {status}"
-        error = NotificationsUnavailable if status in (401, 403) else NotificationError
+        refused = status in (401, 403) and code != UNKNOWN_USER
+        error = NotificationsUnavailable if refused else NotificationError
         raise error(f"subscription refused: {code}: {text}", code=code)
     filters = data.get("eventFilters")
     if not isinstance(data.get("id"), str) or not isinstance(filters, list):

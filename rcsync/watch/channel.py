@@ -38,6 +38,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from rcsync.api.notifications import (
+    UNKNOWN_USER,
     Connected,
     Event,
     EventKind,
@@ -154,6 +155,7 @@ class Channel:
                 except StopRequested:
                     return
                 except (RcsyncError, OSError) as exc:
+                    self._behind(exc)
                     self._retry(exc, started)
                     continue
                 self._serve(connected)
@@ -246,6 +248,14 @@ class Channel:
                     raise
                 log.debug("event filters not read (%s); keeping the last ones", exc)
         return list(self.filters)
+
+    def _behind(self, exc: BaseException) -> None:
+        """A subscription refused for a user the gateway does not know (deleted while no
+        watch ran, or before the pull that marks them gone): pull every extension with the
+        list read anew, so the 404 marks them gone; the reconnect then leaves them out."""
+        if isinstance(exc, NotificationError) and exc.code == UNKNOWN_USER:
+            self._forget_extension_list()
+            self.inbox.post(Hint(None))
 
     def _forget_extension_list(self) -> None:
         """An extension came or went: the pull this event asks for reads the account's
