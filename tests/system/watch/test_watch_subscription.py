@@ -119,3 +119,22 @@ def test_a_deleted_users_filter_leaves_the_subscription(
     status = setup.rcsync("status")
     assert "(1 event filter removed)" in status.stdout, status.stdout
     assert "Traceback" not in watch.log()
+
+
+def test_a_user_deleted_while_no_watch_ran_does_not_end_notifications(
+    make_setup: Callable[..., WatchSetup],
+) -> None:
+    """The archive still lists them when the next watch starts. The channel reads the filters
+    when it connects, after the first pull has marked them gone (the 404 on their path), so
+    it subscribes to the others; the filters read when `watch` started would name them and
+    be refused. (A connection before that pull is refused and retried after one:
+    test_watch_channel covers that order.)"""
+    setup, watch, ids = _watching(make_setup)
+    assert watch.stop() == 0
+    gone = max(ids, key=int)
+    _control(setup, "DELETE", f"/_emulator/extensions/{gone}")
+    again = setup.watch()
+    wait_for(lambda: _subscribed(setup) == ids - {gone}, WAIT, "the subscription to the others")
+    again.wait_log("push notifications: connected")
+    assert "pulling every watch_interval instead" not in again.log()
+    assert _local_ids(setup, gone)  # their archive stays
