@@ -96,7 +96,10 @@ class World:
         return value
 
     def recorded_if(self, wanted: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None:
-        """The record when `wanted` holds for it (else None: `wait_for` asks again)."""
+        """The record when `wanted` holds for it (else None: `wait_for` asks again; also
+        while nothing is recorded yet, the channel's thread may be about to)."""
+        if read_state(self.engine, WS_CHANNEL) is None:
+            return None
         value = self.recorded()
         return value if wanted(value) else None
 
