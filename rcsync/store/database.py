@@ -251,8 +251,13 @@ def current_revision(connection: Connection) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Run the migrations up to `revision`; at the head, the indexes made from code too."""
+    from rcsync.store.attachments import ensure_attachment_indexes
+
     with _translate_errors(engine), engine.begin() as conn:
         command.upgrade(alembic_config(conn), revision)
+        if revision == "head" and conn.dialect.name == "sqlite":
+            ensure_attachment_indexes(conn)
 
 
 def ensure_schema(engine: Engine) -> None:
@@ -271,13 +276,17 @@ def ensure_schema(engine: Engine) -> None:
 
 
 def _repair_indexes(engine: Engine) -> None:
-    """Re-create secondary indexes a first pull deferred and a crash left dropped."""
+    """Re-create secondary indexes a first pull deferred and a crash left dropped, and
+    those created from code (`ensure_attachment_indexes`)."""
+    from rcsync.store.attachments import ensure_attachment_indexes
     from rcsync.store.messages import ensure_message_indexes, missing_message_indexes
 
     if engine.dialect.name != "sqlite":
         return
     with engine.connect() as conn:
         missing = missing_message_indexes(conn)
+        ensure_attachment_indexes(conn)
+        conn.commit()
     if missing:
         with engine.begin() as conn:
             ensure_message_indexes(conn)
