@@ -68,16 +68,19 @@ class Job:
 
 # Attachments worth a look: not held Text parts (:held is NULL when Text parts are wanted),
 # nor those purged remotely, unless that mark contradicts the message (not Purged, as
-# older versions marked any 404): only a purged message's files are gone. Nor those of a
-# user deleted in RingCentral (`extension.remote_gone`): their files went with them, and
-# each pull would spend a content request and a read on every one; they stay missing.
+# older versions marked any 404): only a purged message's files are gone.
 _WANTED = (
     " a.path IS NULL AND (a.skipped IS NULL OR (a.skipped <> :purged AND a.skipped IS NOT :held)"
     " OR (a.skipped = :purged AND a.uri IS NOT NULL AND m.remote_availability IS NOT 'Purged'))"
+)
+# In either scope, not those of a user deleted in RingCentral (`extension.remote_gone`):
+# their files went with them, and each pull would spend a content request and a read on
+# every one; they stay missing (an extension listed again is wanted again).
+_LIVE_OWNER = (
     " AND NOT EXISTS (SELECT 1 FROM extension x WHERE x.id = m.extension_id AND x.remote_gone)"
 )
 # `_TODO` implies `_WANTED`: a row never tried or failed is always worth a look.
-_SCOPE = {JobScope.TODO: _TODO, JobScope.ALL: _WANTED}
+_SCOPE = {JobScope.TODO: _TODO + _LIVE_OWNER, JobScope.ALL: _WANTED + _LIVE_OWNER}
 _JOBS = {
     scope: sa.text(
         "SELECT a.message_id, a.id, a.type, a.content_type, a.size, a.uri, m.type, m.direction,"
