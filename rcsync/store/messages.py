@@ -385,18 +385,21 @@ def _keep_edit_time(conn: Connection, old: Existing) -> None:
 # (`ensure_message_indexes`), so the next command, and the resumed pull, have them again.
 # Indexes change no query's answer, only its speed: a user query in between is right.
 #
-# The two insert triggers that only stand aside for the engine's batches (`FTS_BATCH`:
-# the FTS entry and the status tally, which the engine adds per batch in bulk) are dropped
-# with them: even standing aside, SQLite runs each trigger's program once per row, about a
+# The insert triggers that only count or index rows are dropped with them: the message
+# table's FTS and tally ones, which stand aside for the engine's batches anyway
+# (`FTS_BATCH`: the engine adds its rows to both per batch, in bulk), and the attachment
+# tally's, whose table is recounted in one pass when it comes back (`tally.recount`). Even
+# standing aside, SQLite runs a trigger's program once per row: the three cost about a
 # tenth of a first pull's CPU time. Their SQL is kept in sync_state (`DEFERRED_TRIGGERS`,
 # same transaction) and they are re-created from it when the indexes are. The triggers
 # that record a user's edits (UPDATE, DELETE) are never dropped. A row some other writer
 # inserts meanwhile (a user's INSERT) gets no FTS entry and no tally count from a trigger:
-# the tally then sums to fewer rows than the table holds (the engine counts exactly its
-# own inserts), and that mismatch, checked when the triggers come back, rebuilds both.
+# the message tally then sums to fewer rows than the table holds (the engine counts
+# exactly its own inserts), and that mismatch, checked when the triggers come back,
+# rebuilds the FTS index too.
 # ---------------------------------------------------------------------------------------
 
-_INSERT_TRIGGERS = ("message_fts_insert", "message_tally_insert")
+_INSERT_TRIGGERS = ("message_fts_insert", "message_tally_insert", "attachment_tally_insert")
 
 
 def _message_indexes() -> list[sa.Index]:
@@ -445,9 +448,9 @@ def _restore_insert_triggers(conn: Connection) -> None:
         f" = (SELECT coalesce(sum(n), 0) FROM {tally.MESSAGE_TALLY})"
     ).scalar()
     if not counted:
-        # Someone else inserted rows meanwhile: count and index them from the rows.
-        tally.recount(conn)
+        # Someone else inserted rows meanwhile: index them from the rows.
         conn.exec_driver_sql("INSERT INTO message_fts (message_fts) VALUES ('rebuild')")
+    tally.recount(conn)  # the attachment tally always; the message one is then exact too
     present = {
         r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")
     }

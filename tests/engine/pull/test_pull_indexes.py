@@ -25,7 +25,7 @@ from tests.harness.transports import CutFSync, Interrupted
 
 # The message table's secondary indexes, as the model declares them.
 INDEXES = {str(ix.name) for ix in Message.__table__.indexes}  # type: ignore[attr-defined]
-INSERT_TRIGGERS = {"message_fts_insert", "message_tally_insert"}
+INSERT_TRIGGERS = {"message_fts_insert", "message_tally_insert", "attachment_tally_insert"}
 USER_ROW = 77
 
 
@@ -66,6 +66,14 @@ def _consistent(db: Engine) -> None:
             sa.text(f"SELECT {tally.message_key()}, count(*) FROM message GROUP BY 1 ORDER BY 1")
         )
         assert kept.all() == grouped.all()
+        kept = conn.execute(sa.text("SELECT state, n, bytes FROM attachment_tally WHERE n <> 0"))
+        grouped = conn.execute(
+            sa.text(
+                f"SELECT {tally.attachment_state()}, count(*), coalesce(sum(size), 0)"
+                " FROM attachment GROUP BY 1"
+            )
+        )
+        assert sorted(kept.all()) == sorted(grouped.all())
 
 
 class _UserInsert(httpx.BaseTransport):
