@@ -63,17 +63,19 @@ def write_config(
     token_file: Path,
     db: Path,
     rc: Mapping[str, Any] | None = None,
+    account: Mapping[str, Any] | None = None,
     **sync: Any,
 ) -> Path:
     """A config file for a real `rcsync` process; `rc` overrides [ringcentral] keys (a
-    None value leaves the key out), `sync` the [sync] keys over `TEST_SYNC`."""
+    None value leaves the key out), `account` gives [account] keys, `sync` the [sync]
+    keys over `TEST_SYNC`."""
     rcv: dict[str, Any] = {"server": server, **EMULATOR_CREDENTIALS, "token_file": token_file}
     rcv.update(rc or {})
-    return write_toml(
-        path,
-        {
-            "ringcentral": {k: v for k, v in rcv.items() if v is not None},
-            "database": {"path": db},
-            "sync": {**TEST_SYNC, **sync},
-        },
-    )
+    tables: dict[str, Mapping[str, Any]] = {
+        "ringcentral": {k: v for k, v in rcv.items() if v is not None},
+        "database": {"path": db},
+        "sync": {**TEST_SYNC, **sync},
+    }
+    if account:
+        tables["account"] = account
+    return write_toml(path, tables)
