@@ -15,8 +15,9 @@ before the timings; the median of 3 runs): ``status``, ``search`` (newest first,
 default) of a common word and of the rare one, ``search --order relevance`` of the common
 word (it ranks every match: it grows, as documented), ``pending``, and an incremental pull
 after 10 arrivals and one remote edit, twice: ``pull --no-attachments`` (the messages; its
-time includes the loopback HTTP request) and ``pull`` (then its attachment step too, which
-checks every downloaded file is still there and scans the attachment rows for work).
+time includes the loopback HTTP request) and ``pull`` (then its attachment step too: the
+new rows' files, found through the index of the attachments never tried or failed, and
+the sizes of the next ``FILES_PER_PULL`` rows' files, going round the archive).
 
     python benchmarks/archive.py                  # 10,000, 100,000 and 1,000,000
     python benchmarks/archive.py 5000 200000      # other sizes

@@ -13,7 +13,10 @@ The steps (ACCOUNT-PUSH-EXPORT.md §2; INTERFACE.md "Push notifications"):
    body the limits and, on a recovery, ``recoveryState`` (``Successful``: the subscription
    lives on and missed events follow; ``Failed``: they are lost, subscribe again).
 4. Subscribe with a ``ClientRequest`` ``POST /restapi/v1.0/subscription/`` naming the event
-   filters; one subscription per connection, a second request replaces the first.
+   filters; one subscription per connection, a second request replaces the first. Its
+   filters change with ``PUT /restapi/v1.0/subscription/{id}`` over the same socket (never
+   over HTTP: "WebSocket subscriptions cannot be updated via HTTP interface"): `update`
+   sends it from any thread, and the answer comes out of `receive` as an `Updated`.
 5. ``ServerNotification`` frames are the events; `Event` keeps what a mirror needs from them
    (which extension's message store, or the extension list). They are hints only: ISync
    stays the source of truth.
@@ -63,6 +66,11 @@ CLOSE_UNAUTHORIZED = 4400
 # At most this long between client text frames (the SDKs' 10 minutes), and never more
 # than a third of the announced idle timeout, so one lost heartbeat is no disconnect.
 HEARTBEAT_MAX = 600.0
+# A subscription refused because it names a user the gateway does not know (one deleted
+# since the archive last read the account's list): the list is behind, no permission is
+# missing, so it is no reason to give notifications up. RingCentral documents no code for
+# this case; SUB-408 is the emulator's.
+UNKNOWN_USER = "SUB-408"
 OPEN_TIMEOUT = 15.0
 REPLY_TIMEOUT = 15.0
 
@@ -70,6 +78,14 @@ REPLY_TIMEOUT = 15.0
 def message_store_filter(extension: str = "~") -> str:
     """The event filter for every change in one extension's message store."""
     return f"/restapi/v1.0/account/~/extension/{extension}/message-store"
+
+
+def filter_extension(event_filter: str) -> str | None:
+    """The extension a `message_store_filter` watches (None for any other filter)."""
+    path = event_filter.split("?")[0].rstrip("/")
+    if not path.endswith("/message-store"):
+        return None
+    return path.split("/")[-2]
 
 
 class FrameType(StrEnum):
@@ -186,6 +202,15 @@ class Subscription:
 
 
 @dataclass(frozen=True)
+class Updated:
+    """The gateway's answer to `NotificationSocket.update`: the subscription as it now is,
+    and the filters that request asked for (``~`` and all, as `SavedSession` keeps them)."""
+
+    subscription: Subscription
+    requested: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Event:
     """One notification as a mirror reads it: which extension (or the extension list)."""
 
@@ -257,7 +282,9 @@ class NotificationSocket:
         self.details = details
         self.wsc = wsc
         self._clock = clock
-        self._queued: deque[Event] = deque()
+        self._queued: deque[Event | Updated] = deque()
+        # Update requests sent and not answered yet: messageId -> the filters asked for.
+        self._updates: dict[str, tuple[str, ...]] = {}
         self._last_sent = clock()
         self.heartbeat_every = min(HEARTBEAT_MAX, details.idle_timeout / 3)
 
@@ -345,8 +372,37 @@ class NotificationSocket:
             elif head.get("messageId") == message_id:
                 return _subscription(head, answer)
 
-    def receive(self, timeout: float | None = None) -> Event | None:
-        """The next event, or None after `timeout` seconds; heartbeats are sent when due."""
+    def update(self, subscription_id: str, filters: Sequence[str]) -> None:
+        """Ask for this connection's subscription to have `filters` instead (any thread:
+        `receive` may be waiting in another). The answer comes out of `receive` as an
+        `Updated`; a refusal ends the connection (`receive` raises NotificationError), and
+        the reconnect subscribes anew to whatever is wanted by then."""
+        message_id = str(uuid.uuid4())
+        body = {"eventFilters": list(filters), "deliveryMode": {"transportType": "WebSocket"}}
+        self._updates[message_id] = tuple(filters)
+        frame = _encode(
+            FrameType.CLIENT_REQUEST,
+            message_id,
+            body,
+            method="PUT",
+            path=f"{SUBSCRIPTION_PATH}{subscription_id}",
+        )
+        self._send(frame)
+
+    def _answered(self, head: dict[str, Any], body: Any) -> Updated | None:
+        requested = self._updates.pop(str(head.get("messageId")), None)
+        if requested is None:
+            return None  # an answer to nothing asked on this socket: not ours to read
+        try:
+            return Updated(_subscription(head, body), requested)
+        except NotificationError as exc:
+            # Even a 403 here is no reason to give up notifications: the filters that were
+            # fine a moment ago still are, and the reconnect subscribes to them again.
+            raise NotificationError(f"subscription update refused: {exc}", code=exc.code) from None
+
+    def receive(self, timeout: float | None = None) -> Event | Updated | None:
+        """The next event (or answer to `update`), or None after `timeout` seconds;
+        heartbeats are sent when due."""
         deadline = None if timeout is None else self._clock() + timeout
         while not self._queued:
             now = self._clock()
@@ -358,8 +414,13 @@ class NotificationSocket:
                 return None
             wait = beat_at - now if deadline is None else min(beat_at, deadline) - now
             frame = self._next_frame(wait)
-            if frame is not None and frame[0].get("type") == FrameType.SERVER_NOTIFICATION:
+            if frame is None:
+                continue
+            kind = frame[0].get("type")
+            if kind == FrameType.SERVER_NOTIFICATION:
                 self._queued.append(Event.parse(frame[1]))
+            elif kind == FrameType.CLIENT_REQUEST and (answer := self._answered(*frame)):
+                self._queued.append(answer)
         return self._queued.popleft()
 
     def close(self) -> None:
@@ -373,7 +434,8 @@ def _subscription(head: dict[str, Any], body: Any) -> Subscription:
     if status != 200:
         code = data.get("errorCode")
         text = data.get("message") or f"status {status}"
-        error = NotificationsUnavailable if status in (401, 403) else NotificationError
+        refused = status in (401, 403) and code != UNKNOWN_USER
+        error = NotificationsUnavailable if refused else NotificationError
         raise error(f"subscription refused: {code}: {text}", code=code)
     filters = data.get("eventFilters")
     if not isinstance(data.get("id"), str) or not isinstance(filters, list):

@@ -149,7 +149,13 @@ def _channel_line(app: App, channel: dict[str, Any] | None) -> str:
         state += f" at {recorded}"
     events = plural(int(channel.get("events") or 0), "event")
     last = local_time(channel.get("last_event"), seconds=True)
-    return f"{state}; {events} received" + (f", last {last}" if last else "")
+    line = f"{state}; {events} received" + (f", last {last}" if last else "")
+    if channel.get("subscription_updated"):
+        # The mirrored extensions changed mid-watch and the subscription followed.
+        updated = local_time(channel.get("subscription_updated"), seconds=True)
+        change = channel.get("subscription_change")
+        line += f"; subscription updated {updated}" + (f" ({change})" if change else "")
+    return line
 
 
 @click.command()

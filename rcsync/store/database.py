@@ -251,8 +251,13 @@ def current_revision(connection: Connection) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Run the migrations up to `revision`; at the head, the indexes made from code too."""
+    from rcsync.store.attachments import ensure_attachment_indexes
+
     with _translate_errors(engine), engine.begin() as conn:
         command.upgrade(alembic_config(conn), revision)
+        if revision == "head" and conn.dialect.name == "sqlite":
+            ensure_attachment_indexes(conn)
 
 
 def ensure_schema(engine: Engine) -> None:
@@ -272,7 +277,8 @@ def ensure_schema(engine: Engine) -> None:
 
 def _repair_indexes(engine: Engine) -> None:
     """Re-create secondary indexes (and insert triggers) a first pull deferred and a crash
-    left dropped."""
+    left dropped, and the indexes created from code (`ensure_attachment_indexes`)."""
+    from rcsync.store.attachments import ensure_attachment_indexes
     from rcsync.store.messages import (
         ensure_message_indexes,
         insert_triggers_deferred,
@@ -283,6 +289,8 @@ def _repair_indexes(engine: Engine) -> None:
         return
     with engine.connect() as conn:
         missing = missing_message_indexes(conn) or insert_triggers_deferred(conn)
+        ensure_attachment_indexes(conn)
+        conn.commit()
     if missing:
         with engine.begin() as conn:
             ensure_message_indexes(conn)

@@ -25,7 +25,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, Text, false, text
 from sqlmodel import Field, SQLModel
 
-from rcsync.store.tally import UNHEARD_SQL
+from rcsync.store.tally import UNHEARD_SQL, todo_sql
 
 # A 64-bit integer that is still SQLite's rowid alias ("INTEGER PRIMARY KEY") there.
 Int64 = BigInteger().with_variant(Integer(), "sqlite")
@@ -86,6 +86,18 @@ class Message(SQLModel, table=True):
 
 class Attachment(SQLModel, table=True):
     __tablename__ = "attachment"
+    # The attachments a pull still has to fetch (`rcsync.store.tally.todo_sql`): what
+    # the pull's attachment step walks is then what changed, not the archive. Created from
+    # code (`ensure_attachment_indexes`), not by a migration: an index changes no answer.
+    __table_args__ = (
+        Index(
+            "ix_attachment_todo",
+            "message_id",
+            "id",
+            sqlite_where=text(todo_sql()),
+            postgresql_where=text(todo_sql()),
+        ),
+    )
 
     message_id: int = Field(
         sa_column=Column(

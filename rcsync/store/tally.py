@@ -30,16 +30,44 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from rcsync.types import Availability, MessageType, ReadStatus
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-# Inbound voicemail and faxes that RingCentral still holds as unread: what its caps count
-# (remote columns: they count what RingCentral holds, not local edits). The condition of
-# the partial index ix_message_unheard (`rcsync.store.retention` reads through it).
-UNHEARD_SQL = (
-    "type IN ('VoiceMail', 'Fax') AND direction = 'Inbound'"
-    " AND remote_read_status = 'Unread' AND remote_availability = 'Alive'"
-)
+
+def unheard_sql(row: str = "") -> str:
+    """Inbound voicemail and faxes that RingCentral still holds as unread: what its caps
+    count (remote columns: they count what RingCentral holds, not local edits); `row`
+    prefixes each column (``m.``). Unprefixed (`UNHEARD_SQL`), the condition of the partial
+    index ix_message_unheard (`rcsync.store.retention` reads through it)."""
+    return (
+        f"{row}type IN ('VoiceMail', 'Fax') AND {row}direction = 'Inbound'"
+        f" AND {row}remote_read_status = 'Unread' AND {row}remote_availability = 'Alive'"
+    )
+
+
+UNHEARD_SQL = unheard_sql()
+
+
+def is_unheard(g: MessageGroup) -> bool:
+    """`unheard_sql` of a tally group: its messages are all unheard, or none is."""
+    return (
+        g.type in (MessageType.VOICEMAIL, MessageType.FAX)
+        and g.direction == "Inbound"
+        and g.remote_read_status == ReadStatus.UNREAD
+        and g.remote_availability == Availability.ALIVE
+    )
+
+
+def todo_sql(row: str = "") -> str:
+    """The attachments a pull still has work for: never tried (no file, no mark) or whose
+    last try failed; `row` prefixes each column (``a.``). The condition of the partial index
+    ix_attachment_todo: a query that repeats it word for word reads through that index.
+    Not LIKE: what it matches turns on PRAGMA case_sensitive_like, which a user's connection
+    may set, and an index's condition must mean the same to every writer."""
+    return f"{row}path IS NULL AND ({row}skipped IS NULL OR substr({row}skipped, 1, 6) = 'error:')"
+
 
 MESSAGE_TALLY = "message_tally"
 ATTACHMENT_TALLY = "attachment_tally"

@@ -11,13 +11,20 @@ every attachment without a verified file is fetched, with
 * written to ``<name>.part``, fsynced, then renamed, so a file under its final name is
   always complete; an interrupted download resumes from the ``.part`` with ``Range``;
 * size and sha256 recorded in ``attachment``; a recorded file that is missing or has the
-  wrong size is fetched again (only sizes are checked on each pull: hashing the whole
-  archive every time would cost more than the pull);
+  wrong size is fetched again. Each pull checks the sizes of the next `FILES_PER_PULL`
+  attachment rows, going round the archive (`check_some_files`): a file deleted from disk
+  is noticed within ``rows / FILES_PER_PULL`` pulls, and at once by ``verify --deep``
+  (which hashes every file). Checking every file on each pull made a pull of a
+  1,000,000-message archive cost seconds more than it brings;
 * ``[sync] attachment_types`` / ``max_attachment_size`` filter, and ``attachment.skipped``
   says why. A 404 means the files are gone only when the message is: the message is read
   (one GET), and only if RingCentral shows it Purged or not found is the attachment
   marked "purged remotely"; otherwise the error is recorded and the download is retried
-  on later pulls (a mark left while the message is not Purged is retried too);
+  on later pulls (a mark left while the message is not Purged is retried on a full pass);
+* a pull looks only at attachments never tried or whose last try failed (an index holds
+  them: `JobScope.TODO`); those held back by the settings below, or purged, are decided
+  again in a full pass (`JobScope.ALL`), run when those settings differ from the ones
+  the last complete pass ran with (`FILTERS_STATE`), and on the first pull of a database;
 * SMS/Pager ``Text`` parts are not fetched unless ``[sync] download_text_parts``: their
   content is the message text, which RingCentral also puts in the subject (and the pull
   already stored as ``message.text``), and each would cost one request of the Medium
@@ -29,6 +36,7 @@ every attachment without a verified file is fetched, with
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -43,8 +51,9 @@ from rcsync.config import Config, SyncConfig
 from rcsync.errors import ApiError, AuthError, RcsyncError
 from rcsync.progress import Progress
 from rcsync.store import attachments as store
-from rcsync.store.attachments import Job
+from rcsync.store.attachments import Job, JobScope
 from rcsync.store.lock import attachments_lock
+from rcsync.store.state import read_state, save_state
 from rcsync.sync.edits_first import WRITE_RESERVE, Clearance, EditsFirst
 from rcsync.types import Availability
 
@@ -114,18 +123,56 @@ def skip_reason(job: Job, sync: SyncConfig) -> str | None:
     return None
 
 
-def forget_missing_files(engine: Engine, files: Path) -> int:
-    """Clear `path` of recorded files that are gone or have the wrong size; returns how many."""
-    lost = []
-    for mid, aid, path, size in store.read_downloaded(engine):
-        try:
-            ok = (files / path).stat().st_size == size
-        except OSError:
-            ok = False
-        if not ok:
-            lost.append((mid, aid))
+#: Attachment rows whose file (if recorded) each pull checks for its size, going round.
+FILES_PER_PULL = 2_000
+#: sync_state key: the (message_id, id) the last check ended at, as JSON (absent: the start).
+FILE_CHECK_STATE = "file_check"
+#: sync_state key: the settings that decide which attachments are held back (`_filters`),
+#: as the last complete full pass (`JobScope.ALL`) ran with them.
+FILTERS_STATE = "attachment_filters"
+
+
+def check_some_files(engine: Engine, files: Path, n: int) -> int:
+    """Forget the files among the next `n` rows (after the last check's) that are gone or
+    have the wrong size, so they are fetched again; returns how many."""
+    recorded, last = store.read_downloaded_slice(engine, _check_from(engine), n)
+    lost = [(mid, aid) for mid, aid, path, size in recorded if not _intact(files / path, size)]
     store.forget_files(engine, lost)
+    save_state(engine, {FILE_CHECK_STATE: None if last is None else json.dumps(last)})
     return len(lost)
+
+
+def _check_from(engine: Engine) -> tuple[int, int]:
+    """Where the last check ended; the start when none did (or the key was mangled)."""
+    try:
+        mid, aid = json.loads(read_state(engine, FILE_CHECK_STATE) or "[-1, -1]")
+        return int(mid), int(aid)
+    except (ValueError, TypeError):
+        return -1, -1
+
+
+def _intact(path: Path, size: int | None) -> bool:
+    try:
+        return path.stat().st_size == size
+    except OSError:
+        return False
+
+
+def _filters(sync: SyncConfig) -> str:
+    """The settings `skip_reason` holds attachments back by, as `FILTERS_STATE` keeps them."""
+    return json.dumps(
+        {
+            "download_text_parts": sync.download_text_parts,
+            "attachment_types": sorted(sync.attachment_types),
+            "max_attachment_size": sync.max_attachment_size,
+        }
+    )
+
+
+def job_scope(engine: Engine, sync: SyncConfig) -> JobScope:
+    """`JobScope.TODO` when the last full pass ran with these settings, else ALL."""
+    same = read_state(engine, FILTERS_STATE) == _filters(sync)
+    return JobScope.TODO if same else JobScope.ALL
 
 
 def download_attachments(
@@ -166,21 +213,23 @@ def _download_all(
         gate = EditsFirst(
             engine, config, budget if isinstance(budget, RateBudget) else None, progress
         )
-    forget_missing_files(engine, files)
-    counts.skipped += store.hold_text_parts(engine) if held else 0
+    check_some_files(engine, files, FILES_PER_PULL)
+    scope = job_scope(engine, config.sync)
+    counts.skipped += store.hold_text_parts(engine, scope=scope) if held else 0
     # The phase begins with the export's wait, if any: edits made during it go first too.
     gate.begin()
-    if _from_export(engine, client, config, progress, counts, gate):
-        counts.stopped, counts.left = True, max(store.count_jobs(engine, held_text=held), 1)
+    if _from_export(engine, client, config, progress, counts, gate, scope):
+        left = store.count_jobs(engine, held_text=held, scope=scope)
+        counts.stopped, counts.left = True, max(left, 1)
         return counts
-    total = store.count_jobs(engine, held_text=held)
+    total = store.count_jobs(engine, held_text=held, scope=scope)
     note = estimate_note(total, budget)
     if note:
         progress.hint(note)
     progress.start("attachments", total)
     done = 0
     try:
-        for job in store.read_jobs(engine, held_text=held):
+        for job in store.read_jobs(engine, held_text=held, scope=scope):
             if skip_reason(job, config.sync) is None:
                 clearance = gate.before_download()
                 if clearance is Clearance.STOP:
@@ -194,6 +243,10 @@ def _download_all(
             progress.advance()
     finally:
         progress.finish()
+    if scope is JobScope.ALL and not counts.stopped:
+        # Every row held back was decided again under these settings: until they change,
+        # the rows the index holds are all a pull needs to look at.
+        save_state(engine, {FILTERS_STATE: _filters(config.sync)})
     return counts
 
 
@@ -204,12 +257,13 @@ def _from_export(
     progress: Progress,
     counts: AttachmentCounts,
     gate: EditsFirst,
+    scope: JobScope,
 ) -> bool:
     """Many missing files: take them from a message-store export first (`sync.bootstrap`).
     True when `gate` ended the phase meanwhile."""
     from rcsync.sync.bootstrap import bootstrap_attachments  # it imports this module
 
-    boot = bootstrap_attachments(engine, client, config, progress=progress, gate=gate)
+    boot = bootstrap_attachments(engine, client, config, progress=progress, gate=gate, scope=scope)
     counts.downloaded += boot.taken
     counts.from_export += boot.taken
     counts.bytes += boot.bytes

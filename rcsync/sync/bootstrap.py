@@ -58,7 +58,7 @@ from rcsync.progress import Progress, WaitReason, plural
 from rcsync.rules import export as rules
 from rcsync.rules.export import ArchiveState, ArchiveStatus, ExportState, Wanted
 from rcsync.store import attachments as store
-from rcsync.store.attachments import Job
+from rcsync.store.attachments import Job, JobScope
 from rcsync.store.extensions import home_extension
 from rcsync.store.state import EXPORT, read_state, write_state
 from rcsync.sync.attachments import file_name, skip_reason
@@ -122,6 +122,7 @@ class _Run:
     state: ExportState
     missing: int  # files the export should carry, when the bootstrap began
     gate: EditsFirst | None = None
+    scope: JobScope = JobScope.ALL
 
     def save(self, state: ExportState) -> None:
         self.state = state
@@ -153,15 +154,17 @@ def bootstrap_attachments(
     *,
     progress: Progress,
     gate: EditsFirst | None = None,
+    scope: JobScope = JobScope.ALL,
 ) -> BootstrapCounts:
     """Take missing attachments from a message-store export; see the module docstring.
 
-    `gate` is the attachments phase's `EditsFirst` (begun): edits go first meanwhile."""
+    `gate` is the attachments phase's `EditsFirst` (begun): edits go first meanwhile;
+    `scope` which attachments without a file the phase looks at."""
     counts = BootstrapCounts()
     mode = config.account.use_export
     if mode is UseExport.NEVER or not isinstance(client, ExportClient):
         return counts
-    jobs = missing_jobs(engine, config)
+    jobs = missing_jobs(engine, config, scope)
     stored = read_state(engine, EXPORT)
     state = ExportState.from_json(stored) if stored else None
     active = state is not None and state.gave_up_at is None and state.finished_at is None
@@ -179,7 +182,7 @@ def bootstrap_attachments(
         assert span is not None  # jobs is not empty
         types = tuple(sorted({j.message_type for j in jobs}))
         state = ExportState(span[0], span[1], types)
-    run = _Run(engine, client, config, progress, counts, state, len(jobs), gate)
+    run = _Run(engine, client, config, progress, counts, state, len(jobs), gate, scope)
     try:
         _attempts(run)
     except _Stopped:
@@ -433,7 +436,7 @@ class _Counted:
 def _take_all(run: _Run, path: Path) -> bool:
     """Take every entry of the zip that is a missing attachment; False if it is unreadable."""
     by_message: dict[int, list[Job]] = {}
-    for job in missing_jobs(run.engine, run.config):
+    for job in missing_jobs(run.engine, run.config, run.scope):
         by_message.setdefault(job.message_id, []).append(job)
     with run.engine.connect() as conn:
         home = home_extension(conn)
@@ -526,12 +529,12 @@ def _extract(archive: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path) -> tup
     return size, sha.hexdigest()
 
 
-def missing_jobs(engine: Engine, config: Config) -> list[Job]:
+def missing_jobs(engine: Engine, config: Config, scope: JobScope) -> list[Job]:
     """Attachments still to fetch that the export carries (and the filters let through)."""
     held = not config.sync.download_text_parts
     return [
         job
-        for job in store.read_jobs(engine, held_text=held)
+        for job in store.read_jobs(engine, held_text=held, scope=scope)
         if job.type in rules.PACKED_TYPES and skip_reason(job, config.sync) is None
     ]
 

@@ -14,7 +14,8 @@
 With ``[sync] push_notifications`` a second thread (`channel`) keeps a WebSocket
 subscription to the mirrored message store open; each event is a `notices.Hint` that makes
 the loop pull at once, and while the socket is healthy the periodic pull becomes an hourly
-safety net.
+safety net. After every pull the loop tells the channel (`Channel.refresh`), which updates
+the subscription's filters when the mirrored extensions changed (a user added or gone).
 
 Modules: `schedule` (the pure scheduler), `backoff` (pure retry delays), `runner` (the loop,
 the waker, the engine adapter), `notices` (what the channel tells the loop), `channel` (the
@@ -94,6 +95,7 @@ def run(
                 worker.engine,
                 Inbox(waker.nudge),
                 watch_filters(config, worker.engine),
+                wanted=lambda: watch_filters(config, worker.engine),
             )
         log.info(
             "watching %s (pull every %g s%s)",
@@ -141,7 +143,8 @@ def run_watch(
         if channel is not None:
             channel.start()
         try:
-            Runner(worker, scheduler, waker, clock=clock, inbox=inbox).run()
+            after_pull = channel.refresh if channel is not None else None
+            Runner(worker, scheduler, waker, clock=clock, inbox=inbox, after_pull=after_pull).run()
         finally:
             if channel is not None:
                 channel.close()

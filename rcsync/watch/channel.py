@@ -8,6 +8,14 @@ turns its events into pull hints for the loop.
            each event -> Hint(extensions it names); the newest wsc -> sync_state
            connection lost / WSG-902 / WSG-903 -> ChannelState(down), backoff + jitter, again
     no WebSocket permission / no gateway   -> one warning line, the thread ends, polling stays
+    after each pull (the loop's thread): `refresh` -> the mirrored extensions changed?
+           yes: one PUT of the new filters over the socket (`rcsync.rules.subscription`);
+                its answer -> sync_state[ws_session], and an ISync of each added extension
+
+Which filters are wanted is read from the database (`wanted`) at every connection and after
+every pull, so a user added mid-watch has their events at once and a deleted one's filter
+goes, without a restart; a refused update ends the connection and the reconnect subscribes
+to what is wanted by then.
 
 The events are hints: every one only makes the loop run an ISync, which stays the source of
 truth, so a duplicate or a spurious event costs one request and loses nothing. What `status`
@@ -30,11 +38,14 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from rcsync.api.notifications import (
+    UNKNOWN_USER,
     Connected,
     Event,
     EventKind,
     NotificationSocket,
     SavedSession,
+    Updated,
+    filter_extension,
     open_session,
 )
 from rcsync.errors import (
@@ -43,6 +54,7 @@ from rcsync.errors import (
     RcsyncError,
     StopRequested,
 )
+from rcsync.rules.subscription import filter_change
 from rcsync.store import is_busy_error, is_driver_error
 from rcsync.store.state import WS_CHANNEL, WS_SESSION, read_state, save_state
 from rcsync.types import iso_utc
@@ -92,6 +104,8 @@ class Channel:
     engine: Engine
     inbox: Inbox
     filters: Sequence[str]
+    # The filters the mirror wants now (the database's extensions); None: always `filters`.
+    wanted: Callable[[], Sequence[str]] | None = None
     backoff: Backoff = field(default_factory=lambda: Backoff(base=1.0, cap=120.0))
     wall: Callable[[], float] = time.time
     clock: Callable[[], float] = time.monotonic
@@ -101,11 +115,16 @@ class Channel:
     connected_since: str | None = field(init=False, default=None)
     last_event_at: str | None = field(init=False, default=None)
     detail: str = field(init=False, default="")
+    subscription_updated_at: str | None = field(init=False, default=None)
+    subscription_change: str | None = field(init=False, default=None)
     _stop: threading.Event = field(init=False, default_factory=threading.Event)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
     _socket: NotificationSocket | None = field(init=False, default=None)
     _thread: threading.Thread | None = field(init=False, default=None)
     _saved: SavedSession | None = field(init=False, default=None)
+    _connected: Connected | None = field(init=False, default=None)
+    # The filters last asked for on this connection (an update may still be unanswered).
+    _asked: tuple[str, ...] = field(init=False, default=())
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name="rcsync-notifications", daemon=True)
@@ -129,13 +148,14 @@ class Channel:
             while not self._stop.is_set():
                 started = self.clock()
                 try:
-                    connected = self.opener(self.session, list(self.filters), self._saved)
+                    connected = self.opener(self.session, self._wanted_filters(), self._saved)
                 except NotificationsUnavailable as exc:
                     self._unavailable(exc)
                     return
                 except StopRequested:
                     return
                 except (RcsyncError, OSError) as exc:
+                    self._behind(exc)
                     self._retry(exc, started)
                     continue
                 self._serve(connected)
@@ -151,6 +171,7 @@ class Channel:
     def _serve(self, connected: Connected) -> None:
         with self._lock:
             self._socket = connected.socket
+            self._connected, self._asked = connected, connected.requested
         if self._stop.is_set():  # closed while connecting: `close` saw no socket
             connected.socket.close()
         self.connected_since = iso_utc()
@@ -165,19 +186,76 @@ class Channel:
             self.inbox.post(Hint(None))
         try:
             while not self._stop.is_set():
-                event = connected.socket.receive(None)
-                if event is not None:
-                    self._on_event(event, connected)
+                item = connected.socket.receive(None)
+                if isinstance(item, Updated):
+                    self._on_updated(item, connected)
+                elif item is not None:
+                    self._on_event(item, connected)
         except NotificationError as exc:
             self.detail = str(exc)
             if not self._stop.is_set():
                 log.info("push notifications: %s; reconnecting", exc)
         finally:
             with self._lock:
-                self._socket = None
+                self._socket = self._connected = None
             connected.socket.close()
             self._saved = connected.saved(self.wall()) or self._saved
             self.inbox.post(ChannelState(up=False))
+
+    # -- the subscription follows the mirrored extensions ------------------------------------
+
+    def refresh(self) -> None:
+        """After a pull (the loop's thread): the mirrored extensions may have changed, so
+        bring the subscription in line with one update over the open socket. Not connected:
+        nothing to do, the next connection subscribes to what is wanted then."""
+        wanted = self._wanted_filters()
+        with self._lock:
+            connected = self._connected
+            change = None if connected is None else filter_change(self._asked, wanted)
+            if connected is None or change is None:
+                return
+            self._asked = tuple(wanted)
+        log.info("push notifications: updating the subscription (%s)", change.describe())
+        try:
+            connected.socket.update(connected.subscription.id, wanted)
+        except NotificationError as exc:  # the socket is gone: the reconnect subscribes
+            log.info("push notifications: subscription not updated: %s", exc)
+
+    def _on_updated(self, answer: Updated, connected: Connected) -> None:
+        """The gateway took the new filters: keep them (and the id) for a restart, and pull
+        each added extension once, since what reached it before this had no event."""
+        change = filter_change(connected.requested, answer.requested)
+        connected.subscription, connected.requested = answer.subscription, answer.requested
+        if change is not None:
+            self.subscription_change = change.describe()
+        self.subscription_updated_at = iso_utc()
+        log.info("push notifications: subscription updated (%s)", self.subscription_change)
+        self._saved = connected.saved(self.wall()) or self._saved
+        self._write()
+        added = (filter_extension(f) for f in (change.added if change else ()))
+        extensions = frozenset(e for e in added if e is not None)
+        if extensions:
+            self.inbox.post(Hint(extensions))
+
+    def _wanted_filters(self) -> list[str]:
+        """The filters to subscribe to: read anew when there is a `wanted`; if the database
+        cannot answer now, the last ones read (the next pull's `refresh` reads again)."""
+        if self.wanted is not None:
+            try:
+                self.filters = list(self.wanted())
+            except Exception as exc:
+                if not (is_busy_error(exc) or is_driver_error(exc) or isinstance(exc, RcsyncError)):
+                    raise
+                log.debug("event filters not read (%s); keeping the last ones", exc)
+        return list(self.filters)
+
+    def _behind(self, exc: BaseException) -> None:
+        """A subscription refused for a user the gateway does not know (deleted while no
+        watch ran, or before the pull that marks them gone): pull every extension with the
+        list read anew, so the 404 marks them gone; the reconnect then leaves them out."""
+        if isinstance(exc, NotificationError) and exc.code == UNKNOWN_USER:
+            self._forget_extension_list()
+            self.inbox.post(Hint(None))
 
     def _forget_extension_list(self) -> None:
         """An extension came or went: the pull this event asks for reads the account's
@@ -226,6 +304,10 @@ class Channel:
             "events": self.events,
             "last_event": self.last_event_at,
             "detail": self.detail or None,
+            # How many filters the open subscription has, and its last change mid-watch.
+            "filters": len(self._asked) if self.state is State.CONNECTED else None,
+            "subscription_updated": self.subscription_updated_at,
+            "subscription_change": self.subscription_change,
             "updated": iso_utc(),
             # Whose record this is: a watch killed with SIGKILL leaves "connected" behind,
             # and `status` checks this process still holds the database's engine lock.

@@ -180,6 +180,9 @@ class Runner:
     clock: Callable[[], float] = time.monotonic
     classifier: Callable[[BaseException], Verdict] = classify
     inbox: Inbox | None = None  # the notification channel's notices, when it runs
+    # Told after every pull: the channel brings its subscription in line with the mirrored
+    # extensions, which a pull may have changed (a user added, one gone).
+    after_pull: Callable[[], None] | None = None
 
     def run(self) -> None:
         """Return when a stop was requested; raise the error that ended the watch otherwise."""
@@ -248,6 +251,8 @@ class Runner:
             else:
                 self._report(self.worker.pull_extensions(step.extensions))
             self.scheduler.pulled(self.clock(), step.extensions)
+            if self.after_pull is not None:
+                self.after_pull()
         elif step.kind is StepKind.ATTACHMENTS:
             outcome = self.worker.attachments(self._attachments_interrupted)
             self._report(outcome)

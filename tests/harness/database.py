@@ -5,10 +5,11 @@ process, as a user would."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -97,3 +98,28 @@ def seed(engine: Engine, records: list[dict[str, Any]]) -> None:
     ]
     with engine.begin() as conn:
         conn.execute(_INSERT, rows)
+
+
+# A plan step over the archive's two large tables (by name or the aliases rcsync uses).
+_ARCHIVE_STEP = re.compile(r"^(SCAN|SEARCH) (message|attachment|m|a)\b")
+# Indexes that hold only a few rows whatever the archive's size: scanning one is bounded.
+_BOUNDED = ("ix_attachment_todo", "ix_message_unheard", "ix_tombstone_pending")
+# Walks every message of a type: the archive's size, not an index lookup's.
+_BY_TYPE = "ix_message_type_availability"
+
+
+def unbounded_reads(
+    con: sqlite3.Connection, statements: Sequence[tuple[str, Sequence[Any]]]
+) -> list[str]:
+    """The plan steps of `statements` (SQL, parameters) that read the message or attachment
+    table whole, or through the type index: ``statement -> step``; empty if none does."""
+    found = []
+    for sql, params in statements:
+        for row in con.execute(f"EXPLAIN QUERY PLAN {sql}", tuple(params)):
+            step = str(row[3])
+            if not _ARCHIVE_STEP.match(step):
+                continue
+            scan = step.startswith("SCAN") and not any(ix in step for ix in _BOUNDED)
+            if scan or _BY_TYPE in step:
+                found.append(f"{' '.join(sql.split())[:120]} -> {step}")
+    return found

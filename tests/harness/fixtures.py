@@ -336,16 +336,23 @@ def served_env(make_served: Callable[..., Served]) -> Served:
 @pytest.fixture
 def make_setup(tmp_path: Path) -> Iterator[Callable[..., WatchSetup]]:
     """`make(messages, seed)`: one more served emulator and watch config per call; every
-    watch process a setup started is killed at the end."""
+    watch process a setup started is killed at the end. `extensions` > 1: an account of
+    that many users, mirrored whole (``[account] extensions = "all"``), `interval` the
+    config's watch_interval."""
     with ExitStack() as stack:
         setups: list[WatchSetup] = []
 
-        def make(messages: int = 60, seed: int = 5) -> WatchSetup:
-            emu = Emulator(messages=messages, seed=seed, rate_limits=False)
+        def make(
+            messages: int = 60, seed: int = 5, *, extensions: int = 1, interval: float = 1.0
+        ) -> WatchSetup:
+            emu = Emulator(messages=messages, seed=seed, rate_limits=False, extensions=extensions)
             server = stack.enter_context(serve(emu))
             root = tmp_path / f"s{len(setups)}"
             root.mkdir()
-            setups.append(WatchSetup.create(emu, server.url, root))
+            account = {"extensions": "all"} if extensions > 1 else None
+            setups.append(
+                WatchSetup.create(emu, server.url, root, interval=interval, account=account)
+            )
             return setups[-1]
 
         try:

@@ -195,13 +195,22 @@ class WatchSetup:
     procs: list[WatchProcess] = field(default_factory=list)
 
     @classmethod
-    def create(cls, emu: Emulator, url: str, root: Path, *, interval: float = 1.0) -> WatchSetup:
+    def create(
+        cls,
+        emu: Emulator,
+        url: str,
+        root: Path,
+        *,
+        interval: float = 1.0,
+        account: Mapping[str, Any] | None = None,
+    ) -> WatchSetup:
         db = root / "messages.db"
         config = write_config(
             root / "config.toml",
             server=url,
             token_file=root / "tokens.json",
             db=db,
+            account=account,
             watch_interval=interval,
         )
         return cls(emu, url, root, config, db)

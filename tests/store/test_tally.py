@@ -7,6 +7,7 @@ what grouping the rows gives; and `status` must say the same with or without the
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,13 @@ from sqlalchemy.engine import Engine
 
 from rcsync.config import Config
 from rcsync.emulator import Emulator
+from rcsync.rules.retention import Cutoffs
 from rcsync.store import edits, tally
 from rcsync.store.messages import save_records
-from rcsync.store.retention import retention_report
+from rcsync.store.retention import extension_counts, retention_report
 from rcsync.store.status import _rows, collect_status
 from rcsync.types import ConflictPolicy
+from tests.harness.database import unbounded_reads
 
 NOW = "2026-12-04T10:00:00.000Z"
 
@@ -120,3 +123,72 @@ def test_status_is_the_same_without_the_tallies(engine: Engine, db_path: Path) -
     assert report() == with_tallies
     assert with_tallies["messages"]["total"] > 150
     assert with_tallies["attachments"]["downloaded"] > 0
+
+
+def _capped_rows(con: sqlite3.Connection, live_since: str | None) -> dict[str, tuple[int, ...]]:
+    """(unheard voicemail, unread faxes, of them with a file to fetch) per extension, by
+    grouping the rows (what the counts read from the tally and the indexes must equal)."""
+    live = "" if live_since is None else " AND creation_time >= ?"
+    rows = con.execute(
+        "SELECT coalesce(extension_id, ''), sum(type = 'VoiceMail'), sum(type = 'Fax'),"
+        " sum(EXISTS (SELECT 1 FROM attachment a WHERE a.message_id = m.id"
+        " AND a.path IS NULL AND (a.skipped IS NULL OR a.skipped LIKE 'error:%')))"
+        f" FROM message m WHERE {tally.UNHEARD_SQL}{live} GROUP BY 1",
+        () if live_since is None else (live_since,),
+    )
+    return {ext: (int(v), int(f), int(i)) for ext, v, f, i in rows}
+
+
+def test_capped_counts_equal_the_rows(engine: Engine, db_path: Path) -> None:
+    """The unheard counts come from the tally (retention unknown) or their partial index
+    (known), those with a file to fetch from ix_attachment_todo: the same as the rows say."""
+    _save(engine, list(Emulator(messages=400, seed=9, rate_limits=False).store.all_records()))
+    _user_sql(
+        db_path,
+        # More of them unheard than the emulator makes (the tally follows: remote columns).
+        "UPDATE message SET remote_read_status = 'Unread' WHERE rowid % 2 = 0",
+        "UPDATE attachment SET path = 'x' WHERE rowid % 4 = 0",
+        "UPDATE attachment SET skipped = 'error: 503' WHERE rowid % 4 = 1",
+        "UPDATE attachment SET skipped = 'type Text not in [sync] attachment_types'"
+        " WHERE rowid % 4 = 2",
+    )
+    con = sqlite3.connect(db_path)
+    times = sorted(
+        r[0] for r in con.execute(f"SELECT creation_time FROM message WHERE {tally.UNHEARD_SQL}")
+    )
+    for live_since in (None, times[len(times) // 2]):
+        expected = _capped_rows(con, live_since)
+        cut = Cutoffs(("0", "0"), None, live_since)
+        got = {
+            c.extension_id: (c.unheard_voicemail, c.unread_fax, c.capped_incomplete)
+            for c in extension_counts(con, cut)
+            if c.unheard_voicemail or c.unread_fax
+        }
+        assert got == expected
+    [(voicemail, fax, incomplete)] = _capped_rows(con, None).values()
+    assert voicemail > 5 and fax > 0 and 0 < incomplete < voicemail + fax
+    con.close()
+
+
+def test_status_reads_no_table_whole(engine: Engine, db_path: Path) -> None:
+    """Each statement of `status` reads the tallies, a window of an index or a partial
+    index of a few rows: none walks the archive (a 1,000,000-message archive's status took
+    0.6 s through the type index)."""
+    import datetime as dt
+
+    _save(engine, list(Emulator(messages=200, seed=6, rate_limits=False).store.all_records()))
+    now = dt.datetime(2026, 12, 4, tzinfo=dt.UTC)
+    retention = json.dumps({"retention_period": 30, "read_at": NOW})
+    for stored in (None, retention):  # retention unknown, then read by `verify`
+        if stored is not None:
+            _user_sql(
+                db_path, f"INSERT INTO sync_state (key, value) VALUES ('retention', '{stored}')"
+            )
+        con = sqlite3.connect(db_path)
+        statements: list[str] = []
+        con.set_trace_callback(statements.append)  # each with its parameters in place
+        report = collect_status(con, Config()) | {"retention": retention_report(con, now)}
+        con.set_trace_callback(None)
+        assert report["messages"]["total"] > 150
+        assert unbounded_reads(con, [(sql, ()) for sql in statements]) == []
+        con.close()

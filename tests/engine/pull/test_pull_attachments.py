@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import io
+import sqlite3
 from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from rcsync.api import MessageStoreClient
 from rcsync.config import Config
 from rcsync.emulator import Emulator
+from rcsync.progress import NullProgress
 from rcsync.store.attachments import TEXT_PART_REASON, Job
 from rcsync.store.search import search
-from rcsync.sync.attachments import extension_for, file_name
-from rcsync.sync.pull import pull
+from rcsync.sync import attachments
+from rcsync.sync.attachments import download_attachments, extension_for, file_name
+from rcsync.sync.pull import pull, pull_messages
+from tests.harness.database import execute, query, unbounded_reads
 from tests.harness.inprocess import make_client
 from tests.harness.mirror import attachment_problems, mirror_problems
 
@@ -361,3 +366,86 @@ def test_old_purged_mark_of_an_alive_message_is_retried(
     summary = pull(db, make_client(config, emu.transport()), config)
     assert summary.attachments_failed == 0
     assert _attachment(db, mid, aid)[0] is not None
+
+
+def test_each_pull_checks_the_next_slice_of_files_going_round(
+    emu: Emulator, config: Config, db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file deleted from disk is fetched again by the pull whose slice of rows holds it:
+    each pull checks `FILES_PER_PULL` rows after the last one's, not every file (stat-ing
+    a 1,000,000-message archive's files took seconds of each pull)."""
+    config = _with(config, attachment_types=("AudioRecording",))
+    client = make_client(config, emu.transport())
+    pull(db, client, config)
+    rows = _count(db, "SELECT count(*) FROM attachment")
+    per_pull = rows // 4 + 1  # four pulls go round
+    monkeypatch.setattr(attachments, "FILES_PER_PULL", per_pull)
+    [(mid, aid, path)] = query(
+        db,
+        "SELECT message_id, id, path FROM attachment WHERE path IS NOT NULL"
+        " ORDER BY message_id DESC, id DESC LIMIT 1",
+    )
+    place = _count(db, f"SELECT count(*) FROM attachment WHERE (message_id, id) <= ({mid}, {aid})")
+    slice_of_it = (place - 1) // per_pull
+    assert slice_of_it > 0  # not the first pull's
+    (_files(config) / path).unlink()
+    fetched = [pull(db, client, config).attachments_downloaded for _ in range(4)]
+    assert fetched == [int(i == slice_of_it) for i in range(4)]
+    assert (_files(config) / path).exists()
+    assert attachment_problems(db, emu, _files(config)) == []
+
+
+def test_held_back_attachments_are_decided_again_when_the_settings_change(
+    emu: Emulator, config: Config, db: Engine
+) -> None:
+    """A pull looks at the attachments never tried or failed; one held back (here an old
+    version's "purged remotely" on an Alive message) waits for the settings to change."""
+    config = _with(config, attachment_types=("AudioRecording",))
+    client = make_client(config, emu.transport())
+    pull(db, client, config)  # a full pass: every attachment decided under these settings
+    mid, aid = _alive_voicemail(db)
+    execute(
+        db,
+        "UPDATE attachment SET path = NULL, skipped = 'purged remotely'"
+        " WHERE message_id = :m AND id = :a",
+        m=mid,
+        a=aid,
+    )
+    emu.counters.reset()
+    assert pull(db, client, config).attachments_downloaded == 0
+    assert emu.counters.by_operation.get("readMessageContent", 0) == 0
+    wider = _with(config, attachment_types=("AudioRecording", "RenderedDocument"))
+    assert pull(db, client, wider).attachments_downloaded > 1  # the faxes' documents too
+    path, skipped = _attachment(db, mid, aid)
+    assert path is not None and skipped is None
+    emu.counters.reset()
+    assert pull(db, client, wider).attachments_downloaded == 0
+    assert emu.counters.by_operation.get("readMessageContent", 0) == 0
+
+
+def test_the_attachment_step_of_a_pull_reads_no_table_whole(
+    emu: Emulator, config: Config, db: Engine
+) -> None:
+    """Once every file is there, the step's statements read the rows never tried or failed
+    (ix_attachment_todo) and a slice of rows by key: none walks the attachment table."""
+    config = _with(config)
+    client = make_client(config, emu.transport())
+    pull(db, client, config)
+    emu.store.arrive(5)
+    pull_messages(db, client, config)  # new rows to fetch: the index holds them
+    statements: list[tuple[str, Any]] = []
+
+    def seen(conn: Any, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> None:
+        statements.append((sql, params[0] if many else params))
+
+    sa.event.listen(db, "before_cursor_execute", seen)
+    try:
+        counts = download_attachments(db, client, config, progress=NullProgress())
+    finally:
+        sa.event.remove(db, "before_cursor_execute", seen)
+    assert counts.downloaded > 0 and counts.failed == 0
+    con = sqlite3.connect(config.database.path)
+    try:
+        assert unbounded_reads(con, statements) == []
+    finally:
+        con.close()

@@ -13,10 +13,12 @@ import pytest
 
 from rcsync.api import MessageStoreClient, build_client
 from rcsync.api.notifications import (
+    EXTENSION_LIST_FILTER,
     EventKind,
     NotificationSocket,
     RecoveryState,
     SavedSession,
+    Updated,
     message_store_filter,
     open_session,
     request_ws_token,
@@ -164,6 +166,42 @@ def test_recovered_session_with_other_filters_is_subscribed_again(loop: Loopback
         assert len(again.subscription.event_filters) == 2
     finally:
         again.socket.close()
+
+
+def test_an_update_changes_the_filters_of_the_same_subscription(loop: Loopback) -> None:
+    """`update` is RingCentral's PUT over the socket: same id, the new filters, events go on."""
+    connected = open_session(loop.client.session, [SELF])
+    try:
+        connected.socket.update(connected.subscription.id, [SELF, EXTENSION_LIST_FILTER])
+        answer = connected.socket.receive(WAIT)
+        assert isinstance(answer, Updated)
+        assert answer.subscription.id == connected.subscription.id
+        assert answer.requested == (SELF, EXTENSION_LIST_FILTER)
+        [held] = loop.state()["subscriptions"]
+        assert held["id"] == answer.subscription.id and len(held["eventFilters"]) == 2
+        loop.new_message()
+        event = connected.socket.receive(WAIT)
+        assert event is not None and not isinstance(event, Updated)
+        assert event.kind is EventKind.MESSAGE_STORE
+    finally:
+        connected.socket.close()
+
+
+def test_a_refused_update_ends_the_connection_not_the_notifications(loop: Loopback) -> None:
+    """A filter the gateway refuses (here a user it does not know: SUB-408, a 403) leaves the
+    subscription as it was; the client reconnects rather than giving notifications up."""
+    connected = open_session(loop.client.session, [SELF])
+    try:
+        unknown = message_store_filter("999")
+        connected.socket.update(connected.subscription.id, [SELF, unknown])
+        with pytest.raises(NotificationError) as refused:
+            connected.socket.receive(WAIT)
+        assert not isinstance(refused.value, NotificationsUnavailable)
+        assert refused.value.code == "SUB-408"
+        [held] = loop.state()["subscriptions"]
+        assert len(held["eventFilters"]) == 1
+    finally:
+        connected.socket.close()
 
 
 def test_no_websocket_permission_is_unavailable(loop: Loopback) -> None:

@@ -112,7 +112,13 @@ def account(tmp_path: Path) -> Iterator[Account]:
         waker = Waker()
         worker = Pulls(engine, client, config)
         notices = Notices(waker.nudge)
-        channel = Channel(client.session, engine, notices, watch_filters(config, engine))
+        channel = Channel(
+            client.session,
+            engine,
+            notices,
+            watch_filters(config, engine),
+            wanted=lambda: watch_filters(config, engine),
+        )
         ids = sorted((str(e.id) for e in emu.account), key=int)
         errors: list[BaseException] = []
 
@@ -185,3 +191,21 @@ def test_an_extension_list_event_has_the_new_user_mirrored_at_once(account: Acco
         "the new user's messages in the archive",
     )
     assert server_ids(account.emu, int(new)), "the emulator gave the new user messages"
+
+
+def test_a_new_users_filter_is_followed_by_one_isync_of_them(account: Account) -> None:
+    """Between the new user's first pull and the subscription update their messages have no
+    event: once the gateway takes the new filter, one ISync of that user alone covers it."""
+    account.settled(-1)
+    start = next(ORDER)
+    answer = account.control.post("/_emulator/extensions", json={"count": 1})
+    assert answer.status_code == 201, answer.text
+    new = str(answer.json()["records"][0]["id"])
+    wait_for(
+        lambda: Hint(frozenset({new})) in [n for s, n in account.notices.posted if s > start],
+        WAIT,
+        "the channel's hint for the new user, after the subscription update",
+    )
+    wait_for(lambda: frozenset({new}) in account.pulled_after(start), WAIT, "the new user's ISync")
+    [held] = account.control.get("/_emulator/ws").json()["subscriptions"]
+    assert any(f"/extension/{new}/message-store" in f for f in held["eventFilters"])

@@ -21,6 +21,7 @@ from rcsync.config import RingCentralConfig
 from rcsync.emulator import Emulator, serve
 from rcsync.store.database import open_database
 from rcsync.store.state import WS_CHANNEL, WS_SESSION, read_state
+from rcsync.watch.backoff import Backoff
 from rcsync.watch.channel import Channel, State
 from rcsync.watch.notices import ChannelState, Hint, Inbox, Notice
 from tests.harness.account import EMULATOR_CREDENTIALS
@@ -68,9 +69,11 @@ class World:
         self.engine = open_database(tmp_path / "messages.db")
         self.channels: list[Channel] = []
 
-    def channel(self) -> tuple[Channel, Notices]:
+    def channel(self, **kw: Any) -> tuple[Channel, Notices]:
         notices = Notices()
-        channel = Channel(self.client.session, self.engine, notices.inbox, [message_store_filter()])
+        channel = Channel(
+            self.client.session, self.engine, notices.inbox, [message_store_filter()], **kw
+        )
         self.channels.append(channel)
         channel.start()
         return channel, notices
@@ -93,7 +96,10 @@ class World:
         return value
 
     def recorded_if(self, wanted: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None:
-        """The record when `wanted` holds for it (else None: `wait_for` asks again)."""
+        """The record when `wanted` holds for it (else None: `wait_for` asks again; also
+        while nothing is recorded yet, the channel's thread may be about to)."""
+        if read_state(self.engine, WS_CHANNEL) is None:
+            return None
         value = self.recorded()
         return value if wanted(value) else None
 
@@ -197,3 +203,24 @@ def test_no_websocket_permission_is_one_warning_then_polling(
     assert len(warnings) == 1 and "CMN-401" in warnings[0]
     assert world.recorded()["state"] == State.UNAVAILABLE
     assert world.wstokens() == 1
+
+
+def test_a_user_the_gateway_does_not_know_is_a_retry_after_a_pull_not_the_end(
+    world: World,
+) -> None:
+    """The archive still lists a user RingCentral deleted (while no watch ran): the gateway
+    refuses the subscription. That is no missing permission: the channel asks for a pull of
+    everything (whose 404 marks the user gone) and subscribes to what is wanted then."""
+    wanted = [message_store_filter(), message_store_filter("999")]  # 999: deleted
+    channel, notices = world.channel(
+        wanted=lambda: list(wanted), backoff=Backoff(base=0.2, cap=0.4)
+    )
+    notices.wait_for(lambda n: Hint(None) in n)
+    assert ChannelState(up=True) not in notices.seen
+    recorded = wait_for(
+        lambda: world.recorded_if(lambda r: r["state"] == State.RECONNECTING), WAIT, "a retry"
+    )
+    assert "SUB-408" in recorded["detail"]
+    del wanted[1]  # what the pull leaves: the deleted user marked gone
+    notices.wait_for(lambda n: ChannelState(up=True) in n)
+    assert channel.state is State.CONNECTED
