@@ -13,10 +13,12 @@ one after the other:
 * ``baseline``: the same as ``floor``, but into a migrated rcsync database (same schema,
   triggers, indexes and FTS), so the difference to ``floor`` is what the schema costs.
 
-Each child prints its wall time and peak RSS (VmHWM of /proc/self/status: a fresh process
+Each child prints its wall time, its CPU time over the same span (every thread of the
+process: ``time.process_time``) and peak RSS (VmHWM of /proc/self/status: a fresh process
 per run, so the figure is that run's own). The parent prints rcsync's ratio to both (goal
 vs the floor <= 1.5x) and rcsync's peak RSS at the largest size vs the smallest (goal
-<= 1.25x).
+<= 1.25x). On a shared, loaded machine the wall times swing with the load; the CPU
+ratio (``cpu vs floor``) is the steadier figure of the work each does.
 
     python benchmarks/pull.py                 # 10,000 and 100,000
     python benchmarks/pull.py 2000 20000      # other sizes
@@ -200,7 +202,9 @@ def _peak_rss_mb() -> float:
 def child(kind: str, server: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         runner = {"pull": run_pull, "floor": run_floor, "baseline": run_baseline}[kind]
+        cpu = time.process_time()
         result = runner(server, Path(tmp))
+        result["cpu_seconds"] = time.process_time() - cpu
     result["peak_rss_mb"] = _peak_rss_mb()
     print(json.dumps(result))
 
@@ -240,13 +244,17 @@ def main(argv: list[str]) -> None:
     results = [measure(n) for n in sizes]
     print(
         f"{'messages':>9}  {'rcsync s':>8}  {'floor s':>7}  {'schema s':>8}  {'vs floor':>8}  "
-        f"{'vs schema':>9}  {'msg/s':>7}  {'rss MB':>6}  {'floor rss':>9}  requests"
+        f"{'vs schema':>9}  {'cpu s':>5}  {'floor cpu':>9}  {'cpu vs floor':>12}  "
+        f"{'msg/s':>7}  {'rss MB':>6}  "
+        f"{'floor rss':>9}  requests"
     )
     for r in results:
         p, f, b = r["pull"], r["floor"], r["baseline"]
         print(
             f"{r['size']:>9,}  {p['seconds']:>8.2f}  {f['seconds']:>7.2f}  {b['seconds']:>8.2f}  "
             f"{p['seconds'] / f['seconds']:>7.2f}x  {p['seconds'] / b['seconds']:>8.2f}x  "
+            f"{p['cpu_seconds']:>5.2f}  {f['cpu_seconds']:>9.2f}  "
+            f"{p['cpu_seconds'] / f['cpu_seconds']:>11.2f}x  "
             f"{p['messages'] / p['seconds']:>7,.0f}  {p['peak_rss_mb']:>6.1f}  "
             f"{f['peak_rss_mb']:>9.1f}  {p['requests']}"
         )

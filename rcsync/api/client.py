@@ -457,11 +457,16 @@ class SyncStream:
         self.result: SyncResult | None = None
 
     def batches(self) -> Iterator[list[Record]]:
+        for batch in self.batches_with_text():
+            yield [record for record, _text in batch]
+
+    def batches_with_text(self) -> Iterator[list[tuple[Record, str]]]:
+        """`batches`, each record with its JSON text as received (`RecordStream`)."""
         parser = RecordStream(self._response.iter_bytes(), operation=SYNC.name)
-        batch: list[Record] = []
+        batch: list[tuple[Record, str]] = []
         try:
-            for record in parser.records():
-                batch.append(_checked(SYNC, record))
+            for record, text in parser.records_with_text():
+                batch.append((_checked(SYNC, record), text))
                 if len(batch) >= self._batch:
                     yield batch
                     batch = []

@@ -207,15 +207,36 @@ def attachment_values(record: Record) -> list[tuple[Any, ...]]:
 Prepared = tuple[tuple[Any, ...], list[tuple[Any, ...]]]
 
 
-def prepare(records: list[Record]) -> dict[int, Prepared]:
+def prepare(records: list[Record], texts: list[str] | None = None) -> dict[int, Prepared]:
     """The rows of every full record by id, for `store.messages.save_records(prepared=)`.
 
     Pure and stateless, so the pull maps a batch on the thread that receives the next one,
-    while SQLite (which releases the GIL) writes the previous batch.
+    while SQLite (which releases the GIL) writes the previous batch. `texts`, when given,
+    are the records' JSON texts as received (same order), kept as ``raw`` (`received_raw`).
     """
+    if texts is None:
+        return {
+            int(r["id"]): (message_values(r), attachment_values(r))
+            for r in records
+            if not is_stub(r)
+        }
     return {
-        int(r["id"]): (message_values(r), attachment_values(r)) for r in records if not is_stub(r)
+        int(r["id"]): (message_values(r, raw=received_raw(t)), attachment_values(r))
+        for r, t in zip(records, texts, strict=True)
+        if not is_stub(r)
     }
+
+
+def received_raw(text: str) -> str | None:
+    """`text`, a record's JSON as the server sent it, if it can be ``raw`` as it stands.
+
+    Re-serialising the parsed record (`dumps`) is most of what mapping a record costs, and
+    the text received is already what ``raw`` must hold: JSON that loads back to exactly
+    the record (lone surrogates stay ``\\uXXXX`` escapes: text decoded from UTF-8 holds
+    none itself). A text with a line break is laid out by a pretty printer (a JSON string
+    cannot hold a raw one): None then, so `dumps` stores it compact as any other record.
+    """
+    return None if "\n" in text else text
 
 
 def attachment_rows(record: Record) -> list[Row]:

@@ -276,15 +276,19 @@ def ensure_schema(engine: Engine) -> None:
 
 
 def _repair_indexes(engine: Engine) -> None:
-    """Re-create secondary indexes a first pull deferred and a crash left dropped, and
-    those created from code (`ensure_attachment_indexes`)."""
+    """Re-create secondary indexes (and insert triggers) a first pull deferred and a crash
+    left dropped, and the indexes created from code (`ensure_attachment_indexes`)."""
     from rcsync.store.attachments import ensure_attachment_indexes
-    from rcsync.store.messages import ensure_message_indexes, missing_message_indexes
+    from rcsync.store.messages import (
+        ensure_message_indexes,
+        insert_triggers_deferred,
+        missing_message_indexes,
+    )
 
     if engine.dialect.name != "sqlite":
         return
     with engine.connect() as conn:
-        missing = missing_message_indexes(conn)
+        missing = missing_message_indexes(conn) or insert_triggers_deferred(conn)
         ensure_attachment_indexes(conn)
         conn.commit()
     if missing:

@@ -42,7 +42,7 @@ from rcsync.rules import records as rec
 from rcsync.rules.merge import FieldState, Outcome, merge_field
 from rcsync.store import tally
 from rcsync.store.schema import Message
-from rcsync.store.state import save_conflict
+from rcsync.store.state import DEFERRED_TRIGGERS, get_state, save_conflict, set_state
 from rcsync.types import Availability, ConflictPolicy
 
 FIELDS = ("read_status", "availability")
@@ -375,7 +375,7 @@ def _keep_edit_time(conn: Connection, old: Existing) -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# Secondary indexes deferred while a first pull fills an empty message table.
+# Secondary indexes and insert triggers deferred while a first pull fills an empty table.
 #
 # Each inserted row costs one B-tree insert per secondary index (a third of a first pull's
 # database time at 100k rows); one CREATE INDEX over the filled table costs far less. So a
@@ -384,7 +384,22 @@ def _keep_edit_time(conn: Connection, old: Existing) -> None:
 # leaves a database without them: every `open_database` re-creates missing ones
 # (`ensure_message_indexes`), so the next command, and the resumed pull, have them again.
 # Indexes change no query's answer, only its speed: a user query in between is right.
+#
+# The insert triggers that only count or index rows are dropped with them: the message
+# table's FTS and tally ones, which stand aside for the engine's batches anyway
+# (`FTS_BATCH`: the engine adds its rows to both per batch, in bulk), and the attachment
+# tally's, whose table is recounted in one pass when it comes back (`tally.recount`). Even
+# standing aside, SQLite runs a trigger's program once per row: the three cost about a
+# tenth of a first pull's CPU time. Their SQL is kept in sync_state (`DEFERRED_TRIGGERS`,
+# same transaction) and they are re-created from it when the indexes are. The triggers
+# that record a user's edits (UPDATE, DELETE) are never dropped. A row some other writer
+# inserts meanwhile (a user's INSERT) gets no FTS entry and no tally count from a trigger:
+# the message tally then sums to fewer rows than the table holds (the engine counts
+# exactly its own inserts), and that mismatch, checked when the triggers come back,
+# rebuilds the FTS index too.
 # ---------------------------------------------------------------------------------------
+
+_INSERT_TRIGGERS = ("message_fts_insert", "message_tally_insert", "attachment_tally_insert")
 
 
 def _message_indexes() -> list[sa.Index]:
@@ -393,14 +408,56 @@ def _message_indexes() -> list[sa.Index]:
 
 
 def defer_message_indexes(conn: Connection) -> bool:
-    """Drop the message table's secondary indexes if it is empty; True if they were dropped."""
+    """Drop the message table's secondary indexes and insert triggers if it is empty; True
+    if they were dropped."""
     if conn.dialect.name != "sqlite":
         return False
     if conn.exec_driver_sql("SELECT 1 FROM message LIMIT 1").first() is not None:
         return False
     for index in _message_indexes():
         index.drop(conn, checkfirst=True)
+    _defer_insert_triggers(conn)
     return True
+
+
+def _defer_insert_triggers(conn: Connection) -> None:
+    names = ", ".join(f"'{name}'" for name in _INSERT_TRIGGERS)
+    triggers: dict[str, str] = dict(
+        conn.exec_driver_sql(
+            f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN ({names})"
+        ).all()
+    )
+    if not triggers:
+        return  # already deferred (a full pull started over within one run)
+    set_state(conn, DEFERRED_TRIGGERS, json.dumps(triggers))
+    for name in triggers:
+        conn.exec_driver_sql(f"DROP TRIGGER {name}")
+
+
+def insert_triggers_deferred(conn: Connection) -> bool:
+    """True while a first pull's insert triggers are dropped (see above)."""
+    return get_state(conn, DEFERRED_TRIGGERS) is not None
+
+
+def _restore_insert_triggers(conn: Connection) -> None:
+    saved = get_state(conn, DEFERRED_TRIGGERS)
+    if saved is None:
+        return
+    counted = conn.exec_driver_sql(
+        "SELECT (SELECT count(*) FROM message)"
+        f" = (SELECT coalesce(sum(n), 0) FROM {tally.MESSAGE_TALLY})"
+    ).scalar()
+    if not counted:
+        # Someone else inserted rows meanwhile: index them from the rows.
+        conn.exec_driver_sql("INSERT INTO message_fts (message_fts) VALUES ('rebuild')")
+    tally.recount(conn)  # the attachment tally always; the message one is then exact too
+    present = {
+        r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+    }
+    for name, sql in json.loads(saved).items():
+        if name not in present:
+            conn.exec_driver_sql(sql)
+    set_state(conn, DEFERRED_TRIGGERS, None)
 
 
 def missing_message_indexes(conn: Connection) -> list[str]:
@@ -417,6 +474,8 @@ def _index_names(conn: Connection) -> set[str]:
 
 
 def ensure_message_indexes(conn: Connection) -> None:
-    """Create whichever of the message table's secondary indexes is missing."""
+    """Create whichever of the message table's secondary indexes is missing, and the
+    insert triggers a first pull deferred."""
     for index in _message_indexes():
         index.create(conn, checkfirst=True)
+    _restore_insert_triggers(conn)

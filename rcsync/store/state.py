@@ -17,6 +17,8 @@ from rcsync.types import ConflictPolicy, iso_utc
 SYNC_TOKEN = "sync_token"  # the message-sync token of the last committed pull
 SYNC_FRAME = "sync_frame"  # JSON: history_start + message types the token covers
 FIRST_PULL = "first_pull"  # JSON progress of an unfinished first/full pull
+# JSON {name: sql}: insert triggers a first pull dropped (store.messages), to re-create.
+DEFERRED_TRIGGERS = "deferred_triggers"
 # PUSH_IN_FLIGHT = "push_in_flight" (apply.IN_FLIGHT): writes sent, answer not yet recorded.
 LAST_PULL_AT = "last_pull_at"
 EXPORT = "export"  # JSON progress of a bootstrap from the message-store export (rules.export)

@@ -462,11 +462,15 @@ def _stream_fsync(run: _Run) -> tuple[Any, str | None]:
         ) as stream,
     ):
         run.summary.requests += 1
-        batches = iter(stream.batches())
+        batches = iter(stream.batches_with_text())
 
         def receive() -> tuple[list[Any], dict[int, rec.Prepared]] | None:
-            batch = next(batches, None)
-            return None if batch is None else (batch, rec.prepare(batch))
+            pairs = next(batches, None)
+            if pairs is None:
+                return None
+            batch = [record for record, _text in pairs]
+            # raw is each record's text as received, not the parsed dict dumped again.
+            return batch, rec.prepare(batch, [text for _record, text in pairs])
 
         # The next batch is received, parsed and mapped to rows on a helper thread while
         # this one is written (as the listing's next page is): the socket and that Python

@@ -54,6 +54,16 @@ def test_any_cut_of_the_body_gives_what_json_loads_gives(
     assert stream.rest == {k: v for k, v in whole.items() if k != "records"}
 
 
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 20), cuts=st.lists(st.integers(0, 10**6), max_size=40))
+def test_each_record_comes_with_its_text_as_it_stands_in_the_body(n: int, cuts: list[int]) -> None:
+    texts = [json.dumps(r, ensure_ascii=True) for r in _body(n)["records"]]
+    body = ('{"records": [ ' + " ,\n ".join(texts) + ' ], "syncInfo": {}}').encode()
+    pairs = list(RecordStream(_pieces(body, cuts), operation="op").records_with_text())
+    assert [text for _record, text in pairs] == texts
+    assert [record for record, _text in pairs] == [json.loads(t) for t in texts]
+
+
 @pytest.mark.parametrize(
     "body",
     [

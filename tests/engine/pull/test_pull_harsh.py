@@ -148,7 +148,10 @@ def test_lone_surrogate_is_kept_storable_and_never_wedges_the_pull(
             sa.text("SELECT subject, text, from_name, raw FROM message WHERE id = :i"), {"i": sms}
         ).one()
     assert subject == text == "cut emoji \ufffd" and name == "Bob \ufffd"
-    # raw keeps the record as received: the surrogates come back exactly.
+    # raw keeps the record as received: the surrogates come back exactly. The FSync's raw
+    # is the very text the server sent (this one ASCII-escaped, spaced: ``"id": 1``), not
+    # the parsed record serialised again (`rec.received_raw`).
+    assert '"subject": "cut emoji \\ud83d"' in raw
     record = json.loads(raw)
     assert record["subject"] == "cut emoji \ud83d" and record["from"]["name"] == "Bob \udc00"
     emu.store.remote_edit(sms, availability="Deleted")  # a stub patches the stored raw

@@ -46,6 +46,17 @@ def test_message_row_maps_parties_and_details() -> None:
     assert '"availability":"Purged"' in str(rec.patch_raw(rec.dumps(record), "Purged"))
 
 
+def test_prepare_keeps_the_received_text_as_raw_unless_pretty_printed() -> None:
+    record = {"id": 8, "type": "SMS", "creationTime": "2024-05-13T10:22:01.000Z"}
+    spaced = '{"id": 8, "type": "SMS", "creationTime": "2024-05-13T10:22:01.000Z"}'
+    pretty = '{\n  "id" : 8,\n  "type" : "SMS",\n  "creationTime" : "2024-05-13T10:22:01.000Z"\n}'
+    raw = rec.ROW_COLUMNS.index("raw")
+    ((kept, _),) = rec.prepare([record], [spaced]).values()
+    ((redone, _),) = rec.prepare([record], [pretty]).values()
+    assert kept[raw] == spaced  # as received: no second serialisation
+    assert redone[raw] == rec.dumps(record)  # a pretty printer's layout is stored compact
+
+
 def test_plus_one_ms() -> None:
     assert rec.plus_one_ms("2024-05-13T10:22:01.999Z") == "2024-05-13T10:22:02.000Z"
 
