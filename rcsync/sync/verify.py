@@ -231,10 +231,12 @@ def verify(
     progress: Progress | None = None,
     settle: bool = True,
     read_retention: bool = True,
+    files_client: ContentClient | None = None,
 ) -> VerifyReport:
     """Compare the archive (of `extension_id`, every row when None) with what `client`'s
     extension holds; see the module docstring. `settle` and `read_retention` are off for
-    the extensions of an account verify that already did both once."""
+    the extensions of an account verify that already did both once. `--repair` fetches
+    files through `files_client` (default `client`): an account verify routes them."""
     started = time.monotonic()
     progress = progress or NullProgress()
     report = VerifyReport(extension_id=extension_id, deep=deep)
@@ -247,7 +249,7 @@ def verify(
         if deep:
             check_all_files(engine, config, report, progress)
         if repair:
-            _repair(engine, client, config, report, listed, progress)
+            _repair(engine, files_client or client, config, report, listed, progress)
     report.seconds = time.monotonic() - started
     return report
 
@@ -278,17 +280,23 @@ def verify_archive(
     started = time.monotonic()
     progress = progress or NullProgress()
     report = VerifyReport(extension_id=extension_id, deep=deep)
+    # Each message a repair touches goes to its own extension's paths: after a content 404
+    # the file's message is read to see whether it is purged, and on another extension's
+    # path a live message is "not found" (which would mark its file purged remotely).
+    routed = RoutingClient(engine, client)
     with translate_errors(engine):
         if repair:
             # Every extension's unanswered writes, each read back on its own paths.
-            settle_journal(engine, RoutingClient(engine, client))
+            settle_journal(engine, routed)
         for n, row in enumerate(chosen):
             ext_client = client if row.id == home else client.for_extension(row.id)
-            _verify_one(engine, ext_client, config, report, row, repair, progress, first=n == 0)
+            _verify_one(
+                engine, ext_client, routed, config, report, row, repair, progress, first=n == 0
+            )
         if deep:
             check_all_files(engine, config, report, progress)
             if repair:
-                _repair(engine, client, config, report, {}, progress)
+                _repair(engine, routed, config, report, {}, progress)
     report.seconds = time.monotonic() - started
     return report
 
@@ -296,6 +304,7 @@ def verify_archive(
 def _verify_one(
     engine: Engine,
     client: VerifyClient,
+    files_client: ContentClient,
     config: Config,
     report: VerifyReport,
     row: ExtensionRow,
@@ -318,6 +327,7 @@ def _verify_one(
             progress=progress,
             settle=False,
             read_retention=first,  # the account's setting: once is enough
+            files_client=files_client,
         )
     except AuthError:
         raise
@@ -519,7 +529,7 @@ def find_not_downloaded(engine: Engine, config: Config, report: VerifyReport) ->
 
 def _repair(
     engine: Engine,
-    client: VerifyClient,
+    files_client: ContentClient,
     config: Config,
     report: VerifyReport,
     listed: Mapping[int, Mapping[str, Any]],
@@ -549,7 +559,7 @@ def _repair(
             if f.attachment_id is not None and f.kind is not Kind.NOT_DOWNLOADED
         ],
     )
-    counts = download_attachments(engine, client, config, progress=progress)
+    counts = download_attachments(engine, files_client, config, progress=progress)
     report.requests += counts.requests
     _mark_fetched(engine, config, report, damaged)
 

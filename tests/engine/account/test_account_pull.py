@@ -26,6 +26,7 @@ from rcsync.sync.account import (
     reread_extensions,
 )
 from rcsync.sync.pull import pull_attachments
+from rcsync.sync.verify import verify_archive
 from rcsync.types import ExtensionScope
 from tests.harness.extensions import (
     account_config,
@@ -353,3 +354,30 @@ def test_a_content_404_of_another_users_live_message_is_not_taken_for_a_purge(
         ).scalar_one()
     assert faults.hits and skipped is not None
     assert skipped != PURGED_REASON  # an error, retried by the next pull
+
+
+def test_verify_repair_reads_another_users_message_on_its_own_path(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    """`verify --deep --repair` of an account fetches the files still missing; after a
+    content 404 it reads the message on its owner's path, as the pull does (on the login's
+    own path the live message is "not found", and its file was marked purged remotely)."""
+    config = account_config(tmp_path, download_attachments=True)
+    db = open_database(config.database.path)
+    pull_account_messages(db, make_client(config, emu.transport()), config)
+    theirs = _ids(emu)[1]
+    with db.connect() as conn:
+        mid, aid = conn.exec_driver_sql(
+            "SELECT a.message_id, a.id FROM attachment a JOIN message m ON m.id = a.message_id"
+            f" WHERE m.extension_id = '{theirs}' AND a.type = 'AudioRecording' LIMIT 1"
+        ).one()
+    faults = Faults(emu.transport())
+    faults.answer("GET", rf"/message-store/{mid}/content/{aid}$", 404, rc_body("not found"))
+    verify_archive(db, make_client(config, faults), config, deep=True, repair=True)
+    with db.connect() as conn:
+        skipped, fetched = conn.exec_driver_sql(
+            f"SELECT (SELECT skipped FROM attachment WHERE message_id = {mid} AND id = {aid}),"
+            " (SELECT count(*) FROM attachment WHERE path IS NOT NULL)"
+        ).one()
+    assert faults.hits and fetched > 0  # the repair fetched the others
+    assert skipped is not None and skipped != PURGED_REASON  # an error, tried again later
