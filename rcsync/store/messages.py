@@ -62,6 +62,8 @@ _INSERT = {
 _ID, _LMT, _READ, _AVAIL = (
     _ROW[c] - 1 for c in ("id", "last_modified_time", "read_status", "availability")
 )
+# extension_id, type, direction: adjacent in ROW_COLUMNS, as in the tally's key.
+_EXT, _DIRECTION_END = _ROW["extension_id"] - 1, _ROW["direction"]
 
 
 def _clean_case(f: str, value: str) -> str:
@@ -290,8 +292,8 @@ def _upsert_full(
         for r in full
     ]
     rows = [values for values, _ in mapped]
-    new_ids = [row[_ID] for row in rows if row[_ID] not in existing]
-    _upsert_rows(conn, [(*row, now) for row in rows], new_ids)
+    new_rows = [row for row in rows if row[_ID] not in existing]
+    _upsert_rows(conn, [(*row, now) for row in rows], new_rows)
     attachments = [a for _, atts in mapped for a in atts]
     if attachments:
         conn.exec_driver_sql(UPSERT_ATTACHMENT, attachments)
@@ -306,22 +308,30 @@ def _upsert_full(
         remote_values[old.id] = (remote, row[_LMT])
 
 
-def _upsert_rows(conn: Connection, params: list[tuple[Any, ...]], new_ids: list[int]) -> None:
+def _upsert_rows(
+    conn: Connection, params: list[tuple[Any, ...]], new_rows: list[tuple[Any, ...]]
+) -> None:
     """The upsert, then the FTS entries of the rows it inserted, in one statement.
 
-    `new_ids` are the batch's ids with no stored row and no tombstone (read under this
+    `new_rows` are the batch's rows with no stored row and no tombstone (read under this
     transaction's write lock), i.e. exactly the rows the upsert inserts; rows it updates are
     already indexed, and their update trigger keeps them current.
     """
-    if not new_ids:
+    if not new_rows:
         conn.exec_driver_sql(UPSERT_MESSAGE, params)
         return
     conn.exec_driver_sql(_FTS_BATCH_ON)
     conn.exec_driver_sql(UPSERT_MESSAGE, params)
     conn.exec_driver_sql(_FTS_BATCH_OFF)
-    conn.exec_driver_sql(_FTS_INDEX, (json.dumps(new_ids),))
+    conn.exec_driver_sql(_FTS_INDEX, (json.dumps([row[_ID] for row in new_rows]),))
     # The status tally's insert trigger stood aside too (migration 0008): count them here.
-    tally.save_inserted(conn, new_ids)
+    tally.save_inserted(conn, (_tally_key(row) for row in new_rows))
+
+
+def _tally_key(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """`tally.MESSAGE_KEY_COLUMNS` of a row the upsert inserts: a new row's remote_* columns
+    are bound to its (remote) read status and availability, as `_INSERT` says."""
+    return (*row[_EXT:_DIRECTION_END], row[_AVAIL], row[_AVAIL], row[_READ])
 
 
 def _apply_stubs(

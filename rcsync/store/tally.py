@@ -11,8 +11,8 @@ and a user's SQL alike (insert, delete, an UPDATE that moves a row between group
 restore). One exception keeps a first pull free of a per-row cost: while the engine's
 ``fts_batch`` key exists (migration 0006: set and cleared inside one ``BEGIN IMMEDIATE``
 transaction, so no other writer ever runs under it) the message insert trigger stands
-aside, like the FTS one, and the engine adds the rows it inserted with one grouped
-statement per batch (`save_inserted`). `recount` rebuilds both tables in bulk from the rows
+aside, like the FTS one, and the engine adds the rows it inserted, grouped, per batch
+(`save_inserted`). `recount` rebuilds both tables in bulk from the rows
 (a writer that bypassed the triggers, such as a bulk load with the triggers stood aside).
 
 A database not yet at 0008 (`status` opens it read-only, without migrating) has no tally:
@@ -25,7 +25,8 @@ Import-light like `rcsync.store.status`: the readers take a sqlite3 or SQLAlchem
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -108,9 +109,12 @@ _MESSAGE_GROUPS = f"SELECT {message_key()}, count(*) FROM message GROUP BY 1"
 _ATTACHMENT_STATES = (
     f"SELECT {attachment_state()}, count(*), coalesce(sum(size), 0) FROM attachment GROUP BY 1"
 )
-_ADD_INSERTED = (
-    f"INSERT INTO {MESSAGE_TALLY} (key, n) SELECT {message_key()}, count(*) FROM message"
-    " WHERE id IN (SELECT value FROM json_each(?)) GROUP BY 1"
+# The key is built by SQLite's json_array from the values bound, as the triggers build it
+# from the stored columns: all TEXT columns, so the values are stored as bound and the two
+# keys are the same text (no Python JSON encoding to keep in step with SQLite's).
+_ADD_GROUP = (
+    f"INSERT INTO {MESSAGE_TALLY} (key, n)"
+    f" VALUES (json_array({', '.join('?' for _ in MESSAGE_KEY_COLUMNS)}), ?)"
     " ON CONFLICT (key) DO UPDATE SET n = n + excluded.n"
 )
 
@@ -163,13 +167,18 @@ def attachment_states(rows: Rows, conn: Any) -> dict[AttachmentState, tuple[int,
     return {AttachmentState(s): (int(n), int(b)) for s, n, b in rows(conn, sql)}
 
 
-def save_inserted(conn: Connection, ids: Sequence[int]) -> None:
+def save_inserted(conn: Connection, keys: Iterable[Sequence[Any]]) -> None:
     """Count rows the engine inserted while the insert trigger stood aside (`fts_batch`).
 
-    `ids` must be exactly the rows inserted under it, like the FTS batch's: a row counted
-    twice or never would make every later status wrong.
+    `keys` holds each inserted row's values of `MESSAGE_KEY_COLUMNS`, as bound to the
+    insert; they must be exactly the rows inserted under it, like the FTS batch's: a row
+    counted twice or never would make every later status wrong. Grouped here from the
+    rows the engine already holds: a grouped SELECT over the batch (json_each of its ids)
+    cost 0.26 s of a 100k first pull.
     """
-    conn.exec_driver_sql(_ADD_INSERTED, (json.dumps(list(ids)),))
+    groups = Counter(tuple(key) for key in keys)
+    if groups:
+        conn.exec_driver_sql(_ADD_GROUP, [(*key, n) for key, n in groups.items()])
 
 
 def recount(conn: Connection) -> None:
