@@ -489,7 +489,13 @@ def _restore_insert_triggers(conn: Connection) -> None:
     if not counted:
         # Someone else inserted rows meanwhile: index them from the rows.
         conn.exec_driver_sql("INSERT INTO message_fts (message_fts) VALUES ('rebuild')")
-    tally.recount(conn)  # the attachment tally always; the message one is then exact too
+    # The attachment tally always (its insert trigger was gone). The message one only if
+    # its sum fell short: the engine counted each of its own inserts, the edit and delete
+    # triggers stayed, so the only change it can have missed is another writer's insert,
+    # which leaves the sum below the table's count for good (a later delete of that row
+    # takes one more off). Equal sums: the tally is exact, and regrouping the whole table
+    # (0.15 s at 100k) would find the same.
+    tally.recount(conn, messages=not counted)
     present = {
         r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")
     }

@@ -181,9 +181,11 @@ def save_inserted(conn: Connection, keys: Iterable[Sequence[Any]]) -> None:
         conn.exec_driver_sql(_ADD_GROUP, [(*key, n) for key, n in groups.items()])
 
 
-def recount(conn: Connection) -> None:
-    """Rebuild both tallies from the rows (one pass over each table)."""
-    conn.exec_driver_sql(f"DELETE FROM {MESSAGE_TALLY}")
-    conn.exec_driver_sql(f"INSERT INTO {MESSAGE_TALLY} (key, n) {_MESSAGE_GROUPS}")
+def recount(conn: Connection, *, messages: bool = True) -> None:
+    """Rebuild both tallies from the rows (one pass over each table); the attachment one
+    alone if not `messages`."""
+    if messages:
+        conn.exec_driver_sql(f"DELETE FROM {MESSAGE_TALLY}")
+        conn.exec_driver_sql(f"INSERT INTO {MESSAGE_TALLY} (key, n) {_MESSAGE_GROUPS}")
     conn.exec_driver_sql(f"DELETE FROM {ATTACHMENT_TALLY}")
     conn.exec_driver_sql(f"INSERT INTO {ATTACHMENT_TALLY} (state, n, bytes) {_ATTACHMENT_STATES}")
