@@ -43,6 +43,11 @@ RETRY_AFTER = dt.timedelta(hours=24)
 FIRST_POLL, MAX_POLL, POLL_GROWTH = 10.0, 60.0, 1.5
 #: A task that has not finished after this long counts as failed.
 MAX_TASK_WAIT = 4 * 3600.0
+#: After its status or archive list could not be read (5xx, no connection, after the
+#: client's retries), the task is not polled again for this long: watch runs an attachment
+#: phase after every event, and each poll of an unreachable task is up to five Heavy
+#: requests (10 a minute) and one more line saying the same.
+UNREACHABLE_WAIT = dt.timedelta(minutes=10)
 #: A second either side of the window: RingCentral's dateTo may be exclusive.
 _MARGIN = dt.timedelta(seconds=1)
 
@@ -93,6 +98,7 @@ class ExportState:
     gave_up_at: str | None = None  # the export failed MAX_TASK_ATTEMPTS times
     finished_at: str | None = None  # every archive done
     failures: tuple[str, ...] = field(default=())  # why each attempt failed
+    unreachable_at: str | None = None  # its task could not be read then (see UNREACHABLE_WAIT)
 
     def to_json(self) -> str:
         data = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -148,6 +154,13 @@ def may_retry(state: ExportState | None, now: dt.datetime) -> bool:
     if last is None:
         return True
     return now - dt.datetime.fromisoformat(last) >= RETRY_AFTER
+
+
+def may_poll(state: ExportState, now: dt.datetime) -> bool:
+    """May the kept task be asked about again (`UNREACHABLE_WAIT` after it could not be)?"""
+    if state.unreachable_at is None:
+        return True
+    return now - dt.datetime.fromisoformat(state.unreachable_at) >= UNREACHABLE_WAIT
 
 
 def window(creation_times: Iterable[str]) -> tuple[str, str] | None:

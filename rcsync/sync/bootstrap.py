@@ -179,6 +179,9 @@ def bootstrap_attachments(
         return counts
     if not active and not rules.may_retry(state, _now()):
         return counts
+    if active and state is not None and not rules.may_poll(state, _now()):
+        log.info("message-store export task unreachable lately; not polled in this phase")
+        return counts  # the content endpoint fetches this phase's files, as it did then
     if state is None or not active:
         # An unfinished one is resumed even if files outside its window are missing now:
         # the content endpoint fetches those, and its zips may be half downloaded.
@@ -192,8 +195,10 @@ def bootstrap_attachments(
     except _Stopped:
         counts.stopped = True  # everything so far is in the state: resumed next phase
     except _Unreachable as exc:
-        # The task id is already in the state; the next pull polls it again. Failing the
-        # pull instead would hold back every message behind a side-channel for files.
+        # The task id is already in the state; a pull after `UNREACHABLE_WAIT` polls it
+        # again. Failing the pull instead would hold back every message behind a
+        # side-channel for files.
+        run.save(replace(run.state, unreachable_at=iso_utc(_now())))
         progress.note(
             f"message-store export task could not be read ({exc}); kept for the next pull, "
             "attachments come from the content endpoint meanwhile"

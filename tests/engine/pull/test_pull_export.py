@@ -470,3 +470,51 @@ def test_a_create_that_cannot_connect_is_a_failed_attempt_not_a_failed_pull(
     assert transport.refused > 0 and state.attempts == 3 and state.gave_up_at is not None
     assert [n for n in notes.lines if "message-store export failed 3 times" in n]
     assert _packed_files(db) == _packed_server(emu)  # the content endpoint fetched them
+
+
+TASK_OP = "readMessageStoreReportTask"
+
+
+def _lose_some_files(db: Engine) -> None:
+    """Five voicemails' files to fetch again (as a phase stopped early would leave them)."""
+    with db.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE attachment SET path = NULL, skipped = NULL WHERE rowid IN"
+                " (SELECT rowid FROM attachment WHERE type = 'AudioRecording' LIMIT 5)"
+            )
+        )
+
+
+def test_an_unreachable_task_is_not_polled_again_for_a_while(
+    emu: Emulator, clock: FakeClock, tmp_path: Path, db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Watch runs an attachment phase after every event: a task that could not be read is
+    asked about again only after `UNREACHABLE_WAIT`, not by each phase (up to five Heavy
+    requests and the same line every time)."""
+    from rcsync.rules.export import UNREACHABLE_WAIT
+    from rcsync.sync import bootstrap
+
+    emu.fault_rules.add({"operation": TASK_OP, "status": 503, "times": 5})  # one poll's tries
+    config = _config(tmp_path)
+    client = _client(config, emu.transport(), clock)
+    notes = Notes()
+    pull(db, client, config, progress=notes)
+    unreachable = [n for n in notes.lines if "export task could not be read" in n]
+    assert len(unreachable) == 1 and _state(db).unreachable_at is not None
+    polls = emu.counters.by_operation[TASK_OP]
+    assert _packed_files(db) == _packed_server(emu)  # the content endpoint fetched them
+
+    _lose_some_files(db)
+    notes = Notes()
+    pull(db, client, config, progress=notes)
+    assert emu.counters.by_operation[TASK_OP] == polls  # not asked again so soon
+    assert not [n for n in notes.lines if "export task could not be read" in n]
+    assert _packed_files(db) == _packed_server(emu)
+
+    _lose_some_files(db)
+    later = bootstrap._now() + UNREACHABLE_WAIT
+    monkeypatch.setattr(bootstrap, "_now", lambda: later)
+    pull(db, client, config)
+    assert emu.counters.by_operation[TASK_OP] > polls  # asked again once the wait is over
+    assert _packed_files(db) == _packed_server(emu)
