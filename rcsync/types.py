@@ -117,9 +117,9 @@ class SearchOrder(StrEnum):
     """The order of the results (``search --order``)."""
 
     # Newest first: the FTS5 index walks its matches by rowid (the message id) from the
-    # highest down and stops at --limit, so a common word costs what a rare one does.
-    # RingCentral numbers messages in the order they are created; the page is then shown by
-    # creation time.
+    # highest down and stops at --limit, so a common word costs what a rare one does; the
+    # page is then shown by creation time. That is the newest by creation where ids follow
+    # creation, as RingCentral's do in practice (the API does not promise it).
     NEWEST = "newest"
     # Best first (FTS5's bm25 rank, then newest): every match is ranked before the first is
     # shown, so it grows with the matches.

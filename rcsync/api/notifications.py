@@ -66,11 +66,13 @@ CLOSE_UNAUTHORIZED = 4400
 # At most this long between client text frames (the SDKs' 10 minutes), and never more
 # than a third of the announced idle timeout, so one lost heartbeat is no disconnect.
 HEARTBEAT_MAX = 600.0
-# A subscription refused because it names a user the gateway does not know (one deleted
-# since the archive last read the account's list): the list is behind, no permission is
-# missing, so it is no reason to give notifications up. RingCentral documents no code for
-# this case; SUB-408 is the emulator's.
-UNKNOWN_USER = "SUB-408"
+# A subscription refused because a filter names an extension this login may not subscribe
+# to: RingCentral documents SUB-405 (403, "Not allowed subscribe for messages to other
+# extensions") and no code for a user deleted since the archive last read the account's
+# list (the emulator answers SUB-408 or, the harsher reading, SUB-405). The list may just be
+# behind, so it is not by itself a reason to give notifications up: the channel pulls with
+# the list read anew and gives up only if the same filters are refused after that.
+OTHER_EXTENSION_REFUSALS = frozenset({"SUB-405", "SUB-408"})
 OPEN_TIMEOUT = 15.0
 REPLY_TIMEOUT = 15.0
 
@@ -434,7 +436,7 @@ def _subscription(head: dict[str, Any], body: Any) -> Subscription:
     if status != 200:
         code = data.get("errorCode")
         text = data.get("message") or f"status {status}"
-        refused = status in (401, 403) and code != UNKNOWN_USER
+        refused = status in (401, 403) and code not in OTHER_EXTENSION_REFUSALS
         error = NotificationsUnavailable if refused else NotificationError
         raise error(f"subscription refused: {code}: {text}", code=code)
     filters = data.get("eventFilters")

@@ -196,8 +196,9 @@ def _since_utc(value: dt.datetime | None) -> str | None:
     type=click.Choice([o.value for o in SearchOrder]),
     default=SearchOrder.NEWEST.value,
     show_default=True,
-    help="newest: by creation, newest first (fast on any archive); relevance: best-ranked"
-    " first (FTS5 bm25; ranks every match, so slower on a word in much of the archive).",
+    help="newest: the highest message ids (newest where ids follow creation), shown"
+    " newest first (fast on any archive); relevance: best-ranked first (FTS5 bm25; ranks"
+    " every match, so slower on a word in much of the archive).",
 )
 @extension_option
 @pass_app

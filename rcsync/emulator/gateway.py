@@ -28,8 +28,10 @@ Why these pieces:
 - A missing, expired or already used ws token: the upgrade succeeds, then close code 4400.
 
 Extensions: a filter may name the signed-in extension (``~``) or, for an administrator,
-another extension of the account (SUB-405 otherwise, SUB-408 for an unknown one); the
-extension list filter gets ``Create``/``Delete`` events.
+another extension of the account (SUB-405 otherwise; for an unknown one, a code
+RingCentral does not document: SUB-408 by default, or the documented SUB-405 with
+``{"websocket": {"unknown_user_code": "SUB-405"}}``, the harsher reading); the extension
+list filter gets ``Create``/``Delete`` events.
 """
 
 from __future__ import annotations
@@ -316,7 +318,13 @@ class Gateway:
         login = account.get(int(owner_id))
         target = account.get(int(flt.extension_id)) if flt.extension_id.isdigit() else None
         if target is None or login is None:
-            raise wsg.RequestError(403, "SUB-408", "Not allowed subscribe for unknown user")
+            code = self.limits.unknown_user_code
+            text = (
+                "Not allowed subscribe for unknown user"
+                if code == "SUB-408"
+                else "Not allowed subscribe for messages to other extensions"
+            )
+            raise wsg.RequestError(403, code, text)
         if not account.may_reach(login, target):
             raise wsg.RequestError(
                 403, "SUB-405", "Not allowed subscribe for messages to other extensions"

@@ -70,6 +70,10 @@ class WsgError(StrEnum):
 CLOSE_UNAUTHORIZED = 4400
 
 
+#: Codes `Limits.unknown_user_code` may take.
+UNKNOWN_USER_CODES = frozenset({"SUB-408", "SUB-405"})
+
+
 @dataclass
 class Limits:
     """What ConnectionDetails announces and the gateway enforces; ``PUT /_emulator/config``
@@ -89,6 +93,11 @@ class Limits:
     token_single_use: bool = True
     # The app's WebSocket permission ([SPEC] x-app-permission: WebSocket); false → CMN-401.
     permission: bool = True
+    # The 403 for a filter naming a user the account no longer has: RingCentral documents
+    # no code for it. SUB-408 (default) is the emulator's own; SUB-405 is the documented
+    # "Not allowed subscribe for messages to other extensions", the harsher reading (a
+    # client cannot tell it from a real permission refusal by its code).
+    unknown_user_code: str = "SUB-408"
 
     def configure(self, values: dict[str, Any]) -> None:
         """Apply `values` (all or nothing): unknown names and bad values raise ValueError."""
@@ -97,8 +106,12 @@ class Limits:
         for name, value in values.items():
             if name not in known:
                 raise ValueError(f"unknown websocket setting {name!r}")
-            kind = known[name].type  # "bool" | "int" | "float" (annotations are strings)
-            if kind == "bool":
+            kind = known[name].type  # "bool" | "int" | "float" | "str" (annotations are strings)
+            if kind == "str":
+                if value not in UNKNOWN_USER_CODES:
+                    codes = ", ".join(sorted(UNKNOWN_USER_CODES))
+                    raise ValueError(f"websocket {name} must be one of {codes}")
+            elif kind == "bool":
                 if not isinstance(value, bool):
                     raise ValueError(f"websocket {name} must be true or false")
             elif isinstance(value, bool) or not isinstance(value, int | float):
@@ -107,7 +120,7 @@ class Limits:
                 raise ValueError(f"websocket {name} must be positive")
             elif kind == "int" and not float(value).is_integer():
                 raise ValueError(f"websocket {name} must be a whole number")
-            checked[name] = {"bool": bool, "int": int}.get(str(kind), float)(value)
+            checked[name] = {"bool": bool, "int": int, "str": str}.get(str(kind), float)(value)
         for name, value in checked.items():
             setattr(self, name, value)
 

@@ -101,7 +101,7 @@ _COUNT_JOBS = {
 # Held Text parts in one statement (not one transaction per part); purged ones are left to
 # the job loop, which records why. In `JobScope.TODO` only those never tried or failed.
 _HOLDABLE = {
-    JobScope.TODO: _TODO.replace("a.", ""),
+    JobScope.TODO: " " + todo_sql(),
     JobScope.ALL: " path IS NULL AND (skipped IS NULL OR skipped NOT IN (:held, :purged))",
 }
 _HOLD_TEXT_PARTS = {

@@ -202,13 +202,15 @@ def _outside_stored(conn: Connection, ids: Sequence[int]) -> bool:
     """True if no stored row and no tombstone can be among `ids`: the batch's id range lies
     wholly outside the stored ids' range and the tombstoned ids' range.
 
-    A first pull reads RingCentral's listing newest first, and message ids grow with time,
-    so each page's ids lie below everything stored before it: the two lookups (a sixth of a
-    first pull's database time at 100k) would find nothing. The proof reads the table itself
-    under the caller's write lock (BEGIN IMMEDIATE: nobody writes between it and the upsert),
-    so a row or tombstone a user made between batches, whatever its id, is inside a range it
-    reads, and the batch then takes the full lookup. The upsert keeps its ON CONFLICT and
-    tombstone guards either way.
+    A first pull reads RingCentral's listing newest first, and where message ids grow with
+    time (RingCentral's do in practice, without promising it) each page's ids lie below
+    everything stored before it: the two lookups (a sixth of a first pull's database time
+    at 100k) would find nothing. Where they do not, the ranges overlap and the batch takes
+    the lookups: the shortcut only ever skips work that provably finds nothing. The proof
+    reads the table itself under the caller's write lock (BEGIN IMMEDIATE: nobody writes
+    between it and the upsert), so a row or tombstone a user made between batches, whatever
+    its id, is inside a range it reads, and the batch then takes the full lookup. The upsert
+    keeps its ON CONFLICT and tombstone guards either way.
     """
     lo, hi = min(ids), max(ids)
     m_lo, m_hi, t_lo, t_hi = conn.exec_driver_sql(_STORED_RANGES).one()

@@ -38,7 +38,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from rcsync.api.notifications import (
-    UNKNOWN_USER,
+    OTHER_EXTENSION_REFUSALS,
     Connected,
     Event,
     EventKind,
@@ -125,6 +125,10 @@ class Channel:
     _connected: Connected | None = field(init=False, default=None)
     # The filters last asked for on this connection (an update may still be unanswered).
     _asked: tuple[str, ...] = field(init=False, default=())
+    # Filters refused as naming an extension the login may not have (`_behind`), and
+    # whether a pull ran since (`refresh`): refused again after one, they are given up.
+    _refused: tuple[str, ...] | None = field(init=False, default=None)
+    _pulled_since_refused: bool = field(init=False, default=False)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name="rcsync-notifications", daemon=True)
@@ -147,15 +151,19 @@ class Channel:
         try:
             while not self._stop.is_set():
                 started = self.clock()
+                filters = self._wanted_filters()
                 try:
-                    connected = self.opener(self.session, self._wanted_filters(), self._saved)
+                    connected = self.opener(self.session, filters, self._saved)
                 except NotificationsUnavailable as exc:
                     self._unavailable(exc)
                     return
                 except StopRequested:
                     return
                 except (RcsyncError, OSError) as exc:
-                    self._behind(exc)
+                    if self._refused_after_pull(exc, filters):
+                        self._unavailable(exc)
+                        return
+                    self._behind(exc, filters)
                     self._retry(exc, started)
                     continue
                 self._serve(connected)
@@ -172,6 +180,7 @@ class Channel:
         with self._lock:
             self._socket = connected.socket
             self._connected, self._asked = connected, connected.requested
+        self._refused = None
         if self._stop.is_set():  # closed while connecting: `close` saw no socket
             connected.socket.close()
         self.connected_since = iso_utc()
@@ -208,6 +217,7 @@ class Channel:
         """After a pull (the loop's thread): the mirrored extensions may have changed, so
         bring the subscription in line with one update over the open socket. Not connected:
         nothing to do, the next connection subscribes to what is wanted then."""
+        self._pulled_since_refused = True
         wanted = self._wanted_filters()
         with self._lock:
             connected = self._connected
@@ -249,13 +259,24 @@ class Channel:
                 log.debug("event filters not read (%s); keeping the last ones", exc)
         return list(self.filters)
 
-    def _behind(self, exc: BaseException) -> None:
-        """A subscription refused for a user the gateway does not know (deleted while no
-        watch ran, or before the pull that marks them gone): pull every extension with the
-        list read anew, so the 404 marks them gone; the reconnect then leaves them out."""
-        if isinstance(exc, NotificationError) and exc.code == UNKNOWN_USER:
+    def _behind(self, exc: BaseException, filters: Sequence[str]) -> None:
+        """A subscription refused as naming an extension the login may not have (a user
+        deleted while no watch ran, or before the pull that marks them gone): pull every
+        extension with the list read anew, so the 404 marks them gone; the reconnect then
+        leaves them out."""
+        if _names_another_extension(exc):
+            self._refused, self._pulled_since_refused = tuple(filters), False
             self._forget_extension_list()
             self.inbox.post(Hint(None))
+
+    def _refused_after_pull(self, exc: BaseException, filters: Sequence[str]) -> bool:
+        """The same filters refused again although a pull ran since the last refusal: no
+        list is behind, the login may not subscribe to them (one warning, then polling)."""
+        return (
+            _names_another_extension(exc)
+            and self._pulled_since_refused
+            and self._refused == tuple(filters)
+        )
 
     def _forget_extension_list(self) -> None:
         """An extension came or went: the pull this event asks for reads the account's
@@ -290,7 +311,7 @@ class Channel:
         self._set(State.RECONNECTING, self.detail)
         self._stop.wait(delay)
 
-    def _unavailable(self, exc: NotificationsUnavailable) -> None:
+    def _unavailable(self, exc: BaseException) -> None:
         # One line, then polling as before: the watch itself is fine without notifications.
         log.warning("%s; pulling every watch_interval instead", exc)
         self._set(State.UNAVAILABLE, str(exc))
@@ -336,3 +357,7 @@ class Channel:
             if not (is_busy_error(exc) or is_driver_error(exc)):
                 raise
             return None
+
+
+def _names_another_extension(exc: BaseException) -> bool:
+    return isinstance(exc, NotificationError) and exc.code in OTHER_EXTENSION_REFUSALS

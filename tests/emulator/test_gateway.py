@@ -208,6 +208,14 @@ def test_subscription_errors(gw: Gateway) -> None:
         head, error = recv(ws)
         assert head["type"] == "Error" and error["errorCode"] == "CMN-104"
         assert gw.state()["subscriptions"] == []  # nothing half-created
+    # The harsher reading for an unknown user: RingCentral's documented "other extensions".
+    gw.config(unknown_user_code="SUB-405")
+    with gw.connect() as ws:
+        recv(ws)
+        flt = "/restapi/v1.0/account/~/extension/999/message-store"
+        body = {"eventFilters": [flt], "deliveryMode": {"transportType": "WebSocket"}}
+        head, error = request(ws, "POST", "/restapi/v1.0/subscription", body)
+        assert (head["status"], error["errorCode"]) == (403, "SUB-405")
 
 
 def test_get_update_and_delete_the_subscription(gw: Gateway) -> None:
@@ -470,7 +478,12 @@ def test_idle_timeout_leaves_the_session_recoverable(gw: Gateway) -> None:
 
 
 def test_websocket_config_is_validated(gw: Gateway) -> None:
-    for bad in ({"idle_timeout": 0}, {"nope": 1}, {"permission": "yes"}):
+    for bad in (
+        {"idle_timeout": 0},
+        {"nope": 1},
+        {"permission": "yes"},
+        {"unknown_user_code": "SUB-999"},
+    ):
         answer = gw.http.put("/_emulator/config", json={"websocket": bad})
         assert answer.status_code == 400, bad
     assert gw.http.get("/_emulator/config").json()["websocket"]["idle_timeout"] == 1800

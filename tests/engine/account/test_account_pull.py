@@ -28,6 +28,7 @@ from rcsync.sync.account import (
 from rcsync.sync.pull import pull_attachments
 from rcsync.sync.verify import verify_archive
 from rcsync.types import ExtensionScope
+from tests.harness.database import execute
 from tests.harness.extensions import (
     account_config,
     account_emulator,
@@ -296,8 +297,7 @@ def test_crash_mid_account_pull_resumes_per_extension(tmp_path: Path, after: int
 def _flip_read(db: Engine, emu: Emulator, eid: int, mid: int) -> str:
     record = emu.account.get(eid).store.get(mid)  # type: ignore[union-attr]
     value = "Unread" if record["readStatus"] == "Read" else "Read"
-    with db.begin() as conn:
-        conn.exec_driver_sql(f"UPDATE message SET read_status = '{value}' WHERE id = {mid}")
+    execute(db, "UPDATE message SET read_status = :v WHERE id = :id", v=value, id=mid)
     return value
 
 
@@ -330,54 +330,66 @@ def test_a_deleted_users_unsettled_write_and_edits_do_not_stop_the_archive(
     assert left == [theirs]  # the deleted user's edit: kept, not lost, not sent
 
 
+@dataclasses.dataclass
+class _TheirFile:
+    """An account mirror (messages only) and another user's voicemail whose content
+    answers 404 through `faults`."""
+
+    config: Config
+    db: Engine
+    faults: Faults
+    message_id: int
+    attachment_id: str
+
+    def skipped(self) -> str | None:
+        with self.db.connect() as conn:
+            value: str | None = conn.exec_driver_sql(
+                "SELECT skipped FROM attachment WHERE message_id = ? AND id = ?",
+                (self.message_id, self.attachment_id),
+            ).scalar_one()
+        return value
+
+
+@pytest.fixture
+def their_file(emu: Emulator, tmp_path: Path) -> _TheirFile:
+    config = account_config(tmp_path, download_attachments=True)
+    db = open_database(config.database.path)
+    pull_account_messages(db, make_client(config, emu.transport()), config)
+    theirs = _ids(emu)[1]
+    with db.connect() as conn:
+        mid, aid = conn.exec_driver_sql(
+            "SELECT a.message_id, a.id FROM attachment a JOIN message m ON m.id = a.message_id"
+            f" WHERE m.extension_id = '{theirs}' AND a.type = 'AudioRecording' LIMIT 1"
+        ).one()
+    faults = Faults(emu.transport())
+    faults.answer("GET", rf"/message-store/{mid}/content/{aid}$", 404, rc_body("not found"))
+    return _TheirFile(config, db, faults, mid, aid)
+
+
 def test_a_content_404_of_another_users_live_message_is_not_taken_for_a_purge(
-    emu: Emulator, tmp_path: Path
+    their_file: _TheirFile,
 ) -> None:
     """After a content 404 the message is read to see whether it is purged: on its own
     extension's path. On the login's own path another user's live message is "not found",
     which marked its file "purged remotely"."""
-    config = account_config(tmp_path, download_attachments=True)
-    db = open_database(config.database.path)
-    pull_account_messages(db, make_client(config, emu.transport()), config)
-    theirs = _ids(emu)[1]
-    with db.connect() as conn:
-        mid, aid = conn.exec_driver_sql(
-            "SELECT a.message_id, a.id FROM attachment a JOIN message m ON m.id = a.message_id"
-            f" WHERE m.extension_id = '{theirs}' AND a.type = 'AudioRecording' LIMIT 1"
-        ).one()
-    faults = Faults(emu.transport())
-    faults.answer("GET", rf"/message-store/{mid}/content/{aid}$", 404, rc_body("not found"))
-    pull_attachments(db, make_client(config, faults), config)
-    with db.connect() as conn:
-        skipped = conn.exec_driver_sql(
-            f"SELECT skipped FROM attachment WHERE message_id = {mid} AND id = {aid}"
-        ).scalar_one()
-    assert faults.hits and skipped is not None
+    f = their_file
+    pull_attachments(f.db, make_client(f.config, f.faults), f.config)
+    skipped = f.skipped()
+    assert f.faults.hits and skipped is not None
     assert skipped != PURGED_REASON  # an error, retried by the next pull
 
 
 def test_verify_repair_reads_another_users_message_on_its_own_path(
-    emu: Emulator, tmp_path: Path
+    their_file: _TheirFile,
 ) -> None:
     """`verify --deep --repair` of an account fetches the files still missing; after a
-    content 404 it reads the message on its owner's path, as the pull does (on the login's
-    own path the live message is "not found", and its file was marked purged remotely)."""
-    config = account_config(tmp_path, download_attachments=True)
-    db = open_database(config.database.path)
-    pull_account_messages(db, make_client(config, emu.transport()), config)
-    theirs = _ids(emu)[1]
-    with db.connect() as conn:
-        mid, aid = conn.exec_driver_sql(
-            "SELECT a.message_id, a.id FROM attachment a JOIN message m ON m.id = a.message_id"
-            f" WHERE m.extension_id = '{theirs}' AND a.type = 'AudioRecording' LIMIT 1"
-        ).one()
-    faults = Faults(emu.transport())
-    faults.answer("GET", rf"/message-store/{mid}/content/{aid}$", 404, rc_body("not found"))
-    verify_archive(db, make_client(config, faults), config, deep=True, repair=True)
-    with db.connect() as conn:
-        skipped, fetched = conn.exec_driver_sql(
-            f"SELECT (SELECT skipped FROM attachment WHERE message_id = {mid} AND id = {aid}),"
-            " (SELECT count(*) FROM attachment WHERE path IS NOT NULL)"
-        ).one()
-    assert faults.hits and fetched > 0  # the repair fetched the others
+    content 404 it reads the message on its owner's path, as the pull does."""
+    f = their_file
+    verify_archive(f.db, make_client(f.config, f.faults), f.config, deep=True, repair=True)
+    with f.db.connect() as conn:
+        fetched = conn.exec_driver_sql(
+            "SELECT count(*) FROM attachment WHERE path IS NOT NULL"
+        ).scalar_one()
+    skipped = f.skipped()
+    assert f.faults.hits and fetched > 0  # the repair fetched the others
     assert skipped is not None and skipped != PURGED_REASON  # an error, tried again later

@@ -187,9 +187,15 @@ def test_an_update_changes_the_filters_of_the_same_subscription(loop: Loopback) 
         connected.socket.close()
 
 
-def test_a_refused_update_ends_the_connection_not_the_notifications(loop: Loopback) -> None:
-    """A filter the gateway refuses (here a user it does not know: SUB-408, a 403) leaves the
-    subscription as it was; the client reconnects rather than giving notifications up."""
+@pytest.mark.parametrize("code", ["SUB-408", "SUB-405"])
+def test_a_refused_update_ends_the_connection_not_the_notifications(
+    loop: Loopback, code: str
+) -> None:
+    """A filter the gateway refuses (here a user it does not know: a 403 with the
+    emulator's SUB-408 or the documented SUB-405) leaves the subscription as it was; the
+    client reconnects rather than giving notifications up."""
+    answer = loop.control.put("/_emulator/config", json={"websocket": {"unknown_user_code": code}})
+    assert answer.status_code == 200, answer.text
     connected = open_session(loop.client.session, [SELF])
     try:
         unknown = message_store_filter("999")
@@ -197,7 +203,7 @@ def test_a_refused_update_ends_the_connection_not_the_notifications(loop: Loopba
         with pytest.raises(NotificationError) as refused:
             connected.socket.receive(WAIT)
         assert not isinstance(refused.value, NotificationsUnavailable)
-        assert refused.value.code == "SUB-408"
+        assert refused.value.code == code
         [held] = loop.state()["subscriptions"]
         assert len(held["eventFilters"]) == 1
     finally:

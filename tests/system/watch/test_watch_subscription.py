@@ -15,6 +15,7 @@ import pytest
 
 from rcsync.api.notifications import EXTENSION_LIST_FILTER, filter_extension
 from rcsync.store.state import WS_SESSION
+from tests.harness.extensions import server_ids
 from tests.harness.loopback import WatchSetup
 from tests.harness.processes import WatchProcess, wait_for
 
@@ -44,12 +45,6 @@ def _local_ids(setup: WatchSetup, extension: str) -> set[int]:
     return {int(r[0]) for r in rows}
 
 
-def _remote_ids(setup: WatchSetup, extension: str) -> set[int]:
-    ext = setup.emu.account.get(int(extension))
-    assert ext is not None
-    return {int(r["id"]) for r in ext.store.all_records() if r["availability"] != "Purged"}
-
-
 def _control(setup: WatchSetup, method: str, path: str, body: Any = None) -> Any:
     with httpx.Client(base_url=setup.url) as ctl:
         answer = ctl.request(method, path, json=body)
@@ -77,11 +72,14 @@ def test_a_user_added_mid_watch_has_their_messages_by_event(
     new = str(added["id"])
     # The extension-list event's pull mirrors the new user (that much needs no update)...
     wait_for(
-        lambda: _local_ids(setup, new) == _remote_ids(setup, new) != set(),
+        lambda: _local_ids(setup, new) == server_ids(setup.emu, int(new)) != set(),
         WAIT,
         "the new user's first pull",
     )
-    # ...and then a message to them must come by its own event, not the hourly ISync.
+    # ...and the subscription follows (posted before this, a message would also come by
+    # the one ISync of the new user that follows the update, with no event at all)...
+    wait_for(lambda: _subscribed(setup) == {*ids, new}, WAIT, "the new user's filter")
+    # ...so a message to them now comes by its own event, not the hourly ISync.
     [message] = _control(setup, "POST", "/_emulator/messages", {"count": 1, "extension": int(new)})[
         "records"
     ]
@@ -90,7 +88,8 @@ def test_a_user_added_mid_watch_has_their_messages_by_event(
         WAIT,
         "the new user's message in the archive, by its event",
     )
-    assert _subscribed(setup) == {*ids, new}
+    events = [line for line in watch.log().splitlines() if "notification: " in line]
+    assert any(f"/extension/{new}/message-store" in line for line in events), watch.log()
     wait_for(
         lambda: any(new in f for f in _saved_filters(setup)), WAIT, "the new filter in sync_state"
     )
